@@ -1,0 +1,187 @@
+//! Typed payloads of the journal entry kinds.
+//!
+//! Amounts are integers in the currency's minor unit (whole rupiah for IDR);
+//! quantities are integer thousandths (`quantity_milli`, so 1.250 kg is 1250);
+//! rates are decimal strings ("11" means 11 %). Floats never appear, so the
+//! canonical encoding of a payload is exact.
+//!
+//! Readers ignore fields they do not know (no `deny_unknown_fields`), and new
+//! fields are added as `Option` / `#[serde(default)]`, so an older reader keeps
+//! working when a newer writer adds a field. The hash is computed over the
+//! payload JSON as written, never over these structs, so an older reader can
+//! still verify an entry that carries fields it cannot name.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A discount as the cashier entered it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DiscountSpec {
+    /// A fixed amount off, in minor units.
+    Amount { amount: i64 },
+    /// A percentage off, as a decimal string ("10", "12.5").
+    Percent { percent: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleLine {
+    pub line_no: u32,
+    pub sku: String,
+    pub name: String,
+    pub quantity_milli: i64,
+    pub unit_price: i64,
+    pub tax_category: String,
+    /// Percent, decimal string.
+    pub tax_rate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<DiscountSpec>,
+    /// unit_price × quantity, rounded.
+    pub gross: i64,
+    pub line_discount: i64,
+    pub cart_discount_share: i64,
+    /// gross − line_discount − cart_discount_share.
+    pub net: i64,
+    /// Tax contained in (inclusive) or added to (exclusive) `net`.
+    pub tax: i64,
+    /// What the customer pays for this line.
+    pub total: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenderRecord {
+    /// "cash", "card", "qris", "voucher".
+    pub method: String,
+    pub amount: i64,
+    /// Card approval code, QRIS customer reference, voucher code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleCompleted {
+    pub receipt_no: String,
+    pub shift_id: Uuid,
+    /// ISO 4217 code, e.g. "IDR".
+    pub currency: String,
+    /// "inclusive" or "exclusive".
+    pub tax_mode: String,
+    pub lines: Vec<SaleLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart_discount: Option<DiscountSpec>,
+    /// Sum of line gross.
+    pub gross: i64,
+    /// Line discounts plus cart discount.
+    pub discounts: i64,
+    pub tax: i64,
+    pub total: i64,
+    pub tenders: Vec<TenderRecord>,
+    pub paid: i64,
+    pub change: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashier: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleVoided {
+    pub receipt_no: String,
+    /// The `id` of the `sale_completed` entry being voided.
+    pub sale_entry_id: Uuid,
+    pub shift_id: Uuid,
+    pub total: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundLine {
+    /// `line_no` of the sale line refunded.
+    pub line_no: u32,
+    pub sku: String,
+    pub quantity_milli: i64,
+    /// Amount given back for this line, tax included.
+    pub amount: i64,
+    pub tax: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundIssued {
+    pub refund_no: String,
+    /// Receipt of the original sale (possibly from another device).
+    pub receipt_no: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sale_entry_id: Option<Uuid>,
+    pub shift_id: Uuid,
+    pub lines: Vec<RefundLine>,
+    pub total: i64,
+    pub tax: i64,
+    /// How the money went back: "cash", "card", "qris", "voucher".
+    pub method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShiftOpened {
+    pub shift_id: Uuid,
+    pub opening_float: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashier: Option<String>,
+}
+
+/// Totals of a shift as the terminal computed them at close; the cloud
+/// recomputes them from the shift's entries (`shift_mismatch`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShiftTotals {
+    pub sales_count: u64,
+    pub gross: i64,
+    pub discounts: i64,
+    pub tax: i64,
+    /// Sum of sale totals (voided sales excluded).
+    pub sales_total: i64,
+    pub refunds_count: u64,
+    pub refunds_total: i64,
+    pub voids_count: u64,
+    pub voids_total: i64,
+    /// Net takings per method: sales minus change minus refunds.
+    pub payments: BTreeMap<String, i64>,
+    pub cash_in: i64,
+    pub cash_out: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShiftClosed {
+    pub shift_id: Uuid,
+    pub opening_float: i64,
+    pub totals: ShiftTotals,
+    pub expected_cash: i64,
+    pub counted_cash: i64,
+    /// counted − expected.
+    pub variance: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CashDirection {
+    In,
+    Out,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashMoved {
+    pub shift_id: Uuid,
+    pub direction: CashDirection,
+    pub amount: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockCounted {
+    pub sku: String,
+    pub counted_milli: i64,
+    /// What the terminal believed was on hand before the count.
+    pub previous_milli: i64,
+}
