@@ -185,3 +185,23 @@ pub struct StockCounted {
     /// What the terminal believed was on hand before the count.
     pub previous_milli: i64,
 }
+
+macro_rules! entry_payload {
+    ($($ty:ty => $kind:ident),* $(,)?) => {
+        $(impl crate::EntryPayload for $ty {
+            fn kind() -> crate::EntryKind {
+                crate::EntryKind::$kind
+            }
+        })*
+    };
+}
+
+entry_payload! {
+    SaleCompleted => SaleCompleted,
+    SaleVoided => SaleVoided,
+    RefundIssued => RefundIssued,
+    ShiftOpened => ShiftOpened,
+    ShiftClosed => ShiftClosed,
+    CashMoved => CashMoved,
+    StockCounted => StockCounted,
+}
