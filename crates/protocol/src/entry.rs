@@ -239,3 +239,185 @@ impl Entry {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::payload::{CashDirection, CashMoved, ShiftOpened};
+    use serde_json::json;
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7u8; 32])
+    }
+
+    fn shift() -> Uuid {
+        Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0005)
+    }
+
+    fn cash_moved() -> UnsignedEntry {
+        UnsignedEntry::with_payload(
+            Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001),
+            "JKT01",
+            Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002),
+            3,
+            Hlc::new(1_730_000_000_000, 2),
+            &CashMoved {
+                shift_id: shift(),
+                direction: CashDirection::Out,
+                amount: 150_000,
+                reason: Some("petty cash".into()),
+            },
+            Hash([1u8; 32]),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sign_then_verify() {
+        let e = cash_moved().sign(&key()).unwrap();
+        assert_eq!(e.format, ENTRY_FORMAT_VERSION);
+        assert_eq!(e.kind, EntryKind::CashMoved);
+        assert_eq!(e.hash, e.compute_hash().unwrap());
+        assert_eq!(
+            e.canonical_bytes().unwrap(),
+            cash_moved().canonical_bytes().unwrap()
+        );
+        e.verify(&key().verifying_key()).unwrap();
+        assert_eq!(e.to_unsigned(), cash_moved());
+        let other = SigningKey::from_bytes(&[8u8; 32]).verifying_key();
+        assert_eq!(e.verify(&other), Err(EntryProblem::BadSignature));
+    }
+
+    #[test]
+    fn verify_names_the_problem() {
+        let good = cash_moved().sign(&key()).unwrap();
+        let vk = key().verifying_key();
+
+        let mut e = good.clone();
+        e.payload["amount"] = json!(1);
+        assert_eq!(e.verify(&vk), Err(EntryProblem::HashMismatch));
+
+        let mut e = good.clone();
+        e.format = 2;
+        assert_eq!(e.verify(&vk), Err(EntryProblem::UnsupportedFormat(2)));
+        assert!(matches!(
+            e.canonical_bytes(),
+            Err(ProtocolError::UnsupportedFormat(2))
+        ));
+
+        let mut e = good.clone();
+        e.payload["amount"] = json!(1.5);
+        assert!(matches!(e.verify(&vk), Err(EntryProblem::Malformed(_))));
+    }
+
+    #[test]
+    fn encode_payload_refuses_floats() {
+        #[derive(Serialize)]
+        struct Bad {
+            price: f64,
+        }
+        assert!(matches!(
+            encode_payload(&Bad { price: 1.0 }),
+            Err(ProtocolError::FloatInPayload)
+        ));
+        let mut u = cash_moved();
+        u.payload = json!({"x": 0.5});
+        assert!(matches!(u.sign(&key()), Err(ProtocolError::FloatInPayload)));
+    }
+
+    #[test]
+    fn typed_payload_round_trip_and_kind_check() {
+        let e = cash_moved().sign(&key()).unwrap();
+        let p: CashMoved = e.payload_as().unwrap();
+        assert_eq!(p.amount, 150_000);
+        assert_eq!(e.decode_payload::<CashMoved>().unwrap(), p);
+        assert!(matches!(
+            e.payload_as::<ShiftOpened>(),
+            Err(ProtocolError::KindMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn newer_writer_extra_payload_field_still_verifies_and_decodes() {
+        // A newer writer adds `approved_by`, which this build's CashMoved
+        // does not know.
+        let mut u = cash_moved();
+        u.payload["approved_by"] = json!({"supervisor": "S-01", "pin_checked": true});
+        let e = u.sign(&key()).unwrap();
+        // Over the wire and back, as an older reader would receive it.
+        let wire = serde_json::to_string(&e).unwrap();
+        let received: Entry = serde_json::from_str(&wire).unwrap();
+        received.verify(&key().verifying_key()).unwrap();
+        let old: CashMoved = received.payload_as().unwrap();
+        assert_eq!(old.amount, 150_000);
+        assert_eq!(old.direction, CashDirection::Out);
+    }
+
+    #[test]
+    fn newer_writer_extra_top_level_field_is_ignored_by_serde() {
+        let e = cash_moved().sign(&key()).unwrap();
+        let mut v = serde_json::to_value(&e).unwrap();
+        v["added_in_a_later_version"] = json!("x");
+        let back: Entry = serde_json::from_value(v).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn unknown_kind_is_carried_and_verified() {
+        let mut u = cash_moved();
+        u.kind = EntryKind::from_name("price_overridden");
+        let e = u.sign(&key()).unwrap();
+        let back: Entry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back.kind, EntryKind::Other("price_overridden".into()));
+        back.verify(&key().verifying_key()).unwrap();
+    }
+
+    #[test]
+    fn json_form_has_the_documented_fields() {
+        let e = cash_moved().sign(&key()).unwrap();
+        let v = serde_json::to_value(&e).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys = keys;
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "branch",
+                "device_id",
+                "format",
+                "hash",
+                "hlc",
+                "id",
+                "kind",
+                "payload",
+                "prev_hash",
+                "seq",
+                "signature"
+            ]
+        );
+        assert_eq!(v["kind"], "cash_moved");
+        assert_eq!(
+            v["hlc"],
+            json!({"wall_ms": 1_730_000_000_000u64, "counter": 2})
+        );
+        assert_eq!(v["hash"], e.hash.to_hex());
+        assert_eq!(v["signature"], e.signature.to_hex());
+        assert_eq!(v["id"], "01900000-0000-7000-8000-000000000001");
+    }
+
+    #[test]
+    fn canonical_bytes_layout() {
+        let u = cash_moved();
+        let b = u.canonical_bytes().unwrap();
+        assert!(b.starts_with(b"sentra.entry\x00\x01\x00\x00\x00\x10"));
+        assert_eq!(&b[18..34], u.id.as_bytes());
+        let payload = canonical_json(&u.payload).unwrap();
+        assert!(b.ends_with(&payload));
+        let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+        assert_eq!(
+            &b[b.len() - payload.len() - 4..b.len() - payload.len()],
+            &len
+        );
+    }
+}
