@@ -1,1 +1,18 @@
-pub fn _placeholder() {}
+//! Terminal core of Sentra POS: the encrypted journal store, key custody,
+//! projections, catalog and shift reports. The `sentra-term` binary and the
+//! desktop app are thin shells over [`Terminal`].
+
+pub mod catalog;
+pub mod error;
+pub mod journal;
+pub mod manifest;
+pub mod projection;
+pub mod reports;
+pub mod store;
+mod terminal;
+
+pub use error::{Result, TerminalError};
+pub use terminal::{
+    InitOptions, InitReport, ItemRequest, Recorded, RefundReceipt, SaleReceipt, SaleRequest,
+    Terminal,
+};

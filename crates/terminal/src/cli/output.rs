@@ -1,0 +1,216 @@
+//! Human and JSON output. JSON amounts are integers in whole rupiah.
+
+use anyhow::Result;
+use sentra_domain::{Money, Quantity};
+use sentra_protocol::Entry;
+use sentra_terminal::catalog::{ImportSummary, Product};
+use sentra_terminal::journal::Verification;
+use sentra_terminal::projection::ProjectionCheck;
+use sentra_terminal::reports::ShiftReport;
+use sentra_terminal::{InitReport, Recorded, RefundReceipt, SaleReceipt, Terminal};
+use serde::Serialize;
+
+pub struct Out {
+    pub json: bool,
+}
+
+fn rp(v: i64) -> String {
+    Money::idr(v).to_string()
+}
+
+fn qty(milli: i64) -> String {
+    if milli < 0 {
+        format!("-{}", Quantity::from_milli(-milli))
+    } else {
+        Quantity::from_milli(milli).to_string()
+    }
+}
+
+impl Out {
+    fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        Ok(())
+    }
+
+    pub fn init(&self, r: &InitReport) -> Result<()> {
+        if self.json {
+            return self.print_json(r);
+        }
+        println!("initialised {}-{} (device {})", r.branch, r.device_name, r.device_id);
+        println!("public key {}", r.public_key);
+        match &r.key_file {
+            Some(f) => println!("database key: key file {}", f.display()),
+            None => println!("database key: {:?} key store", r.key_store),
+        }
+        Ok(())
+    }
+
+    pub fn info(&self, t: &Terminal) -> Result<()> {
+        #[derive(Serialize)]
+        struct Info<'a> {
+            branch: &'a str,
+            device_name: &'a str,
+            device_id: String,
+            public_key: String,
+            key_store: String,
+            journal_entries: u64,
+            last_hash: String,
+        }
+        let tip = sentra_terminal::journal::tip(t.connection(), t.device_id())?;
+        let m = t.manifest();
+        let info = Info {
+            branch: &m.branch,
+            device_name: &m.device_name,
+            device_id: t.device_id().to_string(),
+            public_key: hex::encode(t.verifying_key().to_bytes()),
+            key_store: format!("{:?}", m.key.kind).to_lowercase(),
+            journal_entries: tip.seq,
+            last_hash: tip.hash.to_hex(),
+        };
+        if self.json {
+            return self.print_json(&info);
+        }
+        println!("terminal     {}-{}", info.branch, info.device_name);
+        println!("device id    {}", info.device_id);
+        println!("public key   {}", info.public_key);
+        println!("key store    {}", info.key_store);
+        println!("journal      {} entries, last hash {}", info.journal_entries, info.last_hash);
+        Ok(())
+    }
+
+    pub fn import(&self, s: &ImportSummary) -> Result<()> {
+        if self.json {
+            return self.print_json(s);
+        }
+        println!(
+            "imported {} products ({} new, {} updated, {} barcodes)",
+            s.products, s.added, s.updated, s.barcodes
+        );
+        Ok(())
+    }
+
+    pub fn products(&self, products: &[Product]) -> Result<()> {
+        if self.json {
+            return self.print_json(products);
+        }
+        if products.is_empty() {
+            println!("no products found");
+        }
+        for p in products {
+            println!(
+                "{:<14} {:<40} {:>14}  stock {:>8}  {}",
+                p.sku,
+                p.name,
+                rp(p.unit_price),
+                qty(p.on_hand_milli),
+                p.barcodes.join(",")
+            );
+        }
+        Ok(())
+    }
+
+    pub fn recorded<T: Serialize>(&self, what: &str, r: &Recorded<T>) -> Result<()> {
+        if self.json {
+            return self.print_json(r);
+        }
+        println!("{what} (journal seq {})", r.seq);
+        Ok(())
+    }
+
+    pub fn sale(&self, r: &SaleReceipt) -> Result<()> {
+        if self.json {
+            return self.print_json(r);
+        }
+        let s = &r.sale;
+        println!("receipt {}", s.receipt_no);
+        for l in &s.lines {
+            println!(
+                "  {:<30} {:>7} × {:>12} {:>14}",
+                l.name,
+                qty(l.quantity_milli),
+                rp(l.unit_price),
+                rp(l.total)
+            );
+            if l.line_discount > 0 {
+                println!("  {:<30} {:>36}", "  discount", rp(-l.line_discount));
+            }
+        }
+        if s.discounts > 0 {
+            println!("  {:<30} {:>36}", "discounts", rp(-s.discounts));
+        }
+        println!("  {:<30} {:>36}", "TOTAL", rp(s.total));
+        let label = if s.tax_mode == "inclusive" { "incl. PPN" } else { "PPN" };
+        println!("  {:<30} {:>36}", label, rp(s.tax));
+        for t in &s.tenders {
+            println!("  {:<30} {:>36}", t.method, rp(t.amount));
+        }
+        println!("  {:<30} {:>36}", "change", rp(s.change));
+        Ok(())
+    }
+
+    pub fn refund(&self, r: &RefundReceipt) -> Result<()> {
+        if self.json {
+            return self.print_json(r);
+        }
+        let f = &r.refund;
+        println!("refund {} of receipt {}", f.refund_no, f.receipt_no);
+        for l in &f.lines {
+            println!("  {:<30} {:>7} {:>14}", l.sku, qty(l.quantity_milli), rp(l.amount));
+        }
+        println!("  {:<30} {:>22}", format!("paid back ({})", f.method), rp(f.total));
+        Ok(())
+    }
+
+    pub fn report(&self, r: &ShiftReport) -> Result<()> {
+        if self.json {
+            return self.print_json(r);
+        }
+        print!("{}", r.to_text());
+        Ok(())
+    }
+
+    pub fn verification(&self, v: &Verification) -> Result<()> {
+        if self.json {
+            return self.print_json(v);
+        }
+        println!(
+            "journal OK: {} entries, chain and signatures verified, tip seq {} hash {}",
+            v.entries, v.tip_seq, v.tip_hash
+        );
+        Ok(())
+    }
+
+    pub fn entries(&self, entries: &[Entry]) -> Result<()> {
+        if self.json {
+            return self.print_json(entries);
+        }
+        for e in entries {
+            println!(
+                "{:>6} {:<16} {} {}",
+                e.seq,
+                e.kind.as_str(),
+                e.hash.to_hex(),
+                serde_json::to_string(&e.payload)?
+            );
+        }
+        Ok(())
+    }
+
+    pub fn check(&self, c: &ProjectionCheck) -> Result<()> {
+        if self.json {
+            return self.print_json(c);
+        }
+        if c.differences.is_empty() {
+            println!(
+                "projections match the journal ({} entries replayed, {} tables compared)",
+                c.entries_replayed,
+                c.tables_compared.len()
+            );
+        } else {
+            for d in &c.differences {
+                println!("DIFFERENT {d}");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+//! One error type for the terminal core. Each variant's message is written for
+//! the person at the terminal or the support engineer: what is wrong and what
+//! to do. Nothing here is ever resolved by deleting or re-creating data.
+
+use std::path::PathBuf;
+
+use sentra_domain::DomainError;
+use sentra_keystore::KeyError;
+use sentra_protocol::{ChainError, ProtocolError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TerminalError {
+    #[error("{0} is not initialised: run `sentra-term init --branch CODE --device NAME` first")]
+    NotInitialised(PathBuf),
+
+    #[error(
+        "{0} is already initialised; refusing to overwrite an existing terminal (move the data dir away first if you really mean to start again)"
+    )]
+    AlreadyInitialised(PathBuf),
+
+    #[error(
+        "the database file {0} is missing although the manifest says this terminal was initialised; restore it from backup (nothing was created in its place)"
+    )]
+    DatabaseMissing(PathBuf),
+
+    #[error("the database key could not be loaded: {0}")]
+    Key(#[from] KeyError),
+
+    #[error(
+        "wrong database key for {path}: the key found in the {store} key store does not belong to this database (fingerprint {found}, expected {expected}); the file was not modified — restore the right key from backup"
+    )]
+    WrongKey {
+        path: PathBuf,
+        store: String,
+        found: String,
+        expected: String,
+    },
+
+    #[error(
+        "the database {path} is damaged ({detail}); the key is right but the file cannot be read. It was left untouched for recovery: restore it from backup or have the relay/cloud resend this device's journal"
+    )]
+    Corrupted { path: PathBuf, detail: String },
+
+    #[error("the manifest {path} cannot be read: {detail}")]
+    BadManifest { path: PathBuf, detail: String },
+
+    #[error("invalid {what}: {detail}")]
+    InvalidInput { what: &'static str, detail: String },
+
+    #[error("unknown item {0:?}: no product has that SKU or barcode")]
+    UnknownItem(String),
+
+    #[error("no shift is open: run `sentra-term shift open --float N` first")]
+    NoOpenShift,
+
+    #[error("shift {0} is already open; close it before opening another")]
+    ShiftAlreadyOpen(String),
+
+    #[error("receipt {0} not found on this terminal")]
+    UnknownReceipt(String),
+
+    #[error("receipt {receipt} cannot be voided: {reason}")]
+    CannotVoid { receipt: String, reason: String },
+
+    #[error("receipt {receipt} cannot be refunded: {reason}")]
+    CannotRefund { receipt: String, reason: String },
+
+    #[error("catalog file {file}, line {line}: {detail}")]
+    BadCatalog {
+        file: String,
+        line: u64,
+        detail: String,
+    },
+
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+
+    #[error("journal entry could not be built: {0}")]
+    Protocol(#[from] ProtocolError),
+
+    #[error("journal verification failed at {0}")]
+    Chain(#[from] ChainError),
+
+    #[error("journal row seq {seq} is unreadable: {detail}")]
+    BadJournalRow { seq: u64, detail: String },
+
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+impl TerminalError {
+    pub(crate) fn invalid(what: &'static str, detail: impl Into<String>) -> Self {
+        TerminalError::InvalidInput {
+            what,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        TerminalError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = TerminalError> = std::result::Result<T, E>;

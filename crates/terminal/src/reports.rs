@@ -1,0 +1,136 @@
+//! X (running) and Z (closing) shift reports, read from the projections.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use rusqlite::{Connection, params};
+use sentra_domain::Money;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::manifest::Manifest;
+use crate::projection;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShiftReport {
+    /// "X" while the shift is open, "Z" once it is closed.
+    pub report: String,
+    pub branch: String,
+    pub device: String,
+    pub shift_id: Uuid,
+    pub cashier: Option<String>,
+    pub opened_at_ms: i64,
+    pub closed_at_ms: Option<i64>,
+    pub opening_float: i64,
+    pub sales_count: u64,
+    pub gross: i64,
+    pub discounts: i64,
+    pub tax: i64,
+    pub sales_total: i64,
+    pub refunds_count: u64,
+    pub refunds_total: i64,
+    pub voids_count: u64,
+    pub voids_total: i64,
+    /// Net takings per payment method (sales less change and refunds).
+    pub payments: BTreeMap<String, i64>,
+    pub cash_in: i64,
+    pub cash_out: i64,
+    pub expected_cash: i64,
+    pub counted_cash: Option<i64>,
+    pub variance: Option<i64>,
+}
+
+pub fn shift_report(conn: &Connection, manifest: &Manifest, shift_id: Uuid) -> Result<ShiftReport> {
+    let summary = projection::load_summary(conn, shift_id)?;
+    let (status, cashier, opened, closed, expected, counted, variance): (
+        String,
+        Option<String>,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    ) = conn.query_row(
+        "SELECT status, cashier, opened_at_ms, closed_at_ms, expected_cash, counted_cash, variance
+         FROM shifts WHERE shift_id = ?1",
+        params![shift_id.to_string()],
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        },
+    )?;
+    let expected_cash = match expected {
+        Some(e) => e,
+        None => summary.expected_cash()?.minor(),
+    };
+    Ok(ShiftReport {
+        report: if status == "closed" { "Z" } else { "X" }.to_owned(),
+        branch: manifest.branch.clone(),
+        device: manifest.device_name.clone(),
+        shift_id,
+        cashier,
+        opened_at_ms: opened,
+        closed_at_ms: closed,
+        opening_float: summary.opening_float.minor(),
+        sales_count: summary.sales_count,
+        gross: summary.gross.minor(),
+        discounts: summary.discounts.minor(),
+        tax: summary.tax.minor(),
+        sales_total: summary.sales_total.minor(),
+        refunds_count: summary.refunds_count,
+        refunds_total: summary.refunds_total.minor(),
+        voids_count: summary.voids_count,
+        voids_total: summary.voids_total.minor(),
+        payments: summary
+            .payments
+            .iter()
+            .map(|(m, a)| (m.as_str().to_owned(), a.minor()))
+            .collect(),
+        cash_in: summary.cash_in.minor(),
+        cash_out: summary.cash_out.minor(),
+        expected_cash,
+        counted_cash: counted,
+        variance,
+    })
+}
+
+impl ShiftReport {
+    /// The report as printed for the cashier: fixed-width, Rupiah in id-ID.
+    pub fn to_text(&self) -> String {
+        let rp = |v: i64| Money::idr(v).to_string();
+        let mut out = String::new();
+        let mut line = |label: &str, value: String| {
+            let _ = writeln!(out, "{label:<24}{value:>18}");
+        };
+        line(&format!("{} REPORT", self.report), format!("{}-{}", self.branch, self.device));
+        line("Shift", self.shift_id.to_string()[..8].to_owned());
+        line("Opening float", rp(self.opening_float));
+        line("Sales", format!("{} × ", self.sales_count) + &rp(self.sales_total));
+        line("  Gross", rp(self.gross));
+        line("  Discounts", rp(-self.discounts));
+        line("  Tax (PPN)", rp(self.tax));
+        line("Refunds", format!("{} × ", self.refunds_count) + &rp(-self.refunds_total));
+        line("Voids", format!("{} × ", self.voids_count) + &rp(self.voids_total));
+        for (method, amount) in &self.payments {
+            line(&format!("Takings {method}"), rp(*amount));
+        }
+        line("Cash in", rp(self.cash_in));
+        line("Cash out", rp(-self.cash_out));
+        line("Expected cash", rp(self.expected_cash));
+        if let Some(counted) = self.counted_cash {
+            line("Counted cash", rp(counted));
+        }
+        if let Some(variance) = self.variance {
+            line("Variance", rp(variance));
+        }
+        out
+    }
+}

@@ -1,0 +1,135 @@
+//! Opening the encrypted SQLite (SQLCipher) database.
+//!
+//! The key is a random 256-bit raw key handed to SQLCipher as `x'…'`, so no
+//! passphrase KDF runs on open. The database is opened without the CREATE
+//! flag except by `init`, and nothing is written to it until it has been
+//! proven readable with the key: a wrong key or a damaged file is reported and
+//! the file is left exactly as it was.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+use rusqlite_migration::{M, Migrations};
+use sentra_keystore::DbKey;
+
+use crate::error::{Result, TerminalError};
+
+/// The terminal schema, in order. Forward-only; see `migrations/terminal`.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!(
+        "../../../migrations/terminal/0001_journal.sql"
+    ))])
+}
+
+/// SQLCipher page size (the default of SQLCipher 4, stated so a change of
+/// library default cannot make existing files unreadable).
+const PAGE_SIZE: u64 = 4096;
+
+/// How an open failed before any write happened.
+#[derive(Debug)]
+pub enum OpenFailure {
+    /// The first page does not decrypt: wrong key or damaged header.
+    NotADatabase(String),
+    /// The file is shorter than one page or not a whole number of pages.
+    Truncated(u64),
+    /// Another read failed (malformed pages, I/O).
+    Other(rusqlite::Error),
+}
+
+/// Open an existing database read-write. Never creates the file.
+pub fn open_existing(path: &Path, key: &DbKey) -> std::result::Result<Connection, OpenFailure> {
+    let len = std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| OpenFailure::Other(rusqlite::Error::InvalidPath(path.join(e.to_string()))))?;
+    if len < PAGE_SIZE || len % PAGE_SIZE != 0 {
+        return Err(OpenFailure::Truncated(len));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(OpenFailure::Other)?;
+    apply_key(&conn, key).map_err(OpenFailure::Other)?;
+    // The first read decrypts page 1: this is where a wrong key shows.
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => {}
+        Err(e) if is_not_a_database(&e) => return Err(OpenFailure::NotADatabase(e.to_string())),
+        Err(e) => return Err(OpenFailure::Other(e)),
+    }
+    Ok(conn)
+}
+
+/// Create a new, empty encrypted database. Fails if the file exists.
+pub fn create_new(path: &Path, key: &DbKey) -> Result<Connection> {
+    if path.exists() {
+        return Err(TerminalError::AlreadyInitialised(path.to_owned()));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    apply_key(&conn, key)?;
+    Ok(conn)
+}
+
+fn apply_key(conn: &Connection, key: &DbKey) -> rusqlite::Result<()> {
+    let value = key.sqlcipher_pragma_value();
+    conn.execute_batch(&format!(
+        "PRAGMA key = {}; PRAGMA cipher_page_size = {PAGE_SIZE};",
+        value.as_str()
+    ))
+}
+
+/// Settings for every session, then the schema. Runs only after the key has
+/// been proven right, so a failed open never writes.
+pub fn prepare(conn: &mut Connection) -> Result<()> {
+    // WAL for concurrent readers; synchronous=FULL so a commit is durable on
+    // disk (power loss included) when the call returns; temp data in memory so
+    // no plaintext spills to temporary files.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA busy_timeout = 5000;",
+    )?;
+    migrations().to_latest(conn)?;
+    Ok(())
+}
+
+/// Apply the schema to a plain in-memory database (used to rebuild the
+/// projections from the journal for comparison).
+pub fn scratch_database() -> Result<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+    migrations().to_latest(&mut conn)?;
+    Ok(conn)
+}
+
+pub(crate) fn is_not_a_database(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+pub(crate) fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+}

@@ -1,0 +1,801 @@
+//! The terminal: one encrypted store, one device identity, and the business
+//! actions. Every action is one IMMEDIATE transaction that appends its
+//! journal entry and updates the projections; it is durable when it returns.
+
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rust_decimal::Decimal;
+use sentra_domain::{
+    Currency, Discount, LineInput, Money, PaymentMethod, PricedSale, Quantity, RefundRequest,
+    Settlement, SoldLine, TaxConfig, TaxMode, Tender,
+};
+use sentra_keystore::{DbKey, KeyStoreKind};
+use sentra_protocol::{
+    CashDirection, CashMoved, DiscountSpec, Entry, EntryKind, RefundIssued, RefundLine,
+    SaleCompleted, SaleLine, SaleVoided, ShiftClosed, ShiftOpened, ShiftTotals, StockCounted,
+    TenderRecord, encode_payload,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::catalog::{self, ImportSummary, Product};
+use crate::error::{Result, TerminalError};
+use crate::journal::{self, Author, Clock, SystemClock, Verification};
+use crate::manifest::Manifest;
+use crate::projection::{self, ProjectionCheck};
+use crate::reports::ShiftReport;
+use crate::store::{self, OpenFailure};
+
+/// Options of `init`.
+#[derive(Clone, Debug, Default)]
+pub struct InitOptions {
+    pub branch: String,
+    pub device_name: String,
+    pub key_store: Option<KeyStoreKind>,
+    pub key_file: Option<PathBuf>,
+    pub tax_mode: TaxMode,
+}
+
+/// What `init` did, including any loud warning about key custody.
+#[derive(Clone, Debug, Serialize)]
+pub struct InitReport {
+    pub branch: String,
+    pub device_name: String,
+    pub device_id: Uuid,
+    pub public_key: String,
+    pub key_store: KeyStoreKind,
+    pub key_file: Option<PathBuf>,
+    pub warning: Option<String>,
+}
+
+/// One item of a sale as entered: a SKU or barcode, a quantity, a discount.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemRequest {
+    pub code: String,
+    pub quantity: Quantity,
+    pub discount: Option<Discount>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SaleRequest {
+    pub items: Vec<ItemRequest>,
+    pub cart_discount: Option<Discount>,
+    pub tenders: Vec<Tender>,
+    pub cashier: Option<String>,
+}
+
+/// What the cashier needs after a sale: the receipt number and its figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct SaleReceipt {
+    pub seq: u64,
+    pub entry_id: Uuid,
+    #[serde(flatten)]
+    pub sale: SaleCompleted,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RefundReceipt {
+    pub seq: u64,
+    pub entry_id: Uuid,
+    #[serde(flatten)]
+    pub refund: RefundIssued,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Recorded<T> {
+    pub seq: u64,
+    pub entry_id: Uuid,
+    #[serde(flatten)]
+    pub payload: T,
+}
+
+pub struct Terminal {
+    conn: Connection,
+    data_dir: PathBuf,
+    manifest: Manifest,
+    author: Author,
+    tax: TaxConfig,
+    clock: Box<dyn Clock>,
+}
+
+fn validate_code(what: &'static str, value: &str) -> Result<String> {
+    let upper = value.trim().to_ascii_uppercase();
+    if upper.is_empty() || upper.len() > 12 || !upper.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(TerminalError::invalid(
+            what,
+            format!("{value:?} must be 1 to 12 letters or digits (e.g. JKT01, T02)"),
+        ));
+    }
+    Ok(upper)
+}
+
+impl Terminal {
+    /// Set up a new terminal in `data_dir`: a random database key kept in a
+    /// key store, a new encrypted database, a new device key pair.
+    pub fn init(data_dir: &Path, options: &InitOptions) -> Result<(Terminal, InitReport)> {
+        let branch = validate_code("branch code", &options.branch)?;
+        let device_name = validate_code("device name", &options.device_name)?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| TerminalError::io(format!("creating {}", data_dir.display()), e))?;
+        let manifest_path = Manifest::path(data_dir);
+        if manifest_path.exists() {
+            return Err(TerminalError::AlreadyInitialised(data_dir.to_owned()));
+        }
+        let db_path = data_dir.join(crate::manifest::DATABASE_FILE);
+        if db_path.exists() {
+            return Err(TerminalError::AlreadyInitialised(db_path));
+        }
+        let device_id = Uuid::now_v7();
+        let account = format!("db-key:{device_id}");
+        let choice = sentra_keystore::choose(options.key_store, options.key_file.clone(), &account)?;
+        let key = DbKey::generate()?;
+        sentra_keystore::store_key(&choice.location, &key)?;
+
+        let mut conn = store::create_new(&db_path, &key)?;
+        store::prepare(&mut conn)?;
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed)
+            .map_err(|e| TerminalError::invalid("random source", e.to_string()))?;
+        let signing_key = SigningKey::from_bytes(&seed);
+        seed.fill(0);
+        let public_key = signing_key.verifying_key();
+        let tax = TaxConfig {
+            mode: options.tax_mode,
+            ..TaxConfig::indonesia_default()
+        };
+        {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO device (singleton, device_id, branch, device_name, signing_key,
+                                     public_key, currency, tax_mode, created_at_ms)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    device_id.to_string(),
+                    branch,
+                    device_name,
+                    signing_key.to_bytes().as_slice(),
+                    public_key.to_bytes().as_slice(),
+                    Currency::IDR.code(),
+                    tax.mode.as_str(),
+                    SystemClock.now_ms() as i64
+                ],
+            )?;
+            for (category, percent) in &tax.rates {
+                tx.execute(
+                    "INSERT INTO tax_rates (category, percent) VALUES (?1, ?2)",
+                    params![category, percent.to_string()],
+                )?;
+            }
+            tx.commit()?;
+        }
+        let manifest = Manifest::new(
+            &branch,
+            &device_name,
+            device_id,
+            choice.location.clone(),
+            key.fingerprint(),
+        );
+        // The manifest is written last: until it exists, open() treats the
+        // data dir as not initialised and nothing can be sold into it.
+        manifest.save(data_dir)?;
+        let report = InitReport {
+            branch: branch.clone(),
+            device_name: device_name.clone(),
+            device_id,
+            public_key: hex::encode(public_key.to_bytes()),
+            key_store: choice.location.kind,
+            key_file: choice.location.file.clone(),
+            warning: choice.warning,
+        };
+        let terminal = Terminal {
+            conn,
+            data_dir: data_dir.to_owned(),
+            manifest,
+            author: Author {
+                device_id,
+                branch,
+                signing_key,
+            },
+            tax,
+            clock: Box::new(SystemClock),
+        };
+        Ok((terminal, report))
+    }
+
+    /// Open an initialised terminal, loading its key from the key store.
+    pub fn open(data_dir: &Path) -> Result<Terminal> {
+        let manifest = Manifest::load(data_dir)?;
+        let key = sentra_keystore::load_key(&manifest.key)?;
+        Self::open_with(data_dir, manifest, &key)
+    }
+
+    /// Open with a key already in hand (benchmarks, recovery tools).
+    pub fn open_with_key(data_dir: &Path, key: &DbKey) -> Result<Terminal> {
+        let manifest = Manifest::load(data_dir)?;
+        Self::open_with(data_dir, manifest, key)
+    }
+
+    fn open_with(data_dir: &Path, manifest: Manifest, key: &DbKey) -> Result<Terminal> {
+        let path = manifest.database_path(data_dir);
+        if !path.exists() {
+            return Err(TerminalError::DatabaseMissing(path));
+        }
+        if key.fingerprint() != manifest.key_fingerprint {
+            return Err(TerminalError::WrongKey {
+                path,
+                store: format!("{:?}", manifest.key.kind).to_lowercase(),
+                found: key.fingerprint(),
+                expected: manifest.key_fingerprint.clone(),
+            });
+        }
+        let mut conn = match store::open_existing(&path, key) {
+            Ok(conn) => conn,
+            Err(OpenFailure::Truncated(len)) => {
+                return Err(TerminalError::Corrupted {
+                    path,
+                    detail: format!("the file is truncated: {len} bytes is not a whole number of 4096-byte pages"),
+                });
+            }
+            Err(OpenFailure::NotADatabase(detail)) => {
+                return Err(TerminalError::Corrupted {
+                    path,
+                    detail: format!("the first page does not decrypt: {detail}"),
+                });
+            }
+            Err(OpenFailure::Other(e)) => return Err(corrupted_or(path, e)),
+        };
+        store::prepare(&mut conn).map_err(|e| match e {
+            TerminalError::Sqlite(e) => corrupted_or(path.clone(), e),
+            other => other,
+        })?;
+        let (device_id, branch, seed, mode): (String, String, Vec<u8>, String) = conn
+            .query_row(
+                "SELECT device_id, branch, signing_key, tax_mode FROM device WHERE singleton = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .map_err(|e| corrupted_or(path.clone(), e))?;
+        let device_id = Uuid::parse_str(&device_id)
+            .map_err(|e| TerminalError::invalid("stored device id", e.to_string()))?;
+        if device_id != manifest.device_id {
+            return Err(TerminalError::BadManifest {
+                path: Manifest::path(data_dir),
+                detail: format!(
+                    "it names device {} but the database belongs to device {device_id}",
+                    manifest.device_id
+                ),
+            });
+        }
+        let seed: [u8; 32] = seed
+            .as_slice()
+            .try_into()
+            .map_err(|_| TerminalError::invalid("stored signing key", "not 32 bytes"))?;
+        let mut rates = std::collections::BTreeMap::new();
+        {
+            let mut stmt = conn.prepare("SELECT category, percent FROM tax_rates")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (category, percent) = row?;
+                let percent: Decimal = percent
+                    .parse()
+                    .map_err(|_| TerminalError::invalid("stored tax rate", percent.clone()))?;
+                rates.insert(category, percent);
+            }
+        }
+        let tax = TaxConfig {
+            mode: mode.parse()?,
+            rates,
+        };
+        Ok(Terminal {
+            conn,
+            data_dir: data_dir.to_owned(),
+            manifest,
+            author: Author {
+                device_id,
+                branch,
+                signing_key: SigningKey::from_bytes(&seed),
+            },
+            tax,
+            clock: Box::new(SystemClock),
+        })
+    }
+
+    /// Replace the clock (tests that skew time).
+    pub fn set_clock(&mut self, clock: Box<dyn Clock>) {
+        self.clock = clock;
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn device_id(&self) -> Uuid {
+        self.author.device_id
+    }
+
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.author.signing_key.verifying_key()
+    }
+
+    pub fn tax_config(&self) -> &TaxConfig {
+        &self.tax
+    }
+
+    /// Read-only access for reports and tests.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    // ------------------------------------------------------------ catalog
+
+    pub fn import_catalog(&mut self, path: &Path) -> Result<ImportSummary> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| TerminalError::io(format!("opening {}", path.display()), e))?;
+        let name = path.display().to_string();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tip = journal::tip(&tx, self.author.device_id)?;
+        let summary = catalog::import_csv(&tx, &name, std::io::BufReader::new(file), tip.seq)?;
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    pub fn find_product(&self, code: &str) -> Result<Option<Product>> {
+        catalog::find_by_code(&self.conn, code)
+    }
+
+    pub fn search_products(&self, text: &str, limit: usize) -> Result<Vec<Product>> {
+        catalog::search(&self.conn, text, limit)
+    }
+
+    // ------------------------------------------------------------- actions
+
+    /// Append an entry and apply it, inside `tx`.
+    fn record(&self, tx: &Transaction<'_>, kind: EntryKind, payload: serde_json::Value) -> Result<Entry> {
+        let entry = journal::append(tx, &self.author, self.clock.as_ref(), kind, payload)?;
+        projection::apply(tx, &entry)?;
+        Ok(entry)
+    }
+
+    fn begin(&mut self) -> Result<Transaction<'_>> {
+        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    pub fn open_shift(&mut self, float: i64, cashier: Option<String>) -> Result<Recorded<ShiftOpened>> {
+        if float < 0 {
+            return Err(TerminalError::invalid("float", format!("{float} is negative")));
+        }
+        let tx = self.begin()?;
+        if let Some(open) = open_shift_id(&tx)? {
+            return Err(TerminalError::ShiftAlreadyOpen(open.to_string()));
+        }
+        let payload = ShiftOpened {
+            shift_id: Uuid::now_v7(),
+            opening_float: float,
+            cashier,
+        };
+        let entry = self.record(&tx, EntryKind::ShiftOpened, encode_payload(&payload)?)?;
+        tx.commit()?;
+        Ok(Recorded {
+            seq: entry.seq,
+            entry_id: entry.id,
+            payload,
+        })
+    }
+
+    pub fn move_cash(
+        &mut self,
+        direction: CashDirection,
+        amount: i64,
+        reason: Option<String>,
+    ) -> Result<Recorded<CashMoved>> {
+        if amount <= 0 {
+            return Err(TerminalError::invalid("amount", format!("{amount} must be positive")));
+        }
+        let tx = self.begin()?;
+        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        if direction == CashDirection::Out {
+            let expected = projection::load_summary(&tx, shift_id)?.expected_cash()?;
+            if expected.minor() < amount {
+                return Err(TerminalError::invalid(
+                    "cash out",
+                    format!("{} is more than the {} expected in the drawer", Money::idr(amount), expected),
+                ));
+            }
+        }
+        let payload = CashMoved {
+            shift_id,
+            direction,
+            amount,
+            reason,
+        };
+        let entry = self.record(&tx, EntryKind::CashMoved, encode_payload(&payload)?)?;
+        tx.commit()?;
+        Ok(Recorded {
+            seq: entry.seq,
+            entry_id: entry.id,
+            payload,
+        })
+    }
+
+    /// Price, settle and record a sale. Nothing is written unless every item
+    /// is known and the tender covers the total.
+    pub fn sell(&mut self, request: &SaleRequest) -> Result<SaleReceipt> {
+        let tx = self.begin()?;
+        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let mut inputs = Vec::with_capacity(request.items.len());
+        for item in &request.items {
+            let product = catalog::find_by_code(&tx, &item.code)?
+                .ok_or_else(|| TerminalError::UnknownItem(item.code.clone()))?;
+            inputs.push(LineInput {
+                sku: product.sku,
+                name: product.name,
+                unit_price: Money::idr(product.unit_price),
+                quantity: item.quantity,
+                tax_category: product.tax_category,
+                discount: item.discount.clone(),
+            });
+        }
+        let priced = sentra_domain::price_sale(&inputs, request.cart_discount.clone(), &self.tax)?;
+        let settlement = sentra_domain::settle(priced.total, request.tenders.clone())?;
+        let receipt_no = self.next_number(&tx, "receipt", "")?;
+        let payload = sale_payload(receipt_no, shift_id, &priced, &settlement, request.cashier.clone());
+        let entry = self.record(&tx, EntryKind::SaleCompleted, encode_payload(&payload)?)?;
+        tx.commit()?;
+        Ok(SaleReceipt {
+            seq: entry.seq,
+            entry_id: entry.id,
+            sale: payload,
+        })
+    }
+
+    /// Void a completed sale of the open shift (money and goods go back).
+    pub fn void(&mut self, receipt_no: &str, reason: Option<String>) -> Result<Recorded<SaleVoided>> {
+        let tx = self.begin()?;
+        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let (entry_id, sale_shift, status, refunded): (String, String, String, i64) = tx
+            .query_row(
+                "SELECT entry_id, shift_id, status,
+                        (SELECT count(*) FROM refunds r WHERE r.receipt_no = s.receipt_no)
+                 FROM sales s WHERE receipt_no = ?1",
+                [receipt_no],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?
+            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+        let cannot = |reason: &str| TerminalError::CannotVoid {
+            receipt: receipt_no.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if status == "voided" {
+            return Err(cannot("it is already voided"));
+        }
+        if sale_shift != shift_id.to_string() {
+            return Err(cannot("it belongs to an earlier shift; issue a refund instead"));
+        }
+        if refunded > 0 {
+            return Err(cannot("part of it was already refunded; refund the rest instead"));
+        }
+        let sale = projection::load_sale_payload(&tx, receipt_no)?;
+        let payload = SaleVoided {
+            receipt_no: receipt_no.to_owned(),
+            sale_entry_id: Uuid::parse_str(&entry_id)
+                .map_err(|e| TerminalError::invalid("stored entry id", e.to_string()))?,
+            shift_id,
+            total: sale.total,
+            reason,
+        };
+        let entry = self.record(&tx, EntryKind::SaleVoided, encode_payload(&payload)?)?;
+        tx.commit()?;
+        Ok(Recorded {
+            seq: entry.seq,
+            entry_id: entry.id,
+            payload,
+        })
+    }
+
+    /// Refund items of an earlier sale of this terminal. Never more than was
+    /// sold, counting earlier refunds.
+    pub fn refund(
+        &mut self,
+        receipt_no: &str,
+        items: &[(String, Quantity)],
+        method: PaymentMethod,
+        reason: Option<String>,
+    ) -> Result<RefundReceipt> {
+        let tx = self.begin()?;
+        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let (entry_id, status): (String, String) = tx
+            .query_row(
+                "SELECT entry_id, status FROM sales WHERE receipt_no = ?1",
+                [receipt_no],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+        if status == "voided" {
+            return Err(TerminalError::CannotRefund {
+                receipt: receipt_no.to_owned(),
+                reason: "it was voided".into(),
+            });
+        }
+        let mut sold = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT line_no, sku, quantity_milli, total, tax, refunded_milli
+                 FROM sale_lines WHERE receipt_no = ?1 ORDER BY line_no",
+            )?;
+            let rows = stmt.query_map([receipt_no], |r| {
+                Ok(SoldLine {
+                    line_no: r.get(0)?,
+                    sku: r.get(1)?,
+                    quantity: Quantity::from_milli(r.get(2)?),
+                    total: Money::idr(r.get(3)?),
+                    tax: Money::idr(r.get(4)?),
+                    refunded_quantity: Quantity::from_milli(r.get(5)?),
+                })
+            })?;
+            for row in rows {
+                sold.push(row?);
+            }
+        }
+        // Items may be named by barcode too.
+        let mut requests = Vec::with_capacity(items.len());
+        for (code, quantity) in items {
+            let sku = match catalog::find_by_code(&tx, code)? {
+                Some(p) => p.sku,
+                None => code.clone(),
+            };
+            requests.push(RefundRequest {
+                sku,
+                quantity: *quantity,
+            });
+        }
+        let plan = sentra_domain::plan_refund(&sold, &requests)?;
+        let lines: Vec<RefundLine> = plan
+            .iter()
+            .map(|l| RefundLine {
+                line_no: l.line_no,
+                sku: l.sku.clone(),
+                quantity_milli: l.quantity.milli(),
+                amount: l.amount.minor(),
+                tax: l.tax.minor(),
+            })
+            .collect();
+        let total = lines.iter().map(|l| l.amount).sum::<i64>();
+        let tax = lines.iter().map(|l| l.tax).sum::<i64>();
+        if method == PaymentMethod::Cash {
+            let expected = projection::load_summary(&tx, shift_id)?.expected_cash()?;
+            if expected.minor() < total {
+                return Err(TerminalError::CannotRefund {
+                    receipt: receipt_no.to_owned(),
+                    reason: format!(
+                        "the drawer is expected to hold {expected}, less than the {} to pay back in cash",
+                        Money::idr(total)
+                    ),
+                });
+            }
+        }
+        let refund_no = self.next_number(&tx, "refund", "R")?;
+        let payload = RefundIssued {
+            refund_no,
+            receipt_no: receipt_no.to_owned(),
+            sale_entry_id: Uuid::parse_str(&entry_id).ok(),
+            shift_id,
+            lines,
+            total,
+            tax,
+            method: method.as_str().to_owned(),
+            reason,
+        };
+        let entry = self.record(&tx, EntryKind::RefundIssued, encode_payload(&payload)?)?;
+        tx.commit()?;
+        Ok(RefundReceipt {
+            seq: entry.seq,
+            entry_id: entry.id,
+            refund: payload,
+        })
+    }
+
+    /// Close the open shift with the cash counted in the drawer; returns the
+    /// Z report.
+    pub fn close_shift(&mut self, counted_cash: i64) -> Result<ShiftReport> {
+        if counted_cash < 0 {
+            return Err(TerminalError::invalid("counted cash", format!("{counted_cash} is negative")));
+        }
+        let tx = self.begin()?;
+        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let summary = projection::load_summary(&tx, shift_id)?;
+        let expected = summary.expected_cash()?;
+        let variance = summary.variance(Money::idr(counted_cash))?;
+        let payload = ShiftClosed {
+            shift_id,
+            opening_float: summary.opening_float.minor(),
+            totals: ShiftTotals {
+                sales_count: summary.sales_count,
+                gross: summary.gross.minor(),
+                discounts: summary.discounts.minor(),
+                tax: summary.tax.minor(),
+                sales_total: summary.sales_total.minor(),
+                refunds_count: summary.refunds_count,
+                refunds_total: summary.refunds_total.minor(),
+                voids_count: summary.voids_count,
+                voids_total: summary.voids_total.minor(),
+                payments: summary
+                    .payments
+                    .iter()
+                    .map(|(m, a)| (m.as_str().to_owned(), a.minor()))
+                    .collect(),
+                cash_in: summary.cash_in.minor(),
+                cash_out: summary.cash_out.minor(),
+            },
+            expected_cash: expected.minor(),
+            counted_cash,
+            variance: variance.minor(),
+        };
+        self.record(&tx, EntryKind::ShiftClosed, encode_payload(&payload)?)?;
+        let report = crate::reports::shift_report(&tx, &self.manifest, shift_id)?;
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// The running (X) report of the open shift.
+    pub fn x_report(&self) -> Result<ShiftReport> {
+        let shift_id = open_shift_id(&self.conn)?.ok_or(TerminalError::NoOpenShift)?;
+        crate::reports::shift_report(&self.conn, &self.manifest, shift_id)
+    }
+
+    /// The Z report of the most recently closed shift.
+    pub fn last_z_report(&self) -> Result<ShiftReport> {
+        let shift_id: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT shift_id FROM shifts WHERE status = 'closed' ORDER BY closed_seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let shift_id = shift_id
+            .ok_or_else(|| TerminalError::invalid("report", "no shift has been closed yet"))?;
+        let shift_id = Uuid::parse_str(&shift_id)
+            .map_err(|e| TerminalError::invalid("stored shift id", e.to_string()))?;
+        crate::reports::shift_report(&self.conn, &self.manifest, shift_id)
+    }
+
+    /// Record a stock count of one product.
+    pub fn count_stock(&mut self, code: &str, counted: Quantity) -> Result<Recorded<StockCounted>> {
+        let tx = self.begin()?;
+        let product = catalog::find_by_code(&tx, code)?
+            .ok_or_else(|| TerminalError::UnknownItem(code.to_owned()))?;
+        let payload = StockCounted {
+            sku: product.sku,
+            counted_milli: counted.milli(),
+            previous_milli: product.on_hand_milli,
+        };
+        let entry = self.record(&tx, EntryKind::StockCounted, encode_payload(&payload)?)?;
+        tx.commit()?;
+        Ok(Recorded {
+            seq: entry.seq,
+            entry_id: entry.id,
+            payload,
+        })
+    }
+
+    // ------------------------------------------------------------- journal
+
+    pub fn verify_journal(&self) -> Result<Verification> {
+        journal::verify(&self.conn, self.author.device_id, &self.verifying_key())
+    }
+
+    pub fn export_journal(&self) -> Result<Vec<Entry>> {
+        journal::read_all(&self.conn, self.author.device_id)
+    }
+
+    pub fn check_projections(&self) -> Result<ProjectionCheck> {
+        projection::check(&self.conn, self.author.device_id)
+    }
+
+    /// Receipt numbers: `BRANCH-DEVICE-000123`, per device, so unique across
+    /// the chain with no coordination (device names are unique per branch).
+    fn next_number(&self, tx: &Transaction<'_>, counter: &str, prefix: &str) -> Result<String> {
+        let next: i64 = tx.query_row(
+            "INSERT INTO counters (name, value) VALUES (?1, 1)
+             ON CONFLICT (name) DO UPDATE SET value = value + 1
+             RETURNING value",
+            [counter],
+            |r| r.get(0),
+        )?;
+        Ok(format!(
+            "{}-{}-{prefix}{next:06}",
+            self.author.branch, self.manifest.device_name
+        ))
+    }
+}
+
+fn open_shift_id(conn: &Connection) -> Result<Option<Uuid>> {
+    let id: Option<String> = conn
+        .prepare_cached("SELECT shift_id FROM shifts WHERE status = 'open'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    id.map(|s| Uuid::parse_str(&s).map_err(|e| TerminalError::invalid("stored shift id", e.to_string())))
+        .transpose()
+}
+
+fn discount_spec(d: &Discount) -> DiscountSpec {
+    match d {
+        Discount::Amount(m) => DiscountSpec::Amount { amount: m.minor() },
+        Discount::Percent(p) => DiscountSpec::Percent {
+            percent: p.normalize().to_string(),
+        },
+    }
+}
+
+fn sale_payload(
+    receipt_no: String,
+    shift_id: Uuid,
+    priced: &PricedSale,
+    settlement: &Settlement,
+    cashier: Option<String>,
+) -> SaleCompleted {
+    SaleCompleted {
+        receipt_no,
+        shift_id,
+        currency: priced.currency.code().to_owned(),
+        tax_mode: priced.tax_mode.as_str().to_owned(),
+        lines: priced
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| SaleLine {
+                line_no: i as u32 + 1,
+                sku: l.sku.clone(),
+                name: l.name.clone(),
+                quantity_milli: l.quantity.milli(),
+                unit_price: l.unit_price.minor(),
+                tax_category: l.tax_category.clone(),
+                tax_rate: l.tax_rate.normalize().to_string(),
+                discount: l.discount.as_ref().map(discount_spec),
+                gross: l.gross.minor(),
+                line_discount: l.line_discount.minor(),
+                cart_discount_share: l.cart_discount_share.minor(),
+                net: l.net.minor(),
+                tax: l.tax.minor(),
+                total: l.total.minor(),
+            })
+            .collect(),
+        cart_discount: priced.cart_discount.as_ref().map(discount_spec),
+        gross: priced.gross.minor(),
+        discounts: priced.discounts().minor(),
+        tax: priced.tax.minor(),
+        total: priced.total.minor(),
+        tenders: settlement
+            .tenders
+            .iter()
+            .map(|t| TenderRecord {
+                method: t.method.as_str().to_owned(),
+                amount: t.amount.minor(),
+                reference: t.reference.clone(),
+            })
+            .collect(),
+        paid: settlement.paid.minor(),
+        change: settlement.change.minor(),
+        cashier,
+    }
+}
+
+/// A read that failed with a corruption code means a damaged file.
+fn corrupted_or(path: PathBuf, e: rusqlite::Error) -> TerminalError {
+    if store::is_corruption(&e) {
+        TerminalError::Corrupted {
+            path,
+            detail: e.to_string(),
+        }
+    } else {
+        TerminalError::Sqlite(e)
+    }
+}
