@@ -13,6 +13,9 @@
 //!   tax is subtracted, so `tax` is what the shift owes the tax office.
 //! - `payments` are net: change is already out of cash, refunds are out of
 //!   their method; so `payments[cash]` is what the drawer gained from trade.
+//!   A method whose net is zero is absent from the map (canonical form, so a
+//!   recomputed summary equals the live one); read it with [`ShiftSummary::payment`]
+//!   and iterate [`PaymentMethod::ALL`] to print every method.
 
 use std::collections::BTreeMap;
 
@@ -67,6 +70,7 @@ pub struct ShiftSummary {
     pub refunds_total: Money,
     pub voids_count: u64,
     pub voids_total: Money,
+    /// Net per method; methods at zero are absent (see the module notes).
     pub payments: BTreeMap<PaymentMethod, Money>,
     pub cash_in: Money,
     pub cash_out: Money,
@@ -158,7 +162,14 @@ impl ShiftSummary {
                 sub(e, *amount)?;
             }
         }
+        self.drop_zero_payments();
         Ok(())
+    }
+
+    /// Keeps `payments` canonical: a method whose net is zero is absent, so a
+    /// summary recomputed from the journal compares equal to the live one.
+    fn drop_zero_payments(&mut self) {
+        self.payments.retain(|_, m| !m.is_zero());
     }
 
     /// Counts a completed sale.
@@ -214,7 +225,9 @@ impl ShiftSummary {
             add(&mut n.refunds_total, total)?;
             sub(&mut n.tax, tax)?;
             let z = Money::zero(n.currency);
-            sub(n.payments.entry(method).or_insert(z), total)
+            sub(n.payments.entry(method).or_insert(z), total)?;
+            n.drop_zero_payments();
+            Ok(())
         })
     }
 

@@ -38,7 +38,10 @@ fn entry<P: EntryPayload>(n: u64, payload: &P) -> Entry {
         BRANCH,
         DEVICE,
         100 + n,
-        Hlc::new(1_730_440_800_000 + n * 60_000, u32::try_from(n % 3).unwrap()),
+        Hlc::new(
+            1_730_440_800_000 + n * 60_000,
+            u32::try_from(n % 3).unwrap(),
+        ),
         payload,
         Hash::from_hex(PREV_HASH).unwrap(),
     )

@@ -94,23 +94,38 @@ fn parse_csv(
         let field = |i: usize| record.get(index[i]).unwrap_or("");
         for i in 0..COLUMNS.len() {
             if field(i).len() > MAX_FIELD {
-                return Err(bad(line, format!("{} is longer than {MAX_FIELD} bytes", COLUMNS[i])));
+                return Err(bad(
+                    line,
+                    format!("{} is longer than {MAX_FIELD} bytes", COLUMNS[i]),
+                ));
             }
         }
         let sku = field(0).to_owned();
         if sku.is_empty() || sku.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(bad(line, format!("sku {sku:?} must be non-empty with no spaces")));
+            return Err(bad(
+                line,
+                format!("sku {sku:?} must be non-empty with no spaces"),
+            ));
         }
         if let Some(first) = seen_sku.insert(sku.clone(), line) {
-            return Err(bad(line, format!("sku {sku} already appears on line {first}")));
+            return Err(bad(
+                line,
+                format!("sku {sku} already appears on line {first}"),
+            ));
         }
         let mut barcodes = Vec::new();
         for code in field(1).split('|').map(str::trim).filter(|c| !c.is_empty()) {
             if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err(bad(line, format!("barcode {code:?} must be letters and digits")));
+                return Err(bad(
+                    line,
+                    format!("barcode {code:?} must be letters and digits"),
+                ));
             }
             if let Some(first) = seen_barcode.insert(code.to_owned(), line) {
-                return Err(bad(line, format!("barcode {code} already appears on line {first}")));
+                return Err(bad(
+                    line,
+                    format!("barcode {code} already appears on line {first}"),
+                ));
             }
             barcodes.push(code.to_owned());
         }
@@ -191,7 +206,8 @@ pub fn import_csv(
     )?;
     let mut barcode_owner = tx.prepare_cached("SELECT sku FROM barcodes WHERE barcode = ?1")?;
     let mut drop_barcodes = tx.prepare_cached("DELETE FROM barcodes WHERE sku = ?1")?;
-    let mut add_barcode = tx.prepare_cached("INSERT INTO barcodes (barcode, sku) VALUES (?1, ?2)")?;
+    let mut add_barcode =
+        tx.prepare_cached("INSERT INTO barcodes (barcode, sku) VALUES (?1, ?2)")?;
     for row in &rows {
         let existed = exists.exists([&row.sku])?;
         upsert.execute(params![row.sku, row.name, row.price, row.tax_category])?;
@@ -233,7 +249,8 @@ const PRODUCT_COLUMNS: &str = "p.sku, p.name, p.unit_price, p.tax_category,
 
 fn product_from_row(conn: &Connection, r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
     let sku: String = r.get(0)?;
-    let mut codes = conn.prepare_cached("SELECT barcode FROM barcodes WHERE sku = ?1 ORDER BY barcode")?;
+    let mut codes =
+        conn.prepare_cached("SELECT barcode FROM barcodes WHERE sku = ?1 ORDER BY barcode")?;
     let barcodes = codes
         .query_map([&sku], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
@@ -323,13 +340,24 @@ mod tests {
         );
         let csv = "sku,barcode,name,price,tax_category\nA1,111,Teh,5000,standard\n";
         let err = parse_csv("c.csv", csv.as_bytes(), &cats).err().unwrap();
-        assert!(err.to_string().contains("missing column \"stock\""), "{err}");
+        assert!(
+            err.to_string().contains("missing column \"stock\""),
+            "{err}"
+        );
         let csv = "sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5000,luxury,1\n";
         let err = parse_csv("c.csv", csv.as_bytes(), &cats).err().unwrap();
-        assert!(err.to_string().contains("tax category \"luxury\" is unknown"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("tax category \"luxury\" is unknown"),
+            "{err}"
+        );
         let csv = "sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5000,standard,1\nA2,111,Kopi,5000,standard,1\n";
         let err = parse_csv("c.csv", csv.as_bytes(), &cats).err().unwrap();
-        assert!(err.to_string().contains("barcode 111 already appears on line 2"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("barcode 111 already appears on line 2"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -110,9 +110,8 @@ pub fn append(
 
 /// Store an entry exactly as signed.
 pub fn insert(conn: &Connection, entry: &Entry) -> Result<()> {
-    let payload = serde_json::to_string(&entry.payload).map_err(|e| {
-        TerminalError::invalid("journal payload", e.to_string())
-    })?;
+    let payload = serde_json::to_string(&entry.payload)
+        .map_err(|e| TerminalError::invalid("journal payload", e.to_string()))?;
     conn.prepare_cached(
         "INSERT INTO journal (device_id, seq, id, format, branch, hlc_wall_ms, hlc_counter,
                               kind, payload, prev_hash, hash, signature)
@@ -181,12 +180,10 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entry>> {
 }
 
 fn hash_from_blob(seq: u64, blob: &[u8]) -> Result<Hash> {
-    let bytes: [u8; 32] = blob
-        .try_into()
-        .map_err(|_| TerminalError::BadJournalRow {
-            seq,
-            detail: "hash is not 32 bytes".into(),
-        })?;
+    let bytes: [u8; 32] = blob.try_into().map_err(|_| TerminalError::BadJournalRow {
+        seq,
+        detail: "hash is not 32 bytes".into(),
+    })?;
     Ok(Hash(bytes))
 }
 

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sentra_domain::{Currency, Money, PaymentMethod, SaleFigures, ShiftSummary};
-use sentra_protocol::{
-    CashDirection, CashMoved, Entry, EntryKind, RefundIssued, SaleCompleted, SaleVoided,
-    ShiftClosed, ShiftOpened, StockCounted,
+use sentra_protocol::payload::{
+    CashDirection, CashMoved, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed, ShiftOpened,
+    StockCounted,
 };
+use sentra_protocol::{Entry, EntryKind};
 use uuid::Uuid;
 
 use crate::error::{Result, TerminalError};
@@ -53,9 +54,7 @@ fn method(name: &str) -> Result<PaymentMethod> {
 pub fn figures_of(p: &SaleCompleted) -> Result<SaleFigures> {
     let mut payments: BTreeMap<PaymentMethod, Money> = BTreeMap::new();
     for t in &p.tenders {
-        let slot = payments
-            .entry(method(&t.method)?)
-            .or_insert(Money::idr(0));
+        let slot = payments.entry(method(&t.method)?).or_insert(Money::idr(0));
         *slot = slot.checked_add(Money::idr(t.amount))?;
     }
     if p.change != 0 {
@@ -117,7 +116,13 @@ fn sale_completed(conn: &Connection, entry: &Entry, p: SaleCompleted) -> Result<
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (i, t) in p.tenders.iter().enumerate() {
-        tender_stmt.execute(params![p.receipt_no, i as i64, t.method, t.amount, t.reference])?;
+        tender_stmt.execute(params![
+            p.receipt_no,
+            i as i64,
+            t.method,
+            t.amount,
+            t.reference
+        ])?;
     }
     let mut summary = load_summary(conn, p.shift_id)?;
     summary.add_sale(&figures_of(&p)?)?;
@@ -165,7 +170,14 @@ fn refund_issued(conn: &Connection, entry: &Entry, p: RefundIssued) -> Result<()
             "INSERT INTO refund_lines (refund_no, line_no, sku, quantity_milli, amount, tax)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
-        .execute(params![p.refund_no, l.line_no, l.sku, l.quantity_milli, l.amount, l.tax])?;
+        .execute(params![
+            p.refund_no,
+            l.line_no,
+            l.sku,
+            l.quantity_milli,
+            l.amount,
+            l.tax
+        ])?;
         conn.prepare_cached(
             "UPDATE sale_lines SET refunded_milli = refunded_milli + ?3
              WHERE receipt_no = ?1 AND line_no = ?2",
@@ -186,7 +198,13 @@ fn cash_moved(conn: &Connection, entry: &Entry, p: CashMoved) -> Result<()> {
     conn.execute(
         "INSERT INTO cash_movements (seq, shift_id, direction, amount, reason)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![entry.seq as i64, p.shift_id.to_string(), direction, p.amount, p.reason],
+        params![
+            entry.seq as i64,
+            p.shift_id.to_string(),
+            direction,
+            p.amount,
+            p.reason
+        ],
     )?;
     let mut summary = load_summary(conn, p.shift_id)?;
     match p.direction {
@@ -347,21 +365,24 @@ pub fn check(conn: &Connection, device_id: Uuid) -> Result<ProjectionCheck> {
              WHERE baseline_stock_milli IS NOT NULL
              ORDER BY baseline_after_seq, sku",
         )?
-        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))?
+        .query_map([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     baselines.reverse();
-    let apply_baselines_upto = |tx: &Transaction<'_>, seq: u64, pending: &mut Vec<(u64, String, i64)>| -> Result<()> {
-        while pending.last().is_some_and(|b| b.0 <= seq) {
-            if let Some((_, sku, milli)) = pending.pop() {
-                tx.execute(
-                    "INSERT INTO stock (sku, on_hand_milli) VALUES (?1, ?2)
+    let apply_baselines_upto =
+        |tx: &Transaction<'_>, seq: u64, pending: &mut Vec<(u64, String, i64)>| -> Result<()> {
+            while pending.last().is_some_and(|b| b.0 <= seq) {
+                if let Some((_, sku, milli)) = pending.pop() {
+                    tx.execute(
+                        "INSERT INTO stock (sku, on_hand_milli) VALUES (?1, ?2)
                      ON CONFLICT (sku) DO UPDATE SET on_hand_milli = excluded.on_hand_milli",
-                    params![sku, milli],
-                )?;
+                        params![sku, milli],
+                    )?;
+                }
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     let mut replayed = 0u64;
     crate::journal::for_each(conn, device_id, 0, |entry| {
         let entry = entry?;

@@ -110,15 +110,27 @@ impl ShiftReport {
         let mut line = |label: &str, value: String| {
             let _ = writeln!(out, "{label:<24}{value:>18}");
         };
-        line(&format!("{} REPORT", self.report), format!("{}-{}", self.branch, self.device));
+        line(
+            &format!("{} REPORT", self.report),
+            format!("{}-{}", self.branch, self.device),
+        );
         line("Shift", self.shift_id.to_string()[..8].to_owned());
         line("Opening float", rp(self.opening_float));
-        line("Sales", format!("{} × ", self.sales_count) + &rp(self.sales_total));
+        line(
+            "Sales",
+            format!("{} × ", self.sales_count) + &rp(self.sales_total),
+        );
         line("  Gross", rp(self.gross));
         line("  Discounts", rp(-self.discounts));
         line("  Tax (PPN)", rp(self.tax));
-        line("Refunds", format!("{} × ", self.refunds_count) + &rp(-self.refunds_total));
-        line("Voids", format!("{} × ", self.voids_count) + &rp(self.voids_total));
+        line(
+            "Refunds",
+            format!("{} × ", self.refunds_count) + &rp(-self.refunds_total),
+        );
+        line(
+            "Voids",
+            format!("{} × ", self.voids_count) + &rp(self.voids_total),
+        );
         for (method, amount) in &self.payments {
             line(&format!("Takings {method}"), rp(*amount));
         }

@@ -12,11 +12,11 @@ use sentra_domain::{
     Settlement, SoldLine, TaxConfig, TaxMode, Tender,
 };
 use sentra_keystore::{DbKey, KeyStoreKind};
-use sentra_protocol::{
-    CashDirection, CashMoved, DiscountSpec, Entry, EntryKind, RefundIssued, RefundLine,
-    SaleCompleted, SaleLine, SaleVoided, ShiftClosed, ShiftOpened, ShiftTotals, StockCounted,
-    TenderRecord, encode_payload,
+use sentra_protocol::payload::{
+    CashDirection, CashMoved, DiscountSpec, RefundIssued, RefundLine, SaleCompleted, SaleLine,
+    SaleVoided, ShiftClosed, ShiftOpened, ShiftTotals, StockCounted, TenderRecord,
 };
+use sentra_protocol::{Entry, EntryKind, encode_payload};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -93,6 +93,12 @@ pub struct Recorded<T> {
 
 pub struct Terminal {
     conn: Connection,
+    ctx: Context,
+}
+
+/// Everything but the connection, so an open transaction can borrow the
+/// connection while the context signs and numbers.
+struct Context {
     data_dir: PathBuf,
     manifest: Manifest,
     author: Author,
@@ -129,7 +135,8 @@ impl Terminal {
         }
         let device_id = Uuid::now_v7();
         let account = format!("db-key:{device_id}");
-        let choice = sentra_keystore::choose(options.key_store, options.key_file.clone(), &account)?;
+        let choice =
+            sentra_keystore::choose(options.key_store, options.key_file.clone(), &account)?;
         let key = DbKey::generate()?;
         sentra_keystore::store_key(&choice.location, &key)?;
 
@@ -191,15 +198,17 @@ impl Terminal {
         };
         let terminal = Terminal {
             conn,
-            data_dir: data_dir.to_owned(),
-            manifest,
-            author: Author {
-                device_id,
-                branch,
-                signing_key,
+            ctx: Context {
+                data_dir: data_dir.to_owned(),
+                manifest,
+                author: Author {
+                    device_id,
+                    branch,
+                    signing_key,
+                },
+                tax,
+                clock: Box::new(SystemClock),
             },
-            tax,
-            clock: Box::new(SystemClock),
         };
         Ok((terminal, report))
     }
@@ -235,7 +244,9 @@ impl Terminal {
             Err(OpenFailure::Truncated(len)) => {
                 return Err(TerminalError::Corrupted {
                     path,
-                    detail: format!("the file is truncated: {len} bytes is not a whole number of 4096-byte pages"),
+                    detail: format!(
+                        "the file is truncated: {len} bytes is not a whole number of 4096-byte pages"
+                    ),
                 });
             }
             Err(OpenFailure::NotADatabase(detail)) => {
@@ -275,7 +286,8 @@ impl Terminal {
         let mut rates = std::collections::BTreeMap::new();
         {
             let mut stmt = conn.prepare("SELECT category, percent FROM tax_rates")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             for row in rows {
                 let (category, percent) = row?;
                 let percent: Decimal = percent
@@ -290,41 +302,43 @@ impl Terminal {
         };
         Ok(Terminal {
             conn,
-            data_dir: data_dir.to_owned(),
-            manifest,
-            author: Author {
-                device_id,
-                branch,
-                signing_key: SigningKey::from_bytes(&seed),
+            ctx: Context {
+                data_dir: data_dir.to_owned(),
+                manifest,
+                author: Author {
+                    device_id,
+                    branch,
+                    signing_key: SigningKey::from_bytes(&seed),
+                },
+                tax,
+                clock: Box::new(SystemClock),
             },
-            tax,
-            clock: Box::new(SystemClock),
         })
     }
 
     /// Replace the clock (tests that skew time).
     pub fn set_clock(&mut self, clock: Box<dyn Clock>) {
-        self.clock = clock;
+        self.ctx.clock = clock;
     }
 
     pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+        &self.ctx.data_dir
     }
 
     pub fn manifest(&self) -> &Manifest {
-        &self.manifest
+        &self.ctx.manifest
     }
 
     pub fn device_id(&self) -> Uuid {
-        self.author.device_id
+        self.ctx.author.device_id
     }
 
     pub fn verifying_key(&self) -> VerifyingKey {
-        self.author.signing_key.verifying_key()
+        self.ctx.author.signing_key.verifying_key()
     }
 
     pub fn tax_config(&self) -> &TaxConfig {
-        &self.tax
+        &self.ctx.tax
     }
 
     /// Read-only access for reports and tests.
@@ -338,8 +352,10 @@ impl Terminal {
         let file = std::fs::File::open(path)
             .map_err(|e| TerminalError::io(format!("opening {}", path.display()), e))?;
         let name = path.display().to_string();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let tip = journal::tip(&tx, self.author.device_id)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tip = journal::tip(&tx, self.ctx.author.device_id)?;
         let summary = catalog::import_csv(&tx, &name, std::io::BufReader::new(file), tip.seq)?;
         tx.commit()?;
         Ok(summary)
@@ -355,22 +371,18 @@ impl Terminal {
 
     // ------------------------------------------------------------- actions
 
-    /// Append an entry and apply it, inside `tx`.
-    fn record(&self, tx: &Transaction<'_>, kind: EntryKind, payload: serde_json::Value) -> Result<Entry> {
-        let entry = journal::append(tx, &self.author, self.clock.as_ref(), kind, payload)?;
-        projection::apply(tx, &entry)?;
-        Ok(entry)
-    }
-
-    fn begin(&mut self) -> Result<Transaction<'_>> {
-        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
-    }
-
-    pub fn open_shift(&mut self, float: i64, cashier: Option<String>) -> Result<Recorded<ShiftOpened>> {
+    pub fn open_shift(
+        &mut self,
+        float: i64,
+        cashier: Option<String>,
+    ) -> Result<Recorded<ShiftOpened>> {
         if float < 0 {
-            return Err(TerminalError::invalid("float", format!("{float} is negative")));
+            return Err(TerminalError::invalid(
+                "float",
+                format!("{float} is negative"),
+            ));
         }
-        let tx = self.begin()?;
+        let tx = begin(&mut self.conn)?;
         if let Some(open) = open_shift_id(&tx)? {
             return Err(TerminalError::ShiftAlreadyOpen(open.to_string()));
         }
@@ -379,7 +391,9 @@ impl Terminal {
             opening_float: float,
             cashier,
         };
-        let entry = self.record(&tx, EntryKind::ShiftOpened, encode_payload(&payload)?)?;
+        let entry = self
+            .ctx
+            .record(&tx, EntryKind::ShiftOpened, encode_payload(&payload)?)?;
         tx.commit()?;
         Ok(Recorded {
             seq: entry.seq,
@@ -395,16 +409,23 @@ impl Terminal {
         reason: Option<String>,
     ) -> Result<Recorded<CashMoved>> {
         if amount <= 0 {
-            return Err(TerminalError::invalid("amount", format!("{amount} must be positive")));
+            return Err(TerminalError::invalid(
+                "amount",
+                format!("{amount} must be positive"),
+            ));
         }
-        let tx = self.begin()?;
+        let tx = begin(&mut self.conn)?;
         let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
         if direction == CashDirection::Out {
             let expected = projection::load_summary(&tx, shift_id)?.expected_cash()?;
             if expected.minor() < amount {
                 return Err(TerminalError::invalid(
                     "cash out",
-                    format!("{} is more than the {} expected in the drawer", Money::idr(amount), expected),
+                    format!(
+                        "{} is more than the {} expected in the drawer",
+                        Money::idr(amount),
+                        expected
+                    ),
                 ));
             }
         }
@@ -414,7 +435,9 @@ impl Terminal {
             amount,
             reason,
         };
-        let entry = self.record(&tx, EntryKind::CashMoved, encode_payload(&payload)?)?;
+        let entry = self
+            .ctx
+            .record(&tx, EntryKind::CashMoved, encode_payload(&payload)?)?;
         tx.commit()?;
         Ok(Recorded {
             seq: entry.seq,
@@ -426,7 +449,7 @@ impl Terminal {
     /// Price, settle and record a sale. Nothing is written unless every item
     /// is known and the tender covers the total.
     pub fn sell(&mut self, request: &SaleRequest) -> Result<SaleReceipt> {
-        let tx = self.begin()?;
+        let tx = begin(&mut self.conn)?;
         let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
         let mut inputs = Vec::with_capacity(request.items.len());
         for item in &request.items {
@@ -441,11 +464,20 @@ impl Terminal {
                 discount: item.discount.clone(),
             });
         }
-        let priced = sentra_domain::price_sale(&inputs, request.cart_discount.clone(), &self.tax)?;
+        let priced =
+            sentra_domain::price_sale(&inputs, request.cart_discount.clone(), &self.ctx.tax)?;
         let settlement = sentra_domain::settle(priced.total, request.tenders.clone())?;
-        let receipt_no = self.next_number(&tx, "receipt", "")?;
-        let payload = sale_payload(receipt_no, shift_id, &priced, &settlement, request.cashier.clone());
-        let entry = self.record(&tx, EntryKind::SaleCompleted, encode_payload(&payload)?)?;
+        let receipt_no = self.ctx.next_number(&tx, "receipt", "")?;
+        let payload = sale_payload(
+            receipt_no,
+            shift_id,
+            &priced,
+            &settlement,
+            request.cashier.clone(),
+        );
+        let entry = self
+            .ctx
+            .record(&tx, EntryKind::SaleCompleted, encode_payload(&payload)?)?;
         tx.commit()?;
         Ok(SaleReceipt {
             seq: entry.seq,
@@ -455,8 +487,12 @@ impl Terminal {
     }
 
     /// Void a completed sale of the open shift (money and goods go back).
-    pub fn void(&mut self, receipt_no: &str, reason: Option<String>) -> Result<Recorded<SaleVoided>> {
-        let tx = self.begin()?;
+    pub fn void(
+        &mut self,
+        receipt_no: &str,
+        reason: Option<String>,
+    ) -> Result<Recorded<SaleVoided>> {
+        let tx = begin(&mut self.conn)?;
         let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
         let (entry_id, sale_shift, status, refunded): (String, String, String, i64) = tx
             .query_row(
@@ -476,10 +512,14 @@ impl Terminal {
             return Err(cannot("it is already voided"));
         }
         if sale_shift != shift_id.to_string() {
-            return Err(cannot("it belongs to an earlier shift; issue a refund instead"));
+            return Err(cannot(
+                "it belongs to an earlier shift; issue a refund instead",
+            ));
         }
         if refunded > 0 {
-            return Err(cannot("part of it was already refunded; refund the rest instead"));
+            return Err(cannot(
+                "part of it was already refunded; refund the rest instead",
+            ));
         }
         let sale = projection::load_sale_payload(&tx, receipt_no)?;
         let payload = SaleVoided {
@@ -490,7 +530,9 @@ impl Terminal {
             total: sale.total,
             reason,
         };
-        let entry = self.record(&tx, EntryKind::SaleVoided, encode_payload(&payload)?)?;
+        let entry = self
+            .ctx
+            .record(&tx, EntryKind::SaleVoided, encode_payload(&payload)?)?;
         tx.commit()?;
         Ok(Recorded {
             seq: entry.seq,
@@ -508,7 +550,7 @@ impl Terminal {
         method: PaymentMethod,
         reason: Option<String>,
     ) -> Result<RefundReceipt> {
-        let tx = self.begin()?;
+        let tx = begin(&mut self.conn)?;
         let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
         let (entry_id, status): (String, String) = tx
             .query_row(
@@ -581,7 +623,7 @@ impl Terminal {
                 });
             }
         }
-        let refund_no = self.next_number(&tx, "refund", "R")?;
+        let refund_no = self.ctx.next_number(&tx, "refund", "R")?;
         let payload = RefundIssued {
             refund_no,
             receipt_no: receipt_no.to_owned(),
@@ -593,7 +635,9 @@ impl Terminal {
             method: method.as_str().to_owned(),
             reason,
         };
-        let entry = self.record(&tx, EntryKind::RefundIssued, encode_payload(&payload)?)?;
+        let entry = self
+            .ctx
+            .record(&tx, EntryKind::RefundIssued, encode_payload(&payload)?)?;
         tx.commit()?;
         Ok(RefundReceipt {
             seq: entry.seq,
@@ -606,9 +650,12 @@ impl Terminal {
     /// Z report.
     pub fn close_shift(&mut self, counted_cash: i64) -> Result<ShiftReport> {
         if counted_cash < 0 {
-            return Err(TerminalError::invalid("counted cash", format!("{counted_cash} is negative")));
+            return Err(TerminalError::invalid(
+                "counted cash",
+                format!("{counted_cash} is negative"),
+            ));
         }
-        let tx = self.begin()?;
+        let tx = begin(&mut self.conn)?;
         let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
         let summary = projection::load_summary(&tx, shift_id)?;
         let expected = summary.expected_cash()?;
@@ -638,8 +685,9 @@ impl Terminal {
             counted_cash,
             variance: variance.minor(),
         };
-        self.record(&tx, EntryKind::ShiftClosed, encode_payload(&payload)?)?;
-        let report = crate::reports::shift_report(&tx, &self.manifest, shift_id)?;
+        self.ctx
+            .record(&tx, EntryKind::ShiftClosed, encode_payload(&payload)?)?;
+        let report = crate::reports::shift_report(&tx, &self.ctx.manifest, shift_id)?;
         tx.commit()?;
         Ok(report)
     }
@@ -647,7 +695,7 @@ impl Terminal {
     /// The running (X) report of the open shift.
     pub fn x_report(&self) -> Result<ShiftReport> {
         let shift_id = open_shift_id(&self.conn)?.ok_or(TerminalError::NoOpenShift)?;
-        crate::reports::shift_report(&self.conn, &self.manifest, shift_id)
+        crate::reports::shift_report(&self.conn, &self.ctx.manifest, shift_id)
     }
 
     /// The Z report of the most recently closed shift.
@@ -664,12 +712,12 @@ impl Terminal {
             .ok_or_else(|| TerminalError::invalid("report", "no shift has been closed yet"))?;
         let shift_id = Uuid::parse_str(&shift_id)
             .map_err(|e| TerminalError::invalid("stored shift id", e.to_string()))?;
-        crate::reports::shift_report(&self.conn, &self.manifest, shift_id)
+        crate::reports::shift_report(&self.conn, &self.ctx.manifest, shift_id)
     }
 
     /// Record a stock count of one product.
     pub fn count_stock(&mut self, code: &str, counted: Quantity) -> Result<Recorded<StockCounted>> {
-        let tx = self.begin()?;
+        let tx = begin(&mut self.conn)?;
         let product = catalog::find_by_code(&tx, code)?
             .ok_or_else(|| TerminalError::UnknownItem(code.to_owned()))?;
         let payload = StockCounted {
@@ -677,7 +725,9 @@ impl Terminal {
             counted_milli: counted.milli(),
             previous_milli: product.on_hand_milli,
         };
-        let entry = self.record(&tx, EntryKind::StockCounted, encode_payload(&payload)?)?;
+        let entry = self
+            .ctx
+            .record(&tx, EntryKind::StockCounted, encode_payload(&payload)?)?;
         tx.commit()?;
         Ok(Recorded {
             seq: entry.seq,
@@ -689,15 +739,29 @@ impl Terminal {
     // ------------------------------------------------------------- journal
 
     pub fn verify_journal(&self) -> Result<Verification> {
-        journal::verify(&self.conn, self.author.device_id, &self.verifying_key())
+        journal::verify(&self.conn, self.ctx.author.device_id, &self.verifying_key())
     }
 
     pub fn export_journal(&self) -> Result<Vec<Entry>> {
-        journal::read_all(&self.conn, self.author.device_id)
+        journal::read_all(&self.conn, self.ctx.author.device_id)
     }
 
     pub fn check_projections(&self) -> Result<ProjectionCheck> {
-        projection::check(&self.conn, self.author.device_id)
+        projection::check(&self.conn, self.ctx.author.device_id)
+    }
+}
+
+impl Context {
+    /// Append an entry and apply it, inside `tx`.
+    fn record(
+        &self,
+        tx: &Transaction<'_>,
+        kind: EntryKind,
+        payload: serde_json::Value,
+    ) -> Result<Entry> {
+        let entry = journal::append(tx, &self.author, self.clock.as_ref(), kind, payload)?;
+        projection::apply(tx, &entry)?;
+        Ok(entry)
     }
 
     /// Receipt numbers: `BRANCH-DEVICE-000123`, per device, so unique across
@@ -717,13 +781,19 @@ impl Terminal {
     }
 }
 
+fn begin(conn: &mut Connection) -> Result<Transaction<'_>> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
 fn open_shift_id(conn: &Connection) -> Result<Option<Uuid>> {
     let id: Option<String> = conn
         .prepare_cached("SELECT shift_id FROM shifts WHERE status = 'open'")?
         .query_row([], |r| r.get(0))
         .optional()?;
-    id.map(|s| Uuid::parse_str(&s).map_err(|e| TerminalError::invalid("stored shift id", e.to_string())))
-        .transpose()
+    id.map(|s| {
+        Uuid::parse_str(&s).map_err(|e| TerminalError::invalid("stored shift id", e.to_string()))
+    })
+    .transpose()
 }
 
 fn discount_spec(d: &Discount) -> DiscountSpec {

@@ -64,9 +64,7 @@ pub fn tender(text: &str) -> Result<Tender> {
     let Some(amount_text) = parts.next() else {
         bail!("tender {text:?} must be METHOD:AMOUNT[:REF], e.g. cash:50000 or qris:30000:REF123");
     };
-    let method: PaymentMethod = method
-        .parse()
-        .with_context(|| format!("tender {text:?}"))?;
+    let method: PaymentMethod = method.parse().with_context(|| format!("tender {text:?}"))?;
     let reference = parts.next().map(str::to_owned).filter(|r| !r.is_empty());
     Ok(Tender {
         method,
@@ -85,7 +83,10 @@ mod tests {
         let i = item("BERASx1.25").unwrap();
         assert_eq!((i.code.as_str(), i.quantity.milli()), ("BERAS", 1250));
         let i = item("8991002101234").unwrap();
-        assert_eq!((i.code.as_str(), i.quantity.milli()), ("8991002101234", 1000));
+        assert_eq!(
+            (i.code.as_str(), i.quantity.milli()),
+            ("8991002101234", 1000)
+        );
         let i = item("BOXX3@10%").unwrap();
         assert_eq!(i.code, "BOX");
         assert_eq!(i.quantity.milli(), 3000);
@@ -99,7 +100,10 @@ mod tests {
     #[test]
     fn tenders_parse() {
         let t = tender("cash:50000").unwrap();
-        assert_eq!((t.method, t.amount.minor(), t.reference), (PaymentMethod::Cash, 50_000, None));
+        assert_eq!(
+            (t.method, t.amount.minor(), t.reference),
+            (PaymentMethod::Cash, 50_000, None)
+        );
         let t = tender("QRIS:30000:REF-9").unwrap();
         assert_eq!(t.reference.as_deref(), Some("REF-9"));
         assert!(tender("cash").is_err());

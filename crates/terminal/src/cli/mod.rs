@@ -10,13 +10,17 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use sentra_domain::{PaymentMethod, Quantity, TaxMode};
 use sentra_keystore::KeyStoreKind;
-use sentra_protocol::CashDirection;
+use sentra_protocol::payload::CashDirection;
 use sentra_terminal::{InitOptions, SaleRequest, Terminal};
 
 use output::Out;
 
 #[derive(Parser)]
-#[command(name = "sentra-term", version, about = "Sentra POS terminal core: journal, catalog, shifts, sales")]
+#[command(
+    name = "sentra-term",
+    version,
+    about = "Sentra POS terminal core: journal, catalog, shifts, sales"
+)]
 struct Cli {
     /// Data directory of this terminal.
     #[arg(long, global = true, env = "SENTRA_DATA_DIR", value_name = "DIR")]
@@ -184,6 +188,7 @@ pub fn run() -> ExitCode {
     let out = Out { json: cli.json };
     match dispatch(cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let message = e
                 .chain()
@@ -194,6 +199,12 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `sentra-term journal export | head` is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn data_dir(cli: &Cli) -> Result<&Path> {
@@ -253,7 +264,10 @@ fn dispatch(cli: Cli, out: &Out) -> Result<()> {
         },
         Command::Shift(ShiftCommand::Open { float, cashier }) => {
             let float = args::amount("float", float)?;
-            out.recorded("shift opened", &open(&cli)?.open_shift(float, cashier.clone())?)
+            out.recorded(
+                "shift opened",
+                &open(&cli)?.open_shift(float, cashier.clone())?,
+            )
         }
         Command::Shift(ShiftCommand::Close { counted }) => {
             let counted = args::amount("counted cash", counted)?;
@@ -269,7 +283,10 @@ fn dispatch(cli: Cli, out: &Out) -> Result<()> {
                 CashDirectionArg::In => CashDirection::In,
                 CashDirectionArg::Out => CashDirection::Out,
             };
-            out.recorded("cash moved", &open(&cli)?.move_cash(direction, amount, reason.clone())?)
+            out.recorded(
+                "cash moved",
+                &open(&cli)?.move_cash(direction, amount, reason.clone())?,
+            )
         }
         Command::Sell {
             items,
@@ -280,7 +297,10 @@ fn dispatch(cli: Cli, out: &Out) -> Result<()> {
             let request = SaleRequest {
                 items: items.iter().map(|i| args::item(i)).collect::<Result<_>>()?,
                 cart_discount: discount.as_deref().map(args::discount).transpose()?,
-                tenders: tenders.iter().map(|t| args::tender(t)).collect::<Result<_>>()?,
+                tenders: tenders
+                    .iter()
+                    .map(|t| args::tender(t))
+                    .collect::<Result<_>>()?,
                 cashier: cashier.clone(),
             };
             out.sale(&open(&cli)?.sell(&request)?)
@@ -313,13 +333,18 @@ fn dispatch(cli: Cli, out: &Out) -> Result<()> {
         }
         Command::Report(ReportCommand::X) => out.report(&open(&cli)?.x_report()?),
         Command::Report(ReportCommand::Z) => out.report(&open(&cli)?.last_z_report()?),
-        Command::Journal(JournalCommand::Verify) => out.verification(&open(&cli)?.verify_journal()?),
+        Command::Journal(JournalCommand::Verify) => {
+            out.verification(&open(&cli)?.verify_journal()?)
+        }
         Command::Journal(JournalCommand::Export) => out.entries(&open(&cli)?.export_journal()?),
         Command::Journal(JournalCommand::Check) => {
             let check = open(&cli)?.check_projections()?;
             out.check(&check)?;
             if !check.differences.is_empty() {
-                bail!("projections differ from the journal: {}", check.differences.join("; "));
+                bail!(
+                    "projections differ from the journal: {}",
+                    check.differences.join("; ")
+                );
             }
             Ok(())
         }

@@ -1,5 +1,14 @@
 //! Human and JSON output. JSON amounts are integers in whole rupiah.
 
+use std::io::Write as _;
+
+/// `println!` that returns an error instead of panicking (a closed pipe).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    };
+}
+
 use anyhow::Result;
 use sentra_domain::{Money, Quantity};
 use sentra_protocol::Entry;
@@ -28,7 +37,7 @@ fn qty(milli: i64) -> String {
 
 impl Out {
     fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        outln!("{}", serde_json::to_string_pretty(value)?);
         Ok(())
     }
 
@@ -36,11 +45,16 @@ impl Out {
         if self.json {
             return self.print_json(r);
         }
-        println!("initialised {}-{} (device {})", r.branch, r.device_name, r.device_id);
-        println!("public key {}", r.public_key);
+        outln!(
+            "initialised {}-{} (device {})",
+            r.branch,
+            r.device_name,
+            r.device_id
+        );
+        outln!("public key {}", r.public_key);
         match &r.key_file {
-            Some(f) => println!("database key: key file {}", f.display()),
-            None => println!("database key: {:?} key store", r.key_store),
+            Some(f) => outln!("database key: key file {}", f.display()),
+            None => outln!("database key: {:?} key store", r.key_store),
         }
         Ok(())
     }
@@ -70,11 +84,15 @@ impl Out {
         if self.json {
             return self.print_json(&info);
         }
-        println!("terminal     {}-{}", info.branch, info.device_name);
-        println!("device id    {}", info.device_id);
-        println!("public key   {}", info.public_key);
-        println!("key store    {}", info.key_store);
-        println!("journal      {} entries, last hash {}", info.journal_entries, info.last_hash);
+        outln!("terminal     {}-{}", info.branch, info.device_name);
+        outln!("device id    {}", info.device_id);
+        outln!("public key   {}", info.public_key);
+        outln!("key store    {}", info.key_store);
+        outln!(
+            "journal      {} entries, last hash {}",
+            info.journal_entries,
+            info.last_hash
+        );
         Ok(())
     }
 
@@ -82,9 +100,12 @@ impl Out {
         if self.json {
             return self.print_json(s);
         }
-        println!(
+        outln!(
             "imported {} products ({} new, {} updated, {} barcodes)",
-            s.products, s.added, s.updated, s.barcodes
+            s.products,
+            s.added,
+            s.updated,
+            s.barcodes
         );
         Ok(())
     }
@@ -94,10 +115,10 @@ impl Out {
             return self.print_json(products);
         }
         if products.is_empty() {
-            println!("no products found");
+            outln!("no products found");
         }
         for p in products {
-            println!(
+            outln!(
                 "{:<14} {:<40} {:>14}  stock {:>8}  {}",
                 p.sku,
                 p.name,
@@ -113,7 +134,7 @@ impl Out {
         if self.json {
             return self.print_json(r);
         }
-        println!("{what} (journal seq {})", r.seq);
+        outln!("{what} (journal seq {})", r.seq);
         Ok(())
     }
 
@@ -122,9 +143,9 @@ impl Out {
             return self.print_json(r);
         }
         let s = &r.sale;
-        println!("receipt {}", s.receipt_no);
+        outln!("receipt {}", s.receipt_no);
         for l in &s.lines {
-            println!(
+            outln!(
                 "  {:<30} {:>7} × {:>12} {:>14}",
                 l.name,
                 qty(l.quantity_milli),
@@ -132,19 +153,23 @@ impl Out {
                 rp(l.total)
             );
             if l.line_discount > 0 {
-                println!("  {:<30} {:>36}", "  discount", rp(-l.line_discount));
+                outln!("  {:<30} {:>36}", "  discount", rp(-l.line_discount));
             }
         }
         if s.discounts > 0 {
-            println!("  {:<30} {:>36}", "discounts", rp(-s.discounts));
+            outln!("  {:<30} {:>36}", "discounts", rp(-s.discounts));
         }
-        println!("  {:<30} {:>36}", "TOTAL", rp(s.total));
-        let label = if s.tax_mode == "inclusive" { "incl. PPN" } else { "PPN" };
-        println!("  {:<30} {:>36}", label, rp(s.tax));
+        outln!("  {:<30} {:>36}", "TOTAL", rp(s.total));
+        let label = if s.tax_mode == "inclusive" {
+            "incl. PPN"
+        } else {
+            "PPN"
+        };
+        outln!("  {:<30} {:>36}", label, rp(s.tax));
         for t in &s.tenders {
-            println!("  {:<30} {:>36}", t.method, rp(t.amount));
+            outln!("  {:<30} {:>36}", t.method, rp(t.amount));
         }
-        println!("  {:<30} {:>36}", "change", rp(s.change));
+        outln!("  {:<30} {:>36}", "change", rp(s.change));
         Ok(())
     }
 
@@ -153,11 +178,20 @@ impl Out {
             return self.print_json(r);
         }
         let f = &r.refund;
-        println!("refund {} of receipt {}", f.refund_no, f.receipt_no);
+        outln!("refund {} of receipt {}", f.refund_no, f.receipt_no);
         for l in &f.lines {
-            println!("  {:<30} {:>7} {:>14}", l.sku, qty(l.quantity_milli), rp(l.amount));
+            outln!(
+                "  {:<30} {:>7} {:>14}",
+                l.sku,
+                qty(l.quantity_milli),
+                rp(l.amount)
+            );
         }
-        println!("  {:<30} {:>22}", format!("paid back ({})", f.method), rp(f.total));
+        outln!(
+            "  {:<30} {:>22}",
+            format!("paid back ({})", f.method),
+            rp(f.total)
+        );
         Ok(())
     }
 
@@ -165,7 +199,7 @@ impl Out {
         if self.json {
             return self.print_json(r);
         }
-        print!("{}", r.to_text());
+        write!(std::io::stdout().lock(), "{}", r.to_text())?;
         Ok(())
     }
 
@@ -173,9 +207,11 @@ impl Out {
         if self.json {
             return self.print_json(v);
         }
-        println!(
+        outln!(
             "journal OK: {} entries, chain and signatures verified, tip seq {} hash {}",
-            v.entries, v.tip_seq, v.tip_hash
+            v.entries,
+            v.tip_seq,
+            v.tip_hash
         );
         Ok(())
     }
@@ -185,7 +221,7 @@ impl Out {
             return self.print_json(entries);
         }
         for e in entries {
-            println!(
+            outln!(
                 "{:>6} {:<16} {} {}",
                 e.seq,
                 e.kind.as_str(),
@@ -201,14 +237,14 @@ impl Out {
             return self.print_json(c);
         }
         if c.differences.is_empty() {
-            println!(
+            outln!(
                 "projections match the journal ({} entries replayed, {} tables compared)",
                 c.entries_replayed,
                 c.tables_compared.len()
             );
         } else {
             for d in &c.differences {
-                println!("DIFFERENT {d}");
+                outln!("DIFFERENT {d}");
             }
         }
         Ok(())
