@@ -92,11 +92,11 @@ fn parse_csv(
         })?;
         let line = record.position().map_or(0, |p| p.line());
         let field = |i: usize| record.get(index[i]).unwrap_or("");
-        for i in 0..COLUMNS.len() {
+        for (i, column) in COLUMNS.iter().enumerate() {
             if field(i).len() > MAX_FIELD {
                 return Err(bad(
                     line,
-                    format!("{} is longer than {MAX_FIELD} bytes", COLUMNS[i]),
+                    format!("{column} is longer than {MAX_FIELD} bytes"),
                 ));
             }
         }

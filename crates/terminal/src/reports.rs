@@ -43,42 +43,43 @@ pub struct ShiftReport {
 
 pub fn shift_report(conn: &Connection, manifest: &Manifest, shift_id: Uuid) -> Result<ShiftReport> {
     let summary = projection::load_summary(conn, shift_id)?;
-    let (status, cashier, opened, closed, expected, counted, variance): (
-        String,
-        Option<String>,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-    ) = conn.query_row(
+    struct ShiftRow {
+        status: String,
+        cashier: Option<String>,
+        opened: i64,
+        closed: Option<i64>,
+        expected: Option<i64>,
+        counted: Option<i64>,
+        variance: Option<i64>,
+    }
+    let row = conn.query_row(
         "SELECT status, cashier, opened_at_ms, closed_at_ms, expected_cash, counted_cash, variance
          FROM shifts WHERE shift_id = ?1",
         params![shift_id.to_string()],
         |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
+            Ok(ShiftRow {
+                status: r.get(0)?,
+                cashier: r.get(1)?,
+                opened: r.get(2)?,
+                closed: r.get(3)?,
+                expected: r.get(4)?,
+                counted: r.get(5)?,
+                variance: r.get(6)?,
+            })
         },
     )?;
-    let expected_cash = match expected {
+    let expected_cash = match row.expected {
         Some(e) => e,
         None => summary.expected_cash()?.minor(),
     };
     Ok(ShiftReport {
-        report: if status == "closed" { "Z" } else { "X" }.to_owned(),
+        report: if row.status == "closed" { "Z" } else { "X" }.to_owned(),
         branch: manifest.branch.clone(),
         device: manifest.device_name.clone(),
         shift_id,
-        cashier,
-        opened_at_ms: opened,
-        closed_at_ms: closed,
+        cashier: row.cashier,
+        opened_at_ms: row.opened,
+        closed_at_ms: row.closed,
         opening_float: summary.opening_float.minor(),
         sales_count: summary.sales_count,
         gross: summary.gross.minor(),
@@ -97,8 +98,8 @@ pub fn shift_report(conn: &Connection, manifest: &Manifest, shift_id: Uuid) -> R
         cash_in: summary.cash_in.minor(),
         cash_out: summary.cash_out.minor(),
         expected_cash,
-        counted_cash: counted,
-        variance,
+        counted_cash: row.counted,
+        variance: row.variance,
     })
 }
 
