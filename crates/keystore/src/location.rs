@@ -124,8 +124,12 @@ pub fn choose(
                 warning: None,
             }),
             Err(why) => {
+                let reason = match why {
+                    KeyError::Unavailable(reason) => reason,
+                    other => other.to_string(),
+                };
                 let path = file_path(key_file, account)?;
-                let warning = Some(file_warning(&path, Some(&why.to_string())));
+                let warning = Some(file_warning(&path, Some(&reason)));
                 Ok(StoreChoice {
                     location: location(KeyStoreKind::File, Some(path)),
                     warning,
@@ -252,10 +256,12 @@ fn file_warning(path: &std::path::Path, no_keyring_reason: Option<&str>) -> Stri
         );
     }
     text.push_str(
-        "  To do better: run under a desktop session with an unlocked keyring (GNOME\n  \
-         Keyring or KWallet) and re-initialise, or provide the key through systemd\n  \
-         credentials (LoadCredentialEncrypted=) or --key-file on a protected path\n  \
-         (an encrypted volume, not inside the data directory).\n  \
+        "  To do better, either:\n  \
+         - run under a desktop session with an unlocked keyring (GNOME Keyring or\n    \
+         KWallet) and initialise again, or\n  \
+         - provide the key through systemd credentials (LoadCredentialEncrypted=), or\n    \
+         with --key-file on a protected path (an encrypted volume, never inside the\n    \
+         data directory).\n  \
          Back this key up separately from the database: without it the data is lost.",
     );
     text
