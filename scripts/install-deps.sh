@@ -1,0 +1,55 @@
+#!/bin/sh
+# Installs what building and testing Sentra POS needs on a fresh Debian/Ubuntu.
+# Idempotent: installs only what is missing; runs `apt-get update` at most once.
+# Usage: scripts/install-deps.sh   (as root, or a user with sudo; arguments are
+# accepted and ignored for now)
+set -eu
+
+# apt packages, one per line.
+APT_PACKAGES="
+gnome-keyring
+dbus
+dbus-x11
+keyutils
+libsecret-tools
+mingw-w64
+"
+# gnome-keyring   Secret Service for the real-keyring tests (crates/keystore)
+# dbus            dbus-run-session: a private session bus for those tests
+# dbus-x11        dbus-launch, which some gnome-keyring versions call
+# keyutils        keyctl: Linux kernel session keyring tests
+# libsecret-tools secret-tool: inspect / back up keys in the Secret Service
+# mingw-w64       Windows cross-compilation (x86_64-pc-windows-gnu)
+
+# rustup targets.
+RUST_TARGETS="
+x86_64-pc-windows-gnu
+"
+
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+
+missing=""
+for pkg in $APT_PACKAGES; do
+    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+        missing="$missing $pkg"
+    fi
+done
+if [ -n "$missing" ]; then
+    echo "installing:$missing"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    # shellcheck disable=SC2086 # word splitting of the package list is intended
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+else
+    echo "apt packages: all present"
+fi
+
+if command -v rustup >/dev/null 2>&1; then
+    installed="$(rustup target list --installed)"
+    for target in $RUST_TARGETS; do
+        if ! printf '%s\n' "$installed" | grep -qx "$target"; then
+            rustup target add "$target"
+        fi
+    done
+else
+    echo "warning: rustup not found; install Rust (https://rustup.rs), then re-run" >&2
+fi
