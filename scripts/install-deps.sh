@@ -1,12 +1,19 @@
 #!/bin/sh
 # Installs what building and testing Sentra POS needs on a fresh Debian/Ubuntu.
 # Idempotent: installs only what is missing; runs `apt-get update` at most once.
-# Usage: scripts/install-deps.sh   (as root, or a user with sudo; arguments are
-# accepted and ignored for now)
+# Usage: scripts/install-deps.sh build|test   (as root, or a user with sudo)
+#   build: what compiling needs (vendored SQLCipher and OpenSSL: a C compiler,
+#          make, perl)
+#   test:  build, plus the real keyrings and the Windows cross-compiler
 set -eu
 
-# apt packages, one per line.
-APT_PACKAGES="
+BUILD_PACKAGES="
+gcc
+make
+perl
+pkg-config
+"
+TEST_PACKAGES="
 gnome-keyring
 dbus
 dbus-x11
@@ -21,10 +28,16 @@ mingw-w64
 # libsecret-tools secret-tool: inspect / back up keys in the Secret Service
 # mingw-w64       Windows cross-compilation (x86_64-pc-windows-gnu)
 
-# rustup targets.
+# rustup targets (test only).
 RUST_TARGETS="
 x86_64-pc-windows-gnu
 "
+
+case "${1:-test}" in
+    build) APT_PACKAGES="$BUILD_PACKAGES"; RUST_TARGETS="" ;;
+    test) APT_PACKAGES="$BUILD_PACKAGES $TEST_PACKAGES" ;;
+    *) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 

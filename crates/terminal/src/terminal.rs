@@ -133,6 +133,18 @@ impl Terminal {
         if db_path.exists() {
             return Err(TerminalError::AlreadyInitialised(db_path));
         }
+        if let Some(file) = &options.key_file
+            && sentra_keystore::is_within(file, data_dir)
+        {
+            return Err(TerminalError::invalid(
+                "key file",
+                format!(
+                    "{} is inside the data dir {}: the key would sit next to the database it protects; put it elsewhere (e.g. a systemd credential or a protected directory)",
+                    file.display(),
+                    data_dir.display()
+                ),
+            ));
+        }
         let device_id = Uuid::now_v7();
         let account = format!("db-key:{device_id}");
         let choice =
