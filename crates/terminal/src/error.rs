@@ -113,4 +113,21 @@ impl TerminalError {
     }
 }
 
+impl TerminalError {
+    /// A read that failed with a corruption code, anywhere after open, is a
+    /// damaged database file: say so, with its path, instead of a raw
+    /// SQLite error.
+    pub fn naming_damage(self, database: &std::path::Path) -> Self {
+        match self {
+            TerminalError::Sqlite(e) if crate::store::is_corruption(&e) => {
+                TerminalError::Corrupted {
+                    path: database.to_owned(),
+                    detail: e.to_string(),
+                }
+            }
+            other => other,
+        }
+    }
+}
+
 pub type Result<T, E = TerminalError> = std::result::Result<T, E>;

@@ -77,8 +77,10 @@ pub fn create_new(path: &Path, key: &DbKey) -> Result<Connection> {
 
 fn apply_key(conn: &Connection, key: &DbKey) -> rusqlite::Result<()> {
     let value = key.sqlcipher_pragma_value();
+    // SQLCipher logs failed page checks to stderr on its own; we report
+    // damage ourselves, in one line, so its log is switched off.
     conn.execute_batch(&format!(
-        "PRAGMA key = {}; PRAGMA cipher_page_size = {PAGE_SIZE};",
+        "PRAGMA key = {}; PRAGMA cipher_page_size = {PAGE_SIZE}; PRAGMA cipher_log_level = NONE;",
         value.as_str()
     ))
 }
@@ -116,7 +118,7 @@ pub(crate) fn is_not_a_database(e: &rusqlite::Error) -> bool {
     )
 }
 
-pub(crate) fn is_corruption(e: &rusqlite::Error) -> bool {
+pub fn is_corruption(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)

@@ -333,6 +333,10 @@ impl Terminal {
         self.ctx.clock = clock;
     }
 
+    pub fn database_path(&self) -> PathBuf {
+        self.ctx.manifest.database_path(&self.ctx.data_dir)
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.ctx.data_dir
     }
@@ -610,7 +614,12 @@ impl Terminal {
                 quantity: *quantity,
             });
         }
-        let plan = sentra_domain::plan_refund(&sold, &requests)?;
+        let plan = sentra_domain::plan_refund(&sold, &requests).map_err(|e| {
+            TerminalError::CannotRefund {
+                receipt: receipt_no.to_owned(),
+                reason: e.to_string(),
+            }
+        })?;
         let lines: Vec<RefundLine> = plan
             .iter()
             .map(|l| RefundLine {

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sentra_domain::{PaymentMethod, Quantity, TaxMode};
 use sentra_keystore::KeyStoreKind;
 use sentra_protocol::payload::CashDirection;
-use sentra_terminal::{InitOptions, SaleRequest, Terminal};
+use sentra_terminal::{InitOptions, SaleRequest, Terminal, TerminalError};
 
 use output::Out;
 
@@ -186,19 +186,40 @@ enum JournalCommand {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let out = Out { json: cli.json };
+    let database = cli
+        .data_dir
+        .as_ref()
+        .map(|d| d.join(sentra_terminal::manifest::DATABASE_FILE));
     match dispatch(cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let message = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
-            eprintln!("error: {}", message.replace('\n', " "));
+            let e = match (e.downcast::<TerminalError>(), &database) {
+                (Ok(t), Some(db)) => anyhow::Error::new(t.naming_damage(db)),
+                (Ok(t), None) => anyhow::Error::new(t),
+                (Err(e), _) => e,
+            };
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the
+/// message already contains (our error types often embed their source).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message.replace('\n', " ")
 }
 
 /// `sentra-term journal export | head` is not an error.

@@ -92,7 +92,10 @@ impl Till {
             String::from_utf8_lossy(&out.stdout)
         );
         let err = stderr(&out);
-        assert!(!err.contains("panicked"), "panic instead of an error: {err}");
+        assert!(
+            !err.contains("panicked"),
+            "panic instead of an error: {err}"
+        );
         err
     }
 
@@ -128,8 +131,10 @@ pub fn raw_connection(path: &Path, key_hex: &str) -> rusqlite::Connection {
         "PRAGMA key = \"x'{key_hex}'\"; PRAGMA cipher_page_size = 4096;"
     ))
     .unwrap();
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-        .unwrap();
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .unwrap();
     conn
 }
 
