@@ -321,12 +321,15 @@ fn save_summary(conn: &Connection, shift_id: Uuid, s: &ShiftSummary) -> Result<(
         s.cash_in.minor(),
         s.cash_out.minor()
     ])?;
-    let mut upsert = conn.prepare_cached(
-        "INSERT INTO shift_payments (shift_id, method, amount) VALUES (?1, ?2, ?3)
-         ON CONFLICT (shift_id, method) DO UPDATE SET amount = excluded.amount",
+    // A method whose takings net to zero drops out of the summary, so the
+    // rows are replaced, not upserted.
+    conn.prepare_cached("DELETE FROM shift_payments WHERE shift_id = ?1")?
+        .execute([shift_id.to_string()])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO shift_payments (shift_id, method, amount) VALUES (?1, ?2, ?3)",
     )?;
     for (m, amount) in &s.payments {
-        upsert.execute(params![shift_id.to_string(), m.as_str(), amount.minor()])?;
+        insert.execute(params![shift_id.to_string(), m.as_str(), amount.minor()])?;
     }
     Ok(())
 }
