@@ -23,10 +23,12 @@ pub struct ShiftReport {
     pub opened_at_ms: i64,
     pub closed_at_ms: Option<i64>,
     pub opening_float: i64,
+    /// Every sale rung in the shift, voided ones included.
     pub sales_count: u64,
     pub gross: i64,
     pub discounts: i64,
     pub tax: i64,
+    /// Sum of sale totals, voided sales excluded.
     pub sales_total: i64,
     pub refunds_count: u64,
     pub refunds_total: i64,
@@ -117,9 +119,11 @@ impl ShiftReport {
         );
         line("Shift", self.shift_id.to_string()[..8].to_owned());
         line("Opening float", rp(self.opening_float));
+        // sales_count counts every sale rung; the money is net of voids.
+        let standing = self.sales_count.saturating_sub(self.voids_count);
         line(
-            "Sales",
-            format!("{} × ", self.sales_count) + &rp(self.sales_total),
+            "Sales (net of voids)",
+            format!("{standing} × ") + &rp(self.sales_total),
         );
         line("  Gross", rp(self.gross));
         line("  Discounts", rp(-self.discounts));
