@@ -278,6 +278,12 @@ pub fn find_by_code(conn: &Connection, code: &str) -> Result<Option<Product>> {
         .optional()?)
 }
 
+/// How many full-text matches are ranked. A short prefix ("sa") can match
+/// tens of thousands of names; ranking them all costs tens of milliseconds,
+/// so the first matches are taken and the shortest names (closest to what
+/// was typed) are listed first.
+const SEARCH_CANDIDATES: usize = 200;
+
 /// Search by name: every word of `text` must start a word of the name
 /// (diacritics and case ignored). An exact SKU or barcode match comes first.
 pub fn search(conn: &Connection, text: &str, limit: usize) -> Result<Vec<Product>> {
@@ -289,8 +295,10 @@ pub fn search(conn: &Connection, text: &str, limit: usize) -> Result<Vec<Product
         return Ok(found);
     };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {PRODUCT_COLUMNS} FROM products_fts f JOIN products p ON p.rowid = f.rowid
-         WHERE products_fts MATCH ?1 ORDER BY f.rank, p.name LIMIT ?2"
+        "SELECT {PRODUCT_COLUMNS}
+         FROM (SELECT rowid FROM products_fts WHERE products_fts MATCH ?1 LIMIT {SEARCH_CANDIDATES}) f
+         JOIN products p ON p.rowid = f.rowid
+         ORDER BY length(p.name), p.name LIMIT ?2"
     ))?;
     let rows = stmt.query_map(params![query, limit as i64], |r| product_from_row(conn, r))?;
     for product in rows {

@@ -32,17 +32,17 @@ pub fn apply(conn: &Connection, entry: &Entry) -> Result<()> {
 }
 
 fn shift_opened(conn: &Connection, entry: &Entry, p: ShiftOpened) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO shifts (shift_id, status, opened_seq, opened_at_ms, cashier, opening_float)
          VALUES (?1, 'open', ?2, ?3, ?4, ?5)",
-        params![
-            p.shift_id.to_string(),
-            entry.seq as i64,
-            entry.hlc.wall_ms as i64,
-            p.cashier,
-            p.opening_float
-        ],
-    )?;
+    )?
+    .execute(params![
+        p.shift_id.to_string(),
+        entry.seq as i64,
+        entry.hlc.wall_ms as i64,
+        p.cashier,
+        p.opening_float
+    ])?;
     Ok(())
 }
 
@@ -130,12 +130,14 @@ fn sale_completed(conn: &Connection, entry: &Entry, p: SaleCompleted) -> Result<
 }
 
 fn sale_voided(conn: &Connection, entry: &Entry, p: SaleVoided) -> Result<()> {
-    let sale = load_sale_payload(conn, &p.receipt_no)?;
-    let changed = conn.execute(
-        "UPDATE sales SET status = 'voided', voided_seq = ?2
+    // A terminal voids only its own sales.
+    let sale = load_sale_payload(conn, entry.device_id, &p.receipt_no)?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE sales SET status = 'voided', voided_seq = ?2
          WHERE receipt_no = ?1 AND status = 'completed'",
-        params![p.receipt_no, entry.seq as i64],
-    )?;
+        )?
+        .execute(params![p.receipt_no, entry.seq as i64])?;
     if changed != 1 {
         return Err(TerminalError::CannotVoid {
             receipt: p.receipt_no,
@@ -195,17 +197,17 @@ fn cash_moved(conn: &Connection, entry: &Entry, p: CashMoved) -> Result<()> {
         CashDirection::In => "in",
         CashDirection::Out => "out",
     };
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO cash_movements (seq, shift_id, direction, amount, reason)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            entry.seq as i64,
-            p.shift_id.to_string(),
-            direction,
-            p.amount,
-            p.reason
-        ],
-    )?;
+    )?
+    .execute(params![
+        entry.seq as i64,
+        p.shift_id.to_string(),
+        direction,
+        p.amount,
+        p.reason
+    ])?;
     let mut summary = load_summary(conn, p.shift_id)?;
     match p.direction {
         CashDirection::In => summary.add_cash_in(Money::idr(p.amount))?,
@@ -215,28 +217,28 @@ fn cash_moved(conn: &Connection, entry: &Entry, p: CashMoved) -> Result<()> {
 }
 
 fn shift_closed(conn: &Connection, entry: &Entry, p: ShiftClosed) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE shifts SET status = 'closed', closed_seq = ?2, closed_at_ms = ?3,
                 expected_cash = ?4, counted_cash = ?5, variance = ?6
          WHERE shift_id = ?1",
-        params![
-            p.shift_id.to_string(),
-            entry.seq as i64,
-            entry.hlc.wall_ms as i64,
-            p.expected_cash,
-            p.counted_cash,
-            p.variance
-        ],
-    )?;
+    )?
+    .execute(params![
+        p.shift_id.to_string(),
+        entry.seq as i64,
+        entry.hlc.wall_ms as i64,
+        p.expected_cash,
+        p.counted_cash,
+        p.variance
+    ])?;
     Ok(())
 }
 
 fn stock_counted(conn: &Connection, p: StockCounted) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO stock (sku, on_hand_milli) VALUES (?1, ?2)
          ON CONFLICT (sku) DO UPDATE SET on_hand_milli = excluded.on_hand_milli",
-        params![p.sku, p.counted_milli],
-    )?;
+    )?
+    .execute(params![p.sku, p.counted_milli])?;
     Ok(())
 }
 
@@ -250,13 +252,18 @@ fn move_stock(conn: &Connection, sku: &str, delta_milli: i64) -> Result<()> {
 }
 
 /// The payload of the entry that recorded a sale.
-pub fn load_sale_payload(conn: &Connection, receipt_no: &str) -> Result<SaleCompleted> {
+pub fn load_sale_payload(
+    conn: &Connection,
+    device_id: Uuid,
+    receipt_no: &str,
+) -> Result<SaleCompleted> {
     let payload: Option<String> = conn
         .prepare_cached(
-            "SELECT j.payload FROM sales s JOIN journal j ON j.id = s.entry_id
+            "SELECT j.payload FROM sales s
+             JOIN journal j ON j.device_id = ?2 AND j.seq = s.seq
              WHERE s.receipt_no = ?1",
         )?
-        .query_row([receipt_no], |r| r.get(0))
+        .query_row(params![receipt_no, device_id.to_string()], |r| r.get(0))
         .optional()?;
     let payload = payload.ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
     serde_json::from_str(&payload)

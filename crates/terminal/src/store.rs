@@ -90,14 +90,18 @@ fn apply_key(conn: &Connection, key: &DbKey) -> rusqlite::Result<()> {
 pub fn prepare(conn: &mut Connection) -> Result<()> {
     // WAL for concurrent readers; synchronous=FULL so a commit is durable on
     // disk (power loss included) when the call returns; temp data in memory so
-    // no plaintext spills to temporary files.
+    // no plaintext spills to temporary files; a 32 MiB page cache so hot
+    // catalog and journal pages are not decrypted again on every look-up.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
-         PRAGMA busy_timeout = 5000;",
+         PRAGMA busy_timeout = 5000;
+         PRAGMA cache_size = -32768;",
     )?;
+    // A sale uses ~16 distinct statements: keep them all prepared.
+    conn.set_prepared_statement_cache_capacity(64);
     migrations().to_latest(conn)?;
     Ok(())
 }

@@ -537,7 +537,7 @@ impl Terminal {
                 "part of it was already refunded; refund the rest instead",
             ));
         }
-        let sale = projection::load_sale_payload(&tx, receipt_no)?;
+        let sale = projection::load_sale_payload(&tx, self.ctx.author.device_id, receipt_no)?;
         let payload = SaleVoided {
             receipt_no: receipt_no.to_owned(),
             sale_entry_id: Uuid::parse_str(&entry_id)
@@ -788,13 +788,13 @@ impl Context {
     /// Receipt numbers: `BRANCH-DEVICE-000123`, per device, so unique across
     /// the chain with no coordination (device names are unique per branch).
     fn next_number(&self, tx: &Transaction<'_>, counter: &str, prefix: &str) -> Result<String> {
-        let next: i64 = tx.query_row(
-            "INSERT INTO counters (name, value) VALUES (?1, 1)
-             ON CONFLICT (name) DO UPDATE SET value = value + 1
-             RETURNING value",
-            [counter],
-            |r| r.get(0),
-        )?;
+        let next: i64 = tx
+            .prepare_cached(
+                "INSERT INTO counters (name, value) VALUES (?1, 1)
+                 ON CONFLICT (name) DO UPDATE SET value = value + 1
+                 RETURNING value",
+            )?
+            .query_row([counter], |r| r.get(0))?;
         Ok(format!(
             "{}-{}-{prefix}{next:06}",
             self.author.branch, self.manifest.device_name
