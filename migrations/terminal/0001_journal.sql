@@ -44,13 +44,6 @@ BEGIN SELECT RAISE(ABORT, 'journal entries are immutable'); END;
 CREATE TRIGGER journal_is_append_only_delete BEFORE DELETE ON journal
 BEGIN SELECT RAISE(ABORT, 'journal entries are immutable'); END;
 
--- Document numbers (receipts, refunds), advanced in the same transaction as
--- the entry that uses them.
-CREATE TABLE counters (
-    name  TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
-
 -- ---------------------------------------------------------------- catalog
 CREATE TABLE products (
     sku            TEXT    PRIMARY KEY,
@@ -90,9 +83,11 @@ END;
 
 -- ------------------------------------------------------------ projections
 -- Everything below is derived from the journal and can be rebuilt from it.
--- Keyed tables are WITHOUT ROWID and carry no index that no query reads:
--- every B-tree a sale touches is pages written and fsynced on the sale's path
--- (see docs/benchmarks.md).
+-- Every B-tree a sale touches is pages encrypted, written and fsynced on the
+-- sale's path (see docs/benchmarks.md), so: keyed tables are WITHOUT ROWID,
+-- no index is kept that no query reads, a sale's lines and tenders stay in
+-- its journal entry (read back from there for refunds and voids), and the
+-- shift row carries payments and receipt numbering.
 
 CREATE TABLE shifts (
     shift_id       TEXT    PRIMARY KEY,
@@ -112,6 +107,13 @@ CREATE TABLE shifts (
     voids_total    INTEGER NOT NULL DEFAULT 0,
     cash_in        INTEGER NOT NULL DEFAULT 0,
     cash_out       INTEGER NOT NULL DEFAULT 0,
+    -- Net takings per payment method, a JSON object {"cash": 12000, ...}:
+    -- kept in the shift row so a sale writes one row here, not one per method.
+    payments       TEXT    NOT NULL DEFAULT '{}',
+    -- Receipts and refund notes numbered before this shift: the next receipt
+    -- is receipts_before + sales_count + 1, with no counter row to write.
+    receipts_before INTEGER NOT NULL,
+    refunds_before  INTEGER NOT NULL,
     closed_seq     INTEGER,
     closed_at_ms   INTEGER,
     expected_cash  INTEGER,
@@ -120,13 +122,6 @@ CREATE TABLE shifts (
 ) STRICT;
 -- At most one open shift per terminal.
 CREATE UNIQUE INDEX shifts_one_open ON shifts (status) WHERE status = 'open';
-
-CREATE TABLE shift_payments (
-    shift_id TEXT    NOT NULL REFERENCES shifts (shift_id),
-    method   TEXT    NOT NULL,
-    amount   INTEGER NOT NULL,
-    PRIMARY KEY (shift_id, method)
-) STRICT, WITHOUT ROWID;
 
 CREATE TABLE sales (
     receipt_no  TEXT    PRIMARY KEY,
@@ -144,32 +139,6 @@ CREATE TABLE sales (
     voided_seq  INTEGER
 ) STRICT, WITHOUT ROWID;
 
-CREATE TABLE sale_lines (
-    receipt_no          TEXT    NOT NULL REFERENCES sales (receipt_no),
-    line_no             INTEGER NOT NULL,
-    sku                 TEXT    NOT NULL,
-    name                TEXT    NOT NULL,
-    quantity_milli      INTEGER NOT NULL,
-    unit_price          INTEGER NOT NULL,
-    gross               INTEGER NOT NULL,
-    line_discount       INTEGER NOT NULL,
-    cart_discount_share INTEGER NOT NULL,
-    net                 INTEGER NOT NULL,
-    tax                 INTEGER NOT NULL,
-    total               INTEGER NOT NULL,
-    refunded_milli      INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (receipt_no, line_no)
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE sale_tenders (
-    receipt_no TEXT    NOT NULL REFERENCES sales (receipt_no),
-    position   INTEGER NOT NULL,
-    method     TEXT    NOT NULL,
-    amount     INTEGER NOT NULL,
-    reference  TEXT,
-    PRIMARY KEY (receipt_no, position)
-) STRICT, WITHOUT ROWID;
-
 CREATE TABLE refunds (
     refund_no   TEXT    PRIMARY KEY,
     entry_id    TEXT    NOT NULL,
@@ -180,6 +149,7 @@ CREATE TABLE refunds (
     tax         INTEGER NOT NULL,
     method      TEXT    NOT NULL
 ) STRICT, WITHOUT ROWID;
+CREATE INDEX refunds_by_receipt ON refunds (receipt_no);
 
 CREATE TABLE refund_lines (
     refund_no      TEXT    NOT NULL REFERENCES refunds (refund_no),

@@ -511,17 +511,11 @@ fn raw_database(path: &Path, key: &DbKey) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.execute_batch(&format!(
-        "PRAGMA key = {}; PRAGMA cipher_page_size = 4096;",
-        key.sqlcipher_pragma_value().as_str()
-    ))?;
+    // Exactly the terminal's cipher and session settings.
+    sentra_terminal::store::apply_key(&conn, key)?;
+    sentra_terminal::store::configure(&conn)?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA busy_timeout = 5000;
-         CREATE TABLE raw (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, body TEXT NOT NULL) STRICT;",
+        "CREATE TABLE raw (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, body TEXT NOT NULL) STRICT;",
     )?;
     Ok(conn)
 }

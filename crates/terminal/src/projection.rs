@@ -32,9 +32,13 @@ pub fn apply(conn: &Connection, entry: &Entry) -> Result<()> {
 }
 
 fn shift_opened(conn: &Connection, entry: &Entry, p: ShiftOpened) -> Result<()> {
+    // Numbering carries on from every earlier shift of this terminal.
     conn.prepare_cached(
-        "INSERT INTO shifts (shift_id, status, opened_seq, opened_at_ms, cashier, opening_float)
-         VALUES (?1, 'open', ?2, ?3, ?4, ?5)",
+        "INSERT INTO shifts (shift_id, status, opened_seq, opened_at_ms, cashier, opening_float,
+                             receipts_before, refunds_before)
+         VALUES (?1, 'open', ?2, ?3, ?4, ?5,
+                 (SELECT COALESCE(max(receipts_before + sales_count), 0) FROM shifts),
+                 (SELECT COALESCE(max(refunds_before + refunds_count), 0) FROM shifts))",
     )?
     .execute(params![
         p.shift_id.to_string(),
@@ -89,40 +93,9 @@ fn sale_completed(conn: &Connection, entry: &Entry, p: SaleCompleted) -> Result<
         p.paid,
         p.change
     ])?;
-    let mut line_stmt = conn.prepare_cached(
-        "INSERT INTO sale_lines (receipt_no, line_no, sku, name, quantity_milli, unit_price, gross,
-                                 line_discount, cart_discount_share, net, tax, total)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?;
+    // Lines and tenders stay in the entry itself; only stock moves.
     for l in &p.lines {
-        line_stmt.execute(params![
-            p.receipt_no,
-            l.line_no,
-            l.sku,
-            l.name,
-            l.quantity_milli,
-            l.unit_price,
-            l.gross,
-            l.line_discount,
-            l.cart_discount_share,
-            l.net,
-            l.tax,
-            l.total
-        ])?;
         move_stock(conn, &l.sku, -l.quantity_milli)?;
-    }
-    let mut tender_stmt = conn.prepare_cached(
-        "INSERT INTO sale_tenders (receipt_no, position, method, amount, reference)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for (i, t) in p.tenders.iter().enumerate() {
-        tender_stmt.execute(params![
-            p.receipt_no,
-            i as i64,
-            t.method,
-            t.amount,
-            t.reference
-        ])?;
     }
     let mut summary = load_summary(conn, p.shift_id)?;
     summary.add_sale(&figures_of(&p)?)?;
@@ -180,11 +153,6 @@ fn refund_issued(conn: &Connection, entry: &Entry, p: RefundIssued) -> Result<()
             l.amount,
             l.tax
         ])?;
-        conn.prepare_cached(
-            "UPDATE sale_lines SET refunded_milli = refunded_milli + ?3
-             WHERE receipt_no = ?1 AND line_no = ?2",
-        )?
-        .execute(params![p.receipt_no, l.line_no, l.quantity_milli])?;
         move_stock(conn, &l.sku, l.quantity_milli)?;
     }
     let mut summary = load_summary(conn, p.shift_id)?;
@@ -271,10 +239,10 @@ pub fn load_sale_payload(
 }
 
 pub fn load_summary(conn: &Connection, shift_id: Uuid) -> Result<ShiftSummary> {
-    let mut summary = conn
+    let (mut summary, payments) = conn
         .prepare_cached(
             "SELECT opening_float, sales_count, gross, discounts, tax, sales_total, refunds_count,
-                    refunds_total, voids_count, voids_total, cash_in, cash_out
+                    refunds_total, voids_count, voids_total, cash_in, cash_out, payments
              FROM shifts WHERE shift_id = ?1",
         )?
         .query_row([shift_id.to_string()], |r| {
@@ -291,27 +259,32 @@ pub fn load_summary(conn: &Connection, shift_id: Uuid) -> Result<ShiftSummary> {
             s.voids_total = m(9)?;
             s.cash_in = m(10)?;
             s.cash_out = m(11)?;
-            Ok(s)
+            Ok((s, r.get::<_, String>(12)?))
         })
         .optional()?
         .ok_or_else(|| TerminalError::invalid("shift", format!("shift {shift_id} is unknown")))?;
-    let mut stmt =
-        conn.prepare_cached("SELECT method, amount FROM shift_payments WHERE shift_id = ?1")?;
-    let rows = stmt.query_map([shift_id.to_string()], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-    })?;
-    for row in rows {
-        let (name, amount) = row?;
+    let payments: BTreeMap<String, i64> = serde_json::from_str(&payments)
+        .map_err(|e| TerminalError::invalid("stored shift payments", e.to_string()))?;
+    for (name, amount) in payments {
         summary.payments.insert(method(&name)?, Money::idr(amount));
     }
     Ok(summary)
 }
 
 fn save_summary(conn: &Connection, shift_id: Uuid, s: &ShiftSummary) -> Result<()> {
+    // A method whose takings net to zero has dropped out of the summary, and
+    // drops out of the stored object with it.
+    let payments: BTreeMap<&str, i64> = s
+        .payments
+        .iter()
+        .map(|(m, a)| (m.as_str(), a.minor()))
+        .collect();
+    let payments = serde_json::to_string(&payments)
+        .map_err(|e| TerminalError::invalid("shift payments", e.to_string()))?;
     conn.prepare_cached(
         "UPDATE shifts SET sales_count = ?2, gross = ?3, discounts = ?4, tax = ?5,
                 sales_total = ?6, refunds_count = ?7, refunds_total = ?8, voids_count = ?9,
-                voids_total = ?10, cash_in = ?11, cash_out = ?12
+                voids_total = ?10, cash_in = ?11, cash_out = ?12, payments = ?13
          WHERE shift_id = ?1",
     )?
     .execute(params![
@@ -326,18 +299,9 @@ fn save_summary(conn: &Connection, shift_id: Uuid, s: &ShiftSummary) -> Result<(
         s.voids_count as i64,
         s.voids_total.minor(),
         s.cash_in.minor(),
-        s.cash_out.minor()
+        s.cash_out.minor(),
+        payments
     ])?;
-    // A method whose takings net to zero drops out of the summary, so the
-    // rows are replaced, not upserted.
-    conn.prepare_cached("DELETE FROM shift_payments WHERE shift_id = ?1")?
-        .execute([shift_id.to_string()])?;
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO shift_payments (shift_id, method, amount) VALUES (?1, ?2, ?3)",
-    )?;
-    for (m, amount) in &s.payments {
-        insert.execute(params![shift_id.to_string(), m.as_str(), amount.minor()])?;
-    }
     Ok(())
 }
 
@@ -350,12 +314,9 @@ pub struct ProjectionCheck {
     pub differences: Vec<String>,
 }
 
-const PROJECTION_TABLES: [(&str, &str); 9] = [
+const PROJECTION_TABLES: [(&str, &str); 6] = [
     ("shifts", "shift_id"),
-    ("shift_payments", "shift_id, method"),
     ("sales", "receipt_no"),
-    ("sale_lines", "receipt_no, line_no"),
-    ("sale_tenders", "receipt_no, position"),
     ("refunds", "refund_no"),
     ("refund_lines", "refund_no, line_no"),
     ("cash_movements", "seq"),

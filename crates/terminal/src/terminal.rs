@@ -483,7 +483,7 @@ impl Terminal {
         let priced =
             sentra_domain::price_sale(&inputs, request.cart_discount.clone(), &self.ctx.tax)?;
         let settlement = sentra_domain::settle(priced.total, request.tenders.clone())?;
-        let receipt_no = self.ctx.next_number(&tx, "receipt", "")?;
+        let receipt_no = self.ctx.next_number(&tx, DocumentKind::Receipt)?;
         let payload = sale_payload(
             receipt_no,
             shift_id,
@@ -582,26 +582,38 @@ impl Terminal {
                 reason: "it was voided".into(),
             });
         }
-        let mut sold = Vec::new();
+        // What was sold comes from the sale's own journal entry; what was
+        // already refunded, from the refund projection.
+        let sale = projection::load_sale_payload(&tx, self.ctx.author.device_id, receipt_no)?;
+        let mut refunded: std::collections::HashMap<u32, i64> = std::collections::HashMap::new();
         {
-            let mut stmt = tx.prepare(
-                "SELECT line_no, sku, quantity_milli, total, tax, refunded_milli
-                 FROM sale_lines WHERE receipt_no = ?1 ORDER BY line_no",
+            let mut stmt = tx.prepare_cached(
+                "SELECT l.line_no, sum(l.quantity_milli) FROM refunds r
+                 JOIN refund_lines l ON l.refund_no = r.refund_no
+                 WHERE r.receipt_no = ?1 GROUP BY l.line_no",
             )?;
             let rows = stmt.query_map([receipt_no], |r| {
-                Ok(SoldLine {
-                    line_no: r.get(0)?,
-                    sku: r.get(1)?,
-                    quantity: Quantity::from_milli(r.get(2)?),
-                    total: Money::idr(r.get(3)?),
-                    tax: Money::idr(r.get(4)?),
-                    refunded_quantity: Quantity::from_milli(r.get(5)?),
-                })
+                Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?))
             })?;
             for row in rows {
-                sold.push(row?);
+                let (line_no, milli) = row?;
+                refunded.insert(line_no, milli);
             }
         }
+        let sold: Vec<SoldLine> = sale
+            .lines
+            .iter()
+            .map(|l| SoldLine {
+                line_no: l.line_no,
+                sku: l.sku.clone(),
+                quantity: Quantity::from_milli(l.quantity_milli),
+                total: Money::idr(l.total),
+                tax: Money::idr(l.tax),
+                refunded_quantity: Quantity::from_milli(
+                    refunded.get(&l.line_no).copied().unwrap_or(0),
+                ),
+            })
+            .collect();
         // Items may be named by barcode too.
         let mut requests = Vec::with_capacity(items.len());
         for (code, quantity) in items {
@@ -644,7 +656,7 @@ impl Terminal {
                 });
             }
         }
-        let refund_no = self.ctx.next_number(&tx, "refund", "R")?;
+        let refund_no = self.ctx.next_number(&tx, DocumentKind::Refund)?;
         let payload = RefundIssued {
             refund_no,
             receipt_no: receipt_no.to_owned(),
@@ -757,6 +769,15 @@ impl Terminal {
         })
     }
 
+    /// Copy committed WAL pages into the database file without waiting for
+    /// readers (a PASSIVE checkpoint): for an idle moment, so the automatic
+    /// checkpoint rarely has to run inside a sale's commit.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     // ------------------------------------------------------------- journal
 
     pub fn verify_journal(&self) -> Result<Verification> {
@@ -785,21 +806,40 @@ impl Context {
         Ok(entry)
     }
 
-    /// Receipt numbers: `BRANCH-DEVICE-000123`, per device, so unique across
-    /// the chain with no coordination (device names are unique per branch).
-    fn next_number(&self, tx: &Transaction<'_>, counter: &str, prefix: &str) -> Result<String> {
+    /// Receipt numbers: `BRANCH-DEVICE-000123`, refund notes
+    /// `BRANCH-DEVICE-R000007`: consecutive per device, so unique across the
+    /// chain with no coordination (device names are unique per branch). The
+    /// next number comes from the open shift's row, which the entry updates
+    /// anyway.
+    fn next_number(&self, tx: &Transaction<'_>, kind: DocumentKind) -> Result<String> {
+        let sql = match kind {
+            DocumentKind::Receipt => {
+                "SELECT receipts_before + sales_count + 1 FROM shifts WHERE status = 'open'"
+            }
+            DocumentKind::Refund => {
+                "SELECT refunds_before + refunds_count + 1 FROM shifts WHERE status = 'open'"
+            }
+        };
         let next: i64 = tx
-            .prepare_cached(
-                "INSERT INTO counters (name, value) VALUES (?1, 1)
-                 ON CONFLICT (name) DO UPDATE SET value = value + 1
-                 RETURNING value",
-            )?
-            .query_row([counter], |r| r.get(0))?;
+            .prepare_cached(sql)?
+            .query_row([], |r| r.get(0))
+            .optional()?
+            .ok_or(TerminalError::NoOpenShift)?;
+        let prefix = match kind {
+            DocumentKind::Receipt => "",
+            DocumentKind::Refund => "R",
+        };
         Ok(format!(
             "{}-{}-{prefix}{next:06}",
             self.author.branch, self.manifest.device_name
         ))
     }
+}
+
+#[derive(Clone, Copy)]
+enum DocumentKind {
+    Receipt,
+    Refund,
 }
 
 fn begin(conn: &mut Connection) -> Result<Transaction<'_>> {

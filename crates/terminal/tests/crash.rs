@@ -161,7 +161,8 @@ fn sigkill_at_random_moments_loses_nothing_that_was_acknowledged() {
                 let sku: String = till
                     .raw()
                     .query_row(
-                        "SELECT sku FROM sale_lines WHERE receipt_no = ?1 ORDER BY line_no LIMIT 1",
+                        "SELECT json_extract(j.payload, '$.lines[0].sku')
+                         FROM sales s JOIN journal j ON j.seq = s.seq WHERE s.receipt_no = ?1",
                         [r],
                         |row| row.get(0),
                     )

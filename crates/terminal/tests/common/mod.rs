@@ -128,7 +128,8 @@ impl Till {
 pub fn raw_connection(path: &Path, key_hex: &str) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{key_hex}'\"; PRAGMA cipher_page_size = 4096;"
+        "PRAGMA key = \"x'{key_hex}'\"; {}",
+        sentra_terminal::store::CIPHER_SETTINGS
     ))
     .unwrap();
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
