@@ -124,3 +124,25 @@ fn voided_cash_sale_leaves_no_cash_takings() {
     assert_eq!(x["expected_cash"].as_i64(), Some(500_000));
     till.ok(&["journal", "check"]);
 }
+
+#[test]
+fn receipt_and_refund_numbers_continue_across_shifts() {
+    let till = Till::ready();
+    for _ in 0..3 {
+        till.json(&["sell", "--item", "AQUA600", "--pay", "cash:4000"]);
+    }
+    till.json(&["refund", "JKT01-T02-000002", "--item", "AQUA600"]);
+    till.ok(&["shift", "close", "--counted", "508000"]);
+    till.ok(&["shift", "open", "--float", "100000"]);
+    let sale = till.json(&["sell", "--item", "TEH-BTL", "--pay", "cash:6000"]);
+    assert_eq!(sale["receipt_no"], "JKT01-T02-000004");
+    let refund = till.json(&["refund", "JKT01-T02-000003", "--item", "AQUA600"]);
+    assert_eq!(refund["refund_no"], "JKT01-T02-R000002");
+    // Refunding what the earlier shift already refunded is refused.
+    let err = till.fails(&["refund", "JKT01-T02-000002", "--item", "AQUA600"]);
+    assert!(
+        err.contains("JKT01-T02-000002") && err.contains("cannot refund"),
+        "{err}"
+    );
+    till.ok(&["journal", "check"]);
+}
