@@ -238,6 +238,29 @@ pub fn load_sale_payload(
         .map_err(|e| TerminalError::invalid("stored sale payload", e.to_string()))
 }
 
+/// A shift summary as the wire and the reports carry it: integers, methods by
+/// name.
+pub fn totals_of(s: &ShiftSummary) -> sentra_protocol::payload::ShiftTotals {
+    sentra_protocol::payload::ShiftTotals {
+        sales_count: s.sales_count,
+        gross: s.gross.minor(),
+        discounts: s.discounts.minor(),
+        tax: s.tax.minor(),
+        sales_total: s.sales_total.minor(),
+        refunds_count: s.refunds_count,
+        refunds_total: s.refunds_total.minor(),
+        voids_count: s.voids_count,
+        voids_total: s.voids_total.minor(),
+        payments: s
+            .payments
+            .iter()
+            .map(|(m, a)| (m.as_str().to_owned(), a.minor()))
+            .collect(),
+        cash_in: s.cash_in.minor(),
+        cash_out: s.cash_out.minor(),
+    }
+}
+
 pub fn load_summary(conn: &Connection, shift_id: Uuid) -> Result<ShiftSummary> {
     let (mut summary, payments) = conn
         .prepare_cached(

@@ -1,10 +1,10 @@
 //! X (running) and Z (closing) shift reports, read from the projections.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use rusqlite::{Connection, params};
 use sentra_domain::Money;
+use sentra_protocol::payload::ShiftTotals;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -23,21 +23,11 @@ pub struct ShiftReport {
     pub opened_at_ms: i64,
     pub closed_at_ms: Option<i64>,
     pub opening_float: i64,
-    /// Every sale rung in the shift, voided ones included.
-    pub sales_count: u64,
-    pub gross: i64,
-    pub discounts: i64,
-    pub tax: i64,
-    /// Sum of sale totals, voided sales excluded.
-    pub sales_total: i64,
-    pub refunds_count: u64,
-    pub refunds_total: i64,
-    pub voids_count: u64,
-    pub voids_total: i64,
-    /// Net takings per payment method (sales less change and refunds).
-    pub payments: BTreeMap<String, i64>,
-    pub cash_in: i64,
-    pub cash_out: i64,
+    /// Counts, money figures and takings per method. `sales_count` counts
+    /// every sale rung, voided ones included; the money figures exclude
+    /// voided sales; takings are net of change and refunds.
+    #[serde(flatten)]
+    pub totals: ShiftTotals,
     pub expected_cash: i64,
     pub counted_cash: Option<i64>,
     pub variance: Option<i64>,
@@ -83,22 +73,7 @@ pub fn shift_report(conn: &Connection, manifest: &Manifest, shift_id: Uuid) -> R
         opened_at_ms: row.opened,
         closed_at_ms: row.closed,
         opening_float: summary.opening_float.minor(),
-        sales_count: summary.sales_count,
-        gross: summary.gross.minor(),
-        discounts: summary.discounts.minor(),
-        tax: summary.tax.minor(),
-        sales_total: summary.sales_total.minor(),
-        refunds_count: summary.refunds_count,
-        refunds_total: summary.refunds_total.minor(),
-        voids_count: summary.voids_count,
-        voids_total: summary.voids_total.minor(),
-        payments: summary
-            .payments
-            .iter()
-            .map(|(m, a)| (m.as_str().to_owned(), a.minor()))
-            .collect(),
-        cash_in: summary.cash_in.minor(),
-        cash_out: summary.cash_out.minor(),
+        totals: projection::totals_of(&summary),
         expected_cash,
         counted_cash: row.counted,
         variance: row.variance,
@@ -120,27 +95,30 @@ impl ShiftReport {
         line("Shift", self.shift_id.to_string()[..8].to_owned());
         line("Opening float", rp(self.opening_float));
         // sales_count counts every sale rung; the money is net of voids.
-        let standing = self.sales_count.saturating_sub(self.voids_count);
+        let standing = self
+            .totals
+            .sales_count
+            .saturating_sub(self.totals.voids_count);
         line(
             "Sales (net of voids)",
-            format!("{standing} × ") + &rp(self.sales_total),
+            format!("{standing} × ") + &rp(self.totals.sales_total),
         );
-        line("  Gross", rp(self.gross));
-        line("  Discounts", rp(-self.discounts));
-        line("  Tax (PPN)", rp(self.tax));
+        line("  Gross", rp(self.totals.gross));
+        line("  Discounts", rp(-self.totals.discounts));
+        line("  Tax (PPN)", rp(self.totals.tax));
         line(
             "Refunds",
-            format!("{} × ", self.refunds_count) + &rp(-self.refunds_total),
+            format!("{} × ", self.totals.refunds_count) + &rp(-self.totals.refunds_total),
         );
         line(
             "Voids",
-            format!("{} × ", self.voids_count) + &rp(self.voids_total),
+            format!("{} × ", self.totals.voids_count) + &rp(self.totals.voids_total),
         );
-        for (method, amount) in &self.payments {
+        for (method, amount) in &self.totals.payments {
             line(&format!("Takings {method}"), rp(*amount));
         }
-        line("Cash in", rp(self.cash_in));
-        line("Cash out", rp(-self.cash_out));
+        line("Cash in", rp(self.totals.cash_in));
+        line("Cash out", rp(-self.totals.cash_out));
         line("Expected cash", rp(self.expected_cash));
         if let Some(counted) = self.counted_cash {
             line("Counted cash", rp(counted));

@@ -14,7 +14,7 @@ use sentra_domain::{
 use sentra_keystore::{DbKey, KeyStoreKind};
 use sentra_protocol::payload::{
     CashDirection, CashMoved, DiscountSpec, RefundIssued, RefundLine, SaleCompleted, SaleLine,
-    SaleVoided, ShiftClosed, ShiftOpened, ShiftTotals, StockCounted, TenderRecord,
+    SaleVoided, ShiftClosed, ShiftOpened, StockCounted, TenderRecord,
 };
 use sentra_protocol::{Entry, EntryKind, encode_payload};
 use serde::Serialize;
@@ -67,22 +67,12 @@ pub struct SaleRequest {
 }
 
 /// What the cashier needs after a sale: the receipt number and its figures.
-#[derive(Clone, Debug, Serialize)]
-pub struct SaleReceipt {
-    pub seq: u64,
-    pub entry_id: Uuid,
-    #[serde(flatten)]
-    pub sale: SaleCompleted,
-}
+pub type SaleReceipt = Recorded<SaleCompleted>;
 
-#[derive(Clone, Debug, Serialize)]
-pub struct RefundReceipt {
-    pub seq: u64,
-    pub entry_id: Uuid,
-    #[serde(flatten)]
-    pub refund: RefundIssued,
-}
+/// A refund note: its number, the lines and the amount paid back.
+pub type RefundReceipt = Recorded<RefundIssued>;
 
+/// A recorded action: where its entry sits in the journal, and its payload.
 #[derive(Clone, Debug, Serialize)]
 pub struct Recorded<T> {
     pub seq: u64,
@@ -495,10 +485,10 @@ impl Terminal {
             .ctx
             .record(&tx, EntryKind::SaleCompleted, encode_payload(&payload)?)?;
         tx.commit()?;
-        Ok(SaleReceipt {
+        Ok(Recorded {
             seq: entry.seq,
             entry_id: entry.id,
-            sale: payload,
+            payload,
         })
     }
 
@@ -672,10 +662,10 @@ impl Terminal {
             .ctx
             .record(&tx, EntryKind::RefundIssued, encode_payload(&payload)?)?;
         tx.commit()?;
-        Ok(RefundReceipt {
+        Ok(Recorded {
             seq: entry.seq,
             entry_id: entry.id,
-            refund: payload,
+            payload,
         })
     }
 
@@ -696,24 +686,7 @@ impl Terminal {
         let payload = ShiftClosed {
             shift_id,
             opening_float: summary.opening_float.minor(),
-            totals: ShiftTotals {
-                sales_count: summary.sales_count,
-                gross: summary.gross.minor(),
-                discounts: summary.discounts.minor(),
-                tax: summary.tax.minor(),
-                sales_total: summary.sales_total.minor(),
-                refunds_count: summary.refunds_count,
-                refunds_total: summary.refunds_total.minor(),
-                voids_count: summary.voids_count,
-                voids_total: summary.voids_total.minor(),
-                payments: summary
-                    .payments
-                    .iter()
-                    .map(|(m, a)| (m.as_str().to_owned(), a.minor()))
-                    .collect(),
-                cash_in: summary.cash_in.minor(),
-                cash_out: summary.cash_out.minor(),
-            },
+            totals: projection::totals_of(&summary),
             expected_cash: expected.minor(),
             counted_cash,
             variance: variance.minor(),

@@ -142,7 +142,7 @@ impl Out {
         if self.json {
             return self.print_json(r);
         }
-        let s = &r.sale;
+        let s = &r.payload;
         outln!("receipt {}", s.receipt_no);
         for l in &s.lines {
             outln!(
@@ -177,7 +177,7 @@ impl Out {
         if self.json {
             return self.print_json(r);
         }
-        let f = &r.refund;
+        let f = &r.payload;
         outln!("refund {} of receipt {}", f.refund_no, f.receipt_no);
         for l in &f.lines {
             outln!(
