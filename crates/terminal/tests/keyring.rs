@@ -150,3 +150,36 @@ set -e
     let manifest = std::fs::read_to_string(data_dir.join("sentra-terminal.json")).unwrap();
     assert!(manifest.contains("\"keyutils\""), "{manifest}");
 }
+
+#[test]
+fn without_a_keyring_init_falls_back_to_a_key_file_and_says_so_loudly() {
+    let home = tempfile::tempdir().unwrap();
+    let data_dir = home.path().join("till");
+    // No session bus at all: a headless box.
+    let script = r#"
+"$T" init --branch JKT01 --device T07 || exit 1
+"$T" catalog import "$CATALOG" >/dev/null
+"$T" shift open --float 1000 >/dev/null
+"$T" journal verify
+"#;
+    let out = run(&["env"], script, home.path(), &data_dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(stderr.contains("WARNING"), "{}", describe(&out));
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data_dir.join("sentra-terminal.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["key"]["kind"], "file");
+    let key_file = std::path::PathBuf::from(manifest["key"]["file"].as_str().unwrap());
+    // Outside the data dir, where the warning says it is, readable only by us.
+    assert!(!key_file.starts_with(&data_dir), "{}", key_file.display());
+    assert!(
+        stderr.contains(&*key_file.to_string_lossy()),
+        "{}",
+        describe(&out)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = key_file.metadata().unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

@@ -265,9 +265,13 @@ fn dispatch(cli: Cli, out: &Out) -> Result<()> {
             let (_, report) = Terminal::init(data_dir(&cli)?, &options)?;
             if let Some(warning) = &report.warning {
                 // Loud, on stderr, even with --json: a person must see it.
-                eprintln!("\n{}\n", "!".repeat(72));
-                eprintln!("WARNING: {warning}");
-                eprintln!("{}\n", "!".repeat(72));
+                let bar = "!".repeat(72);
+                let prefix = if warning.starts_with("WARNING") {
+                    ""
+                } else {
+                    "WARNING: "
+                };
+                eprintln!("\n{bar}\n{prefix}{}\n{bar}\n", warning.trim_end());
             }
             out.init(&report)
         }
