@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use sentra_domain::{Money, PaymentMethod, Quantity, Tender};
 use sentra_keystore::{DbKey, KeyStoreKind};
 use sentra_terminal::{InitOptions, ItemRequest, SaleRequest, Terminal};
@@ -505,14 +505,9 @@ fn sale_request(catalog: &Catalog, rng: &mut Rng) -> SaleRequest {
 /// A plain table in its own SQLCipher database, opened exactly as
 /// `store::open_existing` + `store::prepare` open the terminal's.
 fn raw_database(path: &Path, key: &DbKey) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    // Exactly the terminal's cipher and session settings.
-    sentra_terminal::store::apply_key(&conn, key)?;
+    // Created and keyed exactly as `init` creates the terminal's database,
+    // with the same session settings.
+    let conn = sentra_terminal::store::create_new(path, key)?;
     sentra_terminal::store::configure(&conn)?;
     conn.execute_batch(
         "CREATE TABLE raw (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, body TEXT NOT NULL) STRICT;",

@@ -16,7 +16,7 @@ use sentra_protocol::payload::{
     CashDirection, CashMoved, DiscountSpec, RefundIssued, RefundLine, SaleCompleted, SaleLine,
     SaleVoided, ShiftClosed, ShiftOpened, StockCounted, TenderRecord,
 };
-use sentra_protocol::{Entry, EntryKind, encode_payload};
+use sentra_protocol::{Entry, EntryPayload, encode_payload};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -397,15 +397,7 @@ impl Terminal {
             opening_float: float,
             cashier,
         };
-        let entry = self
-            .ctx
-            .record(&tx, EntryKind::ShiftOpened, encode_payload(&payload)?)?;
-        tx.commit()?;
-        Ok(Recorded {
-            seq: entry.seq,
-            entry_id: entry.id,
-            payload,
-        })
+        self.ctx.commit(tx, payload)
     }
 
     pub fn move_cash(
@@ -441,15 +433,7 @@ impl Terminal {
             amount,
             reason,
         };
-        let entry = self
-            .ctx
-            .record(&tx, EntryKind::CashMoved, encode_payload(&payload)?)?;
-        tx.commit()?;
-        Ok(Recorded {
-            seq: entry.seq,
-            entry_id: entry.id,
-            payload,
-        })
+        self.ctx.commit(tx, payload)
     }
 
     /// Price, settle and record a sale. Nothing is written unless every item
@@ -481,15 +465,7 @@ impl Terminal {
             &settlement,
             request.cashier.clone(),
         );
-        let entry = self
-            .ctx
-            .record(&tx, EntryKind::SaleCompleted, encode_payload(&payload)?)?;
-        tx.commit()?;
-        Ok(Recorded {
-            seq: entry.seq,
-            entry_id: entry.id,
-            payload,
-        })
+        self.ctx.commit(tx, payload)
     }
 
     /// Void a completed sale of the open shift (money and goods go back).
@@ -536,15 +512,7 @@ impl Terminal {
             total: sale.total,
             reason,
         };
-        let entry = self
-            .ctx
-            .record(&tx, EntryKind::SaleVoided, encode_payload(&payload)?)?;
-        tx.commit()?;
-        Ok(Recorded {
-            seq: entry.seq,
-            entry_id: entry.id,
-            payload,
-        })
+        self.ctx.commit(tx, payload)
     }
 
     /// Refund items of an earlier sale of this terminal. Never more than was
@@ -658,15 +626,7 @@ impl Terminal {
             method: method.as_str().to_owned(),
             reason,
         };
-        let entry = self
-            .ctx
-            .record(&tx, EntryKind::RefundIssued, encode_payload(&payload)?)?;
-        tx.commit()?;
-        Ok(Recorded {
-            seq: entry.seq,
-            entry_id: entry.id,
-            payload,
-        })
+        self.ctx.commit(tx, payload)
     }
 
     /// Close the open shift with the cash counted in the drawer; returns the
@@ -691,8 +651,7 @@ impl Terminal {
             counted_cash,
             variance: variance.minor(),
         };
-        self.ctx
-            .record(&tx, EntryKind::ShiftClosed, encode_payload(&payload)?)?;
+        self.ctx.record(&tx, &payload)?;
         let report = crate::reports::shift_report(&tx, &self.ctx.manifest, shift_id)?;
         tx.commit()?;
         Ok(report)
@@ -731,15 +690,7 @@ impl Terminal {
             counted_milli: counted.milli(),
             previous_milli: product.on_hand_milli,
         };
-        let entry = self
-            .ctx
-            .record(&tx, EntryKind::StockCounted, encode_payload(&payload)?)?;
-        tx.commit()?;
-        Ok(Recorded {
-            seq: entry.seq,
-            entry_id: entry.id,
-            payload,
-        })
+        self.ctx.commit(tx, payload)
     }
 
     /// Copy committed WAL pages into the database file without waiting for
@@ -767,16 +718,29 @@ impl Terminal {
 }
 
 impl Context {
-    /// Append an entry and apply it, inside `tx`.
-    fn record(
-        &self,
-        tx: &Transaction<'_>,
-        kind: EntryKind,
-        payload: serde_json::Value,
-    ) -> Result<Entry> {
-        let entry = journal::append(tx, &self.author, self.clock.as_ref(), kind, payload)?;
+    /// Append the payload's entry and apply it to the projections, inside
+    /// `tx`.
+    fn record<P: EntryPayload>(&self, tx: &Transaction<'_>, payload: &P) -> Result<Entry> {
+        let entry = journal::append(
+            tx,
+            &self.author,
+            self.clock.as_ref(),
+            P::kind(),
+            encode_payload(payload)?,
+        )?;
         projection::apply(tx, &entry)?;
         Ok(entry)
+    }
+
+    /// Record the payload and commit: how every single-entry action ends.
+    fn commit<P: EntryPayload>(&self, tx: Transaction<'_>, payload: P) -> Result<Recorded<P>> {
+        let entry = self.record(&tx, &payload)?;
+        tx.commit()?;
+        Ok(Recorded {
+            seq: entry.seq,
+            entry_id: entry.id,
+            payload,
+        })
     }
 
     /// Receipt numbers: `BRANCH-DEVICE-000123`, refund notes
