@@ -21,6 +21,7 @@ mod hash;
 mod hlc;
 mod kind;
 pub mod payload;
+pub mod wire;
 
 pub use canonical::{ENTRY_DOMAIN_TAG, MAX_SAFE_INTEGER, canonical_json};
 pub use chain::{ChainError, ChainPoint, EntryProblem, verify_chain};

@@ -51,27 +51,12 @@ fn shift_opened(conn: &Connection, entry: &Entry, p: ShiftOpened) -> Result<()> 
 }
 
 fn method(name: &str) -> Result<PaymentMethod> {
-    Ok(name.parse::<PaymentMethod>()?)
+    Ok(sentra_ledger::parse_method(name)?)
 }
 
 /// A sale's contribution to its shift, from the figures in its payload.
 pub fn figures_of(p: &SaleCompleted) -> Result<SaleFigures> {
-    let mut payments: BTreeMap<PaymentMethod, Money> = BTreeMap::new();
-    for t in &p.tenders {
-        let slot = payments.entry(method(&t.method)?).or_insert(Money::idr(0));
-        *slot = slot.checked_add(Money::idr(t.amount))?;
-    }
-    if p.change != 0 {
-        let cash = payments.entry(PaymentMethod::Cash).or_insert(Money::idr(0));
-        *cash = cash.checked_sub(Money::idr(p.change))?;
-    }
-    Ok(SaleFigures {
-        gross: Money::idr(p.gross),
-        discounts: Money::idr(p.discounts),
-        tax: Money::idr(p.tax),
-        total: Money::idr(p.total),
-        payments,
-    })
+    Ok(sentra_ledger::figures_of(p)?)
 }
 
 fn sale_completed(conn: &Connection, entry: &Entry, p: SaleCompleted) -> Result<()> {
@@ -238,28 +223,7 @@ pub fn load_sale_payload(
         .map_err(|e| TerminalError::invalid("stored sale payload", e.to_string()))
 }
 
-/// A shift summary as the wire and the reports carry it: integers, methods by
-/// name.
-pub fn totals_of(s: &ShiftSummary) -> sentra_protocol::payload::ShiftTotals {
-    sentra_protocol::payload::ShiftTotals {
-        sales_count: s.sales_count,
-        gross: s.gross.minor(),
-        discounts: s.discounts.minor(),
-        tax: s.tax.minor(),
-        sales_total: s.sales_total.minor(),
-        refunds_count: s.refunds_count,
-        refunds_total: s.refunds_total.minor(),
-        voids_count: s.voids_count,
-        voids_total: s.voids_total.minor(),
-        payments: s
-            .payments
-            .iter()
-            .map(|(m, a)| (m.as_str().to_owned(), a.minor()))
-            .collect(),
-        cash_in: s.cash_in.minor(),
-        cash_out: s.cash_out.minor(),
-    }
-}
+pub use sentra_ledger::totals_of;
 
 pub fn load_summary(conn: &Connection, shift_id: Uuid) -> Result<ShiftSummary> {
     let (mut summary, payments) = conn

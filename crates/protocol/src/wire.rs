@@ -1,0 +1,247 @@
+//! The request and response bodies of the sync protocol (enroll, push, pull).
+//!
+//! Specified in `docs/sync-protocol.md`, section "Push and pull". Every
+//! request names its protocol version in the `Sentra-Protocol` header; a
+//! server answers a version outside `MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION`
+//! with `unsupported_protocol_version` and the range it speaks.
+//!
+//! These types are shared by the cloud server, the branch relay and the
+//! terminal's sync client, so all three agree byte for byte; golden tests in
+//! `tests/wire_golden.rs` freeze their JSON.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Entry;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// The oldest protocol version this build still accepts.
+pub const MIN_PROTOCOL_VERSION: u16 = 1;
+/// The header that carries the protocol version on every request and response.
+pub const PROTOCOL_HEADER: &str = "sentra-protocol";
+
+/// At most this many entries in one push.
+pub const MAX_PUSH_ENTRIES: usize = 1000;
+/// At most this many bytes in one request body.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// At most this many bytes in one entry's canonical payload.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// At most this many changes in one pull page.
+pub const MAX_PULL_LIMIT: u32 = 1000;
+
+/// What an enrolled device is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// A cashier terminal: pushes its own entries.
+    Terminal,
+    /// A branch relay: pushes entries of any device of its branch.
+    Relay,
+}
+
+impl DeviceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Terminal => "terminal",
+            DeviceKind::Relay => "relay",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<DeviceKind> {
+        match name {
+            "terminal" => Some(DeviceKind::Terminal),
+            "relay" => Some(DeviceKind::Relay),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /v1/enroll`: a device presents a one-time code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The one-time code printed by `sentra-sync enroll-code`.
+    pub code: String,
+    /// A name people recognise, e.g. "Till 2".
+    pub name: String,
+    /// The device's Ed25519 public key, 64 lowercase hex chars.
+    pub public_key: String,
+    /// The id the device already signs its entries with (made at `init`);
+    /// the server assigns one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<Uuid>,
+}
+
+/// The answer to a successful enrollment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub device_id: Uuid,
+    /// Branch code, e.g. "JKT01".
+    pub branch: String,
+    pub kind: DeviceKind,
+    /// The bearer credential for every later request. Shown once; the
+    /// server keeps only its SHA-256.
+    pub credential: String,
+}
+
+/// `POST /v1/push`: entries, in any order; the server sorts them per device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// The sender's wall clock when it sent the batch, ms since the epoch;
+    /// used to measure the clock skew of the sender's own entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at_ms: Option<u64>,
+    pub entries: Vec<Entry>,
+}
+
+/// Why an entry was refused. Refused entries are not stored and not
+/// acknowledged; the sender keeps them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    /// The entry's device is not enrolled (or not in the caller's branch).
+    UnknownDevice,
+    /// The entry's device has been revoked.
+    DeviceRevoked,
+    /// The entry's `branch` is not the branch of the caller or of its device.
+    WrongBranch,
+    /// A terminal may push only its own entries.
+    NotOwnEntry,
+    /// The entry's format is not one the server reads.
+    UnsupportedFormat,
+    /// The entry cannot be encoded (e.g. a float in its payload) or is too big.
+    Malformed,
+    /// The content does not hash to the entry's `hash`.
+    HashMismatch,
+    /// The signature does not verify with the device's registered key.
+    BadSignature,
+    /// `prev_hash` is not the hash of the entry held at `seq − 1`.
+    BrokenLink,
+    /// Entries before this one are missing; see the device's `expected_seq`.
+    Gap,
+    /// The server holds a different, genuinely signed entry at this `seq`.
+    Fork,
+    /// An earlier entry of the same device in this batch was refused.
+    AfterRefused,
+}
+
+impl RefusalReason {
+    /// The snake_case code, as on the wire and in metrics labels.
+    pub fn code(self) -> &'static str {
+        match self {
+            RefusalReason::UnknownDevice => "unknown_device",
+            RefusalReason::DeviceRevoked => "device_revoked",
+            RefusalReason::WrongBranch => "wrong_branch",
+            RefusalReason::NotOwnEntry => "not_own_entry",
+            RefusalReason::UnsupportedFormat => "unsupported_format",
+            RefusalReason::Malformed => "malformed",
+            RefusalReason::HashMismatch => "hash_mismatch",
+            RefusalReason::BadSignature => "bad_signature",
+            RefusalReason::BrokenLink => "broken_link",
+            RefusalReason::Gap => "gap",
+            RefusalReason::Fork => "fork",
+            RefusalReason::AfterRefused => "after_refused",
+        }
+    }
+}
+
+/// Per device in the batch: what the server now holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAck {
+    pub device_id: Uuid,
+    /// The highest contiguous `seq` held durably (0 when none). Everything
+    /// up to it may be dropped from the sender's outbox.
+    pub acked_seq: u64,
+    /// Set when the batch left a gap or a refusal: the `seq` the server
+    /// wants next (always `acked_seq + 1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_seq: Option<u64>,
+}
+
+/// One refused entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedEntry {
+    pub device_id: Uuid,
+    pub seq: u64,
+    pub reason: RefusalReason,
+    /// Human-readable detail, for logs and support.
+    pub detail: String,
+}
+
+/// A conflict the batch raised (see the conflict catalogue).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictNotice {
+    /// `oversold`, `stale_price`, `over_refund`, `orphan_reference`,
+    /// `voucher_double_spend`, `clock_skew`, `shift_mismatch`, `fork`.
+    pub kind: String,
+    pub device_id: Uuid,
+    pub seq: u64,
+    pub details: serde_json::Value,
+}
+
+/// A genuinely signed entry whose payload the server cannot apply (unknown
+/// kind, invalid payload). It is stored in quarantine and acknowledged, so
+/// the device's later entries still apply; head office gets an alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantinedEntry {
+    pub device_id: Uuid,
+    pub seq: u64,
+    pub reason: String,
+}
+
+/// The answer to a processed push (HTTP 200), whatever happened per entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// One per device named in the batch, ordered by device id.
+    pub acks: Vec<DeviceAck>,
+    /// Entries newly stored by this push (replays excluded).
+    pub stored: u64,
+    /// Entries already held with the same content (replays; a no-op).
+    pub duplicates: u64,
+    pub refused: Vec<RefusedEntry>,
+    pub quarantined: Vec<QuarantinedEntry>,
+    pub conflicts: Vec<ConflictNotice>,
+}
+
+/// One change in a pull page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// `product`, `price`, `user`, `tax`, `branch_settings`, `device`.
+    pub entity: String,
+    /// The entity's key (SKU, user id, device id, …).
+    pub key: String,
+    /// The entity as it now is; `null` when `deleted`.
+    pub data: serde_json::Value,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// `GET /v1/pull?cursor=…&limit=…`: changes since a cursor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub changes: Vec<Change>,
+    /// Pass this back as `cursor` next time; opaque to clients.
+    pub next_cursor: String,
+    /// More changes are ready now; pull again straight away.
+    pub more: bool,
+}
+
+/// The body of every refused request (4xx and 5xx).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable snake_case code, e.g. `unsupported_protocol_version`.
+    pub error: String,
+    /// A sentence for people.
+    pub message: String,
+    /// True when the same request may succeed later (network, overload,
+    /// database unavailable); false when it never will as it stands.
+    pub retryable: bool,
+    /// Extra fields for some codes (e.g. `{"min": 1, "max": 1}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, serde_json::Value>,
+    /// The request id, also in the server's log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}

@@ -1,0 +1,145 @@
+//! The one error policy of the HTTP API.
+//!
+//! Each refusal knows its status, its stable code and whether a retry can
+//! succeed; the client sees `ErrorBody` (code, message, retryable, request
+//! id). Internal detail (a database error) goes to the log with the request
+//! id, never to the client.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sentra_protocol::wire::{ErrorBody, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request has no {header} header naming the protocol version")]
+    MissingProtocolVersion { header: &'static str },
+    #[error(
+        "protocol version {got} is not supported; this server speaks {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}"
+    )]
+    UnsupportedProtocolVersion { got: String },
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("the body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("the batch has {count} entries; at most {limit} are allowed")]
+    BatchTooLarge { count: usize, limit: usize },
+    #[error("no valid credential; enroll the device first")]
+    Unauthorized,
+    #[error("this device was revoked on {0}")]
+    DeviceRevoked(String),
+    #[error("this enrollment code is not known")]
+    EnrollCodeInvalid,
+    #[error("this enrollment code expired on {0}")]
+    EnrollCodeExpired(String),
+    #[error("this enrollment code was already used on {0}")]
+    EnrollCodeUsed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the database is unavailable; retry later")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MissingProtocolVersion { .. }
+            | ApiError::UnsupportedProtocolVersion { .. }
+            | ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::BodyTooLarge { .. } | ApiError::BatchTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::DeviceRevoked(_) => StatusCode::FORBIDDEN,
+            ApiError::EnrollCodeInvalid => StatusCode::NOT_FOUND,
+            ApiError::EnrollCodeExpired(_) => StatusCode::GONE,
+            ApiError::EnrollCodeUsed(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable snake_case code in `ErrorBody::error`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MissingProtocolVersion { .. } => "missing_protocol_version",
+            ApiError::UnsupportedProtocolVersion { .. } => "unsupported_protocol_version",
+            ApiError::Malformed(_) => "malformed_request",
+            ApiError::BodyTooLarge { .. } => "body_too_large",
+            ApiError::BatchTooLarge { .. } => "batch_too_large",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::DeviceRevoked(_) => "device_revoked",
+            ApiError::EnrollCodeInvalid => "enroll_code_invalid",
+            ApiError::EnrollCodeExpired(_) => "enroll_code_expired",
+            ApiError::EnrollCodeUsed(_) => "enroll_code_used",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether the same request may succeed later.
+    pub fn retryable(&self) -> bool {
+        matches!(self, ApiError::Unavailable | ApiError::Internal(_))
+    }
+
+    fn details(&self) -> BTreeMap<String, serde_json::Value> {
+        let mut d = BTreeMap::new();
+        match self {
+            ApiError::UnsupportedProtocolVersion { .. } | ApiError::MissingProtocolVersion { .. } => {
+                d.insert("min".into(), MIN_PROTOCOL_VERSION.into());
+                d.insert("max".into(), PROTOCOL_VERSION.into());
+            }
+            ApiError::BatchTooLarge { limit, .. } | ApiError::BodyTooLarge { limit } => {
+                d.insert("limit".into(), (*limit as u64).into());
+            }
+            _ => {}
+        }
+        d
+    }
+
+    pub fn body(&self, request_id: Option<String>) -> ErrorBody {
+        ErrorBody {
+            error: self.code().to_owned(),
+            message: self.to_string(),
+            retryable: self.retryable(),
+            details: self.details(),
+            request_id,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::Unavailable
+            }
+            _ => {
+                tracing::error!(error = %e, "database error");
+                ApiError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error answered with 500");
+        }
+        // The request id travels in the `x-request-id` response header.
+        let status = self.status();
+        let mut resp = (status, axum::Json(self.body(None))).into_response();
+        resp.extensions_mut().insert(ErrorCode(self.code()));
+        resp
+    }
+}
+
+/// Marks an error response with its code, for the refusal metrics.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode(pub &'static str);

@@ -1,0 +1,28 @@
+//! `POST /v1/push`.
+
+use axum::Json;
+use axum::extract::State;
+use sentra_protocol::wire::{MAX_PUSH_ENTRIES, PushRequest, PushResponse};
+
+use super::{AppState, Caller, JsonBody};
+use crate::error::ApiError;
+
+pub async fn push(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    if req.entries.len() > MAX_PUSH_ENTRIES {
+        return Err(ApiError::BatchTooLarge {
+            count: req.entries.len(),
+            limit: MAX_PUSH_ENTRIES,
+        });
+    }
+    let started = std::time::Instant::now();
+    let resp = crate::ingest::ingest(&state, &caller, req).await?;
+    state
+        .metrics
+        .batch_seconds
+        .observe(started.elapsed().as_secs_f64());
+    Ok(Json(resp))
+}

@@ -1,0 +1,23 @@
+//! `sentra-sync`: the authoritative end of the sync.
+//!
+//! * [`http`]: the axum server — enroll, push, pull, health, metrics.
+//! * [`ingest`]: one push batch, checked entry by entry and applied in one
+//!   PostgreSQL transaction with the conflict rules of `sentra-ledger`.
+//! * [`pull`]: master data as changes since a cursor that never skips a
+//!   change that commits late.
+//! * [`admin`]: the commands head office and support run (branches,
+//!   enrollment codes, devices, prices, catalog, ledger).
+//! * [`db`]: the pool, migrations (`migrations/cloud`) and partitions.
+
+pub mod admin;
+pub mod config;
+pub mod credentials;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod pull;
+
+pub use config::ServeConfig;
+pub use error::ApiError;

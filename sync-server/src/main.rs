@@ -1,0 +1,370 @@
+//! `sentra-sync`: the cloud sync server and its admin commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use sentra_protocol::wire::DeviceKind;
+use sentra_sync::admin;
+use sentra_sync::config::{RulesConfig, ServeConfig};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "sentra-sync", version, about = "Sentra POS sync server and admin commands")]
+struct Cli {
+    /// PostgreSQL URL of the cloud database.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Terminal,
+    Relay,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the sync API (migrates the database first).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 16)]
+        max_connections: u32,
+        /// A device clock off by more than this many seconds is clock_skew.
+        #[arg(long, default_value_t = 120)]
+        skew_tolerance_secs: u64,
+        /// Raise orphan_reference after a void/refund waited this long for its sale.
+        #[arg(long, default_value_t = 86_400)]
+        orphan_grace_secs: u64,
+        /// How often to look for orphans past their grace, in milliseconds.
+        #[arg(long, default_value_t = 60_000)]
+        sweep_interval_ms: u64,
+        #[arg(long, value_enum, default_value = "json")]
+        log_format: LogFormat,
+    },
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Branches.
+    Branch {
+        #[command(subcommand)]
+        command: BranchCommand,
+    },
+    /// Make a one-time enrollment code; prints the code alone on stdout.
+    EnrollCode {
+        #[arg(long)]
+        branch: String,
+        #[arg(long, value_enum, default_value = "terminal")]
+        kind: KindArg,
+        /// Minutes until the code expires.
+        #[arg(long, default_value_t = 1440)]
+        ttl_minutes: u64,
+    },
+    /// Enrolled devices.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Prices that terminals pull.
+    Price {
+        #[command(subcommand)]
+        command: PriceCommand,
+    },
+    /// The catalog that terminals pull.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// Cashier users (PINs are stored as Argon2id hashes).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// A branch's reconciled totals.
+    Ledger {
+        #[arg(long)]
+        branch: String,
+        /// First business date (YYYY-MM-DD), inclusive.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last business date (YYYY-MM-DD), inclusive.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BranchCommand {
+    /// Create a branch and its ledger partitions.
+    Create {
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        timezone: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    List {
+        #[arg(long)]
+        branch: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refuse this device's credential and entries from now on.
+    Revoke { device_id: Uuid },
+}
+
+#[derive(Subcommand)]
+enum PriceCommand {
+    /// Set an item's price (chain-wide, or for one branch).
+    Set {
+        sku: String,
+        /// Whole rupiah.
+        price: i64,
+        #[arg(long)]
+        branch: Option<String>,
+        /// RFC 3339 time the price takes effect (default: now).
+        #[arg(long)]
+        effective_from: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Import a catalog CSV (sku,barcode,name,price,tax_category,stock).
+    Import {
+        file: PathBuf,
+        /// Also set this branch's stock from the stock column.
+        #[arg(long)]
+        branch: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        pin: String,
+        #[arg(long)]
+        branch: Option<String>,
+        #[arg(long, default_value = "cashier")]
+        role: String,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == LogFormat::Json {
+        builder.json().flatten_event(true).with_current_span(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn pool(url: &Option<String>) -> anyhow::Result<sqlx::PgPool> {
+    let url = url
+        .as_deref()
+        .context("no database: pass --database-url or set DATABASE_URL")?;
+    let pool = sentra_sync::db::connect(url, 4)
+        .await
+        .context("cannot connect to the database")?;
+    sentra_sync::db::migrate(&pool).await.context("cannot migrate the database")?;
+    Ok(pool)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            listen,
+            max_connections,
+            skew_tolerance_secs,
+            orphan_grace_secs,
+            sweep_interval_ms,
+            log_format,
+        } => {
+            init_logging(log_format);
+            let config = ServeConfig {
+                database_url: cli
+                    .database_url
+                    .context("no database: pass --database-url or set DATABASE_URL")?,
+                listen,
+                max_connections,
+                rules: RulesConfig {
+                    skew_tolerance: Duration::from_secs(skew_tolerance_secs),
+                    orphan_grace: Duration::from_secs(orphan_grace_secs),
+                },
+                sweep_interval: Duration::from_millis(sweep_interval_ms.max(10)),
+                shutdown_grace: Duration::from_secs(30),
+            };
+            let running = sentra_sync::http::start(&config).await?;
+            tracing::info!(addr = %running.addr, "sentra-sync listening");
+            // A line on stdout for scripts that wait for readiness.
+            println!("listening on http://{}", running.addr);
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            running.stop().await?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate => {
+            pool(&cli.database_url).await?;
+            println!("migrations applied");
+        }
+        Command::Branch { command } => {
+            let pool = pool(&cli.database_url).await?;
+            match command {
+                BranchCommand::Create { code, name, timezone } => {
+                    let b = admin::branch::create(&pool, &code, &name, &timezone).await?;
+                    println!("branch {} created ({}, {})", b.code, b.name, b.timezone);
+                }
+                BranchCommand::List => {
+                    for b in admin::branch::list(&pool).await? {
+                        println!("{}\t{}\t{}", b.code, b.name, b.timezone);
+                    }
+                }
+            }
+        }
+        Command::EnrollCode { branch, kind, ttl_minutes } => {
+            let pool = pool(&cli.database_url).await?;
+            let kind = match kind {
+                KindArg::Terminal => DeviceKind::Terminal,
+                KindArg::Relay => DeviceKind::Relay,
+            };
+            let code = admin::enroll_code::create(
+                &pool,
+                &branch,
+                kind,
+                Duration::from_secs(ttl_minutes.saturating_mul(60)),
+            )
+            .await?;
+            println!("{code}");
+        }
+        Command::Device { command } => {
+            let pool = pool(&cli.database_url).await?;
+            match command {
+                DeviceCommand::List { branch, json } => {
+                    let devices = admin::devices::list(&pool, branch.as_deref()).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&devices)?);
+                    } else {
+                        for d in devices {
+                            let state = match (&d.revoked_at, &d.flagged) {
+                                (Some(_), _) => "revoked",
+                                (None, Some(_)) => "flagged",
+                                _ => "active",
+                            };
+                            println!(
+                                "{}\t{}\t{}\t{}\t{}\tseq {}",
+                                d.device_id, d.branch, d.kind, d.name, state, d.acked_seq
+                            );
+                        }
+                    }
+                }
+                DeviceCommand::Revoke { device_id } => {
+                    admin::devices::revoke(&pool, device_id).await?;
+                    println!("device {device_id} revoked");
+                }
+            }
+        }
+        Command::Price { command } => {
+            let pool = pool(&cli.database_url).await?;
+            match command {
+                PriceCommand::Set { sku, price, branch, effective_from } => {
+                    admin::prices::set(&pool, &sku, price, branch.as_deref(), effective_from).await?;
+                    println!("price of {sku} set to {price}");
+                }
+            }
+        }
+        Command::Catalog { command } => {
+            let pool = pool(&cli.database_url).await?;
+            match command {
+                CatalogCommand::Import { file, branch } => {
+                    let s = admin::catalog::import(&pool, &file, branch.as_deref()).await?;
+                    println!(
+                        "imported {} products, {} prices, {} stock levels",
+                        s.products, s.prices, s.stock_levels
+                    );
+                }
+            }
+        }
+        Command::User { command } => {
+            let pool = pool(&cli.database_url).await?;
+            match command {
+                UserCommand::Add { name, pin, branch, role } => {
+                    let id = admin::users::add(&pool, branch.as_deref(), &name, &pin, &role).await?;
+                    println!("{id}");
+                }
+            }
+        }
+        Command::Ledger { branch, from, to, json } => {
+            let pool = pool(&cli.database_url).await?;
+            let l = admin::ledger::ledger(&pool, &branch, from, to).await?;
+            if json {
+                println!("{}", serde_json::to_string(&l)?);
+            } else {
+                print!("{}", l.to_text());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sentra-sync: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sentra-sync: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
