@@ -1,12 +1,534 @@
 //! One push batch: checked entry by entry, applied in one transaction.
+//!
+//! 1. Outside any transaction: who may push which device's entries
+//!    ([`check::may_push`]), and each entry's branch, size, hash and
+//!    signature ([`check::verify_entry`], on a blocking thread).
+//! 2. In one transaction: per device (in device-id order, each under an
+//!    advisory lock so two pushes of one device serialise), place the entries
+//!    against the chain tip ([`check::place`]): duplicates, forks, gaps.
+//! 3. Store the accepted entries in the journal (quarantine for payloads
+//!    that fail validation), apply them to the projections and run the
+//!    conflict rules ([`apply`]), move the chain tips, commit.
+//!
+//! A transaction that fails on a deadlock or serialisation error is retried.
 
+pub mod apply;
+pub mod check;
 pub mod orphans;
 
-use sentra_protocol::wire::{PushRequest, PushResponse};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sentra_ledger::rules;
+use sentra_protocol::wire::{
+    ConflictNotice, DeviceAck, PushRequest, PushResponse, QuarantinedEntry, RefusalReason,
+    RefusedEntry,
+};
+use sentra_protocol::{ChainPoint, Entry, Hash};
+use serde_json::json;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::http::{AppState, Caller};
+use apply::{Accepted, Applier, NewConflict, ms_to_time};
+use check::{DeviceRecord, Placement, Sender};
 
-pub async fn ingest(_state: &AppState, _caller: &Caller, _req: PushRequest) -> Result<PushResponse, ApiError> {
-    Err(ApiError::Internal("ingest is being built".into()))
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The part of a device's batch that survived the checks outside the
+/// transaction.
+struct DeviceBatch {
+    device_id: Uuid,
+    entries: Vec<Entry>,
+    verified: Vec<Result<(), (RefusalReason, String)>>,
+}
+
+pub async fn ingest(state: &AppState, caller: &Caller, req: PushRequest) -> Result<PushResponse, ApiError> {
+    let received_ms = now_ms();
+    let sender = Sender {
+        device_id: caller.device_id,
+        kind: caller.kind,
+        branch_id: caller.branch_id,
+        branch_code: caller.branch_code.clone(),
+    };
+    let tz: chrono_tz::Tz = caller
+        .branch_timezone
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("branch {} has a bad time zone", caller.branch_code)))?;
+
+    // Group by device, in seq order.
+    let mut by_device: BTreeMap<Uuid, Vec<Entry>> = BTreeMap::new();
+    for e in req.entries {
+        by_device.entry(e.device_id).or_default().push(e);
+    }
+    for list in by_device.values_mut() {
+        list.sort_by_key(|e| e.seq);
+    }
+    let ids: Vec<Uuid> = by_device.keys().copied().collect();
+    let devices = load_devices(state, &ids).await?;
+
+    let mut resp = PushResponse::default();
+    let mut batches = Vec::new();
+    for (device_id, entries) in by_device {
+        if let Err((reason, detail)) = check::may_push(&sender, device_id, devices.get(&device_id)) {
+            for e in &entries {
+                resp.refused.push(RefusedEntry {
+                    device_id,
+                    seq: e.seq,
+                    reason,
+                    detail: detail.clone(),
+                });
+            }
+            continue;
+        }
+        batches.push((device_id, entries));
+    }
+    // Crypto off the async threads.
+    let keys: HashMap<Uuid, ed25519_dalek::VerifyingKey> =
+        devices.iter().map(|(id, d)| (*id, d.public_key)).collect();
+    let sender2 = sender.clone();
+    let batches: Vec<DeviceBatch> = tokio::task::spawn_blocking(move || {
+        batches
+            .into_iter()
+            .map(|(device_id, entries)| {
+                let verified = match keys.get(&device_id) {
+                    Some(k) => entries.iter().map(|e| check::verify_entry(&sender2, e, k)).collect(),
+                    None => Vec::new(),
+                };
+                DeviceBatch {
+                    device_id,
+                    entries,
+                    verified,
+                }
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))?;
+
+    // The sender's clock, when it is the entries' own device.
+    let sender_offset = req
+        .sent_at_ms
+        .map(|s| s as i64 - received_ms as i64);
+
+    let mut attempt = 0;
+    let outcome = loop {
+        attempt += 1;
+        match ingest_tx(state, &sender, tz, &batches, received_ms, sender_offset).await {
+            Ok(o) => break o,
+            Err(e) if attempt < 4 && is_retryable(&e) => {
+                tracing::info!(attempt, error = %e, "push transaction retried");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    resp.acks = outcome.acks;
+    resp.stored = outcome.stored;
+    resp.duplicates = outcome.duplicates;
+    resp.refused.extend(outcome.refused);
+    resp.quarantined = outcome.quarantined;
+    resp.conflicts = outcome.conflicts;
+    resp.refused.sort_by_key(|r| (r.device_id, r.seq));
+
+    // Metrics.
+    let m = &state.metrics;
+    for (kind, n) in outcome.stored_kinds {
+        m.entries_ingested
+            .get_or_create(&crate::metrics::KindLabel { kind })
+            .inc_by(n);
+    }
+    m.entries_duplicate.inc_by(resp.duplicates);
+    m.entries_quarantined.inc_by(resp.quarantined.len() as u64);
+    for r in &resp.refused {
+        m.refused(r.reason.code());
+    }
+    for c in &resp.conflicts {
+        m.conflicts
+            .get_or_create(&crate::metrics::KindLabel { kind: c.kind.clone() })
+            .inc();
+    }
+    m.device_last_seen
+        .get_or_create(&crate::metrics::DeviceLabel {
+            device_id: caller.device_id.to_string(),
+            branch: caller.branch_code.clone(),
+        })
+        .set((received_ms / 1000) as i64);
+    tracing::info!(
+        device = %caller.device_id,
+        branch = %caller.branch_code,
+        stored = resp.stored,
+        duplicates = resp.duplicates,
+        refused = resp.refused.len(),
+        quarantined = resp.quarantined.len(),
+        conflicts = resp.conflicts.len(),
+        "push ingested"
+    );
+    Ok(resp)
+}
+
+fn is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40001") | Some("40P01")),
+        _ => false,
+    }
+}
+
+async fn load_devices(state: &AppState, ids: &[Uuid]) -> Result<HashMap<Uuid, DeviceRecord>, ApiError> {
+    let rows: Vec<(Uuid, i32, Vec<u8>, bool)> = sqlx::query_as(
+        "SELECT device_id, branch_id, public_key, revoked_at IS NOT NULL FROM devices
+         WHERE device_id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut out = HashMap::new();
+    for (device_id, branch_id, key, revoked) in rows {
+        let bytes: [u8; 32] = key
+            .try_into()
+            .map_err(|_| ApiError::Internal(format!("device {device_id} has a bad key")))?;
+        let public_key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| ApiError::Internal(format!("device {device_id} has a bad key")))?;
+        out.insert(
+            device_id,
+            DeviceRecord {
+                device_id,
+                branch_id,
+                public_key,
+                revoked,
+            },
+        );
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Outcome {
+    acks: Vec<DeviceAck>,
+    stored: u64,
+    duplicates: u64,
+    refused: Vec<RefusedEntry>,
+    quarantined: Vec<QuarantinedEntry>,
+    conflicts: Vec<ConflictNotice>,
+    stored_kinds: BTreeMap<String, u64>,
+}
+
+async fn ingest_tx(
+    state: &AppState,
+    sender: &Sender,
+    tz: chrono_tz::Tz,
+    batches: &[DeviceBatch],
+    received_ms: u64,
+    sender_offset: Option<i64>,
+) -> Result<Outcome, sqlx::Error> {
+    let branch_id = sender.branch_id;
+    let tolerance = state.rules.skew_tolerance.as_millis() as u64;
+    let mut out = Outcome::default();
+    let mut tx = state.pool.begin().await?;
+    let mut accepted: Vec<Accepted> = Vec::new();
+    let mut conflicts: Vec<NewConflict> = Vec::new();
+    let mut tips: Vec<(Uuid, ChainPoint, bool)> = Vec::new();
+
+    for b in batches {
+        let placement = place_device(&mut tx, branch_id, b).await?;
+        let held_before = placement.0;
+        let p = placement.1;
+        out.duplicates += p.duplicates;
+        for r in &p.refused {
+            out.refused.push(RefusedEntry {
+                device_id: b.device_id,
+                seq: r.seq,
+                reason: r.reason,
+                detail: r.detail.clone(),
+            });
+        }
+        for f in &p.forks {
+            conflicts.push(NewConflict {
+                kind: "fork",
+                dedup_key: format!("fork:{}:{}:{}", b.device_id, f.seq, f.received.to_hex()),
+                device_id: b.device_id,
+                seq: f.seq,
+                entry_id: None,
+                details: json!({
+                    "held_hash": f.held.to_hex(),
+                    "received_hash": f.received.to_hex(),
+                }),
+            });
+            sqlx::query(
+                "UPDATE devices SET flagged_at = COALESCE(flagged_at, now()),
+                     flag_reason = COALESCE(flag_reason, $2)
+                 WHERE device_id = $1",
+            )
+            .bind(b.device_id)
+            .bind(format!("fork at seq {}", f.seq))
+            .execute(&mut *tx)
+            .await?;
+        }
+        out.acks.push(DeviceAck {
+            device_id: b.device_id,
+            acked_seq: p.tip.seq,
+            expected_seq: p.expected,
+        });
+        // Clock skew: the sender's offset applies to its own entries only.
+        let offset = if b.device_id == sender.device_id {
+            sender_offset
+        } else {
+            None
+        };
+        let mut skewed: Option<(u64, u64, i64)> = None;
+        for &i in &p.accept {
+            let e = &b.entries[i];
+            let t = rules::assess_time(e.hlc.wall_ms, received_ms, offset, tolerance);
+            if let Some(skew) = t.skew_ms {
+                skewed = Some(match skewed {
+                    None => (e.seq, e.seq, skew),
+                    Some((first, _, s)) => (first, e.seq, s.max(skew)),
+                });
+            }
+            let typed = sentra_ledger::validate(e).map_err(|inv| format!("{}: {inv}", inv.code()));
+            accepted.push(Accepted {
+                entry: e.clone(),
+                occurred_ms: t.occurred_ms,
+                typed,
+            });
+        }
+        if let Some((first, last, skew)) = skewed {
+            conflicts.push(NewConflict {
+                kind: "clock_skew",
+                dedup_key: format!("clock_skew:{}:{first}", b.device_id),
+                device_id: b.device_id,
+                seq: first,
+                entry_id: None,
+                details: json!({
+                    "first_seq": first,
+                    "last_seq": last,
+                    "skew_ms": skew,
+                    "received_at": ms_to_time(received_ms as i64),
+                    "measured_by": if offset.is_some() { "sender clock at push" } else { "entry in the future" },
+                }),
+            });
+        }
+        if p.tip.seq > held_before {
+            tips.push((b.device_id, p.tip, held_before > 0));
+        }
+    }
+
+    // The raw journal first, so voids and refunds in the batch can read the
+    // sales they name.
+    insert_journal(&mut tx, branch_id, &accepted, received_ms).await?;
+    let mut applier = Applier::new(branch_id, tz);
+    applier.apply_all(&mut tx, &accepted).await?;
+    for (i, reason) in &applier.quarantine {
+        sqlx::query(
+            "UPDATE journal SET quarantine_reason = $4 WHERE branch_id = $1 AND device_id = $2 AND seq = $3",
+        )
+        .bind(branch_id)
+        .bind(accepted[*i].entry.device_id)
+        .bind(accepted[*i].entry.seq as i64)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+    }
+    conflicts.extend(applier.conflicts.drain(..));
+
+    // Quarantine alerts.
+    for (i, a) in accepted.iter().enumerate() {
+        let reason = match (&a.typed, applier.quarantine.get(&i)) {
+            (Err(r), _) => r.clone(),
+            (Ok(_), Some(r)) => r.clone(),
+            _ => continue,
+        };
+        sqlx::query(
+            "INSERT INTO alerts (branch_id, alert_id, kind, device_id, seq, details)
+             VALUES ($1, $2, 'quarantined', $3, $4, $5)",
+        )
+        .bind(branch_id)
+        .bind(Uuid::now_v7())
+        .bind(a.entry.device_id)
+        .bind(a.entry.seq as i64)
+        .bind(json!({"reason": reason, "kind": a.entry.kind.as_str(), "entry_id": a.entry.id}))
+        .execute(&mut *tx)
+        .await?;
+        out.quarantined.push(QuarantinedEntry {
+            device_id: a.entry.device_id,
+            seq: a.entry.seq,
+            reason,
+        });
+    }
+
+    // Conflicts: a dedup key already raised is not raised again.
+    for c in conflicts {
+        let raised: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO conflicts (branch_id, conflict_id, kind, dedup_key, device_id, seq, entry_id, details)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (branch_id, dedup_key) DO NOTHING RETURNING conflict_id",
+        )
+        .bind(branch_id)
+        .bind(Uuid::now_v7())
+        .bind(c.kind)
+        .bind(&c.dedup_key)
+        .bind(c.device_id)
+        .bind(c.seq as i64)
+        .bind(c.entry_id)
+        .bind(&c.details)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if raised.is_some() {
+            out.conflicts.push(ConflictNotice {
+                kind: c.kind.to_owned(),
+                device_id: c.device_id,
+                seq: c.seq,
+                details: c.details,
+            });
+        }
+    }
+
+    // Chain tips.
+    for (device_id, tip, existed) in tips {
+        let q = if existed {
+            "UPDATE device_heads SET seq = $3, hash = $4, updated_at = now()
+             WHERE branch_id = $1 AND device_id = $2"
+        } else {
+            "INSERT INTO device_heads (branch_id, device_id, seq, hash, updated_at)
+             VALUES ($1, $2, $3, $4, now())"
+        };
+        sqlx::query(q)
+            .bind(branch_id)
+            .bind(device_id)
+            .bind(tip.seq as i64)
+            .bind(&tip.hash.0[..])
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+
+    out.stored = accepted.len() as u64;
+    for a in &accepted {
+        *out.stored_kinds.entry(a.entry.kind.as_str().to_owned()).or_default() += 1;
+    }
+    Ok(out)
+}
+
+/// Locks the device's chain and places its entries: returns the seq held
+/// before the batch and the placement.
+async fn place_device(
+    tx: &mut Transaction<'_, Postgres>,
+    branch_id: i32,
+    b: &DeviceBatch,
+) -> Result<(u64, Placement), sqlx::Error> {
+    let lock_key = i64::from_be_bytes(b.device_id.as_bytes()[..8].try_into().unwrap_or([0; 8]));
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock_key ^ 0x5E47_7A00)
+        .execute(&mut **tx)
+        .await?;
+    let head: Option<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT seq, hash FROM device_heads WHERE branch_id = $1 AND device_id = $2",
+    )
+    .bind(branch_id)
+    .bind(b.device_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let tip = match head {
+        Some((seq, hash)) => ChainPoint {
+            seq: seq as u64,
+            hash: Hash(hash.try_into().unwrap_or([0; 32])),
+        },
+        None => ChainPoint::GENESIS,
+    };
+    let old: Vec<i64> = b
+        .entries
+        .iter()
+        .filter(|e| e.seq <= tip.seq)
+        .map(|e| e.seq as i64)
+        .collect();
+    let mut held = BTreeMap::new();
+    if !old.is_empty() {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT seq, hash FROM journal WHERE branch_id = $1 AND device_id = $2 AND seq = ANY($3)",
+        )
+        .bind(branch_id)
+        .bind(b.device_id)
+        .bind(&old)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (seq, hash) in rows {
+            held.insert(seq as u64, Hash(hash.try_into().unwrap_or([0; 32])));
+        }
+    }
+    Ok((tip.seq, check::place(&b.entries, &b.verified, tip, &held)))
+}
+
+async fn insert_journal(
+    tx: &mut Transaction<'_, Postgres>,
+    branch_id: i32,
+    accepted: &[Accepted],
+    received_ms: u64,
+) -> Result<(), sqlx::Error> {
+    if accepted.is_empty() {
+        return Ok(());
+    }
+    let n = accepted.len();
+    let mut device = Vec::with_capacity(n);
+    let mut seq = Vec::with_capacity(n);
+    let mut id = Vec::with_capacity(n);
+    let mut format = Vec::with_capacity(n);
+    let mut kind = Vec::with_capacity(n);
+    let mut wall = Vec::with_capacity(n);
+    let mut counter = Vec::with_capacity(n);
+    let mut prev = Vec::with_capacity(n);
+    let mut hash = Vec::with_capacity(n);
+    let mut sig = Vec::with_capacity(n);
+    let mut payload = Vec::with_capacity(n);
+    let mut occurred = Vec::with_capacity(n);
+    let mut quarantine: Vec<Option<String>> = Vec::with_capacity(n);
+    for a in accepted {
+        let e = &a.entry;
+        device.push(e.device_id);
+        seq.push(e.seq as i64);
+        id.push(e.id);
+        format.push(e.format as i16);
+        kind.push(e.kind.as_str().to_owned());
+        wall.push(e.hlc.wall_ms as i64);
+        counter.push(e.hlc.counter as i32);
+        prev.push(e.prev_hash.0.to_vec());
+        hash.push(e.hash.0.to_vec());
+        sig.push(e.signature.0.to_vec());
+        payload.push(e.payload.to_string());
+        occurred.push(ms_to_time(a.occurred_ms));
+        quarantine.push(a.typed.as_ref().err().cloned());
+    }
+    sqlx::query(
+        "INSERT INTO journal (branch_id, device_id, seq, entry_id, format, kind, hlc_wall_ms,
+             hlc_counter, prev_hash, hash, signature, payload, received_at, occurred_at,
+             quarantine_reason)
+         SELECT $1, d, s, i, f, k, w, c, p, h, g, y::jsonb, $2, o, q
+         FROM UNNEST($3::uuid[], $4::bigint[], $5::uuid[], $6::smallint[], $7::text[],
+                     $8::bigint[], $9::int[], $10::bytea[], $11::bytea[], $12::bytea[],
+                     $13::text[], $14::timestamptz[], $15::text[])
+              AS u(d, s, i, f, k, w, c, p, h, g, y, o, q)",
+    )
+    .bind(branch_id)
+    .bind(ms_to_time(received_ms as i64))
+    .bind(&device)
+    .bind(&seq)
+    .bind(&id)
+    .bind(&format)
+    .bind(&kind)
+    .bind(&wall)
+    .bind(&counter)
+    .bind(&prev)
+    .bind(&hash)
+    .bind(&sig)
+    .bind(&payload)
+    .bind(&occurred)
+    .bind(&quarantine)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -1,15 +1,73 @@
-//! Parked voids and refunds whose sale never came: raised after a grace.
+//! `orphan_reference`: a void or refund names a sale the cloud has not seen.
+//! It is parked at once (see `apply`), applied automatically when the sale
+//! arrives, and raised here only if the sale has not come within the grace
+//! period. Raising is idempotent (one conflict per parked entry).
 
 use std::time::Duration;
 
 use crate::http::AppState;
 
+/// Raises `orphan_reference` for every void/refund parked longer than the
+/// grace; returns how many were newly raised.
+pub async fn sweep(state: &AppState) -> Result<u64, sqlx::Error> {
+    let grace_ms = state.rules.orphan_grace.as_millis() as f64;
+    let raised = sqlx::query(
+        "INSERT INTO conflicts (branch_id, conflict_id, kind, dedup_key, device_id, seq, entry_id, details)
+         SELECT branch_id, gen_random_uuid(), 'orphan_reference', 'orphan:' || entry_id,
+                device_id, seq, entry_id,
+                jsonb_build_object('entry_kind', what, 'receipt_no', receipt_no,
+                                   'sale_entry_id', sale_entry_id, 'parked_since', received_at)
+         FROM (
+             SELECT branch_id, entry_id, device_id, seq, 'sale_voided' AS what, receipt_no,
+                    sale_entry_id, received_at
+             FROM voids WHERE status = 'parked'
+             UNION ALL
+             SELECT branch_id, entry_id, device_id, seq, 'refund_issued', receipt_no,
+                    sale_entry_id, received_at
+             FROM refunds WHERE status = 'parked'
+         ) parked
+         WHERE received_at < now() - make_interval(secs => $1 / 1000.0)
+         ON CONFLICT (branch_id, dedup_key) DO NOTHING",
+    )
+    .bind(grace_ms)
+    .execute(&state.pool)
+    .await?;
+    let n = raised.rows_affected();
+    if n > 0 {
+        state
+            .metrics
+            .conflicts
+            .get_or_create(&crate::metrics::KindLabel {
+                kind: "orphan_reference".into(),
+            })
+            .inc_by(n);
+        tracing::warn!(raised = n, "orphan references raised");
+    }
+    Ok(n)
+}
+
+/// Runs [`sweep`] every `every` until `stop` turns true.
 pub fn spawn_sweeper(
-    _state: AppState,
-    _every: Duration,
+    state: AppState,
+    every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let _ = stop.wait_for(|s| *s).await;
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = sweep(&state).await {
+                        tracing::warn!(error = %e, "orphan sweep failed");
+                    }
+                }
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        break;
+                    }
+                }
+            }
+        }
     })
 }
