@@ -1,0 +1,403 @@
+//! One test per kind of the conflict catalogue: each is raised with the right
+//! details, and the sale is kept (a `fork` is refused).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Device, Server, sale, sale_with};
+use sentra_domain::{Money, ShiftSummary};
+use sentra_ledger::{figures_of, totals_of};
+use sentra_protocol::payload::{
+    RefundIssued, RefundLine, SaleCompleted, ShiftClosed, ShiftOpened, StockCounted,
+};
+use sentra_protocol::wire::{DeviceKind, PushResponse};
+use serde_json::Value;
+use uuid::Uuid;
+
+async fn push_ok(s: &Server, d: &Device, entries: &[sentra_protocol::Entry]) -> PushResponse {
+    let (status, body) = s.push(&d.credential, entries, None).await;
+    assert_eq!(status, 200, "{body}");
+    let r: PushResponse = serde_json::from_value(body).expect("push response");
+    assert!(r.refused.is_empty(), "refused: {:?}", r.refused);
+    assert!(r.quarantined.is_empty(), "quarantined: {:?}", r.quarantined);
+    r
+}
+
+fn open(d: &mut Device) -> (Uuid, sentra_protocol::Entry) {
+    let shift = Uuid::now_v7();
+    let e = d.entry(&ShiftOpened {
+        shift_id: shift,
+        opening_float: 100_000,
+        cashier: None,
+    });
+    (shift, e)
+}
+
+async fn sales_kept(s: &Server) -> i64 {
+    s.count("SELECT count(*) FROM sales").await
+}
+
+fn full_refund(no: &str, sale: &SaleCompleted, sale_id: Uuid, shift: Uuid) -> RefundIssued {
+    RefundIssued {
+        refund_no: no.into(),
+        receipt_no: sale.receipt_no.clone(),
+        sale_entry_id: Some(sale_id),
+        shift_id: shift,
+        lines: sale
+            .lines
+            .iter()
+            .map(|l| RefundLine {
+                line_no: l.line_no,
+                sku: l.sku.clone(),
+                quantity_milli: l.quantity_milli,
+                amount: l.total,
+                tax: l.tax,
+            })
+            .collect(),
+        total: sale.total,
+        tax: sale.tax,
+        method: "cash".into(),
+        reason: None,
+    }
+}
+
+#[tokio::test]
+async fn oversold_is_raised_once_per_item_and_day_until_counted() {
+    let s = Server::start().await;
+    let b = s.branch("JKT01").await;
+    sqlx::query("INSERT INTO stock_levels (branch_id, sku, on_hand_milli, count_generation) VALUES ($1, 'RICE', 1000, 1)")
+        .bind(b)
+        .execute(&s.pool)
+        .await
+        .expect("stock");
+    let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let (shift, o) = open(&mut t);
+    let s1 = t.entry(&sale("R-1", shift, &[("RICE", 1500, 14_000)]));
+    let r = push_ok(&s, &t, &[o, s1.clone()]).await;
+    assert_eq!(r.conflicts.len(), 1, "{:?}", r.conflicts);
+    let c = &s.conflicts("oversold").await[0];
+    assert_eq!(c["seq"], 2);
+    assert_eq!(c["details"]["sku"], "RICE");
+    assert_eq!(c["details"]["on_hand_before_milli"], 1000);
+    assert_eq!(c["details"]["on_hand_after_milli"], -500);
+    assert_eq!(c["details"]["receipt_no"], "R-1");
+
+    // Same item, same day: not raised again.
+    let s2 = t.entry(&sale("R-2", shift, &[("RICE", 1000, 14_000)]));
+    let r = push_ok(&s, &t, &[s2]).await;
+    assert!(r.conflicts.is_empty());
+    assert_eq!(s.conflicts("oversold").await.len(), 1);
+
+    // Counted: a new shortfall is raised again.
+    let count = t.entry(&StockCounted {
+        sku: "RICE".into(),
+        counted_milli: 0,
+        previous_milli: -1500,
+    });
+    let s3 = t.entry(&sale("R-3", shift, &[("RICE", 1000, 14_000)]));
+    push_ok(&s, &t, &[count, s3]).await;
+    assert_eq!(s.conflicts("oversold").await.len(), 2);
+    // Every sale was kept.
+    assert_eq!(sales_kept(&s).await, 3);
+    let on_hand: i64 = sqlx::query_scalar("SELECT on_hand_milli FROM stock_levels WHERE sku = 'RICE'")
+        .fetch_one(&s.pool)
+        .await
+        .expect("level");
+    assert_eq!(on_hand, -1000);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn stale_price_names_both_prices() {
+    let s = Server::start().await;
+    let b = s.branch("JKT01").await;
+    sqlx::query("INSERT INTO products (sku, name, tax_category) VALUES ('TEA', 'Teh Botol', 'standard')")
+        .execute(&s.pool)
+        .await
+        .expect("product");
+    // Chain-wide 6000 since yesterday; the branch's own 6500 from an hour ago.
+    sqlx::query(
+        "INSERT INTO prices (sku, branch_id, price, effective_from) VALUES
+           ('TEA', NULL, 6000, now() - interval '1 day'),
+           ('TEA', $1, 6500, now() - interval '1 hour')",
+    )
+    .bind(b)
+    .execute(&s.pool)
+    .await
+    .expect("prices");
+    let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let (shift, o) = open(&mut t);
+    let good = t.entry(&sale("R-1", shift, &[("TEA", 1000, 6500)]));
+    let stale = t.entry(&sale("R-2", shift, &[("TEA", 2000, 6000)]));
+    let r = push_ok(&s, &t, &[o, good, stale.clone()]).await;
+    assert_eq!(r.conflicts.len(), 1, "{:?}", r.conflicts);
+    let c = &s.conflicts("stale_price").await[0];
+    assert_eq!(c["seq"], 3);
+    assert_eq!(c["entry_id"], stale.id.to_string());
+    assert_eq!(c["details"]["charged"], 6000);
+    assert_eq!(c["details"]["in_force"], 6500);
+    assert_eq!(c["details"]["line_no"], 1);
+    assert_eq!(sales_kept(&s).await, 2);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn over_refund_flags_the_later_refund_by_hlc_whatever_the_arrival_order() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut seller = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut early = s.enroll("JKT01", DeviceKind::Terminal, 2).await;
+    let mut late = s.enroll("JKT01", DeviceKind::Terminal, 3).await;
+    let (shift, o) = open(&mut seller);
+    let sold = sale("R-1", shift, &[("A", 2000, 5000), ("B", 1000, 3000)]);
+    let sale_entry = seller.entry(&sold);
+    push_ok(&s, &seller, &[o, sale_entry.clone()]).await;
+
+    // Both refund the whole sale offline; `early` did it first (HLC).
+    early.wall_ms -= 60_000;
+    let (e_shift, e_open) = open(&mut early);
+    let e_refund = early.entry(&full_refund("RF-E", &sold, sale_entry.id, e_shift));
+    let (l_shift, l_open) = open(&mut late);
+    let l_refund = late.entry(&full_refund("RF-L", &sold, sale_entry.id, l_shift));
+
+    // The later one arrives first: it fits, nothing raised yet.
+    let r = push_ok(&s, &late, &[l_open, l_refund.clone()]).await;
+    assert!(r.conflicts.is_empty(), "{:?}", r.conflicts);
+    // The earlier one arrives: it applies, and the later one is flagged.
+    let r = push_ok(&s, &early, &[e_open, e_refund.clone()]).await;
+    assert_eq!(r.conflicts.len(), 1, "{:?}", r.conflicts);
+    let c = &s.conflicts("over_refund").await[0];
+    assert_eq!(c["entry_id"], l_refund.id.to_string());
+    assert_eq!(c["device_id"], late.device_id.to_string());
+    assert_eq!(c["details"]["receipt_no"], "R-1");
+    assert_eq!(c["details"]["over"]["earlier_quantity_milli"], 2000);
+    let flags: Vec<(String, bool)> =
+        sqlx::query_as("SELECT refund_no, over_refund FROM refunds ORDER BY refund_no")
+            .fetch_all(&s.pool)
+            .await
+            .expect("refunds");
+    assert_eq!(flags, vec![("RF-E".into(), false), ("RF-L".into(), true)]);
+    // Both refunds are kept (the money left two tills), and the sale too.
+    let l = sentra_sync::admin::ledger::ledger(&s.pool, "JKT01", None, None)
+        .await
+        .expect("ledger");
+    assert_eq!(l.refunds_count, 2);
+    assert_eq!(l.refunds, 2 * sold.total);
+    assert_eq!(sales_kept(&s).await, 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn orphan_reference_is_parked_then_resolved_when_the_sale_arrives() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut seller = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut refunder = s.enroll("JKT01", DeviceKind::Terminal, 2).await;
+    let (shift, o) = open(&mut seller);
+    let sold = sale("R-9", shift, &[("A", 1000, 5000)]);
+    let sale_entry = seller.entry(&sold);
+    let (r_shift, r_open) = open(&mut refunder);
+    let refund = refunder.entry(&full_refund("RF-1", &sold, sale_entry.id, r_shift));
+
+    // The refund arrives before the sale: parked, not raised (grace 1 h).
+    push_ok(&s, &refunder, &[r_open, refund.clone()]).await;
+    let status: String = sqlx::query_scalar("SELECT status FROM refunds")
+        .fetch_one(&s.pool)
+        .await
+        .expect("refund");
+    assert_eq!(status, "parked");
+    assert!(s.conflicts("orphan_reference").await.is_empty());
+    // The sale arrives: the refund applies to it.
+    push_ok(&s, &seller, &[o, sale_entry.clone()]).await;
+    let (status, linked): (String, Option<Uuid>) =
+        sqlx::query_as("SELECT status, sale_entry_id FROM refunds")
+            .fetch_one(&s.pool)
+            .await
+            .expect("refund");
+    assert_eq!(status, "applied");
+    assert_eq!(linked, Some(sale_entry.id));
+    assert_eq!(sales_kept(&s).await, 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn orphan_reference_is_raised_after_the_grace_and_resolved_later() {
+    let rules = sentra_sync::config::RulesConfig {
+        orphan_grace: Duration::from_millis(0),
+        ..common::default_rules()
+    };
+    let s = Server::start_with(rules, Duration::from_millis(100)).await;
+    s.branch("JKT01").await;
+    let mut seller = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut refunder = s.enroll("JKT01", DeviceKind::Terminal, 2).await;
+    let (shift, o) = open(&mut seller);
+    let sold = sale("R-7", shift, &[("A", 1000, 5000)]);
+    let sale_entry = seller.entry(&sold);
+    let (r_shift, r_open) = open(&mut refunder);
+    let refund = refunder.entry(&full_refund("RF-7", &sold, sale_entry.id, r_shift));
+    push_ok(&s, &refunder, &[r_open, refund.clone()]).await;
+
+    // The sweeper raises it (polling, no fixed sleep).
+    let mut raised: Vec<Value> = Vec::new();
+    for _ in 0..100 {
+        raised = s.conflicts("orphan_reference").await;
+        if !raised.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(raised.len(), 1, "orphan never raised");
+    assert_eq!(raised[0]["entry_id"], refund.id.to_string());
+    assert_eq!(raised[0]["details"]["receipt_no"], "R-7");
+    assert_eq!(raised[0]["details"]["entry_kind"], "refund_issued");
+    assert_eq!(raised[0]["resolved"], false);
+
+    // The sale finally arrives: the conflict is resolved automatically.
+    push_ok(&s, &seller, &[o, sale_entry]).await;
+    let after = s.conflicts("orphan_reference").await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["resolved"], true);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn voucher_double_spend_flags_the_second_redemption() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    s.branch("BDG01").await;
+    let mut a = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut b = s.enroll("BDG01", DeviceKind::Terminal, 2).await;
+    a.wall_ms -= 10_000; // a redeemed first
+    let (sa, oa) = open(&mut a);
+    let ra = a.entry(&sale_with("R-A", sa, &[("A", 1000, 50_000)], "voucher", Some("GV-123")));
+    let (sb, ob) = open(&mut b);
+    let rb = b.entry(&sale_with("R-B", sb, &[("A", 1000, 50_000)], "voucher", Some("GV-123")));
+    let r = push_ok(&s, &a, &[oa, ra.clone()]).await;
+    assert!(r.conflicts.is_empty());
+    let r = push_ok(&s, &b, &[ob, rb.clone()]).await;
+    assert_eq!(r.conflicts.len(), 1, "{:?}", r.conflicts);
+    let c = &s.conflicts("voucher_double_spend").await[0];
+    assert_eq!(c["entry_id"], rb.id.to_string());
+    assert_eq!(c["details"]["code"], "GV-123");
+    assert_eq!(c["details"]["first_entry_id"], ra.id.to_string());
+    // Both sales kept.
+    assert_eq!(sales_kept(&s).await, 2);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn clock_skew_is_flagged_and_reports_use_the_corrected_time() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    // The terminal's clock is three hours slow.
+    let skew: i64 = -3 * 3600 * 1000;
+    t.wall_ms = (common::now_ms() as i64 + skew) as u64;
+    let (shift, o) = open(&mut t);
+    let s1 = t.entry(&sale("R-1", shift, &[("A", 1000, 5000)]));
+    let sent_at = (common::now_ms() as i64 + skew) as u64;
+    let (status, body) = s.push(&t.credential, &[o, s1], Some(sent_at)).await;
+    assert_eq!(status, 200, "{body}");
+    let c = &s.conflicts("clock_skew").await;
+    assert_eq!(c.len(), 1);
+    let measured = c[0]["details"]["skew_ms"].as_i64().expect("skew");
+    assert!((measured - skew).abs() < 5_000, "measured {measured}");
+    assert_eq!(c[0]["details"]["first_seq"], 1);
+    assert_eq!(c[0]["details"]["last_seq"], 2);
+    // The sale is kept, at the corrected time (within seconds of now).
+    let off: f64 = sqlx::query_scalar(
+        "SELECT abs(extract(epoch FROM (occurred_at - now())))::float8 FROM sales",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .expect("sale");
+    assert!(off < 30.0, "corrected time is {off} s from now");
+    s.stop().await;
+}
+
+fn closing(shift: Uuid, float: i64, sales: &[&SaleCompleted], counted: i64) -> ShiftClosed {
+    let mut sum = ShiftSummary::open(Money::idr(float));
+    for s in sales {
+        sum.add_sale(&figures_of(s).expect("figures")).expect("fold");
+    }
+    let totals = totals_of(&sum);
+    let expected = float + totals.payments.get("cash").copied().unwrap_or(0);
+    ShiftClosed {
+        shift_id: shift,
+        opening_float: float,
+        totals,
+        expected_cash: expected,
+        counted_cash: counted,
+        variance: counted - expected,
+    }
+}
+
+#[tokio::test]
+async fn shift_mismatch_names_both_figures_and_a_true_close_raises_nothing() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+
+    // A shift whose close matches its entries.
+    let (shift, o) = open(&mut t);
+    let a = sale("R-1", shift, &[("A", 1000, 5000)]);
+    let sa = t.entry(&a);
+    let close = t.entry(&closing(shift, 100_000, &[&a], 105_000));
+    let r = push_ok(&s, &t, &[o, sa, close]).await;
+    assert!(r.conflicts.is_empty(), "{:?}", r.conflicts);
+
+    // A shift whose close claims more than its entries add up to.
+    let (shift2, o2) = open(&mut t);
+    let b = sale("R-2", shift2, &[("A", 2000, 5000)]);
+    let sb = t.entry(&b);
+    let mut wrong = closing(shift2, 100_000, &[&b], 110_000);
+    wrong.totals.gross += 1000;
+    let close2 = t.entry(&wrong);
+    let r = push_ok(&s, &t, &[o2, sb, close2]).await;
+    assert_eq!(r.conflicts.len(), 1, "{:?}", r.conflicts);
+    let c = &s.conflicts("shift_mismatch").await[0];
+    assert_eq!(c["details"]["shift_id"], shift2.to_string());
+    let diffs = c["details"]["differences"].as_array().expect("differences");
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    assert_eq!(diffs[0]["figure"], "gross");
+    assert_eq!(diffs[0]["reported"], 11_000);
+    assert_eq!(diffs[0]["recomputed"], 10_000);
+    assert_eq!(sales_kept(&s).await, 2);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn fork_is_refused_and_the_device_flagged() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let (shift, o) = open(&mut t);
+    let mut twin = t.clone();
+    let held = t.entry(&sale("R-1", shift, &[("A", 1000, 5000)]));
+    push_ok(&s, &t, &[o, held.clone()]).await;
+    let other = twin.entry(&sale("R-1", shift, &[("A", 1000, 9000)]));
+    let (status, body) = s.push(&t.credential, &[other.clone()], None).await;
+    assert_eq!(status, 200);
+    let r: PushResponse = serde_json::from_value(body).expect("push response");
+    assert_eq!(r.refused.len(), 1);
+    assert_eq!(r.refused[0].reason.code(), "fork");
+    assert_eq!(r.acks[0].acked_seq, 2);
+    let c = &s.conflicts("fork").await[0];
+    assert_eq!(c["seq"], 2);
+    assert_eq!(c["details"]["held_hash"], held.hash.to_hex());
+    assert_eq!(c["details"]["received_hash"], other.hash.to_hex());
+    let flagged: Option<String> = sqlx::query_scalar("SELECT flag_reason FROM devices WHERE device_id = $1")
+        .bind(t.device_id)
+        .fetch_one(&s.pool)
+        .await
+        .expect("device");
+    assert_eq!(flagged.as_deref(), Some("fork at seq 2"));
+    // The held sale stands unchanged.
+    let total: i64 = sqlx::query_scalar("SELECT total FROM sales")
+        .fetch_one(&s.pool)
+        .await
+        .expect("sale");
+    assert_eq!(total, 5000);
+    s.stop().await;
+}
