@@ -13,6 +13,12 @@ make
 perl
 pkg-config
 "
+# PostgreSQL server binaries: the demo's cloud database and the sync-server
+# tests' throwaway clusters (initdb/pg_ctl run as the unprivileged postgres
+# user; no service is started or enabled).
+PG_PACKAGES="
+postgresql
+"
 TEST_PACKAGES="
 gnome-keyring
 dbus
@@ -34,8 +40,8 @@ x86_64-pc-windows-gnu
 "
 
 case "${1:-test}" in
-    build) APT_PACKAGES="$BUILD_PACKAGES"; RUST_TARGETS="" ;;
-    test) APT_PACKAGES="$BUILD_PACKAGES $TEST_PACKAGES" ;;
+    build) APT_PACKAGES="$BUILD_PACKAGES $PG_PACKAGES"; RUST_TARGETS="" ;;
+    test) APT_PACKAGES="$BUILD_PACKAGES $PG_PACKAGES $TEST_PACKAGES" ;;
     *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 

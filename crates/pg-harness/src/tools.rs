@@ -52,6 +52,23 @@ fn find_bin_dir() -> Result<PathBuf, String> {
         return Ok(dir);
     }
     tried.push(DEFAULT_BIN_DIR.to_owned());
+    // Debian and Ubuntu install each major version under its own directory:
+    // take the newest one present (e.g. 16 on Ubuntu 24.04).
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|d| {
+            let v = d.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((v, d.path().join("bin")))
+        })
+        .filter(|(_, bin)| has_server(bin))
+        .collect();
+    versions.sort();
+    if let Some((_, dir)) = versions.pop() {
+        return Ok(dir);
+    }
+    tried.push("/usr/lib/postgresql/*/bin".to_owned());
     Err(format!(
         "no initdb/pg_ctl in {}; set SENTRA_PG_BIN to PostgreSQL's bin directory",
         tried.join(", ")
