@@ -1,0 +1,257 @@
+//! Deciding, entry by entry, what a push batch may store: who may push it,
+//! whether it is genuine, and where it falls in its device's chain.
+//!
+//! The pure part ([`precheck`], [`place`]) runs without a database; the
+//! caller supplies the device rows, the chain tip and the hashes already
+//! held.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::VerifyingKey;
+use sentra_protocol::wire::{DeviceKind, MAX_PAYLOAD_BYTES, RefusalReason};
+use sentra_protocol::{ChainPoint, Entry, EntryProblem, Hash, canonical_json};
+use uuid::Uuid;
+
+/// A device as registered in the cloud.
+#[derive(Clone, Debug)]
+pub struct DeviceRecord {
+    pub device_id: Uuid,
+    pub branch_id: i32,
+    pub public_key: VerifyingKey,
+    pub revoked: bool,
+}
+
+/// Who sent the batch.
+#[derive(Clone, Debug)]
+pub struct Sender {
+    pub device_id: Uuid,
+    pub kind: DeviceKind,
+    pub branch_id: i32,
+    pub branch_code: String,
+}
+
+/// One refused entry and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub seq: u64,
+    pub reason: RefusalReason,
+    pub detail: String,
+}
+
+/// Whether the sender may push this device's entries at all; `Err` refuses
+/// every entry of the device in the batch.
+pub fn may_push(
+    sender: &Sender,
+    device_id: Uuid,
+    device: Option<&DeviceRecord>,
+) -> Result<(), (RefusalReason, String)> {
+    let Some(d) = device else {
+        return Err((
+            RefusalReason::UnknownDevice,
+            format!("device {device_id} is not enrolled"),
+        ));
+    };
+    if d.branch_id != sender.branch_id {
+        return Err((
+            RefusalReason::WrongBranch,
+            format!("device {device_id} belongs to another branch"),
+        ));
+    }
+    if d.revoked {
+        return Err((
+            RefusalReason::DeviceRevoked,
+            format!("device {device_id} has been revoked"),
+        ));
+    }
+    if sender.kind == DeviceKind::Terminal && device_id != sender.device_id {
+        return Err((
+            RefusalReason::NotOwnEntry,
+            "a terminal may push only its own entries".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an entry on its own (before any lock is taken): its `branch`,
+/// payload size, format, hash and signature.
+pub fn verify_entry(
+    sender: &Sender,
+    entry: &Entry,
+    key: &VerifyingKey,
+) -> Result<(), (RefusalReason, String)> {
+    if entry.branch != sender.branch_code {
+        return Err((
+            RefusalReason::WrongBranch,
+            format!(
+                "entry names branch {:?}, the sender is of branch {}",
+                entry.branch, sender.branch_code
+            ),
+        ));
+    }
+    match canonical_json(&entry.payload) {
+        Ok(bytes) if bytes.len() > MAX_PAYLOAD_BYTES => {
+            return Err((
+                RefusalReason::Malformed,
+                format!(
+                    "payload is {} bytes; at most {MAX_PAYLOAD_BYTES} are allowed",
+                    bytes.len()
+                ),
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => return Err((RefusalReason::Malformed, e.to_string())),
+    }
+    entry.verify(key).map_err(|p| {
+        let reason = match &p {
+            EntryProblem::HashMismatch => RefusalReason::HashMismatch,
+            EntryProblem::BadSignature => RefusalReason::BadSignature,
+            EntryProblem::UnsupportedFormat(_) => RefusalReason::UnsupportedFormat,
+            EntryProblem::WrongDevice => RefusalReason::UnknownDevice,
+            EntryProblem::Missing { .. } => RefusalReason::Gap,
+            EntryProblem::BrokenLink => RefusalReason::BrokenLink,
+            EntryProblem::Malformed(_) => RefusalReason::Malformed,
+        };
+        (reason, p.to_string())
+    })
+}
+
+/// Where one device's entries of the batch fall.
+#[derive(Debug)]
+pub struct Placement {
+    /// Indexes (into the device's sorted entries) to store, in chain order.
+    pub accept: Vec<usize>,
+    /// Entries already held with the same hash.
+    pub duplicates: u64,
+    pub refused: Vec<Refusal>,
+    /// Seqs whose held entry differs from a genuinely signed one.
+    pub forks: Vec<Fork>,
+    /// The chain tip after the accepted entries.
+    pub tip: ChainPoint,
+    /// The seq the server wants next, when the batch stopped short.
+    pub expected: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fork {
+    pub seq: u64,
+    pub held: Hash,
+    pub received: Hash,
+}
+
+/// Places a device's entries (sorted by seq) against its chain tip.
+///
+/// * `verified[i]` is the result of [`verify_entry`] for `entries[i]`;
+/// * `held` maps seqs at or below the tip to the hash held for them.
+///
+/// A genuine entry at or below the tip is a duplicate when its hash matches
+/// and a fork when it does not; one that does not verify is refused (it may
+/// be a forgery, and the genuine copy may still arrive). Above the tip,
+/// entries must follow on from it without a gap; the first that does not,
+/// and every later one of the device, is refused.
+pub fn place(
+    entries: &[Entry],
+    verified: &[Result<(), (RefusalReason, String)>],
+    tip: ChainPoint,
+    held: &BTreeMap<u64, Hash>,
+) -> Placement {
+    let mut out = Placement {
+        accept: Vec::new(),
+        duplicates: 0,
+        refused: Vec::new(),
+        forks: Vec::new(),
+        tip,
+        expected: None,
+    };
+    let mut stopped = false;
+    let mut seen_in_batch: BTreeMap<u64, Hash> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let check = verified.get(i).cloned().unwrap_or(Ok(()));
+        // Held already (before this batch, or earlier in it)?
+        let held_hash = held
+            .get(&e.seq)
+            .copied()
+            .or_else(|| seen_in_batch.get(&e.seq).copied());
+        if e.seq <= out.tip.seq {
+            match (held_hash, check) {
+                (Some(h), Ok(())) if h == e.hash => out.duplicates += 1,
+                (Some(h), Ok(())) => {
+                    out.forks.push(Fork {
+                        seq: e.seq,
+                        held: h,
+                        received: e.hash,
+                    });
+                    out.refused.push(Refusal {
+                        seq: e.seq,
+                        reason: RefusalReason::Fork,
+                        detail: format!(
+                            "seq {} is already held with hash {}; this entry hashes to {}",
+                            e.seq,
+                            h.to_hex(),
+                            e.hash.to_hex()
+                        ),
+                    });
+                }
+                (_, Err((reason, detail))) => out.refused.push(Refusal {
+                    seq: e.seq,
+                    reason,
+                    detail,
+                }),
+                // At or below the tip but its hash was not looked up: the
+                // caller always looks up every such seq, so this is a bug
+                // upstream; refuse rather than guess.
+                (None, Ok(())) => out.refused.push(Refusal {
+                    seq: e.seq,
+                    reason: RefusalReason::Malformed,
+                    detail: format!("seq {} could not be compared with the held entry", e.seq),
+                }),
+            }
+            continue;
+        }
+        if stopped {
+            out.refused.push(Refusal {
+                seq: e.seq,
+                reason: RefusalReason::AfterRefused,
+                detail: format!("an earlier entry of device {} was refused", e.device_id),
+            });
+            continue;
+        }
+        let next = out.tip.seq + 1;
+        let refusal = if e.seq > next {
+            Some((
+                RefusalReason::Gap,
+                format!("expected seq {next}, got seq {}", e.seq),
+            ))
+        } else if let Err((reason, detail)) = check {
+            Some((reason, detail))
+        } else if e.prev_hash != out.tip.hash {
+            Some((
+                RefusalReason::BrokenLink,
+                format!(
+                    "prev_hash {} is not the hash {} held at seq {}",
+                    e.prev_hash.to_hex(),
+                    out.tip.hash.to_hex(),
+                    out.tip.seq
+                ),
+            ))
+        } else {
+            None
+        };
+        match refusal {
+            Some((reason, detail)) => {
+                out.refused.push(Refusal {
+                    seq: e.seq,
+                    reason,
+                    detail,
+                });
+                out.expected = Some(next);
+                stopped = true;
+            }
+            None => {
+                out.accept.push(i);
+                seen_in_batch.insert(e.seq, e.hash);
+                out.tip = e.point();
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,51 @@
+//! Push: the happy path, replays, and what is stored.
+
+mod common;
+
+use common::{Server, sale};
+use sentra_protocol::payload::ShiftOpened;
+use sentra_protocol::wire::{DeviceKind, PushResponse};
+use uuid::Uuid;
+
+#[tokio::test]
+async fn sales_are_stored_once_acknowledged_and_reach_the_ledger() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let shift = Uuid::now_v7();
+    let mut entries = vec![t.entry(&ShiftOpened {
+        shift_id: shift,
+        opening_float: 500_000,
+        cashier: Some("Siti".into()),
+    })];
+    entries.push(t.entry(&sale("JKT01-T1-000001", shift, &[("A", 2000, 3500), ("B", 1000, 4000)])));
+    entries.push(t.entry(&sale("JKT01-T1-000002", shift, &[("A", 1000, 3500)])));
+
+    let (status, body) = s.push(&t.credential, &entries, Some(common::now_ms())).await;
+    assert_eq!(status, 200, "{body}");
+    let r: PushResponse = serde_json::from_value(body).expect("push response");
+    assert_eq!(r.stored, 3);
+    assert_eq!(r.acks.len(), 1);
+    assert_eq!(r.acks[0].acked_seq, 3);
+    assert_eq!(r.acks[0].expected_seq, None);
+    assert!(r.refused.is_empty() && r.quarantined.is_empty(), "{r:?}");
+
+    let ledger = sentra_sync::admin::ledger::ledger(&s.pool, "JKT01", None, None)
+        .await
+        .expect("ledger");
+    assert_eq!(ledger.sales_count, 2);
+    assert_eq!(ledger.gross, 7000 + 4000 + 3500);
+    assert_eq!(ledger.net, 14_500);
+    assert_eq!(ledger.payments["cash"], 14_500);
+    assert_eq!(s.count("SELECT count(*) FROM sale_lines").await, 3);
+
+    // A replay of the whole batch is a no-op.
+    let before = s.snapshot().await;
+    let (status, body) = s.push(&t.credential, &entries, Some(common::now_ms())).await;
+    assert_eq!(status, 200);
+    let r: PushResponse = serde_json::from_value(body).expect("push response");
+    assert_eq!((r.stored, r.duplicates), (0, 3));
+    assert_eq!(r.acks[0].acked_seq, 3);
+    assert_eq!(s.snapshot().await, before, "a replay changed a table");
+    s.stop().await;
+}
