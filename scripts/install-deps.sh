@@ -18,7 +18,9 @@ pkg-config
 # user; no service is started or enabled).
 PG_PACKAGES="
 postgresql
+curl
 "
+# curl            the demo's HTTP calls to the sync server
 TEST_PACKAGES="
 gnome-keyring
 dbus
