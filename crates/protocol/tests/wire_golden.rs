@@ -1,0 +1,200 @@
+//! Golden tests of the push, pull and enroll bodies: the JSON of each wire
+//! type is frozen in `tests/golden/wire/`, so a refactor that changes what
+//! goes on the wire fails loudly. After an *intended* change (which needs a
+//! new protocol version if old peers cannot read it), regenerate with
+//!
+//! ```sh
+//! SENTRA_BLESS=1 cargo test -p sentra-protocol --test wire_golden
+//! ```
+//!
+//! and review the diff.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ed25519_dalek::SigningKey;
+use sentra_protocol::payload::ShiftOpened;
+use sentra_protocol::wire::*;
+use sentra_protocol::{Hash, Hlc, UnsignedEntry};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+const DEVICE: Uuid = Uuid::from_u128(0x0192_f3a0_7c00_7abc_8def_0000_0000_0002);
+
+fn golden(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/wire")
+        .join(format!("{name}.json"))
+}
+
+/// Compares `value`'s pretty JSON with the golden file, and checks that the
+/// file reads back into an equal value.
+fn check<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, value: &T) {
+    let json = serde_json::to_string_pretty(value).unwrap() + "\n";
+    let path = golden(name);
+    if std::env::var_os("SENTRA_BLESS").is_some_and(|v| v != "0") {
+        std::fs::write(&path, &json).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; regenerate with SENTRA_BLESS=1 cargo test -p sentra-protocol --test wire_golden",
+            path.display()
+        )
+    });
+    assert_eq!(json, want, "{name}: the wire form changed");
+    let back: T = serde_json::from_str(&want).unwrap();
+    assert_eq!(&back, value, "{name}: does not read back");
+}
+
+fn entry() -> sentra_protocol::Entry {
+    UnsignedEntry::with_payload(
+        Uuid::from_u128(0x0192_f3a0_7c00_7abc_8def_0000_0000_1004),
+        "JKT01",
+        DEVICE,
+        1,
+        Hlc::new(1_730_441_040_000, 0),
+        &ShiftOpened {
+            shift_id: Uuid::from_u128(5),
+            opening_float: 500_000,
+            cashier: None,
+        },
+        Hash::ZERO,
+    )
+    .unwrap()
+    .sign(&SigningKey::from_bytes(&[7u8; 32]))
+    .unwrap()
+}
+
+#[test]
+fn enroll_bodies() {
+    check(
+        "enroll_request",
+        &EnrollRequest {
+            code: "K7QD-2M9X-PR4T".into(),
+            name: "Till 2".into(),
+            public_key: hex::encode(SigningKey::from_bytes(&[7u8; 32]).verifying_key().as_bytes()),
+            device_id: Some(DEVICE),
+        },
+    );
+    check(
+        "enroll_response",
+        &EnrollResponse {
+            device_id: DEVICE,
+            branch: "JKT01".into(),
+            kind: DeviceKind::Terminal,
+            credential: "ab".repeat(32),
+        },
+    );
+}
+
+#[test]
+fn push_request_body() {
+    check(
+        "push_request",
+        &PushRequest {
+            sent_at_ms: Some(1_730_441_041_000),
+            entries: vec![entry()],
+        },
+    );
+}
+
+#[test]
+fn push_response_body() {
+    let mut details = serde_json::Map::new();
+    details.insert("sku".into(), "RICE".into());
+    details.insert("on_hand_after_milli".into(), (-500).into());
+    check(
+        "push_response",
+        &PushResponse {
+            acks: vec![DeviceAck {
+                device_id: DEVICE,
+                acked_seq: 3,
+                expected_seq: Some(4),
+            }],
+            stored: 2,
+            duplicates: 1,
+            refused: vec![RefusedEntry {
+                device_id: DEVICE,
+                seq: 5,
+                reason: RefusalReason::Gap,
+                detail: "expected seq 4, got seq 5".into(),
+            }],
+            quarantined: vec![QuarantinedEntry {
+                device_id: DEVICE,
+                seq: 3,
+                reason: "unknown_kind: unknown entry kind \"loyalty_points\"".into(),
+            }],
+            conflicts: vec![ConflictNotice {
+                kind: "oversold".into(),
+                device_id: DEVICE,
+                seq: 2,
+                details: serde_json::Value::Object(details),
+            }],
+        },
+    );
+}
+
+#[test]
+fn pull_response_body() {
+    check(
+        "pull_response",
+        &PullResponse {
+            changes: vec![
+                Change {
+                    entity: "price".into(),
+                    key: "TEH-BTL".into(),
+                    data: serde_json::json!({"sku": "TEH-BTL", "price": 6000, "branch": null,
+                        "effective_from": "2026-11-23T00:00:00Z"}),
+                    deleted: false,
+                },
+                Change {
+                    entity: "product".into(),
+                    key: "OLD-1".into(),
+                    data: serde_json::Value::Null,
+                    deleted: true,
+                },
+            ],
+            next_cursor: "v1.812.44".into(),
+            more: false,
+        },
+    );
+}
+
+#[test]
+fn error_body() {
+    let mut details = BTreeMap::new();
+    details.insert("min".to_owned(), serde_json::Value::from(MIN_PROTOCOL_VERSION));
+    details.insert("max".to_owned(), serde_json::Value::from(PROTOCOL_VERSION));
+    check(
+        "error_body",
+        &ErrorBody {
+            error: "unsupported_protocol_version".into(),
+            message: "protocol version 99 is not supported; this server speaks 1 to 1".into(),
+            retryable: false,
+            details,
+            request_id: None,
+        },
+    );
+}
+
+#[test]
+fn refusal_codes_match_their_serde_names() {
+    for r in [
+        RefusalReason::UnknownDevice,
+        RefusalReason::DeviceRevoked,
+        RefusalReason::WrongBranch,
+        RefusalReason::NotOwnEntry,
+        RefusalReason::UnsupportedFormat,
+        RefusalReason::Malformed,
+        RefusalReason::HashMismatch,
+        RefusalReason::BadSignature,
+        RefusalReason::BrokenLink,
+        RefusalReason::Gap,
+        RefusalReason::Fork,
+        RefusalReason::AfterRefused,
+    ] {
+        assert_eq!(serde_json::to_value(r).unwrap(), r.code());
+    }
+}
