@@ -61,8 +61,10 @@ mod tests {
     fn codes_are_three_groups_of_four_from_the_alphabet() {
         let c = new_enroll_code().expect("random");
         assert_eq!(c.len(), 14);
-        assert!(c.split('-').all(|g| g.len() == 4
-            && g.bytes().all(|b| CODE_ALPHABET.contains(&b))));
+        assert!(
+            c.split('-')
+                .all(|g| g.len() == 4 && g.bytes().all(|b| CODE_ALPHABET.contains(&b)))
+        );
         assert_eq!(normalise_code(&c.to_lowercase()), c);
     }
 

@@ -89,7 +89,8 @@ impl ApiError {
     fn details(&self) -> BTreeMap<String, serde_json::Value> {
         let mut d = BTreeMap::new();
         match self {
-            ApiError::UnsupportedProtocolVersion { .. } | ApiError::MissingProtocolVersion { .. } => {
+            ApiError::UnsupportedProtocolVersion { .. }
+            | ApiError::MissingProtocolVersion { .. } => {
                 d.insert("min".into(), MIN_PROTOCOL_VERSION.into());
                 d.insert("max".into(), PROTOCOL_VERSION.into());
             }

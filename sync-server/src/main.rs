@@ -13,7 +13,11 @@ use sentra_sync::config::{RulesConfig, ServeConfig};
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "sentra-sync", version, about = "Sentra POS sync server and admin commands")]
+#[command(
+    name = "sentra-sync",
+    version,
+    about = "Sentra POS sync server and admin commands"
+)]
 struct Cli {
     /// PostgreSQL URL of the cloud database.
     #[arg(long, env = "DATABASE_URL", global = true)]
@@ -174,9 +178,15 @@ enum UserCommand {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == LogFormat::Json {
-        builder.json().flatten_event(true).with_current_span(true).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
     } else {
         builder.init();
     }
@@ -186,13 +196,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -211,7 +222,9 @@ async fn pool(url: &Option<String>) -> anyhow::Result<sqlx::PgPool> {
     let pool = sentra_sync::db::connect(url, 4)
         .await
         .context("cannot connect to the database")?;
-    sentra_sync::db::migrate(&pool).await.context("cannot migrate the database")?;
+    sentra_sync::db::migrate(&pool)
+        .await
+        .context("cannot migrate the database")?;
     Ok(pool)
 }
 
@@ -255,7 +268,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Branch { command } => {
             let pool = pool(&cli.database_url).await?;
             match command {
-                BranchCommand::Create { code, name, timezone } => {
+                BranchCommand::Create {
+                    code,
+                    name,
+                    timezone,
+                } => {
                     let b = admin::branch::create(&pool, &code, &name, &timezone).await?;
                     println!("branch {} created ({}, {})", b.code, b.name, b.timezone);
                 }
@@ -266,7 +283,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::EnrollCode { branch, kind, ttl_minutes } => {
+        Command::EnrollCode {
+            branch,
+            kind,
+            ttl_minutes,
+        } => {
             let pool = pool(&cli.database_url).await?;
             let kind = match kind {
                 KindArg::Terminal => DeviceKind::Terminal,
@@ -311,8 +332,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Price { command } => {
             let pool = pool(&cli.database_url).await?;
             match command {
-                PriceCommand::Set { sku, price, branch, effective_from } => {
-                    admin::prices::set(&pool, &sku, price, branch.as_deref(), effective_from).await?;
+                PriceCommand::Set {
+                    sku,
+                    price,
+                    branch,
+                    effective_from,
+                } => {
+                    admin::prices::set(&pool, &sku, price, branch.as_deref(), effective_from)
+                        .await?;
                     println!("price of {sku} set to {price}");
                 }
             }
@@ -332,13 +359,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command } => {
             let pool = pool(&cli.database_url).await?;
             match command {
-                UserCommand::Add { name, pin, branch, role } => {
-                    let id = admin::users::add(&pool, branch.as_deref(), &name, &pin, &role).await?;
+                UserCommand::Add {
+                    name,
+                    pin,
+                    branch,
+                    role,
+                } => {
+                    let id =
+                        admin::users::add(&pool, branch.as_deref(), &name, &pin, &role).await?;
                     println!("{id}");
                 }
             }
         }
-        Command::Ledger { branch, from, to, json } => {
+        Command::Ledger {
+            branch,
+            from,
+            to,
+            json,
+        } => {
             let pool = pool(&cli.database_url).await?;
             let l = admin::ledger::ledger(&pool, &branch, from, to).await?;
             if json {
@@ -353,7 +391,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sentra-sync: cannot start the runtime: {e}");

@@ -57,12 +57,9 @@ impl Metrics {
         let entries_ingested = Family::<KindLabel, Counter>::default();
         let entries_duplicate = Counter::default();
         let entries_quarantined = Counter::default();
-        let batch_seconds = Histogram::new(
-            [
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]
-            .into_iter(),
-        );
+        let batch_seconds = Histogram::new([
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ]);
         let conflicts = Family::<KindLabel, Counter>::default();
         let refusals = Family::<ReasonLabel, Counter>::default();
         let device_last_seen = Family::<DeviceLabel, Gauge>::default();

@@ -100,10 +100,11 @@ async fn oversold_is_raised_once_per_item_and_day_until_counted() {
     assert_eq!(s.conflicts("oversold").await.len(), 2);
     // Every sale was kept.
     assert_eq!(sales_kept(&s).await, 3);
-    let on_hand: i64 = sqlx::query_scalar("SELECT on_hand_milli FROM stock_levels WHERE sku = 'RICE'")
-        .fetch_one(&s.pool)
-        .await
-        .expect("level");
+    let on_hand: i64 =
+        sqlx::query_scalar("SELECT on_hand_milli FROM stock_levels WHERE sku = 'RICE'")
+            .fetch_one(&s.pool)
+            .await
+            .expect("level");
     assert_eq!(on_hand, -1000);
     s.stop().await;
 }
@@ -112,10 +113,12 @@ async fn oversold_is_raised_once_per_item_and_day_until_counted() {
 async fn stale_price_names_both_prices() {
     let s = Server::start().await;
     let b = s.branch("JKT01").await;
-    sqlx::query("INSERT INTO products (sku, name, tax_category) VALUES ('TEA', 'Teh Botol', 'standard')")
-        .execute(&s.pool)
-        .await
-        .expect("product");
+    sqlx::query(
+        "INSERT INTO products (sku, name, tax_category) VALUES ('TEA', 'Teh Botol', 'standard')",
+    )
+    .execute(&s.pool)
+    .await
+    .expect("product");
     // Chain-wide 6000 since yesterday; the branch's own 6500 from an hour ago.
     sqlx::query(
         "INSERT INTO prices (sku, branch_id, price, effective_from) VALUES
@@ -270,9 +273,21 @@ async fn voucher_double_spend_flags_the_second_redemption() {
     let mut b = s.enroll("BDG01", DeviceKind::Terminal, 2).await;
     a.wall_ms -= 10_000; // a redeemed first
     let (sa, oa) = open(&mut a);
-    let ra = a.entry(&sale_with("R-A", sa, &[("A", 1000, 50_000)], "voucher", Some("GV-123")));
+    let ra = a.entry(&sale_with(
+        "R-A",
+        sa,
+        &[("A", 1000, 50_000)],
+        "voucher",
+        Some("GV-123"),
+    ));
     let (sb, ob) = open(&mut b);
-    let rb = b.entry(&sale_with("R-B", sb, &[("A", 1000, 50_000)], "voucher", Some("GV-123")));
+    let rb = b.entry(&sale_with(
+        "R-B",
+        sb,
+        &[("A", 1000, 50_000)],
+        "voucher",
+        Some("GV-123"),
+    ));
     let r = push_ok(&s, &a, &[oa, ra.clone()]).await;
     assert!(r.conflicts.is_empty());
     let r = push_ok(&s, &b, &[ob, rb.clone()]).await;
@@ -319,7 +334,8 @@ async fn clock_skew_is_flagged_and_reports_use_the_corrected_time() {
 fn closing(shift: Uuid, float: i64, sales: &[&SaleCompleted], counted: i64) -> ShiftClosed {
     let mut sum = ShiftSummary::open(Money::idr(float));
     for s in sales {
-        sum.add_sale(&figures_of(s).expect("figures")).expect("fold");
+        sum.add_sale(&figures_of(s).expect("figures"))
+            .expect("fold");
     }
     let totals = totals_of(&sum);
     let expected = float + totals.payments.get("cash").copied().unwrap_or(0);
@@ -387,11 +403,12 @@ async fn fork_is_refused_and_the_device_flagged() {
     assert_eq!(c["seq"], 2);
     assert_eq!(c["details"]["held_hash"], held.hash.to_hex());
     assert_eq!(c["details"]["received_hash"], other.hash.to_hex());
-    let flagged: Option<String> = sqlx::query_scalar("SELECT flag_reason FROM devices WHERE device_id = $1")
-        .bind(t.device_id)
-        .fetch_one(&s.pool)
-        .await
-        .expect("device");
+    let flagged: Option<String> =
+        sqlx::query_scalar("SELECT flag_reason FROM devices WHERE device_id = $1")
+            .bind(t.device_id)
+            .fetch_one(&s.pool)
+            .await
+            .expect("device");
     assert_eq!(flagged.as_deref(), Some("fork at seq 2"));
     // The held sale stands unchanged.
     let total: i64 = sqlx::query_scalar("SELECT total FROM sales")

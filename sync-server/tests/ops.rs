@@ -40,17 +40,42 @@ async fn database() -> sentra_pg_harness::TestDatabase {
 async fn admin_commands_print_what_scripts_need() {
     let db = database().await;
     let url = db.url.clone();
-    let (ok, out, err) = admin(&url, &["branch", "create", "JKT01", "--name", "Jakarta Kemang", "--timezone", "Asia/Jakarta"]);
+    let (ok, out, err) = admin(
+        &url,
+        &[
+            "branch",
+            "create",
+            "JKT01",
+            "--name",
+            "Jakarta Kemang",
+            "--timezone",
+            "Asia/Jakarta",
+        ],
+    );
     assert!(ok, "{err}");
     assert!(out.contains("JKT01"), "{out}");
     // A bad time zone is refused in one line.
-    let (ok, _, err) = admin(&url, &["branch", "create", "BDG01", "--name", "Bandung", "--timezone", "Mars/Olympus"]);
+    let (ok, _, err) = admin(
+        &url,
+        &[
+            "branch",
+            "create",
+            "BDG01",
+            "--name",
+            "Bandung",
+            "--timezone",
+            "Mars/Olympus",
+        ],
+    );
     assert!(!ok);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("unknown time zone"), "{err}");
 
     // enroll-code prints the code alone.
-    let (ok, out, err) = admin(&url, &["enroll-code", "--branch", "JKT01", "--kind", "relay"]);
+    let (ok, out, err) = admin(
+        &url,
+        &["enroll-code", "--branch", "JKT01", "--kind", "relay"],
+    );
     assert!(ok, "{err}");
     let code = out.trim();
     assert_eq!(out.lines().count(), 1);
@@ -91,7 +116,9 @@ fn serve(db_url: &str) -> Child {
         .expect("spawn serve");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read address");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read address");
     let url = line
         .trim()
         .strip_prefix("listening on ")
@@ -135,7 +162,18 @@ async fn enroll(http: &reqwest::Client, url: &str, db_url: &str, seed: u8) -> De
 #[tokio::test]
 async fn serve_process_health_metrics_logs_and_graceful_shutdown() {
     let db = database().await;
-    let (ok, _, err) = admin(&db.url, &["branch", "create", "JKT01", "--name", "Jakarta", "--timezone", "Asia/Jakarta"]);
+    let (ok, _, err) = admin(
+        &db.url,
+        &[
+            "branch",
+            "create",
+            "JKT01",
+            "--name",
+            "Jakarta",
+            "--timezone",
+            "Asia/Jakarta",
+        ],
+    );
     assert!(ok, "{err}");
     let mut server = serve(&db.url);
     let http = reqwest::Client::new();
@@ -243,7 +281,9 @@ async fn serve_process_health_metrics_logs_and_graceful_shutdown() {
 async fn metrics_count_entries_refusals_conflicts_and_devices() {
     let s = common::Server::start().await;
     s.branch("JKT01").await;
-    let mut t = s.enroll("JKT01", sentra_protocol::wire::DeviceKind::Terminal, 1).await;
+    let mut t = s
+        .enroll("JKT01", sentra_protocol::wire::DeviceKind::Terminal, 1)
+        .await;
     let shift = Uuid::now_v7();
     let open = t.entry(&ShiftOpened {
         shift_id: shift,
@@ -272,7 +312,10 @@ async fn metrics_count_entries_refusals_conflicts_and_devices() {
         "sentra_entries_duplicate_total 1",
         "sentra_refusals_total{reason=\"unauthorized\"} 1",
         "sentra_push_batch_seconds_count 2",
-        &format!("sentra_device_last_seen_seconds{{device_id=\"{}\",branch=\"JKT01\"}}", t.device_id),
+        &format!(
+            "sentra_device_last_seen_seconds{{device_id=\"{}\",branch=\"JKT01\"}}",
+            t.device_id
+        ),
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }

@@ -18,10 +18,16 @@ async fn sales_are_stored_once_acknowledged_and_reach_the_ledger() {
         opening_float: 500_000,
         cashier: Some("Siti".into()),
     })];
-    entries.push(t.entry(&sale("JKT01-T1-000001", shift, &[("A", 2000, 3500), ("B", 1000, 4000)])));
+    entries.push(t.entry(&sale(
+        "JKT01-T1-000001",
+        shift,
+        &[("A", 2000, 3500), ("B", 1000, 4000)],
+    )));
     entries.push(t.entry(&sale("JKT01-T1-000002", shift, &[("A", 1000, 3500)])));
 
-    let (status, body) = s.push(&t.credential, &entries, Some(common::now_ms())).await;
+    let (status, body) = s
+        .push(&t.credential, &entries, Some(common::now_ms()))
+        .await;
     assert_eq!(status, 200, "{body}");
     let r: PushResponse = serde_json::from_value(body).expect("push response");
     assert_eq!(r.stored, 3);
@@ -41,7 +47,9 @@ async fn sales_are_stored_once_acknowledged_and_reach_the_ledger() {
 
     // A replay of the whole batch is a no-op.
     let before = s.snapshot().await;
-    let (status, body) = s.push(&t.credential, &entries, Some(common::now_ms())).await;
+    let (status, body) = s
+        .push(&t.credential, &entries, Some(common::now_ms()))
+        .await;
     assert_eq!(status, 200);
     let r: PushResponse = serde_json::from_value(body).expect("push response");
     assert_eq!((r.stored, r.duplicates), (0, 3));

@@ -163,8 +163,8 @@ pub fn over_refunds(sold: &[SoldLine], claims: &[RefundClaim]) -> Vec<OverRefund
                 quantity_milli: 0,
                 total: 0,
             });
-            let fits = tq.saturating_add(*q) <= line.quantity_milli
-                && ta.saturating_add(*a) <= line.total;
+            let fits =
+                tq.saturating_add(*q) <= line.quantity_milli && ta.saturating_add(*a) <= line.total;
             (!fits).then_some(OverRefund {
                 entry_id: claim.entry_id,
                 line_no: *line_no,

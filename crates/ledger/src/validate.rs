@@ -206,7 +206,12 @@ fn check_sale(s: &SaleCompleted) -> Result<(), String> {
     if sum(s.lines.iter().map(|l| l.gross))? != s.gross {
         return Err("gross is not the sum of the lines' gross".into());
     }
-    if sum(s.lines.iter().map(|l| l.line_discount + l.cart_discount_share))? != s.discounts {
+    if sum(s
+        .lines
+        .iter()
+        .map(|l| l.line_discount + l.cart_discount_share))?
+        != s.discounts
+    {
         return Err("discounts are not the sum of the lines' discounts".into());
     }
     if sum(s.lines.iter().map(|l| l.tax))? != s.tax {

@@ -74,7 +74,11 @@ fn enroll_bodies() {
         &EnrollRequest {
             code: "K7QD-2M9X-PR4T".into(),
             name: "Till 2".into(),
-            public_key: hex::encode(SigningKey::from_bytes(&[7u8; 32]).verifying_key().as_bytes()),
+            public_key: hex::encode(
+                SigningKey::from_bytes(&[7u8; 32])
+                    .verifying_key()
+                    .as_bytes(),
+            ),
             device_id: Some(DEVICE),
         },
     );
@@ -165,7 +169,10 @@ fn pull_response_body() {
 #[test]
 fn error_body() {
     let mut details = BTreeMap::new();
-    details.insert("min".to_owned(), serde_json::Value::from(MIN_PROTOCOL_VERSION));
+    details.insert(
+        "min".to_owned(),
+        serde_json::Value::from(MIN_PROTOCOL_VERSION),
+    );
     details.insert("max".to_owned(), serde_json::Value::from(PROTOCOL_VERSION));
     check(
         "error_body",

@@ -16,7 +16,9 @@ pub struct Branch {
 /// transaction.
 pub async fn create(pool: &PgPool, code: &str, name: &str, timezone: &str) -> Result<Branch> {
     let valid_code = (2..=16).contains(&code.len())
-        && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     if !valid_code {
         return Err(AdminError::Invalid(format!(
             "branch code {code:?} must be 2 to 16 upper-case letters or digits"
@@ -24,7 +26,9 @@ pub async fn create(pool: &PgPool, code: &str, name: &str, timezone: &str) -> Re
     }
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(AdminError::Invalid("branch name must be 1 to 200 bytes".into()));
+        return Err(AdminError::Invalid(
+            "branch name must be 1 to 200 bytes".into(),
+        ));
     }
     if timezone.parse::<chrono_tz::Tz>().is_err() {
         return Err(AdminError::Invalid(format!(

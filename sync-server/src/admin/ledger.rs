@@ -64,7 +64,10 @@ impl Ledger {
             ("tax", self.tax),
             ("net", self.net),
         ] {
-            s.push_str(&format!("  {name:<18}{:>14}\n", sentra_domain::Money::idr(v).to_string()));
+            s.push_str(&format!(
+                "  {name:<18}{:>14}\n",
+                sentra_domain::Money::idr(v).to_string()
+            ));
         }
         for (m, v) in &self.payments {
             s.push_str(&format!(
@@ -77,6 +80,23 @@ impl Ledger {
     }
 }
 
+/// Thirteen sums of `daily_rollup`, in the order of the query below.
+type Sums = (
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+
 /// The branch's totals over `[from, to]` (open ends when `None`).
 pub async fn ledger(
     pool: &PgPool,
@@ -85,7 +105,7 @@ pub async fn ledger(
     to: Option<NaiveDate>,
 ) -> Result<Ledger> {
     let id = branch_id(pool, branch).await?;
-    let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+    let row: Sums = sqlx::query_as(
         "SELECT COALESCE(sum(sales_count), 0)::bigint, COALESCE(sum(voids_count), 0)::bigint,
                 COALESCE(sum(gross), 0)::bigint, COALESCE(sum(discounts), 0)::bigint,
                 COALESCE(sum(tax), 0)::bigint, COALESCE(sum(sales_total), 0)::bigint,
@@ -104,7 +124,12 @@ pub async fn ledger(
     .fetch_one(pool)
     .await?;
     let mut payments = BTreeMap::new();
-    for (m, v) in [("cash", row.9), ("card", row.10), ("qris", row.11), ("voucher", row.12)] {
+    for (m, v) in [
+        ("cash", row.9),
+        ("card", row.10),
+        ("qris", row.11),
+        ("voucher", row.12),
+    ] {
         payments.insert(m.to_owned(), v);
     }
     Ok(Ledger {

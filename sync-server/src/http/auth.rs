@@ -20,6 +20,16 @@ pub struct Caller {
     pub branch_timezone: String,
 }
 
+/// device id, kind, branch id, branch code, time zone, revoked at.
+type CallerRow = (
+    Uuid,
+    String,
+    i32,
+    String,
+    String,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -32,15 +42,14 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        let row: Option<(Uuid, String, i32, String, String, Option<chrono::DateTime<chrono::Utc>>)> =
-            sqlx::query_as(
-                "SELECT d.device_id, d.kind, d.branch_id, b.code, b.timezone, d.revoked_at
+        let row: Option<CallerRow> = sqlx::query_as(
+            "SELECT d.device_id, d.kind, d.branch_id, b.code, b.timezone, d.revoked_at
                  FROM devices d JOIN branches b USING (branch_id)
                  WHERE d.credential_hash = $1",
-            )
-            .bind(&hash_secret(token)[..])
-            .fetch_optional(&state.pool)
-            .await?;
+        )
+        .bind(&hash_secret(token)[..])
+        .fetch_optional(&state.pool)
+        .await?;
         let (device_id, kind, branch_id, branch_code, branch_timezone, revoked) =
             row.ok_or(ApiError::Unauthorized)?;
         if let Some(at) = revoked {

@@ -3,8 +3,8 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use serde::de::DeserializeOwned;
 use sentra_protocol::wire::MAX_BODY_BYTES;
+use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
@@ -27,8 +27,8 @@ where
                 ApiError::Malformed(e.body_text())
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::Malformed(format!("body is not valid JSON for this endpoint: {e}")))
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            ApiError::Malformed(format!("body is not valid JSON for this endpoint: {e}"))
+        })
     }
 }

@@ -12,6 +12,9 @@ use crate::error::ApiError;
 
 const MAX_NAME: usize = 100;
 
+/// branch id, kind, expires at, used at, branch code.
+type CodeRow = (i32, String, DateTime<Utc>, Option<DateTime<Utc>>, String);
+
 pub async fn enroll(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<EnrollRequest>,
@@ -29,12 +32,14 @@ pub async fn enroll(
     let key = ed25519_dalek::VerifyingKey::from_bytes(&key_bytes)
         .map_err(|_| ApiError::Malformed("public_key is not a valid Ed25519 key".into()))?;
     if key.is_weak() {
-        return Err(ApiError::Malformed("public_key is a weak (small-order) key".into()));
+        return Err(ApiError::Malformed(
+            "public_key is a weak (small-order) key".into(),
+        ));
     }
     let code_hash = hash_secret(&normalise_code(&req.code));
 
     let mut tx = state.pool.begin().await?;
-    let code: Option<(i32, String, DateTime<Utc>, Option<DateTime<Utc>>, String)> = sqlx::query_as(
+    let code: Option<CodeRow> = sqlx::query_as(
         "SELECT c.branch_id, c.kind, c.expires_at, c.used_at, b.code
          FROM enroll_codes c JOIN branches b USING (branch_id)
          WHERE c.code_hash = $1 FOR UPDATE OF c",
@@ -52,13 +57,12 @@ pub async fn enroll(
     let kind = DeviceKind::from_name(&kind)
         .ok_or_else(|| ApiError::Internal(format!("enroll code has kind {kind:?}")))?;
     let device_id = req.device_id.unwrap_or_else(Uuid::now_v7);
-    let taken: Option<bool> = sqlx::query_scalar(
-        "SELECT true FROM devices WHERE device_id = $1 OR public_key = $2",
-    )
-    .bind(device_id)
-    .bind(&key_bytes[..])
-    .fetch_optional(&mut *tx)
-    .await?;
+    let taken: Option<bool> =
+        sqlx::query_scalar("SELECT true FROM devices WHERE device_id = $1 OR public_key = $2")
+            .bind(device_id)
+            .bind(&key_bytes[..])
+            .fetch_optional(&mut *tx)
+            .await?;
     if taken.is_some() {
         return Err(ApiError::Conflict(
             "this device id or public key is already enrolled".into(),

@@ -16,10 +16,14 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sentra_protocol::wire::{MAX_BODY_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use sentra_protocol::wire::{
+    MAX_BODY_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_HEADER, PROTOCOL_VERSION,
+};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 pub use auth::Caller;
@@ -54,7 +58,10 @@ impl MakeRequestId for MakeUuidV7 {
 /// Refuses a `/v1` request whose `sentra-protocol` header is missing or names
 /// a version this server does not speak.
 async fn require_protocol(req: Request, next: Next) -> Response {
-    let version = req.headers().get(PROTOCOL_HEADER).map(|v| v.to_str().unwrap_or("?").to_owned());
+    let version = req
+        .headers()
+        .get(PROTOCOL_HEADER)
+        .map(|v| v.to_str().unwrap_or("?").to_owned());
     let refusal = match version {
         None => Some(ApiError::MissingProtocolVersion {
             header: PROTOCOL_HEADER,
@@ -80,10 +87,8 @@ async fn stamp_response(
     if let Some(code) = resp.extensions().get::<crate::error::ErrorCode>() {
         state.metrics.refused(code.0);
     }
-    resp.headers_mut().insert(
-        PROTOCOL_HEADER,
-        HeaderValue::from(PROTOCOL_VERSION),
-    );
+    resp.headers_mut()
+        .insert(PROTOCOL_HEADER, HeaderValue::from(PROTOCOL_VERSION));
     resp
 }
 
@@ -146,15 +151,16 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (tx, mut rx) = tokio::sync::watch::channel(false);
-    let sweeper = crate::ingest::orphans::spawn_sweeper(state.clone(), config.sweep_interval, tx.subscribe());
+    let sweeper =
+        crate::ingest::orphans::spawn_sweeper(state.clone(), config.sweep_interval, tx.subscribe());
     let app = router(state);
     let grace = config.shutdown_grace;
     let task = tokio::spawn(async move {
         let shutdown = async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        let served = axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(shutdown);
+        let served =
+            axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown);
         let r = served.await;
         let _ = tokio::time::timeout(grace.max(Duration::from_millis(1)), sweeper).await;
         r

@@ -9,7 +9,10 @@ use super::AppState;
 
 /// 200 `{"status":"ok"}` when the database answers, 503 otherwise.
 pub async fn health(State(state): State<AppState>) -> Response {
-    match sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool).await {
+    match sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(&state.pool)
+        .await
+    {
         Ok(_) => Json(serde_json::json!({"status": "ok", "database": "reachable"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health: database unreachable");

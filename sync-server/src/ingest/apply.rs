@@ -118,6 +118,23 @@ pub struct Applier {
 }
 
 type Db = PgConnection;
+/// shift id, device id, opening float, totals, opened at.
+type ShiftRow = (
+    Uuid,
+    Uuid,
+    i64,
+    sqlx::types::Json<ShiftTotals>,
+    DateTime<Utc>,
+);
+/// device id, seq, payload, business date, voided by, shift id.
+type SaleJoinRow = (
+    Uuid,
+    i64,
+    sqlx::types::Json<SaleCompleted>,
+    NaiveDate,
+    Option<Uuid>,
+    Uuid,
+);
 type R<T> = Result<T, sqlx::Error>;
 
 fn date_of(ms: i64, tz: Tz) -> NaiveDate {
@@ -143,7 +160,11 @@ impl Applier {
     }
 
     /// Applies every accepted entry, then writes the folded state.
-    pub async fn apply_all(&mut self, tx: &mut Transaction<'_, Postgres>, batch: &[Accepted]) -> R<()> {
+    pub async fn apply_all(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        batch: &[Accepted],
+    ) -> R<()> {
         for (i, a) in batch.iter().enumerate() {
             let Ok(typed) = &a.typed else { continue };
             if let Typed::SaleCompleted(s) = typed {
@@ -180,7 +201,7 @@ impl Applier {
         if missing.is_empty() {
             return Ok(());
         }
-        let rows: Vec<(Uuid, Uuid, i64, sqlx::types::Json<ShiftTotals>, DateTime<Utc>)> = sqlx::query_as(
+        let rows: Vec<ShiftRow> = sqlx::query_as(
             "SELECT shift_id, device_id, opening_float, totals, opened_at FROM shifts
              WHERE branch_id = $1 AND shift_id = ANY($2) ORDER BY shift_id FOR UPDATE",
         )
@@ -316,7 +337,11 @@ impl Applier {
 
     // ---- sales --------------------------------------------------------
 
-    async fn flush_sales(&mut self, tx: &mut Transaction<'_, Postgres>, batch: &[Accepted]) -> R<()> {
+    async fn flush_sales(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        batch: &[Accepted],
+    ) -> R<()> {
         if self.pending_sales.is_empty() {
             return Ok(());
         }
@@ -344,9 +369,10 @@ impl Applier {
             times.push(ms_to_time(a.occurred_ms));
             dates.push(date_of(a.occurred_ms, self.tz));
             cashiers.push(s.cashier.clone());
-            for (c, v) in money
-                .iter_mut()
-                .zip([s.gross, s.discounts, s.tax, s.total, s.paid, s.change])
+            for (c, v) in
+                money
+                    .iter_mut()
+                    .zip([s.gross, s.discounts, s.tax, s.total, s.paid, s.change])
             {
                 c.push(v);
             }
@@ -379,7 +405,10 @@ impl Applier {
             } else {
                 self.quarantine.insert(
                     *i,
-                    format!("entry id {} is already used by another sale", batch[*i].entry.id),
+                    format!(
+                        "entry id {} is already used by another sale",
+                        batch[*i].entry.id
+                    ),
                 );
             }
         }
@@ -502,7 +531,8 @@ impl Applier {
         for (i, s) in &applied {
             let a = &batch[*i];
             for l in &s.lines {
-                if let Some(st) = rules::stale_price(l.unit_price, in_force.get(&line_at).copied()) {
+                if let Some(st) = rules::stale_price(l.unit_price, in_force.get(&line_at).copied())
+                {
                     self.conflicts.push(NewConflict {
                         kind: "stale_price",
                         dedup_key: format!("stale_price:{}:{}", a.entry.id, l.line_no),
@@ -591,7 +621,8 @@ impl Applier {
                 if t.method == "voucher"
                     && let Some(code) = &t.reference
                 {
-                    self.redeem_voucher(tx, a, t_no as i32, code, t.amount).await?;
+                    self.redeem_voucher(tx, a, t_no as i32, code, t.amount)
+                        .await?;
                 }
             }
         }
@@ -697,30 +728,36 @@ impl Applier {
     }
 
     async fn sale_figures(&mut self, db: &mut Db, sale_entry_id: Uuid) -> R<Option<SaleRow>> {
-        let row: Option<(Uuid, i64, sqlx::types::Json<SaleCompleted>, chrono::NaiveDate, Option<Uuid>, Uuid)> =
-            sqlx::query_as(
-                "SELECT s.device_id, s.seq, j.payload, s.business_date, s.voided_by, s.shift_id
+        let row: Option<SaleJoinRow> = sqlx::query_as(
+            "SELECT s.device_id, s.seq, j.payload, s.business_date, s.voided_by, s.shift_id
                  FROM sales s JOIN journal j
                    ON j.branch_id = s.branch_id AND j.device_id = s.device_id AND j.seq = s.seq
                  WHERE s.branch_id = $1 AND s.entry_id = $2 FOR UPDATE OF s",
-            )
-            .bind(self.branch_id)
-            .bind(sale_entry_id)
-            .fetch_optional(&mut *db)
-            .await?;
-        Ok(row.map(|(device_id, _seq, payload, business_date, voided_by, shift_id)| SaleRow {
-            entry_id: sale_entry_id,
-            device_id,
-            payload: payload.0,
-            business_date,
-            voided_by,
-            shift_id,
-        }))
+        )
+        .bind(self.branch_id)
+        .bind(sale_entry_id)
+        .fetch_optional(&mut *db)
+        .await?;
+        Ok(row.map(
+            |(device_id, _seq, payload, business_date, voided_by, shift_id)| SaleRow {
+                entry_id: sale_entry_id,
+                device_id,
+                payload: payload.0,
+                business_date,
+                voided_by,
+                shift_id,
+            },
+        ))
     }
 
     // ---- voids --------------------------------------------------------
 
-    async fn sale_voided(&mut self, tx: &mut Transaction<'_, Postgres>, a: &Accepted, v: &SaleVoided) -> R<()> {
+    async fn sale_voided(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        a: &Accepted,
+        v: &SaleVoided,
+    ) -> R<()> {
         sqlx::query(
             "INSERT INTO voids (branch_id, entry_id, device_id, seq, receipt_no, sale_entry_id,
                  shift_id, total, occurred_at, received_at, status)
@@ -742,7 +779,12 @@ impl Applier {
 
     /// Applies a parked void if its sale is here: the sale's figures come out
     /// of its shift and of its business day, its stock goes back.
-    async fn try_apply_void(&mut self, tx: &mut Transaction<'_, Postgres>, void_id: Uuid, sale_id: Uuid) -> R<()> {
+    async fn try_apply_void(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        void_id: Uuid,
+        sale_id: Uuid,
+    ) -> R<()> {
         let Some(sale) = self.sale_figures(tx, sale_id).await? else {
             return Ok(());
         };
@@ -783,8 +825,16 @@ impl Applier {
         r.sale(&fig, -1);
         r.voids_count += 1;
         for (idx, l) in sale.payload.lines.iter().enumerate() {
-            self.move_stock(tx, void_id, 1000 + idx as i32, &l.sku, l.quantity_milli, "void", void_at)
-                .await?;
+            self.move_stock(
+                tx,
+                void_id,
+                1000 + idx as i32,
+                &l.sku,
+                l.quantity_milli,
+                "void",
+                void_at,
+            )
+            .await?;
         }
         self.resolve_orphan_conflict(tx, void_id).await
     }
@@ -831,7 +881,12 @@ impl Applier {
     /// till) and its items go back to stock; it is linked to its sale, and
     /// judged against it (`over_refund`), when the sale is here — parked
     /// until then.
-    async fn refund_issued(&mut self, tx: &mut Transaction<'_, Postgres>, a: &Accepted, r: &RefundIssued) -> R<()> {
+    async fn refund_issued(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        a: &Accepted,
+        r: &RefundIssued,
+    ) -> R<()> {
         let at = ms_to_time(a.occurred_ms);
         let inserted = sqlx::query(
             "INSERT INTO refunds (branch_id, entry_id, device_id, seq, hlc_wall_ms, hlc_counter,
@@ -875,8 +930,16 @@ impl Applier {
             .bind(l.tax)
             .execute(&mut **tx)
             .await?;
-            self.move_stock(tx, a.entry.id, idx as i32, &l.sku, l.quantity_milli, "refund", at)
-                .await?;
+            self.move_stock(
+                tx,
+                a.entry.id,
+                idx as i32,
+                &l.sku,
+                l.quantity_milli,
+                "refund",
+                at,
+            )
+            .await?;
         }
         self.load_shifts(tx, &[r.shift_id]).await?;
         if let Ok(method) = parse_method(&r.method) {
@@ -898,14 +961,20 @@ impl Applier {
         Ok(())
     }
 
-    async fn find_sale(&mut self, db: &mut Db, sale_entry_id: Option<Uuid>, receipt_no: &str) -> R<Option<Uuid>> {
+    async fn find_sale(
+        &mut self,
+        db: &mut Db,
+        sale_entry_id: Option<Uuid>,
+        receipt_no: &str,
+    ) -> R<Option<Uuid>> {
         if let Some(id) = sale_entry_id {
-            let found: Option<Uuid> =
-                sqlx::query_scalar("SELECT entry_id FROM sales WHERE branch_id = $1 AND entry_id = $2")
-                    .bind(self.branch_id)
-                    .bind(id)
-                    .fetch_optional(&mut *db)
-                    .await?;
+            let found: Option<Uuid> = sqlx::query_scalar(
+                "SELECT entry_id FROM sales WHERE branch_id = $1 AND entry_id = $2",
+            )
+            .bind(self.branch_id)
+            .bind(id)
+            .fetch_optional(&mut *db)
+            .await?;
             return Ok(found);
         }
         sqlx::query_scalar(
@@ -920,7 +989,12 @@ impl Applier {
 
     /// Links a refund to its sale and re-judges every refund of that sale in
     /// HLC order (`over_refund`).
-    async fn link_refund(&mut self, tx: &mut Transaction<'_, Postgres>, refund_id: Uuid, sale_id: Uuid) -> R<()> {
+    async fn link_refund(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        refund_id: Uuid,
+        sale_id: Uuid,
+    ) -> R<()> {
         let Some(sale) = self.sale_figures(tx, sale_id).await? else {
             return Ok(());
         };
@@ -983,12 +1057,14 @@ impl Applier {
         for c in &claims_rows {
             let now_over = over_ids.contains(&c.0);
             if now_over != c.5 {
-                sqlx::query("UPDATE refunds SET over_refund = $3 WHERE branch_id = $1 AND entry_id = $2")
-                    .bind(self.branch_id)
-                    .bind(c.0)
-                    .bind(now_over)
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE refunds SET over_refund = $3 WHERE branch_id = $1 AND entry_id = $2",
+                )
+                .bind(self.branch_id)
+                .bind(c.0)
+                .bind(now_over)
+                .execute(&mut **tx)
+                .await?;
             }
         }
         for o in over {
@@ -1013,7 +1089,12 @@ impl Applier {
     }
 
     /// Voids and refunds waiting for these sales.
-    async fn resolve_parked(&mut self, tx: &mut Transaction<'_, Postgres>, sale_ids: &[Uuid], receipts: &[String]) -> R<()> {
+    async fn resolve_parked(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        sale_ids: &[Uuid],
+        receipts: &[String],
+    ) -> R<()> {
         let voids: Vec<(Uuid, Uuid)> = sqlx::query_as(
             "SELECT entry_id, sale_entry_id FROM voids
              WHERE branch_id = $1 AND status = 'parked' AND sale_entry_id = ANY($2)",
@@ -1059,7 +1140,12 @@ impl Applier {
 
     // ---- shifts, cash, stock counts -------------------------------------
 
-    async fn shift_opened(&mut self, tx: &mut Transaction<'_, Postgres>, a: &Accepted, o: &ShiftOpened) -> R<()> {
+    async fn shift_opened(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        a: &Accepted,
+        o: &ShiftOpened,
+    ) -> R<()> {
         let summary = ShiftSummary::open(Money::idr(o.opening_float));
         sqlx::query(
             "INSERT INTO shifts (branch_id, shift_id, device_id, opened_at, opening_float, cashier, totals)
@@ -1077,7 +1163,12 @@ impl Applier {
         Ok(())
     }
 
-    async fn cash_moved(&mut self, tx: &mut Transaction<'_, Postgres>, a: &Accepted, m: &CashMoved) -> R<()> {
+    async fn cash_moved(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        a: &Accepted,
+        m: &CashMoved,
+    ) -> R<()> {
         let dir = match m.direction {
             CashDirection::In => "in",
             CashDirection::Out => "out",
@@ -1110,16 +1201,20 @@ impl Applier {
 
     /// Compares the terminal's closing totals with the totals recomputed from
     /// the shift's entries (`shift_mismatch`).
-    async fn shift_closed(&mut self, tx: &mut Transaction<'_, Postgres>, a: &Accepted, c: &ShiftClosed) -> R<()> {
+    async fn shift_closed(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        a: &Accepted,
+        c: &ShiftClosed,
+    ) -> R<()> {
         self.load_shifts(tx, &[c.shift_id]).await?;
         // Write any folded state first, so the stored totals are current.
         let st = self.shift(c.shift_id, a.entry.device_id, a.occurred_ms);
         let recomputed = totals_of(&st.summary);
         let float = st.summary.opening_float.minor();
-        let recomputed_expected = float
-            + recomputed.payments.get("cash").copied().unwrap_or(0)
-            + recomputed.cash_in
-            - recomputed.cash_out;
+        let recomputed_expected =
+            float + recomputed.payments.get("cash").copied().unwrap_or(0) + recomputed.cash_in
+                - recomputed.cash_out;
         self.write_shifts(tx).await?;
         for s in self.shifts.values_mut() {
             if s.dirty {
@@ -1141,7 +1236,8 @@ impl Applier {
         .bind(c.variance)
         .execute(&mut **tx)
         .await?;
-        let diffs = rules::shift_differences(&c.totals, c.expected_cash, &recomputed, recomputed_expected);
+        let diffs =
+            rules::shift_differences(&c.totals, c.expected_cash, &recomputed, recomputed_expected);
         if !diffs.is_empty() {
             self.conflicts.push(NewConflict {
                 kind: "shift_mismatch",
@@ -1162,7 +1258,12 @@ impl Applier {
         Ok(())
     }
 
-    async fn stock_counted(&mut self, tx: &mut Transaction<'_, Postgres>, a: &Accepted, c: &StockCounted) -> R<()> {
+    async fn stock_counted(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        a: &Accepted,
+        c: &StockCounted,
+    ) -> R<()> {
         let before: Option<i64> = sqlx::query_scalar(
             "SELECT on_hand_milli FROM stock_levels WHERE branch_id = $1 AND sku = $2 FOR UPDATE",
         )

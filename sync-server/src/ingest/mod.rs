@@ -49,7 +49,11 @@ struct DeviceBatch {
     verified: Vec<Result<(), (RefusalReason, String)>>,
 }
 
-pub async fn ingest(state: &AppState, caller: &Caller, req: PushRequest) -> Result<PushResponse, ApiError> {
+pub async fn ingest(
+    state: &AppState,
+    caller: &Caller,
+    req: PushRequest,
+) -> Result<PushResponse, ApiError> {
     let received_ms = now_ms();
     let sender = Sender {
         device_id: caller.device_id,
@@ -57,10 +61,9 @@ pub async fn ingest(state: &AppState, caller: &Caller, req: PushRequest) -> Resu
         branch_id: caller.branch_id,
         branch_code: caller.branch_code.clone(),
     };
-    let tz: chrono_tz::Tz = caller
-        .branch_timezone
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("branch {} has a bad time zone", caller.branch_code)))?;
+    let tz: chrono_tz::Tz = caller.branch_timezone.parse().map_err(|_| {
+        ApiError::Internal(format!("branch {} has a bad time zone", caller.branch_code))
+    })?;
 
     // Group by device, in seq order.
     let mut by_device: BTreeMap<Uuid, Vec<Entry>> = BTreeMap::new();
@@ -76,7 +79,8 @@ pub async fn ingest(state: &AppState, caller: &Caller, req: PushRequest) -> Resu
     let mut resp = PushResponse::default();
     let mut batches = Vec::new();
     for (device_id, entries) in by_device {
-        if let Err((reason, detail)) = check::may_push(&sender, device_id, devices.get(&device_id)) {
+        if let Err((reason, detail)) = check::may_push(&sender, device_id, devices.get(&device_id))
+        {
             for e in &entries {
                 resp.refused.push(RefusedEntry {
                     device_id,
@@ -98,7 +102,10 @@ pub async fn ingest(state: &AppState, caller: &Caller, req: PushRequest) -> Resu
             .into_iter()
             .map(|(device_id, entries)| {
                 let verified = match keys.get(&device_id) {
-                    Some(k) => entries.iter().map(|e| check::verify_entry(&sender2, e, k)).collect(),
+                    Some(k) => entries
+                        .iter()
+                        .map(|e| check::verify_entry(&sender2, e, k))
+                        .collect(),
                     None => Vec::new(),
                 };
                 DeviceBatch {
@@ -113,9 +120,7 @@ pub async fn ingest(state: &AppState, caller: &Caller, req: PushRequest) -> Resu
     .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))?;
 
     // The sender's clock, when it is the entries' own device.
-    let sender_offset = req
-        .sent_at_ms
-        .map(|s| s as i64 - received_ms as i64);
+    let sender_offset = req.sent_at_ms.map(|s| s as i64 - received_ms as i64);
 
     let mut attempt = 0;
     let outcome = loop {
@@ -151,7 +156,9 @@ pub async fn ingest(state: &AppState, caller: &Caller, req: PushRequest) -> Resu
     }
     for c in &resp.conflicts {
         m.conflicts
-            .get_or_create(&crate::metrics::KindLabel { kind: c.kind.clone() })
+            .get_or_create(&crate::metrics::KindLabel {
+                kind: c.kind.clone(),
+            })
             .inc();
     }
     m.device_last_seen
@@ -180,7 +187,10 @@ fn is_retryable(e: &sqlx::Error) -> bool {
     }
 }
 
-async fn load_devices(state: &AppState, ids: &[Uuid]) -> Result<HashMap<Uuid, DeviceRecord>, ApiError> {
+async fn load_devices(
+    state: &AppState,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, DeviceRecord>, ApiError> {
     let rows: Vec<(Uuid, i32, Vec<u8>, bool)> = sqlx::query_as(
         "SELECT device_id, branch_id, public_key, revoked_at IS NOT NULL FROM devices
          WHERE device_id = ANY($1)",
@@ -335,7 +345,7 @@ async fn ingest_tx(
         .execute(&mut *tx)
         .await?;
     }
-    conflicts.extend(applier.conflicts.drain(..));
+    conflicts.append(&mut applier.conflicts);
 
     // Quarantine alerts.
     for (i, a) in accepted.iter().enumerate() {
@@ -410,7 +420,9 @@ async fn ingest_tx(
 
     out.stored = accepted.len() as u64;
     for a in &accepted {
-        *out.stored_kinds.entry(a.entry.kind.as_str().to_owned()).or_default() += 1;
+        *out.stored_kinds
+            .entry(a.entry.kind.as_str().to_owned())
+            .or_default() += 1;
     }
     Ok(out)
 }
