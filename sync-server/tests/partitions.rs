@@ -1,0 +1,391 @@
+//! Per-branch partitions (architecture principle 6): every ledger table is
+//! `PARTITION BY LIST (branch_id)`, a branch's partitions are made when the
+//! branch is, a branch's rows live only in its own partition, and every
+//! primary and unique key starts with `branch_id`.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Device, Server, sale, sale_with};
+use sentra_protocol::payload::{
+    CashDirection, CashMoved, RefundIssued, RefundLine, SaleVoided, ShiftClosed, ShiftOpened,
+    ShiftTotals, StockCounted,
+};
+use sentra_protocol::wire::{DeviceKind, PushResponse};
+use sentra_protocol::{Entry, EntryKind};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+/// The ledger tables of migration 1; `ledger_tables` may name more.
+const KNOWN: [&str; 16] = [
+    "alerts",
+    "cash_movements",
+    "conflicts",
+    "daily_rollup",
+    "device_heads",
+    "journal",
+    "refund_lines",
+    "refunds",
+    "sale_lines",
+    "sale_payments",
+    "sales",
+    "shifts",
+    "stock_levels",
+    "stock_movements",
+    "voids",
+    "voucher_redemptions",
+];
+
+async fn ledger_tables(s: &Server) -> Vec<String> {
+    sentra_sync::db::ledger_tables(&s.pool)
+        .await
+        .expect("ledger tables")
+}
+
+/// The partitions of `table`: name → partition bound.
+async fn partitions(s: &Server, table: &str) -> BTreeMap<String, String> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid)
+         FROM pg_partition_tree($1::text::regclass) t
+         JOIN pg_class c ON c.oid = t.relid
+         WHERE t.level = 1",
+    )
+    .bind(table)
+    .fetch_all(&s.pool)
+    .await
+    .expect("partition tree");
+    let inherits: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_inherits WHERE inhparent = $1::text::regclass")
+            .bind(table)
+            .fetch_one(&s.pool)
+            .await
+            .expect("pg_inherits");
+    assert_eq!(
+        inherits as usize,
+        rows.len(),
+        "{table}: pg_inherits and pg_partition_tree agree"
+    );
+    rows.into_iter().collect()
+}
+
+fn bound(branch_id: i32) -> String {
+    format!("FOR VALUES IN ({branch_id})")
+}
+
+#[tokio::test]
+async fn creating_a_branch_creates_its_partition_of_every_ledger_table() {
+    let s = Server::start().await;
+    let tables = ledger_tables(&s).await;
+    for k in KNOWN {
+        assert!(
+            tables.iter().any(|t| t == k),
+            "{k} is not a partitioned table: {tables:?}"
+        );
+    }
+    for t in &tables {
+        assert!(
+            partitions(&s, t).await.is_empty(),
+            "{t} has partitions before any branch"
+        );
+    }
+
+    let jkt = s.branch("JKT01").await;
+    for t in &tables {
+        let want: BTreeMap<String, String> = [(format!("{t}_jkt01"), bound(jkt))].into();
+        assert_eq!(partitions(&s, t).await, want, "{t} after JKT01");
+    }
+
+    let bdg = s.branch("BDG01").await;
+    for t in &tables {
+        let want: BTreeMap<String, String> = [
+            (format!("{t}_jkt01"), bound(jkt)),
+            (format!("{t}_bdg01"), bound(bdg)),
+        ]
+        .into();
+        assert_eq!(partitions(&s, t).await, want, "{t} after BDG01");
+        // Leaves only: no sub-partitioning, no default partition.
+        let default: Option<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_partition_tree($1::text::regclass) t
+             JOIN pg_class c ON c.oid = t.relid
+             WHERE pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'",
+        )
+        .bind(t)
+        .fetch_optional(&s.pool)
+        .await
+        .expect("default partition");
+        assert_eq!(default, None, "{t} has a default partition");
+    }
+    s.stop().await;
+}
+
+async fn push_ok(
+    s: &Server,
+    d: &Device,
+    entries: &[Entry],
+    sent_at_ms: Option<u64>,
+) -> PushResponse {
+    let (status, body) = s.push(&d.credential, entries, sent_at_ms).await;
+    assert_eq!(status, 200, "{body}");
+    let r: PushResponse = serde_json::from_value(body).expect("push response");
+    assert!(r.refused.is_empty(), "{r:?}");
+    assert_eq!(r.stored, entries.len() as u64, "{r:?}");
+    r
+}
+
+/// A shift's worth of entries of every kind, so that every ledger table gets
+/// rows of this branch: sales (cash and voucher), a void, a refund, cash out,
+/// a stock count, a shift close whose totals do not match (a conflict) and an
+/// entry of an unknown kind (an alert).
+async fn a_day_of_trading(s: &Server, d: &mut Device) {
+    let b = d.branch.clone();
+    let shift = Uuid::now_v7();
+    let mut entries = vec![
+        d.entry(&ShiftOpened {
+            shift_id: shift,
+            opening_float: 300_000,
+            cashier: Some("Siti".into()),
+        }),
+        d.entry(&StockCounted {
+            sku: "A".into(),
+            counted_milli: 50_000,
+            previous_milli: 0,
+        }),
+    ];
+    let s1 = sale(
+        &format!("{b}-000001"),
+        shift,
+        &[("A", 2000, 3500), ("B", 1000, 4000)],
+    );
+    let s2 = sale_with(
+        &format!("{b}-000002"),
+        shift,
+        &[("A", 1000, 3500)],
+        "voucher",
+        Some(&format!("GIFT-{b}")),
+    );
+    let s3 = sale(&format!("{b}-000003"), shift, &[("B", 1000, 4000)]);
+    let e1 = d.entry(&s1);
+    let e3 = d.entry(&s3);
+    entries.push(e1.clone());
+    entries.push(d.entry(&s2));
+    entries.push(e3.clone());
+    entries.push(d.entry(&SaleVoided {
+        receipt_no: s3.receipt_no.clone(),
+        sale_entry_id: e3.id,
+        shift_id: shift,
+        total: s3.total,
+        reason: Some("wrong item".into()),
+    }));
+    let line = &s1.lines[1];
+    entries.push(d.entry(&RefundIssued {
+        refund_no: format!("{b}-R000001"),
+        receipt_no: s1.receipt_no.clone(),
+        sale_entry_id: Some(e1.id),
+        shift_id: shift,
+        lines: vec![RefundLine {
+            line_no: line.line_no,
+            sku: line.sku.clone(),
+            quantity_milli: line.quantity_milli,
+            amount: line.total,
+            tax: line.tax,
+        }],
+        total: line.total,
+        tax: line.tax,
+        method: "cash".into(),
+        reason: None,
+    }));
+    entries.push(d.entry(&CashMoved {
+        shift_id: shift,
+        direction: CashDirection::Out,
+        amount: 10_000,
+        reason: Some("float to safe".into()),
+    }));
+    entries.push(d.raw(
+        EntryKind::Other("loyalty_points".into()),
+        serde_json::json!({"points": 7}),
+    ));
+    entries.push(d.entry(&ShiftClosed {
+        shift_id: shift,
+        opening_float: 300_000,
+        totals: ShiftTotals {
+            sales_count: 99,
+            gross: 1,
+            discounts: 0,
+            tax: 0,
+            sales_total: 1,
+            refunds_count: 0,
+            refunds_total: 0,
+            voids_count: 0,
+            voids_total: 0,
+            payments: BTreeMap::new(),
+            cash_in: 0,
+            cash_out: 0,
+        },
+        expected_cash: 300_000,
+        counted_cash: 300_000,
+        variance: 0,
+    }));
+    let r = push_ok(s, d, &entries, None).await;
+    assert_eq!(r.quarantined.len(), 1, "{r:?}");
+    assert!(
+        r.conflicts.iter().any(|c| c.kind == "shift_mismatch"),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn each_branchs_rows_live_only_in_its_own_partition() {
+    let s = Server::start().await;
+    let mut ids: BTreeMap<i32, String> = BTreeMap::new();
+    for code in ["JKT01", "BDG01", "SBY01"] {
+        ids.insert(s.branch(code).await, code.to_lowercase());
+    }
+    let mut jkt = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut bdg = s.enroll("BDG01", DeviceKind::Terminal, 2).await;
+    a_day_of_trading(&s, &mut jkt).await;
+    a_day_of_trading(&s, &mut bdg).await;
+    // A second device of JKT01, pushed through its relay.
+    let mut jkt2 = s.enroll("JKT01", DeviceKind::Terminal, 3).await;
+    let relay = s.enroll("JKT01", DeviceKind::Relay, 4).await;
+    let shift = Uuid::now_v7();
+    let forwarded = vec![
+        jkt2.entry(&ShiftOpened {
+            shift_id: shift,
+            opening_float: 0,
+            cashier: None,
+        }),
+        jkt2.entry(&sale("JKT01-T3-000001", shift, &[("C", 1000, 12_000)])),
+    ];
+    let (status, body) = s.push(&relay.credential, &forwarded, None).await;
+    assert_eq!(status, 200, "{body}");
+
+    let tables = ledger_tables(&s).await;
+    for t in &tables {
+        // Where each row physically lives.
+        let placed: Vec<(String, i32, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT tableoid::regclass::text, branch_id, count(*) FROM {t} GROUP BY 1, 2 ORDER BY 1, 2"
+        )))
+        .fetch_all(&s.pool)
+        .await
+        .expect("placement");
+        for (partition, branch_id, _) in &placed {
+            assert_eq!(
+                partition,
+                &format!("{t}_{}", ids[branch_id]),
+                "{t}: a row of branch {branch_id}"
+            );
+        }
+        if KNOWN.contains(&t.as_str()) {
+            let branches: Vec<i32> = placed.iter().map(|p| p.1).collect();
+            assert_eq!(
+                branches.len(),
+                2,
+                "{t} has rows of both trading branches: {placed:?}"
+            );
+        }
+        // The parent holds nothing of its own; each partition only its branch.
+        let own: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM ONLY {t}")))
+            .fetch_one(&s.pool)
+            .await
+            .expect("count");
+        assert_eq!(own, 0, "{t}");
+        for (branch_id, code) in &ids {
+            let (foreign, all, via_parent): (i64, i64, i64) =
+                sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT (SELECT count(*) FROM ONLY {t}_{code} WHERE branch_id <> $1),
+                        (SELECT count(*) FROM ONLY {t}_{code}),
+                        (SELECT count(*) FROM {t} WHERE branch_id = $1)"
+                )))
+                .bind(branch_id)
+                .fetch_one(&s.pool)
+                .await
+                .expect("partition counts");
+            assert_eq!(foreign, 0, "{t}_{code} holds rows of another branch");
+            assert_eq!(all, via_parent, "{t}_{code} holds every row of its branch");
+        }
+    }
+    let sby: i64 = sqlx::query_scalar("SELECT count(*) FROM journal_sby01")
+        .fetch_one(&s.pool)
+        .await
+        .expect("count");
+    assert_eq!(sby, 0, "a branch that never traded has empty partitions");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn every_key_of_every_ledger_table_starts_with_branch_id() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let tables = ledger_tables(&s).await;
+    assert!(!tables.is_empty());
+    for t in &tables {
+        // Partitioned by LIST on branch_id alone.
+        let (strategy, key): (String, Vec<String>) = sqlx::query_as(
+            "SELECT p.partstrat::text,
+                    ARRAY(SELECT a.attname::text FROM unnest(p.partattrs::int2[]) WITH ORDINALITY k(n, i)
+                          JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = k.n
+                          ORDER BY k.i)
+             FROM pg_partitioned_table p WHERE p.partrelid = $1::text::regclass",
+        )
+        .bind(t)
+        .fetch_one(&s.pool)
+        .await
+        .expect("partition key");
+        assert_eq!(
+            (strategy.as_str(), key),
+            ("l", vec!["branch_id".to_owned()]),
+            "{t}"
+        );
+
+        // Constraints: a primary key, and every primary/unique key leads with branch_id.
+        let constraints: Vec<(String, String, Vec<String>)> = sqlx::query_as(
+            "SELECT c.conname::text, c.contype::text,
+                    ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
+                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n
+                          ORDER BY k.i)
+             FROM pg_constraint c
+             WHERE c.conrelid = $1::text::regclass AND c.contype IN ('p', 'u')",
+        )
+        .bind(t)
+        .fetch_all(&s.pool)
+        .await
+        .expect("constraints");
+        assert_eq!(
+            constraints.iter().filter(|c| c.1 == "p").count(),
+            1,
+            "{t} has one primary key"
+        );
+        for (name, _, cols) in &constraints {
+            assert_eq!(
+                cols.first().map(String::as_str),
+                Some("branch_id"),
+                "{t}: {name} is {cols:?}"
+            );
+        }
+
+        // Unique indexes (also those not backing a constraint), on the table
+        // and on its partitions.
+        let indexes: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT r.relname::text, i.indexrelid::regclass::text,
+                    (SELECT a.attname::text FROM pg_attribute a
+                     WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[0])
+             FROM pg_index i JOIN pg_class r ON r.oid = i.indrelid
+             WHERE (i.indisunique OR i.indisprimary)
+               AND i.indrelid IN (SELECT relid FROM pg_partition_tree($1::text::regclass))",
+        )
+        .bind(t)
+        .fetch_all(&s.pool)
+        .await
+        .expect("indexes");
+        assert!(indexes.iter().any(|i| i.0 == *t), "{t} has a unique index");
+        assert!(
+            indexes.iter().any(|i| i.0 == format!("{t}_jkt01")),
+            "{t}_jkt01 has its unique index"
+        );
+        for (table, index, first) in &indexes {
+            assert_eq!(first.as_deref(), Some("branch_id"), "{table}: {index}");
+        }
+    }
+    s.stop().await;
+}
