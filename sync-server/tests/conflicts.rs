@@ -393,7 +393,9 @@ async fn fork_is_refused_and_the_device_flagged() {
     let held = t.entry(&sale("R-1", shift, &[("A", 1000, 5000)]));
     push_ok(&s, &t, &[o, held.clone()]).await;
     let other = twin.entry(&sale("R-1", shift, &[("A", 1000, 9000)]));
-    let (status, body) = s.push(&t.credential, &[other.clone()], None).await;
+    let (status, body) = s
+        .push(&t.credential, std::slice::from_ref(&other), None)
+        .await;
     assert_eq!(status, 200);
     let r: PushResponse = serde_json::from_value(body).expect("push response");
     assert_eq!(r.refused.len(), 1);

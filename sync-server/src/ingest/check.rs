@@ -243,8 +243,13 @@ pub fn place(
                     reason,
                     detail,
                 });
-                out.expected = Some(next);
-                stopped = true;
+                // A forged copy must not hold up the genuine entry when both
+                // are in the batch (e.g. a relay carried both).
+                let another_copy_follows = entries.get(i + 1).is_some_and(|n| n.seq == e.seq);
+                if !another_copy_follows {
+                    out.expected = Some(next);
+                    stopped = true;
+                }
             }
             None => {
                 out.accept.push(i);
@@ -254,4 +259,92 @@ pub fn place(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use sentra_protocol::{EntryKind, Hlc, UnsignedEntry};
+
+    fn chain(key: &SigningKey, n: u64, salt: i64) -> Vec<Entry> {
+        let device = Uuid::from_u128(7);
+        let mut prev = Hash::ZERO;
+        (1..=n)
+            .map(|seq| {
+                let e = UnsignedEntry {
+                    id: Uuid::from_u128(u128::from(seq)),
+                    branch: "JKT01".into(),
+                    device_id: device,
+                    seq,
+                    hlc: Hlc::new(seq, 0),
+                    kind: EntryKind::Other("note".into()),
+                    payload: serde_json::json!({ "n": seq as i64 + salt }),
+                    prev_hash: prev,
+                }
+                .sign(key)
+                .expect("sign");
+                prev = e.hash;
+                e
+            })
+            .collect()
+    }
+
+    fn ok(n: usize) -> Vec<Result<(), (RefusalReason, String)>> {
+        vec![Ok(()); n]
+    }
+
+    #[test]
+    fn replay_is_duplicate_and_new_entries_follow_the_tip() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let c = chain(&key, 4, 0);
+        let held: BTreeMap<u64, Hash> = c[..2].iter().map(|e| (e.seq, e.hash)).collect();
+        let p = place(&c, &ok(4), c[1].point(), &held);
+        assert_eq!(p.duplicates, 2);
+        assert_eq!(p.accept, vec![2, 3]);
+        assert_eq!(p.tip.seq, 4);
+        assert!(p.refused.is_empty() && p.expected.is_none());
+    }
+
+    #[test]
+    fn a_different_genuine_entry_at_a_held_seq_is_a_fork() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let a = chain(&key, 2, 0);
+        let b = chain(&key, 2, 100);
+        let held: BTreeMap<u64, Hash> = a.iter().map(|e| (e.seq, e.hash)).collect();
+        let p = place(&b[1..], &ok(1), a[1].point(), &held);
+        assert_eq!(p.forks.len(), 1);
+        assert_eq!(p.refused[0].reason, RefusalReason::Fork);
+        assert_eq!(p.tip.seq, 2);
+    }
+
+    #[test]
+    fn a_gap_stops_the_device_and_names_the_expected_seq() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let c = chain(&key, 5, 0);
+        let p = place(&c[3..], &ok(2), c[1].point(), &BTreeMap::new());
+        assert_eq!(p.expected, Some(3));
+        assert_eq!(p.refused[0].reason, RefusalReason::Gap);
+        assert_eq!(p.refused[1].reason, RefusalReason::AfterRefused);
+        assert!(p.accept.is_empty());
+    }
+
+    #[test]
+    fn a_forged_copy_before_the_genuine_one_does_not_hold_it_up() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let c = chain(&key, 2, 0);
+        let forged = c[0].clone();
+        let batch = vec![forged, c[0].clone(), c[1].clone()];
+        let verified = vec![
+            Err((RefusalReason::BadSignature, "bad signature".into())),
+            Ok(()),
+            Ok(()),
+        ];
+        let p = place(&batch, &verified, ChainPoint::GENESIS, &BTreeMap::new());
+        assert_eq!(p.accept, vec![1, 2]);
+        assert_eq!(p.refused.len(), 1);
+        assert_eq!(p.refused[0].reason, RefusalReason::BadSignature);
+        assert_eq!(p.tip.seq, 2);
+        assert_eq!(p.expected, None);
+    }
 }
