@@ -1,22 +1,281 @@
-//! `GET /v1/pull`. (Being built.)
+//! `GET /v1/pull?cursor=…&limit=…`: master data (catalog, prices, cashiers,
+//! tax rates, branch settings, the branch's device keys) as changes since a
+//! cursor.
+//!
+//! Triggers on the master tables append every write to `pull_changes` in the
+//! writer's own transaction, stamped with its transaction id (`txid`, 64-bit)
+//! and a `change_id` from a sequence. Sequence values and transaction ids are
+//! taken when a writer *writes*, not when it commits, so neither alone is a
+//! safe cursor: a transaction that took id 10 may commit after the one that
+//! took id 11 has been pulled.
+//!
+//! The rule that never skips a late commit: a pull hands out only changes of
+//! transactions older than the oldest transaction still running anywhere on
+//! the server (`txid < pg_snapshot_xmin(pg_current_snapshot())`). Every such
+//! transaction has finished, so every change it made is visible, and every
+//! change not yet visible belongs to a transaction with a txid at or above
+//! that horizon. Changes are handed out in `(txid, change_id)` order and the
+//! cursor is the position of the last one handed out, so nothing that can
+//! still appear sorts below a cursor. The horizon is read in a statement
+//! *before* the one that reads the changes, so the reading snapshot is no
+//! older than the horizon's.
+
+use std::fmt;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use sentra_protocol::wire::PullResponse;
+use sentra_protocol::wire::{Change, MAX_PULL_LIMIT, PullResponse};
+use sqlx::PgPool;
 
 use crate::error::ApiError;
 use crate::http::{AppState, Caller};
 
-#[derive(Debug, serde::Deserialize)]
+/// Changes in one page when the request names no `limit`.
+pub const DEFAULT_PULL_LIMIT: u32 = 500;
+
+/// The query string of `GET /v1/pull`. Both fields are text so that a bad
+/// value is answered with the documented error body.
+#[derive(Debug, Default, serde::Deserialize)]
 pub struct PullQuery {
+    /// `next_cursor` of the previous page; absent or empty: from the start.
     pub cursor: Option<String>,
-    pub limit: Option<u32>,
+    /// 1 to `MAX_PULL_LIMIT`; absent or empty: `DEFAULT_PULL_LIMIT`.
+    pub limit: Option<String>,
+}
+
+/// A position in the change log: the last change handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cursor {
+    pub txid: u64,
+    pub change_id: i64,
+}
+
+impl Cursor {
+    /// Before every change.
+    pub const START: Cursor = Cursor {
+        txid: 0,
+        change_id: 0,
+    };
+
+    /// Parses a cursor exactly as [`Cursor`]'s `Display` writes it
+    /// (`v1.<txid>.<change_id>`, decimal, no sign, no leading zeros); the
+    /// empty string is [`Cursor::START`].
+    pub fn parse(text: &str) -> Result<Cursor, ApiError> {
+        if text.is_empty() {
+            return Ok(Cursor::START);
+        }
+        let bad = || {
+            let shown: String = text.chars().take(40).collect();
+            ApiError::Malformed(format!(
+                "cursor {shown:?} is not one this server issued; pass back next_cursor \
+                 unchanged, or no cursor to pull from the start"
+            ))
+        };
+        let mut parts = text.split('.');
+        let (Some("v1"), Some(txid), Some(change_id), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let txid = decimal(txid).ok_or_else(bad)?;
+        let change_id = decimal(change_id)
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or_else(bad)?;
+        Ok(Cursor { txid, change_id })
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v1.{}.{}", self.txid, self.change_id)
+    }
+}
+
+/// A canonical unsigned decimal: digits only, no leading zero (but "0").
+fn decimal(text: &str) -> Option<u64> {
+    let canonical = !text.is_empty()
+        && text.len() <= 20
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    if canonical { text.parse().ok() } else { None }
+}
+
+/// The page size a request asks for.
+pub fn parse_limit(text: Option<&str>) -> Result<u32, ApiError> {
+    let bad = || {
+        ApiError::Malformed(format!(
+            "limit must be a whole number from 1 to {MAX_PULL_LIMIT}"
+        ))
+    };
+    match text {
+        None | Some("") => Ok(DEFAULT_PULL_LIMIT),
+        Some(text) => match decimal(text) {
+            Some(n) if (1..=u64::from(MAX_PULL_LIMIT)).contains(&n) => {
+                u32::try_from(n).map_err(|_| bad())
+            }
+            _ => Err(bad()),
+        },
+    }
 }
 
 pub async fn pull(
-    State(_state): State<AppState>,
-    _caller: Caller,
-    Query(_q): Query<PullQuery>,
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<PullQuery>, QueryRejection>,
 ) -> Result<Json<PullResponse>, ApiError> {
-    Err(ApiError::Internal("pull is not built yet".into()))
+    let Query(q) = query.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let limit = parse_limit(q.limit.as_deref())?;
+    let cursor = Cursor::parse(q.cursor.as_deref().unwrap_or(""))?;
+    let page = changes_since(&state.pool, caller.branch_id, cursor, limit).await?;
+    tracing::debug!(
+        device_id = %caller.device_id,
+        branch = %caller.branch_code,
+        %cursor,
+        changes = page.changes.len(),
+        more = page.more,
+        "pull"
+    );
+    Ok(Json(page))
+}
+
+type ChangeRow = (String, i64, String, String, Option<serde_json::Value>, bool);
+
+/// Up to `limit` changes after `cursor` that branch `branch_id` sees (its
+/// own and every-branch changes), in `(txid, change_id)` order.
+pub async fn changes_since(
+    pool: &PgPool,
+    branch_id: i32,
+    cursor: Cursor,
+    limit: u32,
+) -> Result<PullResponse, ApiError> {
+    // The horizon, in its own statement: the snapshot of the next statement
+    // is taken later, so it sees every transaction below the horizon.
+    let (xmin, xmax): (String, String) = sqlx::query_as(
+        "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text
+         FROM pg_current_snapshot() AS s",
+    )
+    .fetch_one(pool)
+    .await?;
+    let xmin: u64 = xmin
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("snapshot xmin {xmin:?} is not a number")))?;
+    let xmax: u64 = xmax
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("snapshot xmax {xmax:?} is not a number")))?;
+    if cursor.txid >= xmax {
+        // Only a cursor from another database (or a restore to an earlier
+        // point) can be ahead of every transaction this server has run.
+        return Err(ApiError::Malformed(format!(
+            "cursor {cursor} is ahead of this server's change log; pull from the start \
+             (no cursor)"
+        )));
+    }
+    let rows: Vec<ChangeRow> = sqlx::query_as(
+        "SELECT txid::text, change_id, entity, key, data, deleted
+         FROM pull_changes
+         WHERE (txid, change_id) > ($1::text::xid8, $2)
+           AND txid < $3::text::xid8
+           AND (branch_id IS NULL OR branch_id = $4)
+         ORDER BY txid, change_id
+         LIMIT $5",
+    )
+    .bind(cursor.txid.to_string())
+    .bind(cursor.change_id)
+    .bind(xmin.to_string())
+    .bind(branch_id)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await?;
+    let more = rows.len() > limit as usize;
+    let mut next = cursor;
+    let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
+    for (txid, change_id, entity, key, data, deleted) in rows.into_iter().take(limit as usize) {
+        next = Cursor {
+            txid: txid
+                .parse()
+                .map_err(|_| ApiError::Internal(format!("txid {txid:?} is not a number")))?,
+            change_id,
+        };
+        changes.push(Change {
+            entity,
+            key,
+            data: data.unwrap_or(serde_json::Value::Null),
+            deleted,
+        });
+    }
+    Ok(PullResponse {
+        changes,
+        next_cursor: next.to_string(),
+        more,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        for c in [
+            Cursor::START,
+            Cursor {
+                txid: 738,
+                change_id: 12,
+            },
+            Cursor {
+                txid: u64::MAX,
+                change_id: i64::MAX,
+            },
+        ] {
+            assert_eq!(Cursor::parse(&c.to_string()).expect("own cursor"), c);
+        }
+        assert_eq!(Cursor::parse("").expect("empty"), Cursor::START);
+    }
+
+    #[test]
+    fn foreign_cursors_are_malformed() {
+        for bad in [
+            "x",
+            "v1",
+            "v1.1",
+            "v1.1.",
+            "v1..1",
+            "v2.1.1",
+            "V1.1.1",
+            "v1.1.1.1",
+            "v1.01.1",
+            "v1.1.01",
+            "v1.-1.1",
+            "v1.+1.1",
+            "v1.1.-1",
+            "v1. 1.1",
+            "v1.1.1 ",
+            "v1.18446744073709551616.1",
+            "v1.1.9223372036854775808",
+            "v1.1e3.1",
+        ] {
+            let err = Cursor::parse(bad).expect_err(bad);
+            assert_eq!(err.code(), "malformed_request", "{bad}");
+        }
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(parse_limit(None).expect("default"), DEFAULT_PULL_LIMIT);
+        assert_eq!(parse_limit(Some("")).expect("default"), DEFAULT_PULL_LIMIT);
+        assert_eq!(parse_limit(Some("1")).expect("1"), 1);
+        assert_eq!(parse_limit(Some("1000")).expect("max"), MAX_PULL_LIMIT);
+        for bad in [
+            "0",
+            "1001",
+            "-1",
+            "abc",
+            "1.5",
+            "010",
+            "99999999999999999999999",
+        ] {
+            assert!(parse_limit(Some(bad)).is_err(), "{bad}");
+        }
+    }
 }

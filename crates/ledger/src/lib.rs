@@ -7,7 +7,10 @@
 //!   entry is applied; a genuinely signed entry that fails goes to quarantine.
 //! * [`rules`]: the conflict rules of the cloud's conflict catalogue, as pure
 //!   functions of the state they need, so each is testable without a database.
+//! * [`catalog_csv`]: the catalog CSV both the terminal and the cloud import,
+//!   parsed and validated whole, each refusal naming its line.
 
+pub mod catalog_csv;
 pub mod rules;
 pub mod shift;
 pub mod validate;

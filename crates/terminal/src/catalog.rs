@@ -1,11 +1,10 @@
 //! The product catalog: CSV import, look-up by barcode or SKU (exact), and
 //! search by name (FTS5, prefix match on every word).
 
-use std::collections::HashMap;
 use std::io::Read;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use sentra_domain::Quantity;
+use sentra_ledger::catalog_csv::{self, CatalogRow};
 use serde::Serialize;
 
 use crate::error::{Result, TerminalError};
@@ -31,152 +30,21 @@ pub struct ImportSummary {
     pub barcodes: u64,
 }
 
-/// One validated CSV row.
-struct Row {
-    line: u64,
-    sku: String,
-    barcodes: Vec<String>,
-    name: String,
-    price: i64,
-    tax_category: String,
-    stock_milli: Option<i64>,
-}
-
-const COLUMNS: [&str; 6] = ["sku", "barcode", "name", "price", "tax_category", "stock"];
-const MAX_FIELD: usize = 200;
-
 /// Parse and validate a whole CSV before touching the database, so a bad
-/// file changes nothing. Columns: sku, barcode (several separated by `|`),
-/// name, price (whole rupiah), tax_category, stock (up to 3 decimals; empty
-/// leaves stock as it is).
+/// file changes nothing (the format and its checks live in
+/// `sentra_ledger::catalog_csv`, shared with the cloud's import).
 fn parse_csv(
     file_name: &str,
     reader: impl Read,
     known_tax_categories: &[String],
-) -> Result<Vec<Row>> {
-    let bad = |line: u64, detail: String| TerminalError::BadCatalog {
-        file: file_name.to_owned(),
-        line,
-        detail,
-    };
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(reader);
-    let headers = csv
-        .headers()
-        .map_err(|e| bad(1, e.to_string()))?
-        .iter()
-        .map(|h| h.to_ascii_lowercase())
-        .collect::<Vec<_>>();
-    let mut index = [0usize; 6];
-    for (i, column) in COLUMNS.iter().enumerate() {
-        index[i] = headers.iter().position(|h| h == column).ok_or_else(|| {
-            bad(
-                1,
-                format!(
-                    "missing column {column:?}; the header must name {}",
-                    COLUMNS.join(", ")
-                ),
-            )
-        })?;
-    }
-    let mut rows = Vec::new();
-    let mut seen_sku: HashMap<String, u64> = HashMap::new();
-    let mut seen_barcode: HashMap<String, u64> = HashMap::new();
-    for record in csv.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            bad(line, e.to_string())
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        let field = |i: usize| record.get(index[i]).unwrap_or("");
-        for (i, column) in COLUMNS.iter().enumerate() {
-            if field(i).len() > MAX_FIELD {
-                return Err(bad(
-                    line,
-                    format!("{column} is longer than {MAX_FIELD} bytes"),
-                ));
-            }
+) -> Result<Vec<CatalogRow>> {
+    catalog_csv::parse(file_name, reader, known_tax_categories).map_err(|e| {
+        TerminalError::BadCatalog {
+            file: e.file,
+            line: e.line,
+            detail: e.detail,
         }
-        let sku = field(0).to_owned();
-        if sku.is_empty() || sku.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(bad(
-                line,
-                format!("sku {sku:?} must be non-empty with no spaces"),
-            ));
-        }
-        if let Some(first) = seen_sku.insert(sku.clone(), line) {
-            return Err(bad(
-                line,
-                format!("sku {sku} already appears on line {first}"),
-            ));
-        }
-        let mut barcodes = Vec::new();
-        for code in field(1).split('|').map(str::trim).filter(|c| !c.is_empty()) {
-            if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err(bad(
-                    line,
-                    format!("barcode {code:?} must be letters and digits"),
-                ));
-            }
-            if let Some(first) = seen_barcode.insert(code.to_owned(), line) {
-                return Err(bad(
-                    line,
-                    format!("barcode {code} already appears on line {first}"),
-                ));
-            }
-            barcodes.push(code.to_owned());
-        }
-        let name = field(2).to_owned();
-        if name.is_empty() {
-            return Err(bad(line, "name is empty".into()));
-        }
-        let price: i64 = field(3).parse().map_err(|_| {
-            bad(
-                line,
-                format!("price {:?} must be a whole number of rupiah", field(3)),
-            )
-        })?;
-        if price < 0 {
-            return Err(bad(line, format!("price {price} is negative")));
-        }
-        let tax_category = field(4).to_owned();
-        if !known_tax_categories.contains(&tax_category) {
-            return Err(bad(
-                line,
-                format!(
-                    "tax category {tax_category:?} is unknown (known: {})",
-                    known_tax_categories.join(", ")
-                ),
-            ));
-        }
-        let stock_milli = match field(5) {
-            "" => None,
-            text => {
-                let negative = text.starts_with('-');
-                let q: Quantity = text
-                    .trim_start_matches('-')
-                    .parse()
-                    .map_err(|e| bad(line, format!("stock: {e}")))?;
-                Some(if negative { -q.milli() } else { q.milli() })
-            }
-        };
-        rows.push(Row {
-            line,
-            sku,
-            barcodes,
-            name,
-            price,
-            tax_category,
-            stock_milli,
-        });
-    }
-    if rows.is_empty() {
-        return Err(bad(1, "no products in the file".into()));
-    }
-    Ok(rows)
+    })
 }
 
 /// Import (insert or update) every product of a CSV in one transaction.

@@ -1,0 +1,259 @@
+//! The catalog CSV, as the terminal (`sentra-term catalog import`) and the
+//! cloud (`sentra-sync catalog import`) read it: parsed and validated whole
+//! before anything is written, so a bad file changes nothing, and every
+//! refusal names the line.
+//!
+//! Columns (a header row names them, in any order; more columns are
+//! ignored): `sku`, `barcode` (several separated by `|`), `name`, `price`
+//! (whole rupiah), `tax_category`, `stock` (up to 3 decimals; empty leaves
+//! stock as it is).
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use sentra_domain::Quantity;
+
+/// The columns the header must name.
+pub const COLUMNS: [&str; 6] = ["sku", "barcode", "name", "price", "tax_category", "stock"];
+/// The longest field, in bytes.
+pub const MAX_FIELD: usize = 200;
+
+/// One validated row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogRow {
+    /// The line of the file the row is on (the header is line 1).
+    pub line: u64,
+    pub sku: String,
+    pub barcodes: Vec<String>,
+    pub name: String,
+    /// Minor units (whole rupiah), not negative.
+    pub price: i64,
+    pub tax_category: String,
+    /// Thousandths of a unit; `None` when the column is empty.
+    pub stock_milli: Option<i64>,
+}
+
+/// Why a catalog file was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("catalog file {file}, line {line}: {detail}")]
+pub struct CatalogCsvError {
+    pub file: String,
+    pub line: u64,
+    pub detail: String,
+}
+
+/// Parses and validates a whole catalog CSV. `file_name` only names the file
+/// in errors; `known_tax_categories` are the categories a row may use.
+pub fn parse(
+    file_name: &str,
+    reader: impl Read,
+    known_tax_categories: &[String],
+) -> Result<Vec<CatalogRow>, CatalogCsvError> {
+    let bad = |line: u64, detail: String| CatalogCsvError {
+        file: file_name.to_owned(),
+        line,
+        detail,
+    };
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(reader);
+    let headers = csv
+        .headers()
+        .map_err(|e| bad(1, e.to_string()))?
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect::<Vec<_>>();
+    let mut index = [0usize; 6];
+    for (i, column) in COLUMNS.iter().enumerate() {
+        index[i] = headers.iter().position(|h| h == column).ok_or_else(|| {
+            bad(
+                1,
+                format!(
+                    "missing column {column:?}; the header must name {}",
+                    COLUMNS.join(", ")
+                ),
+            )
+        })?;
+    }
+    let mut rows = Vec::new();
+    let mut seen_sku: HashMap<String, u64> = HashMap::new();
+    let mut seen_barcode: HashMap<String, u64> = HashMap::new();
+    for record in csv.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            bad(line, e.to_string())
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let field = |i: usize| record.get(index[i]).unwrap_or("");
+        for (i, column) in COLUMNS.iter().enumerate() {
+            if field(i).len() > MAX_FIELD {
+                return Err(bad(
+                    line,
+                    format!("{column} is longer than {MAX_FIELD} bytes"),
+                ));
+            }
+        }
+        let sku = field(0).to_owned();
+        if sku.is_empty() || sku.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(bad(
+                line,
+                format!("sku {sku:?} must be non-empty with no spaces"),
+            ));
+        }
+        if let Some(first) = seen_sku.insert(sku.clone(), line) {
+            return Err(bad(
+                line,
+                format!("sku {sku} already appears on line {first}"),
+            ));
+        }
+        let mut barcodes = Vec::new();
+        for code in field(1).split('|').map(str::trim).filter(|c| !c.is_empty()) {
+            if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(bad(
+                    line,
+                    format!("barcode {code:?} must be letters and digits"),
+                ));
+            }
+            if let Some(first) = seen_barcode.insert(code.to_owned(), line) {
+                return Err(bad(
+                    line,
+                    format!("barcode {code} already appears on line {first}"),
+                ));
+            }
+            barcodes.push(code.to_owned());
+        }
+        let name = field(2).to_owned();
+        if name.is_empty() {
+            return Err(bad(line, "name is empty".into()));
+        }
+        let price: i64 = field(3).parse().map_err(|_| {
+            bad(
+                line,
+                format!("price {:?} must be a whole number of rupiah", field(3)),
+            )
+        })?;
+        if price < 0 {
+            return Err(bad(line, format!("price {price} is negative")));
+        }
+        let tax_category = field(4).to_owned();
+        if !known_tax_categories.contains(&tax_category) {
+            return Err(bad(
+                line,
+                format!(
+                    "tax category {tax_category:?} is unknown (known: {})",
+                    known_tax_categories.join(", ")
+                ),
+            ));
+        }
+        let stock_milli = match field(5) {
+            "" => None,
+            text => {
+                let negative = text.starts_with('-');
+                let q: Quantity = text
+                    .trim_start_matches('-')
+                    .parse()
+                    .map_err(|e| bad(line, format!("stock: {e}")))?;
+                Some(if negative { -q.milli() } else { q.milli() })
+            }
+        };
+        rows.push(CatalogRow {
+            line,
+            sku,
+            barcodes,
+            name,
+            price,
+            tax_category,
+            stock_milli,
+        });
+    }
+    if rows.is_empty() {
+        return Err(bad(1, "no products in the file".into()));
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cats() -> Vec<String> {
+        vec!["standard".to_owned(), "exempt".to_owned()]
+    }
+
+    fn error_of(csv: &str) -> String {
+        parse("c.csv", csv.as_bytes(), &cats())
+            .expect_err("the file is bad")
+            .to_string()
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        assert_eq!(
+            error_of(
+                "sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5000,standard,10\nA2,222,Kopi,abc,standard,1\n"
+            ),
+            "catalog file c.csv, line 3: price \"abc\" must be a whole number of rupiah"
+        );
+        let e = error_of("sku,barcode,name,price,tax_category\nA1,111,Teh,5000,standard\n");
+        assert!(e.contains("line 1: missing column \"stock\""), "{e}");
+        let e = error_of("sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5000,luxury,1\n");
+        assert!(
+            e.contains("line 2: tax category \"luxury\" is unknown"),
+            "{e}"
+        );
+        let e = error_of(
+            "sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5000,standard,1\nA2,111,Kopi,5000,standard,1\n",
+        );
+        assert!(
+            e.contains("line 3: barcode 111 already appears on line 2"),
+            "{e}"
+        );
+        let e = error_of(
+            "sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5000,standard,1\nA1,112,Kopi,5000,standard,1\n",
+        );
+        assert!(
+            e.contains("line 3: sku A1 already appears on line 2"),
+            "{e}"
+        );
+        let e = error_of("sku,barcode,name,price,tax_category,stock\nA1,111,Teh,-5,standard,1\n");
+        assert!(e.contains("line 2: price -5 is negative"), "{e}");
+        let e =
+            error_of("sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5,standard,1.2345\n");
+        assert!(e.contains("line 2: stock: invalid quantity"), "{e}");
+        let e = error_of("sku,barcode,name,price,tax_category,stock\nA1,111,,5,standard,1\n");
+        assert!(e.contains("line 2: name is empty"), "{e}");
+        let e = error_of("sku,barcode,name,price,tax_category,stock\nA 1,111,Teh,5,standard,1\n");
+        assert!(e.contains("line 2: sku \"A 1\""), "{e}");
+        let e = error_of("sku,barcode,name,price,tax_category,stock\nA1,11 1,Teh,5,standard,1\n");
+        assert!(e.contains("line 2: barcode \"11 1\""), "{e}");
+        let e = error_of("sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5,standard\n");
+        assert!(e.contains("line 2:"), "{e}");
+        let e = error_of("sku,barcode,name,price,tax_category,stock\n");
+        assert!(e.contains("line 1: no products"), "{e}");
+    }
+
+    #[test]
+    fn weighed_stock_several_barcodes_and_any_column_order() {
+        let csv = "name,SKU,barcode,price,tax_category,stock,note\nBeras 5kg,BER5,899|898,72000,exempt,12.5,x\nKantong,X,,500,standard,,\nSusu,S1, 777 ,9000,standard,-2,\n";
+        let rows = parse("c.csv", csv.as_bytes(), &cats()).expect("valid");
+        assert_eq!(
+            rows[0],
+            CatalogRow {
+                line: 2,
+                sku: "BER5".into(),
+                barcodes: vec!["899".into(), "898".into()],
+                name: "Beras 5kg".into(),
+                price: 72_000,
+                tax_category: "exempt".into(),
+                stock_milli: Some(12_500),
+            }
+        );
+        assert_eq!(rows[1].stock_milli, None);
+        assert!(rows[1].barcodes.is_empty());
+        assert_eq!(rows[2].barcodes, vec!["777"]);
+        assert_eq!(rows[2].stock_milli, Some(-2_000));
+        assert_eq!(rows[2].line, 4);
+    }
+}
