@@ -148,14 +148,14 @@ fn pull_response_body() {
             changes: vec![
                 Change {
                     entity: "price".into(),
-                    key: "TEH-BTL".into(),
-                    data: serde_json::json!({"sku": "TEH-BTL", "price": 6000, "branch": null,
-                        "effective_from": "2026-11-23T00:00:00Z"}),
+                    key: "17".into(),
+                    data: serde_json::json!({"price_id": 17, "sku": "TEH-BTL", "price": 6000,
+                        "branch": null, "effective_from": "2026-11-23T00:00:00.000Z"}),
                     deleted: false,
                 },
                 Change {
-                    entity: "product".into(),
-                    key: "OLD-1".into(),
+                    entity: "price".into(),
+                    key: "9".into(),
                     data: serde_json::Value::Null,
                     deleted: true,
                 },
