@@ -92,162 +92,82 @@ LANGUAGE sql STABLE AS $$
     SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
-CREATE FUNCTION sentra_pull_products() RETURNS trigger
+-- What a puller sees of one row of a pulled table (the row as jsonb, so
+-- OLD and NEW go through the same code): its branch (NULL = every branch),
+-- its key and its data.
+CREATE FUNCTION sentra_pull_shape(p_entity text, r jsonb,
+                                  OUT branch_id integer, OUT key text, OUT data jsonb)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    CASE p_entity
+    WHEN 'product' THEN
+        key := r ->> 'sku';
+        data := jsonb_build_object('sku', r -> 'sku', 'name', r -> 'name',
+                                   'barcodes', r -> 'barcodes',
+                                   'tax_category', r -> 'tax_category', 'active', r -> 'active');
+    WHEN 'price' THEN
+        branch_id := (r ->> 'branch_id')::integer;
+        key := r ->> 'price_id';
+        data := jsonb_build_object('price_id', r -> 'price_id', 'sku', r -> 'sku',
+                                   'branch', sentra_pull_branch_code(branch_id),
+                                   'price', r -> 'price',
+                                   'effective_from',
+                                   sentra_rfc3339((r ->> 'effective_from')::timestamptz));
+    WHEN 'user' THEN
+        branch_id := (r ->> 'branch_id')::integer;
+        key := r ->> 'user_id';
+        data := jsonb_build_object('user_id', r -> 'user_id',
+                                   'branch', sentra_pull_branch_code(branch_id),
+                                   'name', r -> 'name', 'role', r -> 'role',
+                                   'pin_hash', r -> 'pin_hash', 'active', r -> 'active');
+    WHEN 'tax' THEN
+        key := r ->> 'category';
+        data := jsonb_build_object('category', r -> 'category', 'rate', r -> 'rate');
+    WHEN 'branch_settings' THEN
+        branch_id := (r ->> 'branch_id')::integer;
+        key := r ->> 'code';
+        data := jsonb_build_object('branch', r -> 'code', 'name', r -> 'name',
+                                   'timezone', r -> 'timezone', 'currency', r -> 'currency',
+                                   'tax_mode', r -> 'tax_mode',
+                                   'receipt_header',
+                                   COALESCE(r ->> 'receipt_header', r ->> 'name'));
+    -- Devices: what a relay needs to verify signatures. Never the credential hash.
+    WHEN 'device' THEN
+        branch_id := (r ->> 'branch_id')::integer;
+        key := r ->> 'device_id';
+        data := jsonb_build_object('device_id', r -> 'device_id',
+                                   'branch', sentra_pull_branch_code(branch_id),
+                                   'kind', r -> 'kind', 'name', r -> 'name',
+                                   -- to_jsonb(bytea) is "\x<hex>"
+                                   'public_key', substr(r ->> 'public_key', 3),
+                                   'revoked', (r ->> 'revoked_at') IS NOT NULL,
+                                   'revoked_at',
+                                   sentra_rfc3339((r ->> 'revoked_at')::timestamptz));
+    END CASE;
+END
+$$;
+
+-- The row trigger of every pulled table; its argument is the entity name.
+CREATE FUNCTION sentra_pull_trigger() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    o jsonb;
-    n jsonb;
+    entity text := TG_ARGV[0];
+    o_branch integer;
     o_key text;
+    o_data jsonb;
+    n_branch integer;
     n_key text;
+    n_data jsonb;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        o_key := OLD.sku;
-        o := jsonb_build_object('sku', OLD.sku, 'name', OLD.name,
-                                'barcodes', to_jsonb(OLD.barcodes),
-                                'tax_category', OLD.tax_category, 'active', OLD.active);
+        SELECT s.branch_id, s.key, s.data INTO o_branch, o_key, o_data
+        FROM sentra_pull_shape(entity, to_jsonb(OLD)) s;
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        n_key := NEW.sku;
-        n := jsonb_build_object('sku', NEW.sku, 'name', NEW.name,
-                                'barcodes', to_jsonb(NEW.barcodes),
-                                'tax_category', NEW.tax_category, 'active', NEW.active);
+        SELECT s.branch_id, s.key, s.data INTO n_branch, n_key, n_data
+        FROM sentra_pull_shape(entity, to_jsonb(NEW)) s;
     END IF;
-    PERFORM sentra_pull_record('product', TG_OP, NULL, o_key, o, NULL, n_key, n);
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION sentra_pull_prices() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    o jsonb;
-    n jsonb;
-    o_branch integer;
-    n_branch integer;
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        o_branch := OLD.branch_id;
-        o := jsonb_build_object('price_id', OLD.price_id, 'sku', OLD.sku,
-                                'branch', sentra_pull_branch_code(OLD.branch_id),
-                                'price', OLD.price,
-                                'effective_from', sentra_rfc3339(OLD.effective_from));
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        n_branch := NEW.branch_id;
-        n := jsonb_build_object('price_id', NEW.price_id, 'sku', NEW.sku,
-                                'branch', sentra_pull_branch_code(NEW.branch_id),
-                                'price', NEW.price,
-                                'effective_from', sentra_rfc3339(NEW.effective_from));
-    END IF;
-    PERFORM sentra_pull_record('price', TG_OP,
-        o_branch, (o ->> 'price_id'), o, n_branch, (n ->> 'price_id'), n);
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION sentra_pull_cashiers() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    o jsonb;
-    n jsonb;
-    o_branch integer;
-    n_branch integer;
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        o_branch := OLD.branch_id;
-        o := jsonb_build_object('user_id', OLD.user_id,
-                                'branch', sentra_pull_branch_code(OLD.branch_id),
-                                'name', OLD.name, 'role', OLD.role,
-                                'pin_hash', OLD.pin_hash, 'active', OLD.active);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        n_branch := NEW.branch_id;
-        n := jsonb_build_object('user_id', NEW.user_id,
-                                'branch', sentra_pull_branch_code(NEW.branch_id),
-                                'name', NEW.name, 'role', NEW.role,
-                                'pin_hash', NEW.pin_hash, 'active', NEW.active);
-    END IF;
-    PERFORM sentra_pull_record('user', TG_OP,
-        o_branch, (o ->> 'user_id'), o, n_branch, (n ->> 'user_id'), n);
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION sentra_pull_tax_rates() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    o jsonb;
-    n jsonb;
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        o := jsonb_build_object('category', OLD.category, 'rate', OLD.rate);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        n := jsonb_build_object('category', NEW.category, 'rate', NEW.rate);
-    END IF;
-    PERFORM sentra_pull_record('tax', TG_OP,
-        NULL, (o ->> 'category'), o, NULL, (n ->> 'category'), n);
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION sentra_pull_branches() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    o jsonb;
-    n jsonb;
-    o_branch integer;
-    n_branch integer;
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        o_branch := OLD.branch_id;
-        o := jsonb_build_object('branch', OLD.code, 'name', OLD.name,
-                                'timezone', OLD.timezone, 'currency', OLD.currency,
-                                'tax_mode', OLD.tax_mode,
-                                'receipt_header', COALESCE(OLD.receipt_header, OLD.name));
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        n_branch := NEW.branch_id;
-        n := jsonb_build_object('branch', NEW.code, 'name', NEW.name,
-                                'timezone', NEW.timezone, 'currency', NEW.currency,
-                                'tax_mode', NEW.tax_mode,
-                                'receipt_header', COALESCE(NEW.receipt_header, NEW.name));
-    END IF;
-    PERFORM sentra_pull_record('branch_settings', TG_OP,
-        o_branch, (o ->> 'branch'), o, n_branch, (n ->> 'branch'), n);
-    RETURN NULL;
-END
-$$;
-
--- Devices: what a relay needs to verify signatures. Never the credential hash.
-CREATE FUNCTION sentra_pull_devices() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    o jsonb;
-    n jsonb;
-    o_branch integer;
-    n_branch integer;
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        o_branch := OLD.branch_id;
-        o := jsonb_build_object('device_id', OLD.device_id,
-                                'branch', sentra_pull_branch_code(OLD.branch_id),
-                                'kind', OLD.kind, 'name', OLD.name,
-                                'public_key', encode(OLD.public_key, 'hex'),
-                                'revoked', OLD.revoked_at IS NOT NULL,
-                                'revoked_at', sentra_rfc3339(OLD.revoked_at));
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        n_branch := NEW.branch_id;
-        n := jsonb_build_object('device_id', NEW.device_id,
-                                'branch', sentra_pull_branch_code(NEW.branch_id),
-                                'kind', NEW.kind, 'name', NEW.name,
-                                'public_key', encode(NEW.public_key, 'hex'),
-                                'revoked', NEW.revoked_at IS NOT NULL,
-                                'revoked_at', sentra_rfc3339(NEW.revoked_at));
-    END IF;
-    PERFORM sentra_pull_record('device', TG_OP,
-        o_branch, (o ->> 'device_id'), o, n_branch, (n ->> 'device_id'), n);
+    PERFORM sentra_pull_record(entity, TG_OP, o_branch, o_key, o_data, n_branch, n_key, n_data);
     RETURN NULL;
 END
 $$;
@@ -263,17 +183,17 @@ END
 $$;
 
 CREATE TRIGGER pull_changes_products AFTER INSERT OR UPDATE OR DELETE ON products
-    FOR EACH ROW EXECUTE FUNCTION sentra_pull_products();
+    FOR EACH ROW EXECUTE FUNCTION sentra_pull_trigger('product');
 CREATE TRIGGER pull_changes_prices AFTER INSERT OR UPDATE OR DELETE ON prices
-    FOR EACH ROW EXECUTE FUNCTION sentra_pull_prices();
+    FOR EACH ROW EXECUTE FUNCTION sentra_pull_trigger('price');
 CREATE TRIGGER pull_changes_cashiers AFTER INSERT OR UPDATE OR DELETE ON cashiers
-    FOR EACH ROW EXECUTE FUNCTION sentra_pull_cashiers();
+    FOR EACH ROW EXECUTE FUNCTION sentra_pull_trigger('user');
 CREATE TRIGGER pull_changes_tax_rates AFTER INSERT OR UPDATE OR DELETE ON tax_rates
-    FOR EACH ROW EXECUTE FUNCTION sentra_pull_tax_rates();
+    FOR EACH ROW EXECUTE FUNCTION sentra_pull_trigger('tax');
 CREATE TRIGGER pull_changes_branches AFTER INSERT OR UPDATE OR DELETE ON branches
-    FOR EACH ROW EXECUTE FUNCTION sentra_pull_branches();
+    FOR EACH ROW EXECUTE FUNCTION sentra_pull_trigger('branch_settings');
 CREATE TRIGGER pull_changes_devices AFTER INSERT OR UPDATE OR DELETE ON devices
-    FOR EACH ROW EXECUTE FUNCTION sentra_pull_devices();
+    FOR EACH ROW EXECUTE FUNCTION sentra_pull_trigger('device');
 
 CREATE TRIGGER pull_no_truncate_products BEFORE TRUNCATE ON products
     FOR EACH STATEMENT EXECUTE FUNCTION sentra_pull_no_truncate();
@@ -291,32 +211,19 @@ CREATE TRIGGER pull_no_truncate_devices BEFORE TRUNCATE ON devices
 -- Rows written before this migration: recorded once, as of now, so a puller
 -- starting from the beginning gets them too.
 INSERT INTO pull_changes (branch_id, entity, key, data, deleted)
-SELECT NULL, 'product', sku,
-       jsonb_build_object('sku', sku, 'name', name, 'barcodes', to_jsonb(barcodes),
-                          'tax_category', tax_category, 'active', active), false
-FROM products ORDER BY sku;
-
-INSERT INTO pull_changes (branch_id, entity, key, data, deleted)
-SELECT branch_id, 'price', price_id::text,
-       jsonb_build_object('price_id', price_id, 'sku', sku,
-                          'branch', sentra_pull_branch_code(branch_id), 'price', price,
-                          'effective_from', sentra_rfc3339(effective_from)), false
-FROM prices ORDER BY price_id;
-
-INSERT INTO pull_changes (branch_id, entity, key, data, deleted)
-SELECT branch_id, 'branch_settings', code,
-       jsonb_build_object('branch', code, 'name', name, 'timezone', timezone,
-                          'currency', currency, 'tax_mode', tax_mode,
-                          'receipt_header', COALESCE(receipt_header, name)), false
-FROM branches ORDER BY branch_id;
-
-INSERT INTO pull_changes (branch_id, entity, key, data, deleted)
-SELECT branch_id, 'device', device_id::text,
-       jsonb_build_object('device_id', device_id, 'branch', sentra_pull_branch_code(branch_id),
-                          'kind', kind, 'name', name, 'public_key', encode(public_key, 'hex'),
-                          'revoked', revoked_at IS NOT NULL,
-                          'revoked_at', sentra_rfc3339(revoked_at)), false
-FROM devices ORDER BY enrolled_at, device_id;
+SELECT v.branch_id, v.entity, v.key, v.data, false
+FROM (
+    SELECT 1 AS pass, s.*, 'product' AS entity FROM products t,
+           sentra_pull_shape('product', to_jsonb(t)) s
+    UNION ALL
+    SELECT 2, s.*, 'price' FROM prices t, sentra_pull_shape('price', to_jsonb(t)) s
+    UNION ALL
+    SELECT 3, s.*, 'branch_settings' FROM branches t,
+           sentra_pull_shape('branch_settings', to_jsonb(t)) s
+    UNION ALL
+    SELECT 4, s.*, 'device' FROM devices t, sentra_pull_shape('device', to_jsonb(t)) s
+) v
+ORDER BY v.pass, v.key;
 
 -- Indonesia's defaults (sentra_domain::TaxConfig::indonesia_default): PPN 11%
 -- on standard goods, 0 on exempt ones. Through the trigger, so they are pulled.
