@@ -23,9 +23,11 @@ use serde_json::json;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-/// An accepted entry, ready to apply.
-pub struct Accepted {
-    pub entry: Entry,
+/// An accepted entry, ready to apply. It borrows the entry from the request
+/// (a retried transaction applies the same entries again), so a batch's
+/// payloads are never deep-copied.
+pub struct Accepted<'a> {
+    pub entry: &'a Entry,
     /// Corrected time (ms since the epoch) the reports use.
     pub occurred_ms: i64,
     /// The decoded payload, or why it goes to quarantine.
@@ -108,7 +110,8 @@ pub fn ms_to_time(ms: i64) -> DateTime<Utc> {
 pub struct Applier {
     branch_id: i32,
     tz: Tz,
-    pending_sales: Vec<(usize, SaleCompleted)>,
+    /// Indexes (into the batch) of the sales not yet written.
+    pending_sales: Vec<usize>,
     rollups: BTreeMap<(NaiveDate, Uuid), Rollup>,
     shifts: HashMap<Uuid, ShiftState>,
     pub conflicts: Vec<NewConflict>,
@@ -163,12 +166,12 @@ impl Applier {
     pub async fn apply_all(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
-        batch: &[Accepted],
+        batch: &[Accepted<'_>],
     ) -> R<()> {
         for (i, a) in batch.iter().enumerate() {
             let Ok(typed) = &a.typed else { continue };
-            if let Typed::SaleCompleted(s) = typed {
-                self.pending_sales.push((i, s.clone()));
+            if matches!(typed, Typed::SaleCompleted(_)) {
+                self.pending_sales.push(i);
                 continue;
             }
             self.flush_sales(tx, batch).await?;
@@ -340,12 +343,18 @@ impl Applier {
     async fn flush_sales(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
-        batch: &[Accepted],
+        batch: &[Accepted<'_>],
     ) -> R<()> {
         if self.pending_sales.is_empty() {
             return Ok(());
         }
-        let pending = std::mem::take(&mut self.pending_sales);
+        let pending: Vec<(usize, &SaleCompleted)> = std::mem::take(&mut self.pending_sales)
+            .into_iter()
+            .filter_map(|i| match &batch[i].typed {
+                Ok(Typed::SaleCompleted(s)) => Some((i, s)),
+                _ => None,
+            })
+            .collect();
         let b = self.branch_id;
 
         // 1. The sale rows; an entry id already used is not applied twice.
@@ -401,7 +410,7 @@ impl Applier {
         let mut applied: Vec<(usize, &SaleCompleted)> = Vec::with_capacity(n);
         for (i, s) in &pending {
             if inserted.contains(&batch[*i].entry.id) {
-                applied.push((*i, s));
+                applied.push((*i, *s));
             } else {
                 self.quarantine.insert(
                     *i,
@@ -650,7 +659,7 @@ impl Applier {
     async fn redeem_voucher(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
-        a: &Accepted,
+        a: &Accepted<'_>,
         tender_no: i32,
         code: &str,
         amount: i64,
@@ -755,7 +764,7 @@ impl Applier {
     async fn sale_voided(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
-        a: &Accepted,
+        a: &Accepted<'_>,
         v: &SaleVoided,
     ) -> R<()> {
         sqlx::query(
@@ -884,7 +893,7 @@ impl Applier {
     async fn refund_issued(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
-        a: &Accepted,
+        a: &Accepted<'_>,
         r: &RefundIssued,
     ) -> R<()> {
         let at = ms_to_time(a.occurred_ms);
@@ -1143,7 +1152,7 @@ impl Applier {
     async fn shift_opened(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
-        a: &Accepted,
+        a: &Accepted<'_>,
         o: &ShiftOpened,
     ) -> R<()> {
         let summary = ShiftSummary::open(Money::idr(o.opening_float));
@@ -1166,7 +1175,7 @@ impl Applier {
     async fn cash_moved(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
-        a: &Accepted,
+        a: &Accepted<'_>,
         m: &CashMoved,
     ) -> R<()> {
         let dir = match m.direction {
@@ -1204,7 +1213,7 @@ impl Applier {
     async fn shift_closed(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
-        a: &Accepted,
+        a: &Accepted<'_>,
         c: &ShiftClosed,
     ) -> R<()> {
         self.load_shifts(tx, &[c.shift_id]).await?;
@@ -1261,7 +1270,7 @@ impl Applier {
     async fn stock_counted(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
-        a: &Accepted,
+        a: &Accepted<'_>,
         c: &StockCounted,
     ) -> R<()> {
         let before: Option<i64> = sqlx::query_scalar(

@@ -303,7 +303,7 @@ async fn ingest_tx(
             }
             let typed = sentra_ledger::validate(e).map_err(|inv| format!("{}: {inv}", inv.code()));
             accepted.push(Accepted {
-                entry: e.clone(),
+                entry: e,
                 occurred_ms: t.occurred_ms,
                 typed,
             });
@@ -479,7 +479,7 @@ async fn place_device(
 async fn insert_journal(
     tx: &mut Transaction<'_, Postgres>,
     branch_id: i32,
-    accepted: &[Accepted],
+    accepted: &[Accepted<'_>],
     received_ms: u64,
 ) -> Result<(), sqlx::Error> {
     if accepted.is_empty() {
