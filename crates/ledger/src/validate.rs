@@ -173,8 +173,12 @@ fn check_sale(s: &SaleCompleted) -> Result<(), String> {
     if s.tenders.is_empty() || s.tenders.len() > MAX_TENDERS {
         return Err(format!("a sale needs 1 to {MAX_TENDERS} tenders"));
     }
+    let mut line_nos = std::collections::BTreeSet::new();
     for (i, l) in s.lines.iter().enumerate() {
         let at = |what: &str| format!("line {}: {what}", i + 1);
+        if l.line_no == 0 || !line_nos.insert(l.line_no) {
+            return Err(at("line_no must be unique and at least 1"));
+        }
         text(&at("sku"), &l.sku, true)?;
         text(&at("name"), &l.name, false)?;
         positive(&at("quantity_milli"), l.quantity_milli)?;

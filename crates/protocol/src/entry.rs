@@ -51,6 +51,21 @@ pub struct Entry {
     pub signature: Signature,
 }
 
+/// The canonical bytes of a verified entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Canonical {
+    pub bytes: Vec<u8>,
+    payload_start: usize,
+}
+
+impl Canonical {
+    /// The payload's canonical JSON (RFC 8785, integers only): valid JSON
+    /// text, exactly what the hash and signature cover.
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[self.payload_start..]
+    }
+}
+
 /// Serialises a payload to JSON, refusing floats and integers outside
 /// ±(2^53 − 1).
 pub fn encode_payload<T: Serialize>(p: &T) -> Result<serde_json::Value, ProtocolError> {
@@ -173,6 +188,30 @@ impl Entry {
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), EntryProblem> {
         let bytes = self.checked_bytes()?;
         self.check_signature(&bytes, key)
+    }
+
+    /// [`Entry::verify`], keeping the canonical bytes for callers that also
+    /// need them (a size limit on the payload, storing the payload as
+    /// written) without encoding the entry twice.
+    pub fn verify_canonical(&self, key: &VerifyingKey) -> Result<Canonical, EntryProblem> {
+        let bytes = self.checked_bytes()?;
+        self.check_signature(&bytes, key)?;
+        // The payload is the last field: the bytes after its u32 length.
+        let header = ENTRY_DOMAIN_TAG.len()
+            + 2
+            + 9 * 4
+            + 16
+            + self.branch.len()
+            + 16
+            + 8
+            + 8
+            + 4
+            + self.kind.as_str().len()
+            + 32;
+        Ok(Canonical {
+            payload_start: header.min(bytes.len()),
+            bytes,
+        })
     }
 
     /// Format check, canonical bytes and hash check, in that order.
@@ -419,5 +458,39 @@ mod tests {
             &b[b.len() - payload.len() - 4..b.len() - payload.len()],
             &len
         );
+    }
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::*;
+    use crate::payload::ShiftOpened;
+
+    #[test]
+    fn verify_canonical_keeps_the_payload_json_as_signed() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let e = UnsignedEntry::with_payload(
+            Uuid::from_u128(1),
+            "JKT01",
+            Uuid::from_u128(2),
+            9,
+            Hlc::new(5, 1),
+            &ShiftOpened {
+                shift_id: Uuid::from_u128(3),
+                opening_float: 500,
+                cashier: Some("Siti".into()),
+            },
+            Hash::ZERO,
+        )
+        .and_then(|u| u.sign(&key))
+        .expect("entry");
+        let c = e.verify_canonical(&key.verifying_key()).expect("verifies");
+        assert_eq!(c.bytes, e.canonical_bytes().expect("bytes"));
+        assert_eq!(
+            c.payload(),
+            canonical_json(&e.payload).expect("json").as_slice()
+        );
+        let other = SigningKey::from_bytes(&[4; 32]).verifying_key();
+        assert_eq!(e.verify_canonical(&other), Err(EntryProblem::BadSignature));
     }
 }

@@ -25,7 +25,7 @@ pub mod wire;
 
 pub use canonical::{ENTRY_DOMAIN_TAG, MAX_SAFE_INTEGER, canonical_json};
 pub use chain::{ChainError, ChainPoint, EntryProblem, verify_chain};
-pub use entry::{ENTRY_FORMAT_VERSION, Entry, UnsignedEntry, encode_payload};
+pub use entry::{Canonical, ENTRY_FORMAT_VERSION, Entry, UnsignedEntry, encode_payload};
 pub use error::ProtocolError;
 pub use hash::{Hash, Signature};
 pub use hlc::{Hlc, HlcClock};

@@ -28,6 +28,8 @@ use uuid::Uuid;
 /// payloads are never deep-copied.
 pub struct Accepted<'a> {
     pub entry: &'a Entry,
+    /// The payload's canonical JSON, exactly as signed (stored as is).
+    pub payload_json: &'a str,
     /// Corrected time (ms since the epoch) the reports use.
     pub occurred_ms: i64,
     /// The decoded payload, or why it goes to quarantine.
@@ -114,6 +116,8 @@ pub struct Applier {
     pending_sales: Vec<usize>,
     rollups: BTreeMap<(NaiveDate, Uuid), Rollup>,
     shifts: HashMap<Uuid, ShiftState>,
+    /// Stock movements of the batch, in order, applied by `flush_stock`.
+    stock_events: Vec<StockEvent>,
     pub conflicts: Vec<NewConflict>,
     /// Entries that could not be applied after all (e.g. a reused entry id):
     /// index into the batch → reason.
@@ -152,6 +156,7 @@ impl Applier {
             pending_sales: Vec::new(),
             rollups: BTreeMap::new(),
             shifts: HashMap::new(),
+            stock_events: Vec::new(),
             conflicts: Vec::new(),
             quarantine: BTreeMap::new(),
         }
@@ -188,6 +193,74 @@ impl Applier {
         self.flush_sales(tx, batch).await?;
         self.write_shifts(tx).await?;
         self.write_rollups(tx).await?;
+        // Last, so the stock rows (shared by every device of the branch) are
+        // locked for as short a time as possible, always in SKU order.
+        self.flush_stock(tx).await?;
+        Ok(())
+    }
+
+    /// Applies the batch's stock movements with one upsert, in SKU order (so
+    /// concurrent batches never deadlock on stock rows), and raises
+    /// `oversold` where a sale took a tracked item below zero. Stock is
+    /// tracked once it has been imported or counted (`count_generation ≥
+    /// 1`); an item never counted is not oversold.
+    async fn flush_stock(&mut self, tx: &mut Transaction<'_, Postgres>) -> R<()> {
+        if self.stock_events.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.stock_events);
+        let mut deltas: BTreeMap<&str, i64> = BTreeMap::new();
+        for e in &events {
+            *deltas.entry(e.sku.as_str()).or_default() += e.delta;
+        }
+        let skus: Vec<&str> = deltas.keys().copied().collect();
+        let amounts: Vec<i64> = deltas.values().copied().collect();
+        let levels: Vec<(String, i64, i64)> = sqlx::query_as(
+            "INSERT INTO stock_levels AS s (branch_id, sku, on_hand_milli)
+             SELECT $1, sku, d FROM UNNEST($2::text[], $3::bigint[]) AS u(sku, d)
+             ON CONFLICT (branch_id, sku) DO UPDATE SET on_hand_milli = s.on_hand_milli + EXCLUDED.on_hand_milli
+             RETURNING sku, on_hand_milli, count_generation",
+        )
+        .bind(self.branch_id)
+        .bind(&skus)
+        .bind(&amounts)
+        .fetch_all(&mut **tx)
+        .await?;
+        // The level before the batch, for tracked items; then replay the
+        // movements in order to find the sales that went below zero.
+        let mut running: HashMap<String, (i64, i64)> = HashMap::new();
+        for (sku, after, generation) in levels {
+            if generation >= 1 {
+                let before = after - deltas.get(sku.as_str()).copied().unwrap_or(0);
+                running.insert(sku, (before, generation));
+            }
+        }
+        for e in &events {
+            let Some((level, generation)) = running.get_mut(&e.sku) else {
+                continue;
+            };
+            let before = *level;
+            *level += e.delta;
+            if let Some(sale) = &e.sale
+                && *level < 0
+            {
+                self.conflicts.push(NewConflict {
+                    kind: "oversold",
+                    dedup_key: rules::oversold_key(&e.sku, sale.date, *generation),
+                    device_id: sale.device_id,
+                    seq: sale.seq,
+                    entry_id: Some(sale.entry_id),
+                    details: json!({
+                        "sku": e.sku,
+                        "receipt_no": sale.receipt_no,
+                        "business_date": sale.date,
+                        "on_hand_before_milli": before,
+                        "on_hand_after_milli": *level,
+                        "sold_milli": -e.delta,
+                    }),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -422,7 +495,9 @@ impl Applier {
             }
         }
 
-        // 2. Lines, payments, stock movements.
+        // 2. Lines, payments, stock movements: plain inserts (no ON CONFLICT),
+        // since only sales newly inserted above get here and validation makes
+        // line numbers unique within a sale.
         let mut l_sale = Vec::new();
         let mut l_no = Vec::new();
         let mut l_sku = Vec::new();
@@ -472,8 +547,7 @@ impl Applier {
                  unit_price, tax_rate, gross, line_discount, cart_discount_share, net, tax, total)
              SELECT $1, * FROM UNNEST($2::uuid[], $3::int[], $4::text[], $5::text[],
                  $6::bigint[], $7::bigint[], $8::text[], $9::bigint[], $10::bigint[],
-                 $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])
-             ON CONFLICT DO NOTHING",
+                 $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])",
         )
         .bind(b)
         .bind(&l_sale)
@@ -489,8 +563,7 @@ impl Applier {
         q.execute(&mut **tx).await?;
         sqlx::query(
             "INSERT INTO sale_payments (branch_id, sale_entry_id, tender_no, method, amount, reference)
-             SELECT $1, * FROM UNNEST($2::uuid[], $3::int[], $4::text[], $5::bigint[], $6::text[])
-             ON CONFLICT DO NOTHING",
+             SELECT $1, * FROM UNNEST($2::uuid[], $3::int[], $4::text[], $5::bigint[], $6::text[])",
         )
         .bind(b)
         .bind(&p_sale)
@@ -505,8 +578,7 @@ impl Applier {
         sqlx::query(
             "INSERT INTO stock_movements (branch_id, entry_id, line_index, sku, delta_milli, reason, occurred_at)
              SELECT $1, e, i, s, d, 'sale', t
-             FROM UNNEST($2::uuid[], $3::int[], $4::text[], $5::bigint[], $6::timestamptz[]) AS u(e, i, s, d, t)
-             ON CONFLICT DO NOTHING",
+             FROM UNNEST($2::uuid[], $3::int[], $4::text[], $5::bigint[], $6::timestamptz[]) AS u(e, i, s, d, t)",
         )
         .bind(b)
         .bind(&l_sale)
@@ -562,64 +634,21 @@ impl Applier {
             }
         }
 
-        // 4. Stock, and oversold.
-        let mut deltas: BTreeMap<&str, i64> = BTreeMap::new();
-        for (i, s) in &applied {
-            let _ = i;
-            for l in &s.lines {
-                *deltas.entry(l.sku.as_str()).or_default() -= l.quantity_milli;
-            }
-        }
-        let skus: Vec<&str> = deltas.keys().copied().collect();
-        let amounts: Vec<i64> = deltas.values().copied().collect();
-        let levels: Vec<(String, i64, i64)> = sqlx::query_as(
-            "INSERT INTO stock_levels AS s (branch_id, sku, on_hand_milli)
-             SELECT $1, sku, d FROM UNNEST($2::text[], $3::bigint[]) AS u(sku, d)
-             ON CONFLICT (branch_id, sku) DO UPDATE SET on_hand_milli = s.on_hand_milli + EXCLUDED.on_hand_milli
-             RETURNING sku, on_hand_milli, count_generation",
-        )
-        .bind(b)
-        .bind(&skus)
-        .bind(&amounts)
-        .fetch_all(&mut **tx)
-        .await?;
-        // Stock is tracked once it has been imported or counted
-        // (count_generation ≥ 1); an item never counted is not oversold.
-        let mut running: HashMap<String, (i64, i64)> = HashMap::new();
-        for (sku, after, generation) in levels {
-            if generation >= 1 && after < 0 {
-                let before = after - deltas.get(sku.as_str()).copied().unwrap_or(0);
-                running.insert(sku, (before, generation));
-            }
-        }
-        if !running.is_empty() {
-            for (i, s) in &applied {
-                let a = &batch[*i];
-                for l in &s.lines {
-                    let Some((level, generation)) = running.get_mut(&l.sku) else {
-                        continue;
-                    };
-                    let before = *level;
-                    *level -= l.quantity_milli;
-                    if *level < 0 {
-                        let date = date_of(a.occurred_ms, self.tz);
-                        self.conflicts.push(NewConflict {
-                            kind: "oversold",
-                            dedup_key: rules::oversold_key(&l.sku, date, *generation),
-                            device_id: a.entry.device_id,
-                            seq: a.entry.seq,
-                            entry_id: Some(a.entry.id),
-                            details: json!({
-                                "sku": l.sku,
-                                "receipt_no": s.receipt_no,
-                                "business_date": date,
-                                "on_hand_before_milli": before,
-                                "on_hand_after_milli": *level,
-                                "sold_milli": l.quantity_milli,
-                            }),
-                        });
-                    }
-                }
+        // 4. Stock: moved at the end of the batch (see `flush_stock`).
+        for (i, sale) in &applied {
+            let a = &batch[*i];
+            for l in &sale.lines {
+                self.stock_events.push(StockEvent {
+                    sku: l.sku.clone(),
+                    delta: -l.quantity_milli,
+                    sale: Some(SaleRef {
+                        device_id: a.entry.device_id,
+                        seq: a.entry.seq,
+                        entry_id: a.entry.id,
+                        receipt_no: sale.receipt_no.clone(),
+                        date: date_of(a.occurred_ms, self.tz),
+                    }),
+                });
             }
         }
 
@@ -859,15 +888,11 @@ impl Applier {
         reason: &str,
         at: DateTime<Utc>,
     ) -> R<()> {
-        sqlx::query(
-            "INSERT INTO stock_levels AS s (branch_id, sku, on_hand_milli) VALUES ($1, $2, $3)
-             ON CONFLICT (branch_id, sku) DO UPDATE SET on_hand_milli = s.on_hand_milli + EXCLUDED.on_hand_milli",
-        )
-        .bind(self.branch_id)
-        .bind(sku)
-        .bind(delta)
-        .execute(&mut **tx)
-        .await?;
+        self.stock_events.push(StockEvent {
+            sku: sku.to_owned(),
+            delta,
+            sale: None,
+        });
         sqlx::query(
             "INSERT INTO stock_movements (branch_id, entry_id, line_index, sku, delta_milli, reason, occurred_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -1273,6 +1298,8 @@ impl Applier {
         a: &Accepted<'_>,
         c: &StockCounted,
     ) -> R<()> {
+        // A count sets the level: the movements before it apply first.
+        self.flush_stock(tx).await?;
         let before: Option<i64> = sqlx::query_scalar(
             "SELECT on_hand_milli FROM stock_levels WHERE branch_id = $1 AND sku = $2 FOR UPDATE",
         )
@@ -1305,6 +1332,22 @@ impl Applier {
         .await?;
         Ok(())
     }
+}
+
+/// One stock movement of the batch; `sale` when a sale made it (for
+/// `oversold`).
+struct StockEvent {
+    sku: String,
+    delta: i64,
+    sale: Option<SaleRef>,
+}
+
+struct SaleRef {
+    device_id: Uuid,
+    seq: u64,
+    entry_id: Uuid,
+    receipt_no: String,
+    date: NaiveDate,
 }
 
 struct SaleRow {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use ed25519_dalek::VerifyingKey;
 use sentra_protocol::wire::{DeviceKind, MAX_PAYLOAD_BYTES, RefusalReason};
-use sentra_protocol::{ChainPoint, Entry, EntryProblem, Hash, canonical_json};
+use sentra_protocol::{ChainPoint, Entry, EntryProblem, Hash};
 use uuid::Uuid;
 
 /// A device as registered in the cloud.
@@ -73,12 +73,13 @@ pub fn may_push(
 }
 
 /// Checks an entry on its own (before any lock is taken): its `branch`,
-/// payload size, format, hash and signature.
+/// format, hash, signature and payload size. Returns the payload's canonical
+/// JSON, exactly as signed, which is what the journal stores.
 pub fn verify_entry(
     sender: &Sender,
     entry: &Entry,
     key: &VerifyingKey,
-) -> Result<(), (RefusalReason, String)> {
+) -> Result<String, (RefusalReason, String)> {
     if entry.branch != sender.branch_code {
         return Err((
             RefusalReason::WrongBranch,
@@ -88,20 +89,7 @@ pub fn verify_entry(
             ),
         ));
     }
-    match canonical_json(&entry.payload) {
-        Ok(bytes) if bytes.len() > MAX_PAYLOAD_BYTES => {
-            return Err((
-                RefusalReason::Malformed,
-                format!(
-                    "payload is {} bytes; at most {MAX_PAYLOAD_BYTES} are allowed",
-                    bytes.len()
-                ),
-            ));
-        }
-        Ok(_) => {}
-        Err(e) => return Err((RefusalReason::Malformed, e.to_string())),
-    }
-    entry.verify(key).map_err(|p| {
+    let canonical = entry.verify_canonical(key).map_err(|p| {
         let reason = match &p {
             EntryProblem::HashMismatch => RefusalReason::HashMismatch,
             EntryProblem::BadSignature => RefusalReason::BadSignature,
@@ -112,7 +100,19 @@ pub fn verify_entry(
             EntryProblem::Malformed(_) => RefusalReason::Malformed,
         };
         (reason, p.to_string())
-    })
+    })?;
+    let payload = canonical.payload();
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err((
+            RefusalReason::Malformed,
+            format!(
+                "payload is {} bytes; at most {MAX_PAYLOAD_BYTES} are allowed",
+                payload.len()
+            ),
+        ));
+    }
+    String::from_utf8(payload.to_vec())
+        .map_err(|_| (RefusalReason::Malformed, "payload is not UTF-8".to_owned()))
 }
 
 /// Where one device's entries of the batch fall.
@@ -148,9 +148,9 @@ pub struct Fork {
 /// be a forgery, and the genuine copy may still arrive). Above the tip,
 /// entries must follow on from it without a gap; the first that does not,
 /// and every later one of the device, is refused.
-pub fn place(
+pub fn place<T>(
     entries: &[Entry],
-    verified: &[Result<(), (RefusalReason, String)>],
+    verified: &[Result<T, (RefusalReason, String)>],
     tip: ChainPoint,
     held: &BTreeMap<u64, Hash>,
 ) -> Placement {
@@ -165,7 +165,10 @@ pub fn place(
     let mut stopped = false;
     let mut seen_in_batch: BTreeMap<u64, Hash> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
-        let check = verified.get(i).cloned().unwrap_or(Ok(()));
+        let check: Result<(), (RefusalReason, String)> = match verified.get(i) {
+            Some(Ok(_)) | None => Ok(()),
+            Some(Err(e)) => Err(e.clone()),
+        };
         // Held already (before this batch, or earlier in it)?
         let held_hash = held
             .get(&e.seq)

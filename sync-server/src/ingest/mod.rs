@@ -46,7 +46,8 @@ fn now_ms() -> u64 {
 struct DeviceBatch {
     device_id: Uuid,
     entries: Vec<Entry>,
-    verified: Vec<Result<(), (RefusalReason, String)>>,
+    /// Per entry: its canonical payload JSON, or why it is refused.
+    verified: Vec<Result<String, (RefusalReason, String)>>,
 }
 
 pub async fn ingest(
@@ -302,8 +303,14 @@ async fn ingest_tx(
                 });
             }
             let typed = sentra_ledger::validate(e).map_err(|inv| format!("{}: {inv}", inv.code()));
+            let payload_json = match b.verified.get(i) {
+                Some(Ok(json)) => json.as_str(),
+                // place() accepts only verified entries.
+                _ => continue,
+            };
             accepted.push(Accepted {
                 entry: e,
+                payload_json,
                 occurred_ms: t.occurred_ms,
                 typed,
             });
@@ -511,7 +518,7 @@ async fn insert_journal(
         prev.push(e.prev_hash.0.to_vec());
         hash.push(e.hash.0.to_vec());
         sig.push(e.signature.0.to_vec());
-        payload.push(e.payload.to_string());
+        payload.push(a.payload_json);
         occurred.push(ms_to_time(a.occurred_ms));
         quarantine.push(a.typed.as_ref().err().cloned());
     }

@@ -49,7 +49,9 @@ impl Server {
             sweep_interval,
             shutdown_grace: Duration::from_secs(10),
         };
-        let running = sentra_sync::http::start(&config).await.expect("server starts");
+        let running = sentra_sync::http::start(&config)
+            .await
+            .expect("server starts");
         let url = format!("http://{}", running.addr);
         let http = reqwest::Client::new();
         // Readiness: poll /health, never a fixed sleep.
@@ -81,10 +83,15 @@ impl Server {
     }
 
     pub async fn branch(&self, code: &str) -> i32 {
-        sentra_sync::admin::branch::create(&self.pool, code, &format!("Branch {code}"), "Asia/Jakarta")
-            .await
-            .expect("branch")
-            .branch_id
+        sentra_sync::admin::branch::create(
+            &self.pool,
+            code,
+            &format!("Branch {code}"),
+            "Asia/Jakarta",
+        )
+        .await
+        .expect("branch")
+        .branch_id
     }
 
     pub async fn code(&self, branch: &str, kind: DeviceKind) -> String {
@@ -139,12 +146,18 @@ impl Server {
     }
 
     /// Pushes `entries` with `credential`; returns status and body.
-    pub async fn push(&self, credential: &str, entries: &[Entry], sent_at_ms: Option<u64>) -> (u16, Value) {
+    pub async fn push(
+        &self,
+        credential: &str,
+        entries: &[Entry],
+        sent_at_ms: Option<u64>,
+    ) -> (u16, Value) {
         let mut body = serde_json::json!({ "entries": entries });
         if let Some(s) = sent_at_ms {
             body["sent_at_ms"] = s.into();
         }
-        self.post("/v1/push", Some(credential), body.to_string()).await
+        self.post("/v1/push", Some(credential), body.to_string())
+            .await
     }
 
     /// Every row of every table except the migrations bookkeeping, as text,
@@ -167,18 +180,22 @@ impl Server {
             if skip.contains(&t.as_str()) {
                 continue;
             }
-            let mut rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {t} t"))
-                .fetch_all(&self.pool)
-                .await
-                .expect("rows");
+            let mut rows: Vec<String> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT t::text FROM {t} t")))
+                    .fetch_all(&self.pool)
+                    .await
+                    .expect("rows");
             rows.sort();
             out.insert(t, rows);
         }
         out
     }
 
-    pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(&self.pool).await.expect("count")
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
     }
 
     pub async fn conflicts(&self, kind: &str) -> Vec<Value> {
