@@ -37,9 +37,9 @@ pub enum Invalid {
     #[error("unknown entry kind {0:?}")]
     UnknownKind(String),
     #[error("{kind} payload does not decode: {reason}")]
-    Schema { kind: &'static str, reason: String },
+    Schema { kind: String, reason: String },
     #[error("{kind} payload: {reason}")]
-    Rule { kind: &'static str, reason: String },
+    Rule { kind: String, reason: String },
 }
 
 impl Invalid {
@@ -55,22 +55,9 @@ impl Invalid {
 
 fn decode<P: EntryPayload + serde::de::DeserializeOwned>(e: &Entry) -> Result<P, Invalid> {
     e.payload_as::<P>().map_err(|err| Invalid::Schema {
-        kind: kind_name(&P::kind()),
+        kind: P::kind().as_str().to_owned(),
         reason: err.to_string(),
     })
-}
-
-fn kind_name(k: &EntryKind) -> &'static str {
-    match k {
-        EntryKind::SaleCompleted => "sale_completed",
-        EntryKind::SaleVoided => "sale_voided",
-        EntryKind::RefundIssued => "refund_issued",
-        EntryKind::ShiftOpened => "shift_opened",
-        EntryKind::ShiftClosed => "shift_closed",
-        EntryKind::CashMoved => "cash_moved",
-        EntryKind::StockCounted => "stock_counted",
-        EntryKind::Other(_) => "other",
-    }
 }
 
 /// Decodes and checks an entry's payload.
@@ -86,7 +73,7 @@ pub fn validate(e: &Entry) -> Result<Typed, Invalid> {
         EntryKind::Other(name) => return Err(Invalid::UnknownKind(name.clone())),
     };
     check(&typed).map_err(|reason| Invalid::Rule {
-        kind: kind_name(&e.kind),
+        kind: e.kind.as_str().to_owned(),
         reason,
     })?;
     Ok(typed)
@@ -260,4 +247,116 @@ fn check_refund(r: &RefundIssued) -> Result<(), String> {
         return Err("tax is not the sum of the lines' tax".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentra_protocol::payload::{SaleLine, TenderRecord};
+    use sentra_protocol::{Hash, Hlc, Signature};
+    use uuid::Uuid;
+
+    fn entry(kind: EntryKind, payload: serde_json::Value) -> Entry {
+        Entry {
+            format: 1,
+            id: Uuid::from_u128(1),
+            branch: "JKT01".into(),
+            device_id: Uuid::from_u128(2),
+            seq: 1,
+            hlc: Hlc::new(1, 0),
+            kind,
+            payload,
+            prev_hash: Hash::ZERO,
+            hash: Hash::ZERO,
+            signature: Signature([0; 64]),
+        }
+    }
+
+    fn sale() -> SaleCompleted {
+        let line = |n: u32, sku: &str, total: i64| SaleLine {
+            line_no: n,
+            sku: sku.into(),
+            name: sku.into(),
+            quantity_milli: 1000,
+            unit_price: total,
+            tax_category: "standard".into(),
+            tax_rate: "11".into(),
+            discount: None,
+            gross: total,
+            line_discount: 0,
+            cart_discount_share: 0,
+            net: total,
+            tax: total * 11 / 111,
+            total,
+        };
+        let lines = vec![line(1, "A", 11_100), line(2, "B", 2_220)];
+        SaleCompleted {
+            receipt_no: "JKT01-T1-000001".into(),
+            shift_id: Uuid::from_u128(3),
+            currency: "IDR".into(),
+            tax_mode: "inclusive".into(),
+            gross: 13_320,
+            discounts: 0,
+            tax: 1_100 + 220,
+            total: 13_320,
+            lines,
+            cart_discount: None,
+            tenders: vec![TenderRecord {
+                method: "cash".into(),
+                amount: 20_000,
+                reference: None,
+            }],
+            paid: 20_000,
+            change: 6_680,
+            cashier: None,
+        }
+    }
+
+    fn check_sale(s: &SaleCompleted) -> Result<Typed, Invalid> {
+        validate(&entry(
+            EntryKind::SaleCompleted,
+            serde_json::to_value(s).expect("json"),
+        ))
+    }
+
+    #[test]
+    fn a_consistent_sale_passes() {
+        assert!(matches!(check_sale(&sale()), Ok(Typed::SaleCompleted(_))));
+    }
+
+    #[test]
+    fn figures_that_do_not_add_up_are_invalid_figures() {
+        let mut s = sale();
+        s.total += 1;
+        let err = check_sale(&s).expect_err("total off");
+        assert_eq!(err.code(), "invalid_figures");
+        let mut s = sale();
+        s.change = 0;
+        assert!(check_sale(&s).is_err(), "paid − change ≠ total");
+        let mut s = sale();
+        s.lines[1].line_no = 1;
+        let err = check_sale(&s).expect_err("duplicate line_no");
+        assert!(err.to_string().contains("line_no"), "{err}");
+        let mut s = sale();
+        s.tenders[0].method = "bitcoin".into();
+        assert!(check_sale(&s).is_err());
+    }
+
+    #[test]
+    fn a_payload_that_does_not_decode_is_invalid_payload() {
+        let mut v = serde_json::to_value(sale()).expect("json");
+        v.as_object_mut().expect("object").remove("lines");
+        let err = validate(&entry(EntryKind::SaleCompleted, v)).expect_err("no lines");
+        assert_eq!(err.code(), "invalid_payload");
+    }
+
+    #[test]
+    fn an_unknown_kind_is_unknown_kind() {
+        let err = validate(&entry(
+            EntryKind::Other("loyalty_points".into()),
+            serde_json::json!({}),
+        ))
+        .expect_err("unknown");
+        assert_eq!(err.code(), "unknown_kind");
+    }
 }
