@@ -57,3 +57,24 @@ async fn sales_are_stored_once_acknowledged_and_reach_the_ledger() {
     assert_eq!(s.snapshot().await, before, "a replay changed a table");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_absurd_sender_clock_is_flagged_not_fatal() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let shift = Uuid::now_v7();
+    let entries = vec![t.entry(&ShiftOpened {
+        shift_id: shift,
+        opening_float: 0,
+        cashier: None,
+    })];
+    for sent_at in [1 << 63, u64::MAX, 0] {
+        let (status, body) = s.push(&t.credential, &entries, Some(sent_at)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Stored once; the first push measured an absurd clock and flagged it.
+    assert_eq!(s.count("SELECT count(*) FROM journal").await, 1);
+    assert_eq!(s.conflicts("clock_skew").await.len(), 1);
+    s.stop().await;
+}

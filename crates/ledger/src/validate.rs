@@ -18,6 +18,10 @@ pub const MAX_LINES: usize = 500;
 pub const MAX_TENDERS: usize = 20;
 /// At most this many bytes in any text field of a payload.
 pub const MAX_TEXT: usize = 200;
+/// No amount or quantity in a payload may exceed this (Rp 10 trillion, or 10
+/// billion units): far beyond any real sale, and low enough that the sums of
+/// a batch and of years of a branch's ledger never overflow 64 bits.
+pub const MAX_AMOUNT: i64 = 10_000_000_000_000;
 
 /// A decoded, validated payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,12 +97,19 @@ fn non_negative(what: &str, n: i64) -> Result<(), String> {
     if n < 0 {
         return Err(format!("{what} is negative ({n})"));
     }
-    Ok(())
+    at_most(what, n)
 }
 
 fn positive(what: &str, n: i64) -> Result<(), String> {
     if n <= 0 {
         return Err(format!("{what} must be positive ({n})"));
+    }
+    at_most(what, n)
+}
+
+fn at_most(what: &str, n: i64) -> Result<(), String> {
+    if n > MAX_AMOUNT {
+        return Err(format!("{what} is over {MAX_AMOUNT} ({n})"));
     }
     Ok(())
 }
@@ -340,6 +351,10 @@ mod tests {
         let mut s = sale();
         s.tenders[0].method = "bitcoin".into();
         assert!(check_sale(&s).is_err());
+        let mut s = sale();
+        s.lines[0].quantity_milli = MAX_AMOUNT + 1;
+        let err = check_sale(&s).expect_err("absurd quantity");
+        assert!(err.to_string().contains("over"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use sentra_protocol::wire::{
 };
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -92,6 +93,17 @@ async fn stamp_response(
     resp
 }
 
+/// A panic in a handler is a bug: answer 500 with the error body (and log
+/// it) rather than dropping the connection.
+fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    ApiError::Internal(format!("handler panicked: {detail}")).into_response()
+}
+
 /// The full router.
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
@@ -104,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), stamp_response))
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

@@ -121,7 +121,11 @@ pub async fn ingest(
     .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))?;
 
     // The sender's clock, when it is the entries' own device.
-    let sender_offset = req.sent_at_ms.map(|s| s as i64 - received_ms as i64);
+    // (i128: any u64 the sender writes is a valid, if absurd, clock.)
+    let sender_offset = req.sent_at_ms.map(|s| {
+        let d = i128::from(s) - i128::from(received_ms);
+        i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX })
+    });
 
     let mut attempt = 0;
     let outcome = loop {
