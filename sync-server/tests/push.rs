@@ -44,6 +44,25 @@ async fn sales_are_stored_once_acknowledged_and_reach_the_ledger() {
     assert_eq!(ledger.net, 14_500);
     assert_eq!(ledger.payments["cash"], 14_500);
     assert_eq!(s.count("SELECT count(*) FROM sale_lines").await, 3);
+    // --from/--to select business dates (the branch's time zone, Asia/Jakarta).
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .date_naive();
+    let day = chrono::Days::new(1);
+    let around = sentra_sync::admin::ledger::ledger(
+        &s.pool,
+        "JKT01",
+        today.checked_sub_days(day),
+        today.checked_add_days(day),
+    )
+    .await
+    .expect("ledger");
+    assert_eq!(around.sales_count, 2);
+    let later =
+        sentra_sync::admin::ledger::ledger(&s.pool, "JKT01", today.checked_add_days(day), None)
+            .await
+            .expect("ledger");
+    assert_eq!((later.sales_count, later.gross, later.net), (0, 0, 0));
 
     // A replay of the whole batch is a no-op.
     let before = s.snapshot().await;
