@@ -102,13 +102,12 @@ impl ApiError {
         d
     }
 
-    pub fn body(&self, request_id: Option<String>) -> ErrorBody {
+    pub fn body(&self) -> ErrorBody {
         ErrorBody {
             error: self.code().to_owned(),
             message: self.to_string(),
             retryable: self.retryable(),
             details: self.details(),
-            request_id,
         }
     }
 }
@@ -135,7 +134,7 @@ impl IntoResponse for ApiError {
         }
         // The request id travels in the `x-request-id` response header.
         let status = self.status();
-        let mut resp = (status, axum::Json(self.body(None))).into_response();
+        let mut resp = (status, axum::Json(self.body())).into_response();
         resp.extensions_mut().insert(ErrorCode(self.code()));
         resp
     }

@@ -19,8 +19,11 @@ use serde_json::{Value, json};
 
 use pull_common::{Env, by_entity};
 
-/// Helpers of this file (`tests/common` belongs to the push tests).
+mod common;
+
+/// Helpers of this file, over the shared server of `tests/common`.
 mod pull_common {
+    use super::common::Server;
     use std::path::PathBuf;
     use std::time::{Duration, Instant};
 
@@ -28,21 +31,22 @@ mod pull_common {
     use sentra_protocol::wire::{
         Change, DeviceKind, EnrollResponse, PROTOCOL_HEADER, PullResponse,
     };
-    use sentra_sync::config::{RulesConfig, ServeConfig};
-    use sentra_sync::http::Running;
     use serde_json::Value;
-    use sqlx::PgPool;
 
     /// How long a test waits for its changes to become pullable.
     pub const PULL_DEADLINE: Duration = Duration::from_secs(60);
 
+    /// The shared test server, plus a directory for catalog files.
     pub struct Env {
-        pub url: String,
-        pub pool: PgPool,
-        pub http: reqwest::Client,
+        server: Server,
         pub dir: tempfile::TempDir,
-        running: Option<Running>,
-        _db: sentra_pg_harness::TestDatabase,
+    }
+
+    impl std::ops::Deref for Env {
+        type Target = Server;
+        fn deref(&self) -> &Server {
+            &self.server
+        }
     }
 
     pub struct Device {
@@ -53,50 +57,14 @@ mod pull_common {
 
     impl Env {
         pub async fn start() -> Env {
-            let db = tokio::task::spawn_blocking(|| sentra_pg_harness::database_for_test("pull"))
-                .await
-                .expect("join")
-                .expect("test database");
-            let config = ServeConfig {
-                database_url: db.url.clone(),
-                listen: "127.0.0.1:0".parse().expect("addr"),
-                max_connections: 8,
-                rules: RulesConfig::default(),
-                sweep_interval: Duration::from_secs(3600),
-                shutdown_grace: Duration::from_secs(10),
-            };
-            let running = sentra_sync::http::start(&config)
-                .await
-                .expect("server starts");
-            let url = format!("http://{}", running.addr);
-            let http = reqwest::Client::new();
-            // Readiness: poll /health, never a fixed sleep.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                if let Ok(r) = http.get(format!("{url}/health")).send().await
-                    && r.status().is_success()
-                {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "server never became healthy");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            let pool = sentra_sync::db::connect(&db.url, 16).await.expect("pool");
             Env {
-                url,
-                pool,
-                http,
+                server: Server::start().await,
                 dir: tempfile::tempdir().expect("temp dir"),
-                running: Some(running),
-                _db: db,
             }
         }
 
-        pub async fn stop(mut self) {
-            if let Some(r) = self.running.take() {
-                r.stop().await.expect("clean stop");
-            }
-            self.pool.close().await;
+        pub async fn stop(self) {
+            self.server.stop().await;
         }
 
         pub async fn branch(&self, code: &str, name: &str) {

@@ -241,7 +241,4 @@ pub struct ErrorBody {
     /// Extra fields for some codes (e.g. `{"min": 1, "max": 1}`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, serde_json::Value>,
-    /// The request id, also in the server's log.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
 }

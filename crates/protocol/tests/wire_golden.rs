@@ -181,7 +181,6 @@ fn error_body() {
             message: "protocol version 99 is not supported; this server speaks 1 to 1".into(),
             retryable: false,
             details,
-            request_id: None,
         },
     );
 }

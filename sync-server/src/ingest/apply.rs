@@ -133,14 +133,12 @@ type ShiftRow = (
     sqlx::types::Json<ShiftTotals>,
     DateTime<Utc>,
 );
-/// device id, seq, payload, business date, voided by, shift id.
+/// device id, payload, business date, voided by.
 type SaleJoinRow = (
     Uuid,
-    i64,
     sqlx::types::Json<SaleCompleted>,
     NaiveDate,
     Option<Uuid>,
-    Uuid,
 );
 type R<T> = Result<T, sqlx::Error>;
 
@@ -767,7 +765,7 @@ impl Applier {
 
     async fn sale_figures(&mut self, db: &mut Db, sale_entry_id: Uuid) -> R<Option<SaleRow>> {
         let row: Option<SaleJoinRow> = sqlx::query_as(
-            "SELECT s.device_id, s.seq, j.payload, s.business_date, s.voided_by, s.shift_id
+            "SELECT s.device_id, j.payload, s.business_date, s.voided_by
                  FROM sales s JOIN journal j
                    ON j.branch_id = s.branch_id AND j.device_id = s.device_id AND j.seq = s.seq
                  WHERE s.branch_id = $1 AND s.entry_id = $2 FOR UPDATE OF s",
@@ -776,16 +774,15 @@ impl Applier {
         .bind(sale_entry_id)
         .fetch_optional(&mut *db)
         .await?;
-        Ok(row.map(
-            |(device_id, _seq, payload, business_date, voided_by, shift_id)| SaleRow {
+        Ok(
+            row.map(|(device_id, payload, business_date, voided_by)| SaleRow {
                 entry_id: sale_entry_id,
                 device_id,
                 payload: payload.0,
                 business_date,
                 voided_by,
-                shift_id,
-            },
-        ))
+            }),
+        )
     }
 
     // ---- voids --------------------------------------------------------
@@ -1356,6 +1353,4 @@ struct SaleRow {
     payload: SaleCompleted,
     business_date: NaiveDate,
     voided_by: Option<Uuid>,
-    #[allow(dead_code)]
-    shift_id: Uuid,
 }

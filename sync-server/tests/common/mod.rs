@@ -66,7 +66,7 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         assert!(ready, "server never became healthy");
-        let pool = sentra_sync::db::connect(&db.url, 5).await.expect("pool");
+        let pool = sentra_sync::db::connect(&db.url, 16).await.expect("pool");
         Server {
             url,
             pool,
