@@ -27,6 +27,12 @@ pub enum ApiError {
     BatchTooLarge { count: usize, limit: usize },
     #[error("no valid credential; enroll the device first")]
     Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(
+        "this relay serves branch {branch} and does not know this credential: the device is enrolled in another branch, or is not yet known here"
+    )]
+    UnknownToRelay { branch: String },
     #[error("this device was revoked on {0}")]
     DeviceRevoked(String),
     #[error("this enrollment code is not known")]
@@ -52,7 +58,8 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } | ApiError::BatchTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::UnknownToRelay { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::DeviceRevoked(_) => StatusCode::FORBIDDEN,
             ApiError::EnrollCodeInvalid => StatusCode::NOT_FOUND,
             ApiError::EnrollCodeExpired(_) => StatusCode::GONE,
@@ -71,6 +78,8 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::BatchTooLarge { .. } => "batch_too_large",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::UnknownToRelay { .. } => "unknown_to_relay",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::DeviceRevoked(_) => "device_revoked",
             ApiError::EnrollCodeInvalid => "enroll_code_invalid",
             ApiError::EnrollCodeExpired(_) => "enroll_code_expired",
@@ -96,6 +105,9 @@ impl ApiError {
             }
             ApiError::BatchTooLarge { limit, .. } | ApiError::BodyTooLarge { limit } => {
                 d.insert("limit".into(), (*limit as u64).into());
+            }
+            ApiError::UnknownToRelay { branch } => {
+                d.insert("branch".into(), branch.clone().into());
             }
             _ => {}
         }

@@ -158,6 +158,10 @@ pub struct DeviceAck {
     /// wants next (always `acked_seq + 1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_seq: Option<u64>,
+    /// Set by a branch relay only: the highest contiguous `seq` the relay
+    /// knows the cloud holds. `acked_seq` is then what the relay holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_acked_seq: Option<u64>,
 }
 
 /// One refused entry.
@@ -203,6 +207,59 @@ pub struct PushResponse {
     pub refused: Vec<RefusedEntry>,
     pub quarantined: Vec<QuarantinedEntry>,
     pub conflicts: Vec<ConflictNotice>,
+}
+
+/// The relay's view of its link to the cloud.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UplinkState {
+    /// The last exchange with the cloud succeeded.
+    Up,
+    /// The cloud could not be reached (or answered 5xx) last time.
+    Down,
+}
+
+/// `GET /v1/head?wait_for=SEQ&wait_ms=MS`: how far the answering upstream
+/// holds the caller's own chain.
+///
+/// A relay answers with what it holds (`acked_seq`), what it knows the cloud
+/// holds (`cloud_acked_seq`) and its uplink state; given `wait_for`, it waits
+/// up to `wait_ms` (at most [`MAX_HEAD_WAIT_MS`]) for the cloud to hold that
+/// seq before answering. The cloud answers at once, without the optional
+/// fields: what it holds is final.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadResponse {
+    pub device_id: Uuid,
+    pub acked_seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_acked_seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uplink: Option<UplinkState>,
+}
+
+/// The longest a relay holds a `GET /v1/head` waiting for the cloud.
+pub const MAX_HEAD_WAIT_MS: u64 = 10_000;
+
+/// One device of a branch as a relay needs it: the key its entries verify
+/// with, and the SHA-256 of its bearer credential so the relay can
+/// recognise it offline (the credential itself is never stored anywhere).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayDevice {
+    pub device_id: Uuid,
+    pub kind: DeviceKind,
+    pub name: String,
+    /// Ed25519 public key, 64 lowercase hex chars.
+    pub public_key: String,
+    /// SHA-256 of the bearer credential, 64 lowercase hex chars.
+    pub credential_sha256: String,
+    pub revoked: bool,
+}
+
+/// `GET /v1/relay/devices` (relays only): every device of the relay's branch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayDevicesResponse {
+    pub branch: String,
+    pub devices: Vec<RelayDevice>,
 }
 
 /// One change in a pull page.

@@ -116,6 +116,7 @@ fn push_response_body() {
                 device_id: DEVICE,
                 acked_seq: 3,
                 expected_seq: Some(4),
+                cloud_acked_seq: None,
             }],
             stored: 2,
             duplicates: 1,
@@ -203,4 +204,50 @@ fn refusal_codes_match_their_serde_names() {
     ] {
         assert_eq!(serde_json::to_value(r).unwrap(), r.code());
     }
+}
+
+#[test]
+fn relay_head_response_body() {
+    check(
+        "head_response_relay",
+        &HeadResponse {
+            device_id: DEVICE,
+            acked_seq: 120,
+            cloud_acked_seq: Some(100),
+            uplink: Some(UplinkState::Down),
+        },
+    );
+}
+
+#[test]
+fn relay_push_ack_names_what_the_cloud_holds() {
+    check(
+        "device_ack_relay",
+        &DeviceAck {
+            device_id: DEVICE,
+            acked_seq: 120,
+            expected_seq: None,
+            cloud_acked_seq: Some(100),
+        },
+    );
+}
+
+#[test]
+fn relay_devices_response_body() {
+    check(
+        "relay_devices_response",
+        &RelayDevicesResponse {
+            branch: "JKT01".into(),
+            devices: vec![RelayDevice {
+                device_id: DEVICE,
+                kind: DeviceKind::Terminal,
+                name: "T01".into(),
+                public_key: "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+                    .into(),
+                credential_sha256:
+                    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+                revoked: false,
+            }],
+        },
+    );
 }

@@ -16,9 +16,12 @@ use crate::error::{Result, TerminalError};
 
 /// The terminal schema, in order. Forward-only; see `migrations/terminal`.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!(
-        "../../../migrations/terminal/0001_journal.sql"
-    ))])
+    Migrations::new(vec![
+        M::up(include_str!(
+            "../../../migrations/terminal/0001_journal.sql"
+        )),
+        M::up(include_str!("../../../migrations/terminal/0002_relay.sql")),
+    ])
 }
 
 /// SQLCipher page size (the default of SQLCipher 4, stated so a change of

@@ -4,6 +4,7 @@
 mod auth;
 mod body;
 mod enroll;
+mod head;
 mod ops;
 mod push;
 
@@ -110,6 +111,8 @@ pub fn router(state: AppState) -> Router {
         .route("/enroll", post(enroll::enroll))
         .route("/push", post(push::push))
         .route("/pull", get(crate::pull::pull))
+        .route("/head", get(head::head))
+        .route("/relay/devices", get(head::relay_devices))
         .layer(middleware::from_fn(require_protocol));
     Router::new()
         .nest("/v1", v1)

@@ -289,6 +289,7 @@ async fn ingest_tx(
             device_id: b.device_id,
             acked_seq: p.tip.seq,
             expected_seq: p.expected,
+            cloud_acked_seq: None,
         });
         // Clock skew: the sender's offset applies to its own entries only.
         let offset = if b.device_id == sender.device_id {
