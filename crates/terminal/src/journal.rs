@@ -204,6 +204,28 @@ pub fn for_each(
     Ok(())
 }
 
+/// Up to `limit` of the device's entries after `after_seq`, in seq order.
+pub fn read_after(
+    conn: &Connection,
+    device_id: Uuid,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<Entry>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM journal WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+    ))?;
+    let mut rows = stmt.query(params![
+        device_id.to_string(),
+        after_seq as i64,
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    ])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(entry_from_row(row)??);
+    }
+    Ok(out)
+}
+
 pub fn read_all(conn: &Connection, device_id: Uuid) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for_each(conn, device_id, 0, |e| {
