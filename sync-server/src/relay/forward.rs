@@ -134,7 +134,7 @@ async fn forward_once(relay: &Relay) -> Result<usize, ()> {
 /// Refreshes the pull cache and the device list on a timer.
 pub async fn refresh_loop(relay: Arc<Relay>, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {
-        let _ = relay.refresh_devices(Duration::ZERO).await;
+        let _ = relay.refresh_devices_now().await;
         let _ = relay.refresh_pull(Duration::ZERO).await;
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -84,9 +84,8 @@ impl FromRequestParts<Shared> for Caller {
         let hash = hash_secret(token);
         let mut found = relay.store.device_by_credential(hash).await?;
         if found.is_none() {
-            // A terminal enrolled since the last refresh: ask the cloud, at
-            // most once a second.
-            let _ = relay.refresh_devices(Duration::from_secs(1)).await;
+            // A terminal enrolled since the last refresh: ask the cloud.
+            let _ = relay.refresh_devices_for(hash).await;
             found = relay.store.device_by_credential(hash).await?;
         }
         let d = found.ok_or_else(|| ApiError::UnknownToRelay {
@@ -125,10 +124,17 @@ async fn push(
     let unknown_device = |r: &PushResponse| {
         r.refused
             .iter()
-            .any(|x| x.reason == RefusalReason::UnknownDevice)
+            .find(|x| x.reason == RefusalReason::UnknownDevice)
+            .map(|x| {
+                let mut key = [0u8; 32];
+                key[..16].copy_from_slice(x.device_id.as_bytes());
+                key
+            })
     };
     let mut resp = receive(&relay.store, &sender, req.clone(), arrival).await?;
-    if unknown_device(&resp) && relay.refresh_devices(Duration::from_secs(1)).await.is_ok() {
+    if let Some(key) = unknown_device(&resp)
+        && relay.refresh_devices_for(key).await.is_ok()
+    {
         resp = receive(&relay.store, &sender, req, arrival).await?;
     }
     let m = &relay.metrics;
@@ -246,12 +252,9 @@ async fn pull(
             )));
         }
     };
-    // Fresh data when the cloud answers quickly; the cache otherwise.
-    let _ = tokio::time::timeout(
-        PULL_REFRESH_WAIT,
-        relay.refresh_pull(Duration::from_millis(500)),
-    )
-    .await;
+    // Fresh data when the cloud answers quickly (so a change made in the
+    // cloud reaches a terminal in one sync round); the cache otherwise.
+    let _ = tokio::time::timeout(PULL_REFRESH_WAIT, relay.refresh_pull(Duration::ZERO)).await;
     let mut rows = relay.store.cached_changes(after, limit + 1).await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);

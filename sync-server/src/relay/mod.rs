@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod store;
 pub mod upstream;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,11 @@ use identity::KeyChoice;
 use metrics::RelayMetrics;
 use store::RelayStore;
 use upstream::Upstream;
+
+/// An unknown credential or device asks the cloud again after this long.
+pub const UNKNOWN_RETRY: Duration = Duration::from_secs(5);
+/// At most one on-demand device-list refresh this often.
+pub const ON_DEMAND_GAP: Duration = Duration::from_millis(20);
 
 /// `sentra-sync relay` options.
 #[derive(Clone, Debug)]
@@ -85,6 +91,7 @@ pub struct Relay {
     /// One refresh at a time; the instant of the last one.
     refresh_lock: Mutex<Option<Instant>>,
     devices_lock: Mutex<Option<Instant>>,
+    unknown_tried: Mutex<HashMap<[u8; 32], Instant>>,
     pub forward_batch: usize,
 }
 
@@ -138,18 +145,36 @@ impl Relay {
         *last = Some(Instant::now());
         drop(last);
         if devices_changed {
-            self.refresh_devices(Duration::ZERO).await?;
+            self.refresh_devices_now().await?;
         }
         Ok(())
     }
 
-    /// Replaces the device list with the cloud's (at most once per `fresh`).
-    pub async fn refresh_devices(&self, fresh: Duration) -> Result<(), ApiError> {
-        let mut last = self.devices_lock.lock().await;
-        if last.is_some_and(|t| t.elapsed() < fresh) {
-            return Ok(());
+    /// Replaces the device list with the cloud's because `unknown` (a
+    /// credential hash, or a device id) was not in it. Each unknown value
+    /// triggers at most one refresh per [`UNKNOWN_RETRY`], and all of them
+    /// together at most one per [`ON_DEMAND_GAP`], so garbage credentials
+    /// cannot make the relay hammer the cloud.
+    pub async fn refresh_devices_for(&self, unknown: [u8; 32]) -> Result<(), ApiError> {
+        {
+            let mut tried = self.unknown_tried.lock().await;
+            let now = Instant::now();
+            tried.retain(|_, t| now.duration_since(*t) < UNKNOWN_RETRY);
+            if tried.contains_key(&unknown) {
+                return Ok(());
+            }
+            let mut last = self.devices_lock.lock().await;
+            if last.is_some_and(|t| t.elapsed() < ON_DEMAND_GAP) {
+                return Ok(());
+            }
+            *last = Some(now);
+            tried.insert(unknown, now);
         }
-        *last = Some(Instant::now());
+        self.refresh_devices_now().await
+    }
+
+    /// Replaces the device list with the cloud's.
+    pub async fn refresh_devices_now(&self) -> Result<(), ApiError> {
         match self.upstream.devices().await {
             Ok(list) => {
                 self.uplink(true);
@@ -252,6 +277,7 @@ pub async fn start(config: &RelayConfig) -> Result<RelayRunning> {
         last_uplink_ok_ms: AtomicU64::new(0),
         refresh_lock: Mutex::new(None),
         devices_lock: Mutex::new(None),
+        unknown_tried: Mutex::new(HashMap::new()),
         forward_batch: config
             .forward_batch
             .clamp(1, sentra_protocol::wire::MAX_PUSH_ENTRIES),

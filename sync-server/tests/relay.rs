@@ -1,0 +1,205 @@
+//! The relay over real HTTP, between terminals (signed entries from the
+//! test's devices) and the real cloud server on a throwaway PostgreSQL.
+//! The end-to-end tests with the real binaries are in the workspace's
+//! `tests/` package.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Device, Server};
+use sentra_protocol::wire::{
+    DeviceKind, HeadResponse, PROTOCOL_HEADER, PullResponse, PushResponse, UplinkState,
+};
+use sentra_protocol::{Entry, EntryKind};
+use sentra_sync::relay::identity::KeyChoice;
+use sentra_sync::relay::{RelayConfig, RelayRunning};
+use serde_json::{Value, json};
+
+struct Relay {
+    running: RelayRunning,
+    url: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _keys: tempfile::TempDir,
+}
+
+async fn start_relay(
+    cloud: &Server,
+    code: Option<String>,
+    dir: tempfile::TempDir,
+    keys: tempfile::TempDir,
+) -> Relay {
+    let mut config = RelayConfig::new(
+        dir.path().to_owned(),
+        cloud.url.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+    );
+    config.enroll_code = code;
+    config.keys = KeyChoice {
+        store: Some(sentra_keystore::KeyStoreKind::File),
+        file: Some(keys.path().join("relay.key")),
+    };
+    config.refresh_interval = Duration::from_millis(200);
+    let running = sentra_sync::relay::start(&config).await.unwrap();
+    let url = format!("http://{}", running.addr);
+    Relay {
+        running,
+        url,
+        http: reqwest::Client::new(),
+        _dir: dir,
+        _keys: keys,
+    }
+}
+
+impl Relay {
+    async fn get(&self, path: &str, credential: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header(PROTOCOL_HEADER, "1")
+            .bearer_auth(credential)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn push(&self, credential: &str, entries: &[Entry]) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/v1/push", self.url))
+            .header(PROTOCOL_HEADER, "1")
+            .bearer_auth(credential)
+            .json(&json!({ "entries": entries }))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn note(d: &mut Device, n: i64) -> Entry {
+    d.raw(EntryKind::Other("note".into()), json!({ "n": n }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_pushed_to_the_relay_reach_the_cloud_and_the_acks_come_back() {
+    let cloud = Server::start().await;
+    cloud.branch("JKT01").await;
+    let code = cloud.code("JKT01", DeviceKind::Relay).await;
+    let relay = start_relay(
+        &cloud,
+        Some(code),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    let mut t = cloud.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let batch: Vec<Entry> = (1..=20).map(|n| note(&mut t, n)).collect();
+
+    let (status, body) = relay.push(&t.credential, &batch).await;
+    assert_eq!(status, 200, "{body}");
+    let r: PushResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(r.stored, 20);
+    assert_eq!(r.acks[0].acked_seq, 20);
+
+    let (status, body) = relay
+        .get("/v1/head?wait_for=20&wait_ms=5000", &t.credential)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let h: HeadResponse = serde_json::from_value(body).unwrap();
+    assert_eq!((h.acked_seq, h.cloud_acked_seq), (20, Some(20)));
+    assert_eq!(h.uplink, Some(UplinkState::Up));
+    assert_eq!(cloud.count("SELECT count(*) FROM journal").await, 20);
+    // A replay through the relay changes nothing anywhere.
+    let (_, body) = relay.push(&t.credential, &batch).await;
+    let r: PushResponse = serde_json::from_value(body).unwrap();
+    assert_eq!((r.stored, r.duplicates), (0, 20));
+    assert_eq!(cloud.count("SELECT count(*) FROM journal").await, 20);
+
+    let health: Value = relay
+        .http
+        .get(format!("{}/health", relay.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["branch"], "JKT01");
+    assert_eq!(health["pending_entries"], 0);
+    let metrics = relay
+        .http
+        .get(format!("{}/metrics", relay.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sentra_relay_entries_received_total 20"),
+        "{metrics}"
+    );
+    relay.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_of_another_branch_is_refused_and_pull_serves_the_branch_data() {
+    let cloud = Server::start().await;
+    cloud.branch("JKT01").await;
+    cloud.branch("BDG01").await;
+    let code = cloud.code("JKT01", DeviceKind::Relay).await;
+    let relay = start_relay(
+        &cloud,
+        Some(code),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    let mut foreign = cloud.enroll("BDG01", DeviceKind::Terminal, 5).await;
+    let e = note(&mut foreign, 1);
+    let (status, body) = relay.push(&foreign.credential, &[e]).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "unknown_to_relay");
+    assert_eq!(body["details"]["branch"], "JKT01");
+
+    let t = cloud.enroll("JKT01", DeviceKind::Terminal, 6).await;
+    let csv = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        csv.path(),
+        "sku,barcode,name,price,tax_category,stock\nRICE,899100000001,Beras 5kg,14000,standard,10\n",
+    )
+    .unwrap();
+    sentra_sync::admin::catalog::import(&cloud.pool, csv.path(), None)
+        .await
+        .unwrap();
+    sentra_sync::admin::prices::set(&cloud.pool, "RICE", 15_000, None, None)
+        .await
+        .unwrap_or_else(|e| panic!("price: {e}"));
+    let (status, body) = relay.get("/v1/pull", &t.credential).await;
+    assert_eq!(status, 200, "{body}");
+    let page: PullResponse = serde_json::from_value(body).unwrap();
+    assert!(page.next_cursor.starts_with("r1."));
+    assert!(
+        page.changes
+            .iter()
+            .any(|c| c.entity == "price" && c.data["price"] == 15_000),
+        "{:?}",
+        page.changes
+    );
+    // The cursor moves on: nothing new since.
+    let (_, body) = relay
+        .get(
+            &format!("/v1/pull?cursor={}", page.next_cursor),
+            &t.credential,
+        )
+        .await;
+    let next: PullResponse = serde_json::from_value(body).unwrap();
+    assert!(next.changes.is_empty());
+    relay.running.stop().await.unwrap();
+}
