@@ -84,8 +84,8 @@ enum Command {
         /// Address the terminals reach the relay on.
         #[arg(long, default_value = "0.0.0.0:8090", env = "SENTRA_RELAY_LISTEN")]
         listen: SocketAddr,
-        /// One-time code from `sentra-sync enroll-code --kind relay` (first run only).
-        #[arg(long)]
+        /// One-time code from `sentra-sync enroll-code --kind relay` (first run only; ignored once enrolled).
+        #[arg(long, env = "SENTRA_RELAY_ENROLL_CODE")]
         enroll_code: Option<String>,
         /// A name people recognise.
         #[arg(long, default_value = "Branch relay")]
