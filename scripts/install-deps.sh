@@ -19,8 +19,12 @@ pkg-config
 PG_PACKAGES="
 postgresql
 curl
+jq
+bsdextrautils
 "
-# curl            the demo's HTTP calls to the sync server
+# curl            the demo's HTTP calls to the relay and sync server
+# jq              the demo's sums of Z reports vs the ledger
+# bsdextrautils   column, the demo's table
 TEST_PACKAGES="
 gnome-keyring
 dbus
