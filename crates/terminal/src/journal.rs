@@ -204,6 +204,29 @@ pub fn for_each(
     Ok(())
 }
 
+/// At most `limit` entries after `after_seq`, in seq order (an outbox batch).
+pub fn read_range(
+    conn: &Connection,
+    device_id: Uuid,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<Entry>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM journal WHERE device_id = ?1 AND seq > ?2
+         ORDER BY seq LIMIT ?3"
+    ))?;
+    let mut rows = stmt.query(params![
+        device_id.to_string(),
+        after_seq as i64,
+        limit as i64
+    ])?;
+    let mut entries = Vec::new();
+    while let Some(row) = rows.next()? {
+        entries.push(entry_from_row(row)??);
+    }
+    Ok(entries)
+}
+
 pub fn read_all(conn: &Connection, device_id: Uuid) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for_each(conn, device_id, 0, |e| {
