@@ -455,6 +455,38 @@ pub struct Till {
     _root: tempfile::TempDir,
 }
 
+/// A long-running `sentra-term` (e.g. `sync --watch`), killed on drop.
+pub struct Background {
+    child: Option<Child>,
+    /// Where its stdout goes.
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+impl Background {
+    /// SIGTERM, then wait up to `grace` (SIGKILL after that); the exit status.
+    pub fn terminate(&mut self, grace: Duration) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        terminate(&mut child, grace)
+    }
+
+    pub fn stdout_text(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            sigkill(&mut child);
+        }
+    }
+}
+
 /// The result of one `sentra-term` run.
 #[derive(Debug)]
 pub struct Run {
@@ -504,7 +536,7 @@ impl Till {
         Ok(till)
     }
 
-    pub fn run(&self, args: &[&str]) -> Result<Run> {
+    fn command(&self, args: &[&str]) -> Result<Command> {
         let mut cmd = Command::new(binary("sentra-term")?);
         cmd.arg("--data-dir")
             .arg(&self.data_dir)
@@ -512,6 +544,49 @@ impl Till {
             .env_remove("SENTRA_DATA_DIR")
             .env_remove("SENTRA_KEY_STORE")
             .env_remove("SENTRA_KEY_FILE");
+        Ok(cmd)
+    }
+
+    /// Start a long-running command (stdout and stderr to files).
+    pub fn spawn(&self, args: &[&str]) -> Result<Background> {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = self._root.path();
+        let stdout = dir.join(format!("bg-{n}.out"));
+        let stderr = dir.join(format!("bg-{n}.err"));
+        let child = self
+            .command(args)?
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(std::fs::File::create(&stdout)?))
+            .stderr(Stdio::from(std::fs::File::create(&stderr)?))
+            .spawn()
+            .context("starting sentra-term")?;
+        Ok(Background {
+            child: Some(child),
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Poll `status --json` until `done` holds (a condition, not a fixed
+    /// sleep); the last status, or an error after `limit`.
+    pub fn wait_for_status(&self, limit: Duration, done: impl Fn(&Value) -> bool) -> Result<Value> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let status = self.status()?;
+            if done(&status) {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("status never reached the expected state within {limit:?}: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Result<Run> {
+        let cmd = self.command(args)?;
         let out = run_with_timeout(cmd, Duration::from_secs(120))?;
         Ok(Run {
             code: out.status.code(),

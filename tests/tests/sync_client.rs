@@ -248,3 +248,44 @@ fn a_code_of_another_branch_is_refused_and_nothing_is_stored() -> Result<()> {
     assert!(status["server_url"].is_null());
     Ok(())
 }
+
+#[test]
+fn the_watch_loop_delivers_sales_rung_while_it_runs_and_stops_on_sigterm() -> Result<()> {
+    let mut cloud = cloud_with_catalog()?;
+    let till = enrolled_till(&cloud, "T01")?;
+    let mut watch = till.spawn(&["--json", "sync", "--watch", "--interval-ms", "200"])?;
+    // Sales go on while the loop holds its own connection.
+    till.sell(&["IND-GRG"], &["cash:3500"])?;
+    till.sell(&["AQUA600"], &["qris:4000:Q9"])?;
+    let all_in_cloud = |s: &Value| s["tip_seq"] == 3 && s["entries"]["cloud"] == 3;
+    till.wait_for_status(Duration::from_secs(60), all_in_cloud)?;
+
+    // The cloud goes away and comes back: the loop resumes by itself.
+    cloud.stop();
+    till.sell(&["TEH-BTL"], &["cash:6000"])?;
+    till.wait_for_status(Duration::from_secs(60), |s| {
+        s["last_outcome"] == "cloud_unreachable"
+    })?;
+    cloud.restart()?;
+    till.wait_for_status(Duration::from_secs(60), |s| {
+        s["tip_seq"] == 4 && s["entries"]["cloud"] == 4
+    })?;
+    assert_eq!(cloud.count("SELECT count(*) FROM sales")?, 3);
+
+    let status = watch.terminate(Duration::from_secs(15));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "stderr: {}",
+        watch.stderr_text()
+    );
+    let rounds: Vec<Value> = watch
+        .stdout_text()
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("every round is one JSON line")?;
+    assert!(rounds.iter().any(|r| r["outcome"] == "ok"));
+    assert!(rounds.iter().any(|r| r["outcome"] == "cloud_unreachable"));
+    Ok(())
+}
