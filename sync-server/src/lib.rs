@@ -18,6 +18,8 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod pull;
+pub mod receive;
+pub mod relay;
 
 pub use config::ServeConfig;
 pub use error::ApiError;

@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use sentra_keystore::KeyStoreKind;
 use sentra_protocol::wire::DeviceKind;
 use sentra_sync::admin;
 use sentra_sync::config::{RulesConfig, ServeConfig};
+use sentra_sync::relay::RelayConfig;
+use sentra_sync::relay::identity::KeyChoice;
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -30,6 +33,16 @@ struct Cli {
 enum KindArg {
     Terminal,
     Relay,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyStoreArg {
+    /// Windows Credential Manager, macOS Keychain, or the Secret Service on Linux.
+    Os,
+    /// Linux kernel session keyring: lost at logout/reboot (tests only).
+    Keyutils,
+    /// A key file (e.g. a systemd credential).
+    File,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -55,6 +68,40 @@ enum Command {
         /// How often to look for orphans past their grace, in milliseconds.
         #[arg(long, default_value_t = 60_000)]
         sweep_interval_ms: u64,
+        #[arg(long, value_enum, default_value = "json")]
+        log_format: LogFormat,
+    },
+    /// Run the branch relay: takes the branch terminals' pushes over the LAN,
+    /// keeps them in an encrypted journal, forwards them to the cloud, and
+    /// serves the cached master data.
+    Relay {
+        /// The relay's data dir (manifest + encrypted journal).
+        #[arg(long, env = "SENTRA_RELAY_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The cloud sync server, e.g. https://sync.example.com
+        #[arg(long, env = "SENTRA_RELAY_UPSTREAM")]
+        upstream: String,
+        /// Address the terminals reach the relay on.
+        #[arg(long, default_value = "0.0.0.0:8090", env = "SENTRA_RELAY_LISTEN")]
+        listen: SocketAddr,
+        /// One-time code from `sentra-sync enroll-code --kind relay` (first run only).
+        #[arg(long)]
+        enroll_code: Option<String>,
+        /// A name people recognise.
+        #[arg(long, default_value = "Branch relay")]
+        name: String,
+        /// Where to keep the database key of a new relay (default: the OS keyring, else a key file).
+        #[arg(long, value_enum, env = "SENTRA_KEY_STORE")]
+        key_store: Option<KeyStoreArg>,
+        /// The key file; if it exists at setup its key is used (a systemd credential).
+        #[arg(long, env = "SENTRA_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        /// Entries per batch forwarded to the cloud.
+        #[arg(long, default_value_t = 1000)]
+        forward_batch: usize,
+        /// Seconds between refreshes of the cached master data and device list.
+        #[arg(long, default_value_t = 10)]
+        refresh_secs: u64,
         #[arg(long, value_enum, default_value = "json")]
         log_format: LogFormat,
     },
@@ -260,6 +307,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("shutting down: finishing in-flight requests");
             running.stop().await?;
             tracing::info!("stopped");
+        }
+        Command::Relay {
+            data_dir,
+            upstream,
+            listen,
+            enroll_code,
+            name,
+            key_store,
+            key_file,
+            forward_batch,
+            refresh_secs,
+            log_format,
+        } => {
+            init_logging(log_format);
+            let mut config = RelayConfig::new(data_dir, upstream, listen);
+            config.enroll_code = enroll_code;
+            config.name = name;
+            config.keys = KeyChoice {
+                store: key_store.map(|k| match k {
+                    KeyStoreArg::Os => KeyStoreKind::Os,
+                    KeyStoreArg::Keyutils => KeyStoreKind::Keyutils,
+                    KeyStoreArg::File => KeyStoreKind::File,
+                }),
+                file: key_file,
+            };
+            config.forward_batch = forward_batch;
+            config.refresh_interval = Duration::from_secs(refresh_secs.max(1));
+            let running = sentra_sync::relay::start(&config).await?;
+            tracing::info!(addr = %running.addr, branch = %running.relay.branch, "sentra-sync relay listening");
+            println!("listening on http://{}", running.addr);
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            running.stop().await?;
         }
         Command::Migrate => {
             pool(&cli.database_url).await?;

@@ -204,27 +204,26 @@ pub fn for_each(
     Ok(())
 }
 
-/// At most `limit` entries after `after_seq`, in seq order (an outbox batch).
-pub fn read_range(
+/// Up to `limit` of the device's entries after `after_seq`, in seq order.
+pub fn read_after(
     conn: &Connection,
     device_id: Uuid,
     after_seq: u64,
     limit: usize,
 ) -> Result<Vec<Entry>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM journal WHERE device_id = ?1 AND seq > ?2
-         ORDER BY seq LIMIT ?3"
+        "SELECT {ENTRY_COLUMNS} FROM journal WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
     ))?;
     let mut rows = stmt.query(params![
         device_id.to_string(),
         after_seq as i64,
-        limit as i64
+        i64::try_from(limit).unwrap_or(i64::MAX)
     ])?;
-    let mut entries = Vec::new();
+    let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        entries.push(entry_from_row(row)??);
+        out.push(entry_from_row(row)??);
     }
-    Ok(entries)
+    Ok(out)
 }
 
 pub fn read_all(conn: &Connection, device_id: Uuid) -> Result<Vec<Entry>> {

@@ -59,7 +59,7 @@ impl MakeRequestId for MakeUuidV7 {
 
 /// Refuses a `/v1` request whose `sentra-protocol` header is missing or names
 /// a version this server does not speak.
-async fn require_protocol(req: Request, next: Next) -> Response {
+pub(crate) async fn require_protocol(req: Request, next: Next) -> Response {
     let version = req
         .headers()
         .get(PROTOCOL_HEADER)
@@ -96,7 +96,7 @@ async fn stamp_response(
 
 /// A panic in a handler is a bug: answer 500 with the error body (and log
 /// it) rather than dropping the connection.
-fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(crate) fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = err
         .downcast_ref::<String>()
         .cloned()

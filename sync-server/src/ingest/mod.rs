@@ -13,7 +13,6 @@
 //! A transaction that fails on a deadlock or serialisation error is retried.
 
 pub mod apply;
-pub mod check;
 pub mod orphans;
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,30 +23,100 @@ use sentra_protocol::wire::{
     ConflictNotice, DeviceAck, PushRequest, PushResponse, QuarantinedEntry, RefusalReason,
     RefusedEntry,
 };
-use sentra_protocol::{ChainPoint, Entry, Hash};
+use sentra_protocol::{ChainPoint, Hash};
 use serde_json::json;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::http::{AppState, Caller};
+use crate::receive::check::{self, Placement};
+use crate::receive::{Arrival, DeviceBatch, DeviceRecord, ReceiveStore, Sender, receive};
 use apply::{Accepted, Applier, NewConflict, ms_to_time};
-use check::{DeviceRecord, Placement, Sender};
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
-/// The part of a device's batch that survived the checks outside the
-/// transaction.
-struct DeviceBatch {
-    device_id: Uuid,
-    entries: Vec<Entry>,
-    /// Per entry: its canonical payload JSON, or why it is refused.
-    verified: Vec<Result<String, (RefusalReason, String)>>,
+/// The cloud's side of [`ReceiveStore`]: one branch's partitions of the
+/// PostgreSQL ledger.
+pub struct CloudStore<'a> {
+    pub state: &'a AppState,
+    pub branch_id: i32,
+    pub tz: chrono_tz::Tz,
+}
+
+impl<'a> CloudStore<'a> {
+    /// The store for pushes of `caller`'s branch.
+    pub fn for_caller(state: &'a AppState, caller: &Caller) -> Result<Self, ApiError> {
+        let tz = caller.branch_timezone.parse().map_err(|_| {
+            ApiError::Internal(format!("branch {} has a bad time zone", caller.branch_code))
+        })?;
+        Ok(CloudStore {
+            state,
+            branch_id: caller.branch_id,
+            tz,
+        })
+    }
+}
+
+impl ReceiveStore for CloudStore<'_> {
+    async fn devices(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, DeviceRecord>, ApiError> {
+        load_devices(self.state, ids).await
+    }
+
+    async fn commit(
+        &self,
+        sender: &Sender,
+        batches: Vec<DeviceBatch>,
+        arrival: Arrival,
+    ) -> Result<PushResponse, ApiError> {
+        // The sender's clock, when it is the entries' own device.
+        // (i128: any u64 the sender writes is a valid, if absurd, clock.)
+        let sender_offset = arrival.sent_at_ms.map(|s| {
+            let d = i128::from(s) - i128::from(arrival.received_ms);
+            i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX })
+        });
+        let mut attempt = 0;
+        let outcome = loop {
+            attempt += 1;
+            match ingest_tx(
+                self.state,
+                sender,
+                self.branch_id,
+                self.tz,
+                &batches,
+                arrival.received_ms,
+                sender_offset,
+            )
+            .await
+            {
+                Ok(o) => break o,
+                Err(e) if attempt < 4 && is_retryable(&e) => {
+                    tracing::info!(attempt, error = %e, "push transaction retried");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let m = &self.state.metrics;
+        for (kind, n) in outcome.stored_kinds {
+            m.entries_ingested
+                .get_or_create(&crate::metrics::KindLabel { kind })
+                .inc_by(n);
+        }
+        Ok(PushResponse {
+            acks: outcome.acks,
+            stored: outcome.stored,
+            duplicates: outcome.duplicates,
+            refused: outcome.refused,
+            quarantined: outcome.quarantined,
+            conflicts: outcome.conflicts,
+        })
+    }
 }
 
 pub async fn ingest(
@@ -55,105 +124,19 @@ pub async fn ingest(
     caller: &Caller,
     req: PushRequest,
 ) -> Result<PushResponse, ApiError> {
-    let received_ms = now_ms();
+    let arrival = Arrival {
+        received_ms: now_ms(),
+        sent_at_ms: req.sent_at_ms,
+    };
     let sender = Sender {
         device_id: caller.device_id,
         kind: caller.kind,
-        branch_id: caller.branch_id,
         branch_code: caller.branch_code.clone(),
     };
-    let tz: chrono_tz::Tz = caller.branch_timezone.parse().map_err(|_| {
-        ApiError::Internal(format!("branch {} has a bad time zone", caller.branch_code))
-    })?;
+    let store = CloudStore::for_caller(state, caller)?;
+    let resp = receive(&store, &sender, req, arrival).await?;
 
-    // Group by device, in seq order.
-    let mut by_device: BTreeMap<Uuid, Vec<Entry>> = BTreeMap::new();
-    for e in req.entries {
-        by_device.entry(e.device_id).or_default().push(e);
-    }
-    for list in by_device.values_mut() {
-        list.sort_by_key(|e| e.seq);
-    }
-    let ids: Vec<Uuid> = by_device.keys().copied().collect();
-    let devices = load_devices(state, &ids).await?;
-
-    let mut resp = PushResponse::default();
-    let mut batches = Vec::new();
-    for (device_id, entries) in by_device {
-        if let Err((reason, detail)) = check::may_push(&sender, device_id, devices.get(&device_id))
-        {
-            for e in &entries {
-                resp.refused.push(RefusedEntry {
-                    device_id,
-                    seq: e.seq,
-                    reason,
-                    detail: detail.clone(),
-                });
-            }
-            continue;
-        }
-        batches.push((device_id, entries));
-    }
-    // Crypto off the async threads.
-    let keys: HashMap<Uuid, ed25519_dalek::VerifyingKey> =
-        devices.iter().map(|(id, d)| (*id, d.public_key)).collect();
-    let sender2 = sender.clone();
-    let batches: Vec<DeviceBatch> = tokio::task::spawn_blocking(move || {
-        batches
-            .into_iter()
-            .map(|(device_id, entries)| {
-                let verified = match keys.get(&device_id) {
-                    Some(k) => entries
-                        .iter()
-                        .map(|e| check::verify_entry(&sender2, e, k))
-                        .collect(),
-                    None => Vec::new(),
-                };
-                DeviceBatch {
-                    device_id,
-                    entries,
-                    verified,
-                }
-            })
-            .collect()
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))?;
-
-    // The sender's clock, when it is the entries' own device.
-    // (i128: any u64 the sender writes is a valid, if absurd, clock.)
-    let sender_offset = req.sent_at_ms.map(|s| {
-        let d = i128::from(s) - i128::from(received_ms);
-        i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX })
-    });
-
-    let mut attempt = 0;
-    let outcome = loop {
-        attempt += 1;
-        match ingest_tx(state, &sender, tz, &batches, received_ms, sender_offset).await {
-            Ok(o) => break o,
-            Err(e) if attempt < 4 && is_retryable(&e) => {
-                tracing::info!(attempt, error = %e, "push transaction retried");
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
-    resp.acks = outcome.acks;
-    resp.stored = outcome.stored;
-    resp.duplicates = outcome.duplicates;
-    resp.refused.extend(outcome.refused);
-    resp.quarantined = outcome.quarantined;
-    resp.conflicts = outcome.conflicts;
-    resp.refused.sort_by_key(|r| (r.device_id, r.seq));
-
-    // Metrics.
     let m = &state.metrics;
-    for (kind, n) in outcome.stored_kinds {
-        m.entries_ingested
-            .get_or_create(&crate::metrics::KindLabel { kind })
-            .inc_by(n);
-    }
     m.entries_duplicate.inc_by(resp.duplicates);
     m.entries_quarantined.inc_by(resp.quarantined.len() as u64);
     for r in &resp.refused {
@@ -171,7 +154,7 @@ pub async fn ingest(
             device_id: caller.device_id.to_string(),
             branch: caller.branch_code.clone(),
         })
-        .set((received_ms / 1000) as i64);
+        .set((arrival.received_ms / 1000) as i64);
     tracing::info!(
         device = %caller.device_id,
         branch = %caller.branch_code,
@@ -196,15 +179,16 @@ async fn load_devices(
     state: &AppState,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, DeviceRecord>, ApiError> {
-    let rows: Vec<(Uuid, i32, Vec<u8>, bool)> = sqlx::query_as(
-        "SELECT device_id, branch_id, public_key, revoked_at IS NOT NULL FROM devices
-         WHERE device_id = ANY($1)",
+    let rows: Vec<(Uuid, String, Vec<u8>, bool)> = sqlx::query_as(
+        "SELECT d.device_id, b.code, d.public_key, d.revoked_at IS NOT NULL
+         FROM devices d JOIN branches b USING (branch_id)
+         WHERE d.device_id = ANY($1)",
     )
     .bind(ids)
     .fetch_all(&state.pool)
     .await?;
     let mut out = HashMap::new();
-    for (device_id, branch_id, key, revoked) in rows {
+    for (device_id, branch, key, revoked) in rows {
         let bytes: [u8; 32] = key
             .try_into()
             .map_err(|_| ApiError::Internal(format!("device {device_id} has a bad key")))?;
@@ -214,7 +198,7 @@ async fn load_devices(
             device_id,
             DeviceRecord {
                 device_id,
-                branch_id,
+                branch,
                 public_key,
                 revoked,
             },
@@ -237,18 +221,19 @@ struct Outcome {
 async fn ingest_tx(
     state: &AppState,
     sender: &Sender,
+    branch_id: i32,
     tz: chrono_tz::Tz,
     batches: &[DeviceBatch],
     received_ms: u64,
     sender_offset: Option<i64>,
 ) -> Result<Outcome, sqlx::Error> {
-    let branch_id = sender.branch_id;
     let tolerance = state.rules.skew_tolerance.as_millis() as u64;
     let mut out = Outcome::default();
     let mut tx = state.pool.begin().await?;
     let mut accepted: Vec<Accepted> = Vec::new();
     let mut conflicts: Vec<NewConflict> = Vec::new();
     let mut tips: Vec<(Uuid, ChainPoint, bool)> = Vec::new();
+    let mut tampered: Vec<(Uuid, u64, RefusalReason, String)> = Vec::new();
 
     for b in batches {
         let placement = place_device(&mut tx, branch_id, b).await?;
@@ -256,6 +241,15 @@ async fn ingest_tx(
         let p = placement.1;
         out.duplicates += p.duplicates;
         for r in &p.refused {
+            // Content that does not match its hash or signature was altered
+            // on the way (or forged): head office must hear of it, even
+            // though the genuine copy may still arrive.
+            if matches!(
+                r.reason,
+                RefusalReason::HashMismatch | RefusalReason::BadSignature
+            ) {
+                tampered.push((b.device_id, r.seq, r.reason, r.detail.clone()));
+            }
             out.refused.push(RefusedEntry {
                 device_id: b.device_id,
                 seq: r.seq,
@@ -358,6 +352,20 @@ async fn ingest_tx(
         .await?;
     }
     conflicts.append(&mut applier.conflicts);
+
+    for (device_id, seq, reason, detail) in &tampered {
+        sqlx::query(
+            "INSERT INTO alerts (branch_id, alert_id, kind, device_id, seq, details)
+             VALUES ($1, $2, 'refused_entry', $3, $4, $5)",
+        )
+        .bind(branch_id)
+        .bind(Uuid::now_v7())
+        .bind(device_id)
+        .bind(*seq as i64)
+        .bind(json!({"reason": reason.code(), "detail": detail, "sender": sender.device_id}))
+        .execute(&mut *tx)
+        .await?;
+    }
 
     // Quarantine alerts.
     for (i, a) in accepted.iter().enumerate() {

@@ -353,7 +353,7 @@ impl Terminal {
             if next > tip || !tried.insert(next) {
                 break;
             }
-            let batch = journal::read_range(&self.conn, device, next - 1, options.push_batch)?;
+            let batch = journal::read_after(&self.conn, device, next - 1, options.push_batch)?;
             if batch.is_empty() {
                 break;
             }

@@ -1,7 +1,7 @@
 //! Deciding, entry by entry, what a push batch may store: who may push it,
 //! whether it is genuine, and where it falls in its device's chain.
 //!
-//! The pure part ([`precheck`], [`place`]) runs without a database; the
+//! The pure part ([`may_push`], [`verify_entry`], [`place`]) runs without a database; the
 //! caller supplies the device rows, the chain tip and the hashes already
 //! held.
 
@@ -12,11 +12,13 @@ use sentra_protocol::wire::{DeviceKind, MAX_PAYLOAD_BYTES, RefusalReason};
 use sentra_protocol::{ChainPoint, Entry, EntryProblem, Hash};
 use uuid::Uuid;
 
-/// A device as registered in the cloud.
+/// A device as the receiving store knows it (the cloud's registry, or the
+/// relay's copy of its branch's devices).
 #[derive(Clone, Debug)]
 pub struct DeviceRecord {
     pub device_id: Uuid,
-    pub branch_id: i32,
+    /// Branch code, e.g. "JKT01".
+    pub branch: String,
     pub public_key: VerifyingKey,
     pub revoked: bool,
 }
@@ -26,7 +28,7 @@ pub struct DeviceRecord {
 pub struct Sender {
     pub device_id: Uuid,
     pub kind: DeviceKind,
-    pub branch_id: i32,
+    /// Branch code, e.g. "JKT01".
     pub branch_code: String,
 }
 
@@ -51,7 +53,7 @@ pub fn may_push(
             format!("device {device_id} is not enrolled"),
         ));
     };
-    if d.branch_id != sender.branch_id {
+    if d.branch != sender.branch_code {
         return Err((
             RefusalReason::WrongBranch,
             format!("device {device_id} belongs to another branch"),

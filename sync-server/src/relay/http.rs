@@ -1,0 +1,295 @@
+//! The relay's HTTP API for the branch's terminals: the same `/v1/push` and
+//! `/v1/pull` bodies as the cloud, plus `/v1/head`, `/health`, `/metrics`.
+//!
+//! A terminal authenticates with the bearer credential the cloud gave it;
+//! the relay recognises it by the credential's SHA-256 from the cloud's
+//! device list, so it works while the uplink is down.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sentra_protocol::wire::{
+    DeviceKind, HeadResponse, MAX_BODY_BYTES, MAX_HEAD_WAIT_MS, MAX_PULL_LIMIT, MAX_PUSH_ENTRIES,
+    PROTOCOL_HEADER, PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse, RefusalReason,
+    UplinkState,
+};
+use tower_http::catch_panic::CatchPanicLayer;
+use uuid::Uuid;
+
+use super::Relay;
+use crate::credentials::hash_secret;
+use crate::error::ApiError;
+use crate::http::JsonBody;
+use crate::metrics::ReasonLabel;
+use crate::pull::DEFAULT_PULL_LIMIT;
+use crate::receive::{Arrival, Sender, receive};
+
+type Shared = Arc<Relay>;
+
+/// How long a pull waits for fresh data from the cloud before serving the
+/// cache as it is.
+const PULL_REFRESH_WAIT: Duration = Duration::from_secs(2);
+
+pub fn router(relay: Shared) -> Router {
+    let v1 = Router::new()
+        .route("/push", post(push))
+        .route("/head", get(head))
+        .route("/pull", get(pull))
+        .layer(middleware::from_fn(crate::http::require_protocol));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn(stamp_protocol))
+        .layer(CatchPanicLayer::custom(crate::http::panic_response))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(relay)
+}
+
+async fn stamp_protocol(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    resp.headers_mut()
+        .insert(PROTOCOL_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+    resp
+}
+
+/// A terminal (or other device) of the relay's branch.
+pub struct Caller {
+    pub device_id: Uuid,
+    pub kind: DeviceKind,
+}
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, relay: &Shared) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized)?;
+        let hash = hash_secret(token);
+        let mut found = relay.store.device_by_credential(hash).await?;
+        if found.is_none() {
+            // A terminal enrolled since the last refresh: ask the cloud, at
+            // most once a second.
+            let _ = relay.refresh_devices(Duration::from_secs(1)).await;
+            found = relay.store.device_by_credential(hash).await?;
+        }
+        let d = found.ok_or_else(|| ApiError::UnknownToRelay {
+            branch: relay.branch.clone(),
+        })?;
+        if d.revoked {
+            return Err(ApiError::DeviceRevoked("(date in the cloud)".into()));
+        }
+        Ok(Caller {
+            device_id: d.device_id,
+            kind: d.kind,
+        })
+    }
+}
+
+async fn push(
+    State(relay): State<Shared>,
+    caller: Caller,
+    JsonBody(req): JsonBody<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    if req.entries.len() > MAX_PUSH_ENTRIES {
+        return Err(ApiError::BatchTooLarge {
+            count: req.entries.len(),
+            limit: MAX_PUSH_ENTRIES,
+        });
+    }
+    let sender = Sender {
+        device_id: caller.device_id,
+        kind: caller.kind,
+        branch_code: relay.branch.clone(),
+    };
+    let arrival = Arrival {
+        received_ms: crate::ingest::now_ms(),
+        sent_at_ms: req.sent_at_ms,
+    };
+    let unknown_device = |r: &PushResponse| {
+        r.refused
+            .iter()
+            .any(|x| x.reason == RefusalReason::UnknownDevice)
+    };
+    let mut resp = receive(&relay.store, &sender, req.clone(), arrival).await?;
+    if unknown_device(&resp) && relay.refresh_devices(Duration::from_secs(1)).await.is_ok() {
+        resp = receive(&relay.store, &sender, req, arrival).await?;
+    }
+    let m = &relay.metrics;
+    m.received.inc_by(resp.stored);
+    m.duplicates.inc_by(resp.duplicates);
+    for r in &resp.refused {
+        m.refused
+            .get_or_create(&ReasonLabel {
+                reason: r.reason.code().to_owned(),
+            })
+            .inc();
+    }
+    if resp.stored > 0 {
+        m.pending.inc_by(resp.stored as i64);
+        relay.new_entries.notify_one();
+    }
+    tracing::info!(device = %caller.device_id, stored = resp.stored, duplicates = resp.duplicates, refused = resp.refused.len(), "relay: push stored");
+    Ok(Json(resp))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct HeadQuery {
+    wait_for: Option<String>,
+    wait_ms: Option<String>,
+}
+
+fn number(name: &str, text: Option<&str>) -> Result<Option<u64>, ApiError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => t
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::Malformed(format!("{name} must be a whole number, not {t:?}"))),
+    }
+}
+
+async fn head(
+    State(relay): State<Shared>,
+    caller: Caller,
+    query: Result<Query<HeadQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<HeadResponse>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let wait_for = number("wait_for", q.wait_for.as_deref())?;
+    let wait_ms = number("wait_ms", q.wait_ms.as_deref())?
+        .unwrap_or(0)
+        .min(MAX_HEAD_WAIT_MS);
+    let mut changes = relay.acks_changed.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
+    loop {
+        let h = relay
+            .store
+            .heads()
+            .await?
+            .into_iter()
+            .find(|h| h.device_id == caller.device_id);
+        let (seq, cloud) = h.map_or((0, 0), |h| (h.seq, h.cloud_acked_seq));
+        let up = relay.uplink_up.load(Ordering::Relaxed);
+        let done = wait_for.is_none_or(|w| cloud >= w.min(seq));
+        // Waiting only helps while the cloud is reachable and the relay
+        // holds what is awaited.
+        if done || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(HeadResponse {
+                device_id: caller.device_id,
+                acked_seq: seq,
+                cloud_acked_seq: Some(cloud),
+                uplink: Some(if up {
+                    UplinkState::Up
+                } else {
+                    UplinkState::Down
+                }),
+            }));
+        }
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct PullQuery {
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// The relay's cursors are `r1.<revision>`, a space of their own.
+fn parse_cursor(text: &str) -> Result<u64, ApiError> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    text.strip_prefix("r1.")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| {
+            let shown: String = text.chars().take(40).collect();
+            ApiError::Malformed(format!(
+                "cursor {shown:?} is not one this relay issued; pass back next_cursor \
+                 unchanged, or no cursor to pull from the start"
+            ))
+        })
+}
+
+async fn pull(
+    State(relay): State<Shared>,
+    _caller: Caller,
+    query: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<PullResponse>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let after = parse_cursor(q.cursor.as_deref().unwrap_or("").trim())?;
+    let limit = match number("limit", q.limit.as_deref())? {
+        None => DEFAULT_PULL_LIMIT,
+        Some(n) if (1..=u64::from(MAX_PULL_LIMIT)).contains(&n) => n as u32,
+        Some(n) => {
+            return Err(ApiError::Malformed(format!(
+                "limit must be 1 to {MAX_PULL_LIMIT}, not {n}"
+            )));
+        }
+    };
+    // Fresh data when the cloud answers quickly; the cache otherwise.
+    let _ = tokio::time::timeout(
+        PULL_REFRESH_WAIT,
+        relay.refresh_pull(Duration::from_millis(500)),
+    )
+    .await;
+    let mut rows = relay.store.cached_changes(after, limit + 1).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let last = rows.last().map_or(after, |(rev, _)| *rev);
+    Ok(Json(PullResponse {
+        changes: rows.into_iter().map(|(_, c)| c).collect(),
+        next_cursor: format!("r1.{last}"),
+        more,
+    }))
+}
+
+async fn health(State(relay): State<Shared>) -> Response {
+    let up = relay.uplink_up.load(Ordering::Relaxed);
+    match relay.store.pending().await {
+        Ok(pending) => Json(serde_json::json!({
+            "status": "ok",
+            "role": "relay",
+            "branch": relay.branch,
+            "uplink": if up { "up" } else { "down" },
+            "pending_entries": pending,
+            "last_uplink_ok_ms": relay.last_uplink_ok_ms.load(Ordering::Relaxed),
+        }))
+        .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable", "error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(relay): State<Shared>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        relay.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,146 @@
+//! The relay's HTTP client to the cloud: enroll, push, pull, device list.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use sentra_protocol::wire::{
+    EnrollRequest, EnrollResponse, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION, PullResponse,
+    PushRequest, PushResponse, RelayDevicesResponse,
+};
+use serde::de::DeserializeOwned;
+
+/// Why an exchange with the cloud failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No answer: connection refused, reset, timed out. The uplink is down.
+    #[error("the cloud is unreachable: {0}")]
+    Unreachable(String),
+    /// The cloud answered with an error body.
+    #[error("the cloud refused ({status}): {code}: {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+        retryable: bool,
+    },
+}
+
+impl UpstreamError {
+    /// Whether the link itself is down (as opposed to the cloud refusing).
+    pub fn is_link_down(&self) -> bool {
+        match self {
+            UpstreamError::Unreachable(_) => true,
+            UpstreamError::Refused { status, .. } => *status >= 500,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Upstream {
+    http: reqwest::Client,
+    base: String,
+    credential: Option<String>,
+}
+
+impl Upstream {
+    pub fn new(base: &str, credential: Option<String>, timeout: Duration) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(timeout)
+            .build()?;
+        Ok(Upstream {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            credential,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut r = self
+            .http
+            .request(method, format!("{}/v1{path}", self.base))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION);
+        if let Some(c) = &self.credential {
+            r = r.bearer_auth(c);
+        }
+        r
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, UpstreamError> {
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| UpstreamError::Unreachable(error_chain(&e)))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| UpstreamError::Unreachable(error_chain(&e)))?;
+        if status == StatusCode::OK {
+            return serde_json::from_slice(&bytes).map_err(|e| UpstreamError::Refused {
+                status: status.as_u16(),
+                code: "bad_response".into(),
+                message: format!("the answer is not the expected JSON: {e}"),
+                retryable: true,
+            });
+        }
+        let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+        Err(match body {
+            Some(b) => UpstreamError::Refused {
+                status: status.as_u16(),
+                code: b.error,
+                message: b.message,
+                retryable: b.retryable,
+            },
+            None => UpstreamError::Refused {
+                status: status.as_u16(),
+                code: "http_error".into(),
+                message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                retryable: status.is_server_error(),
+            },
+        })
+    }
+
+    pub async fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse, UpstreamError> {
+        self.send(self.request(reqwest::Method::POST, "/enroll").json(req))
+            .await
+    }
+
+    pub async fn push(&self, req: &PushRequest) -> Result<PushResponse, UpstreamError> {
+        self.send(self.request(reqwest::Method::POST, "/push").json(req))
+            .await
+    }
+
+    pub async fn pull(&self, cursor: &str, limit: u32) -> Result<PullResponse, UpstreamError> {
+        self.send(
+            self.request(reqwest::Method::GET, "/pull")
+                .query(&[("cursor", cursor), ("limit", &limit.to_string())]),
+        )
+        .await
+    }
+
+    pub async fn devices(&self) -> Result<RelayDevicesResponse, UpstreamError> {
+        self.send(self.request(reqwest::Method::GET, "/relay/devices"))
+            .await
+    }
+}
+
+/// The error and its causes in one line (reqwest's top-level message alone
+/// says only "error sending request").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
