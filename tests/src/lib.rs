@@ -18,6 +18,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+pub use sentra_chaos_proxy::Mode;
 use serde_json::Value;
 
 /// How long a server may take to print its address and answer `/health`.
@@ -417,8 +418,9 @@ impl Relay {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--upstream", upstream, "--listen", listen])
-            .arg("--key-file")
+            .args(["--key-store", "file", "--key-file"])
             .arg(key_file)
+            .args(["--log-format", "text"])
             .env("RUST_LOG", "warn");
         if let Some(code) = enroll_code {
             cmd.args(["--enroll-code", code]);
@@ -445,6 +447,50 @@ impl Relay {
             1,
         )?;
         Ok(())
+    }
+}
+
+/// A link that can be broken on purpose: a `sentra_chaos_proxy::Proxy`
+/// with the runtime it runs on (these tests are otherwise synchronous).
+pub struct Link {
+    proxy: Option<sentra_chaos_proxy::Proxy>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Link {
+    /// A proxy on a free port forwarding to `upstream` (`http://ADDR`).
+    pub fn to(upstream: &str) -> Result<Link> {
+        let addr: SocketAddr = upstream
+            .trim_start_matches("http://")
+            .parse()
+            .with_context(|| format!("{upstream} is not http://ADDR"))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let proxy = rt.block_on(sentra_chaos_proxy::Proxy::start(addr))?;
+        Ok(Link {
+            proxy: Some(proxy),
+            rt,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        self.proxy.as_ref().map(|p| p.url()).unwrap_or_default()
+    }
+
+    pub fn set_mode(&self, mode: sentra_chaos_proxy::Mode) {
+        if let Some(p) = &self.proxy {
+            p.set_mode(mode);
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // The proxy's tasks belong to the runtime: drop it inside it.
+        let _guard = self.rt.enter();
+        self.proxy.take();
     }
 }
 
