@@ -245,6 +245,11 @@ async fn a_relay_with_its_uplink_down_holds_the_entries_and_the_cloud_is_not_tri
     );
     let status = t.sync_status().unwrap();
     assert_eq!(status.last_outcome.as_deref(), Some("uplink_down"));
+    let shown = serde_json::to_string(&status).unwrap() + &format!("{status:?}");
+    assert!(
+        !shown.contains("secret-credential"),
+        "status never shows the credential"
+    );
     assert_eq!(status.last_error.unwrap().kind, "uplink_down");
     // The relay's pull cursor is its own.
     let (relay_cursor, cloud_cursor): (String, String) = t

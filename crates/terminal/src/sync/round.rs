@@ -231,6 +231,7 @@ impl Terminal {
                     // bypassed.
                     if uplink == Some(UplinkState::Down) {
                         report.outcome = Outcome::UplinkDown;
+                        report.error_code = Some("uplink_down".into());
                         report.message = Some(
                             "the branch relay holds this terminal's entries but cannot reach the cloud (internet line down?)".into(),
                         );
