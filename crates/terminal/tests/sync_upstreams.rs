@@ -30,6 +30,8 @@ struct Fake {
     /// A relay: whether the cloud takes what it forwards.
     forwards: bool,
     uplink_down: bool,
+    /// Refuse (413, as a reverse proxy would) pushes of more entries.
+    max_entries: usize,
     /// Every request: method, path, and the seqs of a push.
     log: Vec<String>,
     pushed: Vec<u64>,
@@ -82,6 +84,14 @@ fn handle(mut stream: TcpStream, fake: &Mutex<Fake>) {
     let answer = match path {
         "/v1/push" => {
             let req: Value = serde_json::from_slice(&body).unwrap();
+            if f.max_entries > 0 && req["entries"].as_array().unwrap().len() > f.max_entries {
+                drop(f);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 413 Request Entity Too Large\r\ncontent-type: text/html\r\ncontent-length: 9\r\nconnection: close\r\n\r\ntoo large"
+                );
+                return;
+            }
             let mut refused = Vec::new();
             let mut stored = 0;
             for e in req["entries"].as_array().unwrap() {
@@ -403,4 +413,20 @@ fn the_loop_backs_off_after_failures_recovers_and_stops_promptly() {
     let started = Instant::now();
     sync.stop();
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_proxy_that_takes_smaller_bodies_gets_smaller_batches() {
+    let root = tempfile::tempdir().unwrap();
+    let mut t = till(root.path(), &dead_url(), None);
+    let cloud = fake(false, &t);
+    cloud.lock().unwrap().max_entries = 1;
+    let url = serve(cloud.clone());
+    t.connection()
+        .execute("UPDATE sync_state SET server_url = ?1", [&url])
+        .unwrap();
+    let r = t.sync_round(&quick()).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+    assert_eq!(r.entries.cloud, 3);
+    assert_eq!(cloud.lock().unwrap().pushed, vec![1, 2, 3]);
 }

@@ -346,15 +346,16 @@ impl Terminal {
 
         // Push the outbox from what this upstream already holds.
         let mut next = state::load(&self.conn)?.acked(kind) + 1;
+        let mut batch_size = options.push_batch;
         let mut tried = HashSet::new();
         loop {
             let tip = journal::tip(&self.conn, device)?.seq;
             // `tried`: an answer that sends us back where we already were
             // would loop for ever; stop and leave it to the next round.
-            if next > tip || !tried.insert(next) {
+            if next > tip || !tried.insert((next, batch_size)) {
                 break;
             }
-            let batch = journal::read_after(&self.conn, device, next - 1, options.push_batch)?;
+            let batch = journal::read_after(&self.conn, device, next - 1, batch_size)?;
             if batch.is_empty() {
                 break;
             }
@@ -362,6 +363,12 @@ impl Terminal {
             let body = push_body(batch, now)?;
             let resp = match up.push(body).await {
                 Ok(r) => r,
+                // A reverse proxy in front of the upstream may take smaller
+                // bodies than the protocol allows: halve the batch and retry.
+                Err(CallError::Refused { status: 413, .. }) if batch_size > 1 => {
+                    batch_size /= 2;
+                    continue;
+                }
                 Err(e) => return Ok(Leg::Failed(e)),
             };
             let Some(ack) = resp.acks.iter().find(|a| a.device_id == device) else {
