@@ -516,6 +516,22 @@ impl Background {
         terminate(&mut child, grace)
     }
 
+    /// SIGKILL, as a crash or a pulled plug would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            sigkill(&mut child);
+        }
+    }
+
+    /// Whether it has exited by itself (its exit code, when it has one).
+    pub fn exited(&mut self) -> Option<Option<i32>> {
+        let child = self.child.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(status)) => Some(status.code()),
+            _ => None,
+        }
+    }
+
     pub fn stdout_text(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
     }
