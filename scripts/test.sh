@@ -16,6 +16,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo build --workspace --bins (the end-to-end tests in tests/ run them)"
+cargo build --workspace --bins --locked
+
 step "cargo test"
 cargo test --workspace --locked
 

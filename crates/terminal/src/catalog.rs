@@ -19,6 +19,8 @@ pub struct Product {
     pub tax_category: String,
     pub barcodes: Vec<String>,
     pub on_hand_milli: i64,
+    /// False once the cloud withdrew it: known, but no longer sold.
+    pub active: bool,
 }
 
 /// What an import did.
@@ -113,7 +115,7 @@ pub fn tax_categories(conn: &Connection) -> Result<Vec<String>> {
 }
 
 const PRODUCT_COLUMNS: &str = "p.sku, p.name, p.unit_price, p.tax_category,
-     COALESCE((SELECT on_hand_milli FROM stock s WHERE s.sku = p.sku), 0)";
+     COALESCE((SELECT on_hand_milli FROM stock s WHERE s.sku = p.sku), 0), p.active";
 
 fn product_from_row(conn: &Connection, r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
     let sku: String = r.get(0)?;
@@ -129,6 +131,7 @@ fn product_from_row(conn: &Connection, r: &rusqlite::Row<'_>) -> rusqlite::Resul
         tax_category: r.get(3)?,
         barcodes,
         on_hand_milli: r.get(4)?,
+        active: r.get::<_, i64>(5)? != 0,
     })
 }
 

@@ -50,6 +50,12 @@ pub enum TerminalError {
     #[error("unknown item {0:?}: no product has that SKU or barcode")]
     UnknownItem(String),
 
+    #[error("item {0} is no longer sold: the cloud withdrew it from the catalog")]
+    NotSold(String),
+
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
+
     #[error("no shift is open: run `sentra-term shift open --float N` first")]
     NoOpenShift,
 

@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod projection;
 pub mod reports;
 pub mod store;
+pub mod sync;
 mod terminal;
 
 pub use error::{Result, TerminalError};

@@ -21,6 +21,7 @@ fn migrations() -> Migrations<'static> {
             "../../../migrations/terminal/0001_journal.sql"
         )),
         M::up(include_str!("../../../migrations/terminal/0002_relay.sql")),
+        M::up(include_str!("../../../migrations/terminal/0003_sync.sql")),
     ])
 }
 

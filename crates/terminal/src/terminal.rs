@@ -82,18 +82,18 @@ pub struct Recorded<T> {
 }
 
 pub struct Terminal {
-    conn: Connection,
-    ctx: Context,
+    pub(crate) conn: Connection,
+    pub(crate) ctx: Context,
 }
 
 /// Everything but the connection, so an open transaction can borrow the
 /// connection while the context signs and numbers.
-struct Context {
-    data_dir: PathBuf,
-    manifest: Manifest,
-    author: Author,
-    tax: TaxConfig,
-    clock: Box<dyn Clock>,
+pub(crate) struct Context {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) manifest: Manifest,
+    pub(crate) author: Author,
+    pub(crate) tax: TaxConfig,
+    pub(crate) clock: Box<dyn Clock>,
 }
 
 fn validate_code(what: &'static str, value: &str) -> Result<String> {
@@ -285,22 +285,9 @@ impl Terminal {
             .as_slice()
             .try_into()
             .map_err(|_| TerminalError::invalid("stored signing key", "not 32 bytes"))?;
-        let mut rates = std::collections::BTreeMap::new();
-        {
-            let mut stmt = conn.prepare("SELECT category, percent FROM tax_rates")?;
-            let rows =
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            for row in rows {
-                let (category, percent) = row?;
-                let percent: Decimal = percent
-                    .parse()
-                    .map_err(|_| TerminalError::invalid("stored tax rate", percent.clone()))?;
-                rates.insert(category, percent);
-            }
-        }
         let tax = TaxConfig {
             mode: mode.parse()?,
-            rates,
+            rates: load_tax_rates(&conn)?,
         };
         Ok(Terminal {
             conn,
@@ -316,6 +303,14 @@ impl Terminal {
                 clock: Box::new(SystemClock),
             },
         })
+    }
+
+    /// Re-read settings that a sync round may have pulled (tax rates). A
+    /// long-running host that syncs on another connection calls this after
+    /// a round that changed master data.
+    pub fn reload_settings(&mut self) -> Result<()> {
+        self.ctx.tax.rates = load_tax_rates(&self.conn)?;
+        Ok(())
     }
 
     /// Replace the clock (tests that skew time).
@@ -445,6 +440,9 @@ impl Terminal {
         for item in &request.items {
             let product = catalog::find_by_code(&tx, &item.code)?
                 .ok_or_else(|| TerminalError::UnknownItem(item.code.clone()))?;
+            if !product.active {
+                return Err(TerminalError::NotSold(product.sku));
+            }
             inputs.push(LineInput {
                 sku: product.sku,
                 name: product.name,
@@ -777,6 +775,20 @@ impl Context {
 enum DocumentKind {
     Receipt,
     Refund,
+}
+
+fn load_tax_rates(conn: &Connection) -> Result<std::collections::BTreeMap<String, Decimal>> {
+    let mut rates = std::collections::BTreeMap::new();
+    let mut stmt = conn.prepare("SELECT category, percent FROM tax_rates")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (category, percent) = row?;
+        let percent: Decimal = percent
+            .parse()
+            .map_err(|_| TerminalError::invalid("stored tax rate", percent.clone()))?;
+        rates.insert(category, percent);
+    }
+    Ok(rates)
 }
 
 fn begin(conn: &mut Connection) -> Result<Transaction<'_>> {

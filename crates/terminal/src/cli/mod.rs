@@ -2,6 +2,7 @@
 
 mod args;
 mod output;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -117,6 +118,8 @@ enum Command {
     Report(ReportCommand),
     #[command(subcommand)]
     Journal(JournalCommand),
+    #[command(flatten)]
+    Sync(sync::SyncCommand),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -191,7 +194,7 @@ pub fn run() -> ExitCode {
         .as_ref()
         .map(|d| d.join(sentra_terminal::manifest::DATABASE_FILE));
     match dispatch(cli, &out) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let e = match (e.downcast::<TerminalError>(), &database) {
@@ -239,8 +242,10 @@ fn open(cli: &Cli) -> Result<Terminal> {
     Ok(Terminal::open(data_dir(cli)?)?)
 }
 
-fn dispatch(cli: Cli, out: &Out) -> Result<()> {
-    match &cli.command {
+fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
+    let done: Result<()> = match &cli.command {
+        // Sync commands choose their own exit status (see cli/sync.rs).
+        Command::Sync(command) => return sync::run(command, data_dir(&cli)?, out),
         Command::Init {
             branch,
             device,
@@ -373,5 +378,6 @@ fn dispatch(cli: Cli, out: &Out) -> Result<()> {
             }
             Ok(())
         }
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }

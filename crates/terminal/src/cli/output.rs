@@ -119,12 +119,17 @@ impl Out {
         }
         for p in products {
             outln!(
-                "{:<14} {:<40} {:>14}  stock {:>8}  {}",
+                "{:<14} {:<40} {:>14}  stock {:>8}  {}{}",
                 p.sku,
                 p.name,
                 rp(p.unit_price),
                 qty(p.on_hand_milli),
-                p.barcodes.join(",")
+                p.barcodes.join(","),
+                if p.active {
+                    ""
+                } else {
+                    "  (withdrawn: not sold)"
+                }
             );
         }
         Ok(())

@@ -1,0 +1,530 @@
+//! Applying pulled master data: products, prices, tax rates, cashiers.
+//!
+//! A page and the cursor after it are written in one transaction, so a crash
+//! never skips a change. Every change is the entity's full current state, so
+//! applying one twice (or from the relay and then the cloud) is harmless.
+//! Entities this terminal does not use are ignored, as are changes it cannot
+//! read (counted, so one bad row never wedges the pull).
+
+use std::collections::BTreeSet;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rust_decimal::Decimal;
+use sentra_protocol::wire::{Change, PullResponse};
+use serde::Deserialize;
+
+use super::UpstreamKind;
+use super::state;
+use crate::error::Result;
+
+#[derive(Deserialize)]
+struct ProductData {
+    sku: String,
+    name: String,
+    #[serde(default)]
+    barcodes: Vec<String>,
+    tax_category: String,
+    active: bool,
+}
+
+#[derive(Deserialize)]
+struct PriceData {
+    price_id: i64,
+    sku: String,
+    branch: Option<String>,
+    price: i64,
+    effective_from: String,
+}
+
+#[derive(Deserialize)]
+struct TaxData {
+    category: String,
+    rate: String,
+}
+
+#[derive(Deserialize)]
+struct UserData {
+    user_id: String,
+    branch: Option<String>,
+    name: String,
+    role: String,
+    pin_hash: String,
+    active: bool,
+}
+
+/// What one page changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageEffect {
+    pub applied: u64,
+    /// Changes of a known entity whose data could not be read.
+    pub skipped: u64,
+    pub tax_changed: bool,
+}
+
+/// Apply a page and store its cursor, in one transaction.
+pub fn apply_page(
+    conn: &mut Connection,
+    kind: UpstreamKind,
+    branch: &str,
+    page: &PullResponse,
+    now_ms: u64,
+) -> Result<PageEffect> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut effect = PageEffect::default();
+    let mut touched = BTreeSet::new();
+    for change in &page.changes {
+        match apply_change(&tx, change, &mut touched)? {
+            Applied::Yes => effect.applied += 1,
+            Applied::Tax => {
+                effect.applied += 1;
+                effect.tax_changed = true;
+            }
+            Applied::Ignored => {}
+            Applied::Unreadable => effect.skipped += 1,
+        }
+    }
+    for sku in &touched {
+        materialise(&tx, sku, branch, now_ms)?;
+    }
+    state::save_cursor(&tx, kind, &page.next_cursor)?;
+    tx.commit()?;
+    Ok(effect)
+}
+
+enum Applied {
+    Yes,
+    Tax,
+    Ignored,
+    Unreadable,
+}
+
+fn data<T: for<'de> Deserialize<'de>>(change: &Change) -> Option<T> {
+    serde_json::from_value(change.data.clone()).ok()
+}
+
+fn apply_change(
+    tx: &Transaction<'_>,
+    change: &Change,
+    touched: &mut BTreeSet<String>,
+) -> Result<Applied> {
+    match (change.entity.as_str(), change.deleted) {
+        // A withdrawn product stays known to receipts and refunds but is no
+        // longer sold.
+        ("product", true) => {
+            tx.execute(
+                "UPDATE products SET active = 0 WHERE sku = ?1",
+                [&change.key],
+            )?;
+            tx.execute("DELETE FROM pulled_products WHERE sku = ?1", [&change.key])?;
+        }
+        ("product", false) => {
+            let Some(p) = data::<ProductData>(change) else {
+                return Ok(Applied::Unreadable);
+            };
+            let barcodes = serde_json::to_string(&p.barcodes).unwrap_or_else(|_| "[]".into());
+            tx.execute(
+                "INSERT INTO pulled_products (sku, name, barcodes, tax_category, active)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (sku) DO UPDATE SET name = excluded.name,
+                     barcodes = excluded.barcodes, tax_category = excluded.tax_category,
+                     active = excluded.active",
+                params![p.sku, p.name, barcodes, p.tax_category, p.active as i64],
+            )?;
+            touched.insert(p.sku);
+        }
+        ("price", true) => {
+            let Ok(id) = change.key.parse::<i64>() else {
+                return Ok(Applied::Unreadable);
+            };
+            let sku: Option<String> = tx
+                .query_row("SELECT sku FROM prices WHERE price_id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            tx.execute("DELETE FROM prices WHERE price_id = ?1", [id])?;
+            touched.extend(sku);
+        }
+        ("price", false) => {
+            let Some(p) = data::<PriceData>(change) else {
+                return Ok(Applied::Unreadable);
+            };
+            let Ok(from) = chrono::DateTime::parse_from_rfc3339(&p.effective_from) else {
+                return Ok(Applied::Unreadable);
+            };
+            if p.price < 0 {
+                return Ok(Applied::Unreadable);
+            }
+            // A row that moved to another SKU leaves the old one to recompute.
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT sku FROM prices WHERE price_id = ?1",
+                    [p.price_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            touched.extend(old);
+            tx.execute(
+                "INSERT INTO prices (price_id, sku, branch, price, effective_from_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (price_id) DO UPDATE SET sku = excluded.sku,
+                     branch = excluded.branch, price = excluded.price,
+                     effective_from_ms = excluded.effective_from_ms",
+                params![
+                    p.price_id,
+                    p.sku,
+                    p.branch,
+                    p.price,
+                    from.timestamp_millis()
+                ],
+            )?;
+            touched.insert(p.sku);
+        }
+        // A tax category is never dropped here: products may still name it,
+        // and a sale must not fail for a rate that was withdrawn upstream.
+        ("tax", true) => return Ok(Applied::Ignored),
+        ("tax", false) => {
+            let Some(t) = data::<TaxData>(change) else {
+                return Ok(Applied::Unreadable);
+            };
+            let Ok(rate) = t.rate.trim().parse::<Decimal>() else {
+                return Ok(Applied::Unreadable);
+            };
+            if rate.is_sign_negative() {
+                return Ok(Applied::Unreadable);
+            }
+            tx.execute(
+                "INSERT INTO tax_rates (category, percent) VALUES (?1, ?2)
+                 ON CONFLICT (category) DO UPDATE SET percent = excluded.percent",
+                params![t.category, rate.normalize().to_string()],
+            )?;
+            return Ok(Applied::Tax);
+        }
+        ("user", true) => {
+            tx.execute("DELETE FROM cashiers WHERE user_id = ?1", [&change.key])?;
+        }
+        ("user", false) => {
+            let Some(u) = data::<UserData>(change) else {
+                return Ok(Applied::Unreadable);
+            };
+            tx.execute(
+                "INSERT INTO cashiers (user_id, branch, name, role, pin_hash, active)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (user_id) DO UPDATE SET branch = excluded.branch,
+                     name = excluded.name, role = excluded.role,
+                     pin_hash = excluded.pin_hash, active = excluded.active",
+                params![
+                    u.user_id,
+                    u.branch,
+                    u.name,
+                    u.role,
+                    u.pin_hash,
+                    u.active as i64
+                ],
+            )?;
+        }
+        // branch_settings, device, and whatever a later server adds.
+        _ => return Ok(Applied::Ignored),
+    }
+    Ok(Applied::Yes)
+}
+
+/// The price of `sku` in force at `now_ms`: the branch's own rows first,
+/// else the chain-wide ones; the latest `effective_from` wins, ties to the
+/// larger price id (the cloud's `stale_price` rule uses the same order).
+pub fn price_in_force(
+    conn: &Connection,
+    sku: &str,
+    branch: &str,
+    now_ms: u64,
+) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT price FROM prices
+             WHERE sku = ?1 AND effective_from_ms <= ?2 AND (branch IS NULL OR branch = ?3)
+             ORDER BY (branch IS NOT NULL) DESC, effective_from_ms DESC, price_id DESC
+             LIMIT 1",
+        )?
+        .query_row(params![sku, now_ms as i64, branch], |r| r.get(0))
+        .optional()?)
+}
+
+/// Bring one product of the till (`products`, `barcodes`) in line with what
+/// was pulled. A product never priced is not put on sale; a product that
+/// had a price keeps it when its price rows are withdrawn.
+fn materialise(tx: &Transaction<'_>, sku: &str, branch: &str, now_ms: u64) -> Result<()> {
+    let price = price_in_force(tx, sku, branch, now_ms)?;
+    let pulled: Option<(String, String, String, i64)> = tx
+        .query_row(
+            "SELECT name, barcodes, tax_category, active FROM pulled_products WHERE sku = ?1",
+            [sku],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let exists = tx
+        .prepare_cached("SELECT 1 FROM products WHERE sku = ?1")?
+        .exists([sku])?;
+    let Some((name, barcodes, tax_category, active)) = pulled else {
+        // Known only from a local CSV import: the cloud's price still rules.
+        if let Some(price) = price {
+            tx.execute(
+                "UPDATE products SET unit_price = ?2 WHERE sku = ?1",
+                params![sku, price],
+            )?;
+        }
+        return Ok(());
+    };
+    match (exists, price) {
+        (false, None) => return Ok(()),
+        (false, Some(price)) => {
+            tx.execute(
+                "INSERT INTO products (sku, name, unit_price, tax_category, active)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![sku, name, price, tax_category, active],
+            )?;
+        }
+        (true, Some(price)) => {
+            tx.execute(
+                "UPDATE products SET name = ?2, unit_price = ?3, tax_category = ?4, active = ?5
+                 WHERE sku = ?1",
+                params![sku, name, price, tax_category, active],
+            )?;
+        }
+        (true, None) => {
+            tx.execute(
+                "UPDATE products SET name = ?2, tax_category = ?3, active = ?4 WHERE sku = ?1",
+                params![sku, name, tax_category, active],
+            )?;
+        }
+    }
+    let codes: Vec<String> = serde_json::from_str(&barcodes).unwrap_or_default();
+    tx.execute("DELETE FROM barcodes WHERE sku = ?1", [sku])?;
+    for code in codes {
+        // The cloud's catalog is the authority: a barcode that moved to this
+        // product follows it.
+        tx.execute(
+            "INSERT INTO barcodes (barcode, sku) VALUES (?1, ?2)
+             ON CONFLICT (barcode) DO UPDATE SET sku = excluded.sku",
+            params![code, sku],
+        )?;
+    }
+    Ok(())
+}
+
+/// Put prices that have come into force since the last round on the till,
+/// and products whose first price has: run at every round, so a price set
+/// ahead of time takes effect on time even while offline. Returns how many
+/// products changed.
+pub fn refresh_due_prices(conn: &mut Connection, branch: &str, now_ms: u64) -> Result<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut changed = 0u64;
+    let candidates: Vec<(String, i64)> = {
+        let mut stmt = tx.prepare(
+            "SELECT p.sku, p.unit_price FROM products p
+             WHERE EXISTS (SELECT 1 FROM prices r WHERE r.sku = p.sku)",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (sku, current) in candidates {
+        if let Some(price) = price_in_force(&tx, &sku, branch, now_ms)?
+            && price != current
+        {
+            tx.execute(
+                "UPDATE products SET unit_price = ?2 WHERE sku = ?1",
+                params![sku, price],
+            )?;
+            changed += 1;
+        }
+    }
+    let waiting: Vec<String> = {
+        let mut stmt = tx.prepare(
+            "SELECT sku FROM pulled_products WHERE sku NOT IN (SELECT sku FROM products)",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for sku in waiting {
+        if price_in_force(&tx, &sku, branch, now_ms)?.is_some() {
+            materialise(&tx, &sku, branch, now_ms)?;
+            changed += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn db() -> Connection {
+        let conn = crate::store::scratch_database().unwrap();
+        conn.execute_batch("INSERT INTO tax_rates (category, percent) VALUES ('standard', '11');")
+            .unwrap();
+        conn
+    }
+
+    fn change(entity: &str, key: &str, data: serde_json::Value) -> Change {
+        Change {
+            entity: entity.into(),
+            key: key.into(),
+            data,
+            deleted: false,
+        }
+    }
+
+    fn product(sku: &str, barcode: &str) -> Change {
+        change(
+            "product",
+            sku,
+            json!({"sku": sku, "name": format!("Item {sku}"), "barcodes": [barcode],
+                   "tax_category": "standard", "active": true}),
+        )
+    }
+
+    fn price(id: i64, sku: &str, branch: Option<&str>, price: i64, from: &str) -> Change {
+        change(
+            "price",
+            &id.to_string(),
+            json!({"price_id": id, "sku": sku, "branch": branch, "price": price,
+                   "effective_from": from}),
+        )
+    }
+
+    fn page(changes: Vec<Change>, cursor: &str) -> PullResponse {
+        PullResponse {
+            changes,
+            next_cursor: cursor.into(),
+            more: false,
+        }
+    }
+
+    fn cursor(conn: &Connection) -> String {
+        conn.query_row("SELECT cloud_pull_cursor FROM sync_state", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn unit_price(conn: &Connection, sku: &str) -> Option<i64> {
+        conn.query_row(
+            "SELECT unit_price FROM products WHERE sku = ?1",
+            [sku],
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap()
+    }
+
+    const NOW: u64 = 1_800_000_000_000; // 2027-01-15
+
+    #[test]
+    fn a_page_and_its_cursor_commit_together_or_not_at_all() {
+        let mut conn = db();
+        // A failure in the middle of the page (a crash, a full disk) is
+        // simulated by a trigger that aborts on the second product.
+        conn.execute_batch(
+            "CREATE TEMP TRIGGER fail_b BEFORE INSERT ON pulled_products
+             WHEN new.sku = 'B' BEGIN SELECT RAISE(ABORT, 'simulated crash'); END;",
+        )
+        .unwrap();
+        let p = page(
+            vec![
+                product("A", "111"),
+                price(1, "A", None, 5000, "2026-01-01T00:00:00.000Z"),
+                product("B", "222"),
+                price(2, "B", None, 7000, "2026-01-01T00:00:00.000Z"),
+            ],
+            "v1.10.4",
+        );
+        assert!(apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).is_err());
+        // Nothing of the page, and not the cursor: the next pull repeats it.
+        assert_eq!(cursor(&conn), "");
+        assert_eq!(unit_price(&conn, "A"), None);
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM prices", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 0);
+
+        conn.execute_batch("DROP TRIGGER fail_b;").unwrap();
+        let effect = apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).unwrap();
+        assert_eq!(effect.applied, 4);
+        assert_eq!(cursor(&conn), "v1.10.4");
+        assert_eq!(unit_price(&conn, "A"), Some(5000));
+        assert_eq!(unit_price(&conn, "B"), Some(7000));
+        // Applying it again changes nothing (full-state changes).
+        apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).unwrap();
+        assert_eq!(unit_price(&conn, "B"), Some(7000));
+        let sku: String = conn
+            .query_row("SELECT sku FROM barcodes WHERE barcode = '222'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(sku, "B");
+    }
+
+    #[test]
+    fn an_unpriced_product_is_not_sold_until_its_price_is_in_force() {
+        let mut conn = db();
+        let p = page(
+            vec![
+                product("C", "333"),
+                price(5, "C", None, 9000, "2027-02-01T00:00:00.000Z"),
+            ],
+            "v1.3.2",
+        );
+        apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).unwrap();
+        assert_eq!(unit_price(&conn, "C"), None, "not on sale at 0");
+        assert_eq!(refresh_due_prices(&mut conn, "JKT01", NOW).unwrap(), 0);
+        let later = 1_900_000_000_000;
+        assert_eq!(refresh_due_prices(&mut conn, "JKT01", later).unwrap(), 1);
+        assert_eq!(unit_price(&conn, "C"), Some(9000));
+    }
+
+    #[test]
+    fn the_branch_price_wins_and_future_prices_wait() {
+        let mut conn = db();
+        let p = page(
+            vec![
+                product("D", "444"),
+                price(1, "D", None, 1000, "2026-01-01T00:00:00.000Z"),
+                price(2, "D", Some("JKT01"), 1200, "2026-02-01T00:00:00.000Z"),
+                price(3, "D", None, 1500, "2026-06-01T00:00:00.000Z"),
+                price(4, "D", Some("JKT01"), 1300, "2027-06-01T00:00:00.000Z"),
+            ],
+            "v1.9.9",
+        );
+        apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).unwrap();
+        assert_eq!(unit_price(&conn, "D"), Some(1200));
+        refresh_due_prices(&mut conn, "JKT01", 1_900_000_000_000).unwrap();
+        assert_eq!(unit_price(&conn, "D"), Some(1300));
+    }
+
+    #[test]
+    fn unknown_and_unreadable_changes_do_not_wedge_the_pull() {
+        let mut conn = db();
+        let p = page(
+            vec![
+                change("loyalty_tier", "gold", json!({"x": 1})),
+                change("product", "E", json!({"sku": "E"})),
+                change("tax", "luxury", json!({"category": "luxury", "rate": "20"})),
+                change(
+                    "user",
+                    "u1",
+                    json!({"user_id": "u1", "branch": "JKT01", "name": "Siti",
+                           "role": "cashier", "pin_hash": "$argon2id$x", "active": true}),
+                ),
+            ],
+            "v1.4.4",
+        );
+        let effect = apply_page(&mut conn, UpstreamKind::Relay, "JKT01", &p, NOW).unwrap();
+        assert_eq!(effect.skipped, 1);
+        assert_eq!(effect.applied, 2);
+        assert!(effect.tax_changed);
+        let relay_cursor: String = conn
+            .query_row("SELECT relay_pull_cursor FROM sync_state", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(relay_cursor, "v1.4.4");
+        assert_eq!(cursor(&conn), "", "the cloud cursor is a separate space");
+    }
+}

@@ -1,0 +1,164 @@
+//! The terminal's sync client through a real branch relay (`sentra-sync
+//! relay`), with the relay's link to the cloud behind a chaos proxy: relay
+//! first, the cloud directly when the relay is gone, and never the cloud
+//! when the relay answers with its uplink down. Build the binaries first:
+//! `cargo build --workspace --bins`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use sentra_e2e::{Cloud, Link, Mode, Relay, Till, catalog_csv};
+use serde_json::Value;
+
+struct Branch {
+    cloud: Cloud,
+    uplink: Link,
+    relay: Relay,
+    till: Till,
+}
+
+/// Cloud with JKT01 and the catalog; a relay reaching the cloud through a
+/// proxy; a terminal enrolled with the cloud and syncing through the relay.
+fn branch() -> Result<Branch> {
+    let cloud = Cloud::start()?;
+    cloud.branch_create("JKT01")?;
+    cloud.catalog_import(&catalog_csv(), None)?;
+    let uplink = Link::to(&cloud.url())?;
+    let relay = Relay::start(&uplink.url(), Some(&cloud.enroll_code("JKT01", "relay")?))?;
+    let till = Till::ready("JKT01", "T01")?;
+    let code = cloud.enroll_code("JKT01", "terminal")?;
+    till.enroll(&cloud.url(), &code, Some(&relay.url()))?;
+    // The relay learns of a newly enrolled terminal from the cloud's device
+    // list (refreshed on demand at most once a second); until then it
+    // answers `unknown_to_relay` and the terminal goes to the cloud.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, report, run) = till.sync()?;
+        if report.as_ref().is_some_and(|r| r["upstream"] == "relay") {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the relay never took the terminal's sync: {run:?}");
+        }
+    }
+    Ok(Branch {
+        cloud,
+        uplink,
+        relay,
+        till,
+    })
+}
+
+/// `sync` until it exits with `want` (the relay forwards on its own
+/// schedule); the last report.
+fn sync_until(till: &Till, want: i32, limit: Duration) -> Result<Value> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (code, report, run) = till.sync()?;
+        if code == Some(want) {
+            return report.context("no report");
+        }
+        if Instant::now() > deadline {
+            bail!("sync never exited {want}: last {run:?}");
+        }
+    }
+}
+
+#[test]
+fn through_the_relay_every_entry_reaches_the_cloud() -> Result<()> {
+    let b = branch()?;
+    b.till.sell(&["IND-GRGx2"], &["cash:7000"])?;
+    b.till.sell(&["TEH-BTL"], &["card:6000:A1"])?;
+    let report = sync_until(&b.till, 0, Duration::from_secs(60))?;
+    assert_eq!(report["upstream"], "relay", "{report}");
+    assert_eq!(report["outcome"], "ok", "{report}");
+    let status = b.till.status()?;
+    assert_eq!(status["relay_acked_seq"], status["tip_seq"]);
+    assert_eq!(status["cloud_acked_seq"], status["tip_seq"]);
+    assert_eq!(status["last_upstream"], "relay");
+    assert_eq!(b.cloud.count("SELECT count(*) FROM sales")?, 2);
+    // Pulled through the relay too: a price set in the cloud arrives.
+    b.cloud.price_set("TEH-BTL", 6100, None)?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        sync_until(&b.till, 0, Duration::from_secs(60))?;
+        let shown = b.till.json(&["catalog", "show", "TEH-BTL"])?;
+        if shown[0]["unit_price"] == 6100 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the new price never arrived through the relay: {shown}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn with_the_uplink_down_the_relay_holds_the_entries_and_the_cloud_is_not_tried() -> Result<()> {
+    let b = branch()?;
+    b.uplink.set_mode(Mode::Cut);
+    b.till.sell(&["AQUA600"], &["cash:4000"])?;
+    let (code, report, run) = b.till.sync()?;
+    // The cloud itself is up: had the terminal gone round the relay, the
+    // entry would be in the cloud and sync would exit 0.
+    assert_eq!(code, Some(3), "held by the relay only: {run:?}");
+    let report = report.context("report")?;
+    assert_eq!(report["outcome"], "uplink_down", "{report}");
+    assert_eq!(report["upstream"], "relay");
+    let status = b.till.status()?;
+    assert_eq!(status["entries"]["relay_only"], 1, "{status}");
+    assert_eq!(status["entries"]["local"], 0);
+    assert_eq!(status["last_outcome"], "uplink_down");
+
+    b.uplink.set_mode(Mode::Forward);
+    sync_until(&b.till, 0, Duration::from_secs(90))?;
+    assert_eq!(b.cloud.count("SELECT count(*) FROM sales")?, 1);
+    Ok(())
+}
+
+#[test]
+fn with_the_relay_gone_the_terminal_goes_straight_to_the_cloud() -> Result<()> {
+    let mut b = branch()?;
+    b.relay.server.kill();
+    b.till.sell(&["BERAS-KGx2"], &["cash:29000"])?;
+    let started = Instant::now();
+    let (code, report, run) = b.till.sync()?;
+    assert_eq!(code, Some(0), "{run:?}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let report = report.context("report")?;
+    assert_eq!(report["outcome"], "relay_unreachable", "{report}");
+    assert_eq!(report["upstream"], "cloud");
+    assert!(report["relay_error"].is_string());
+    let status = b.till.status()?;
+    assert_eq!(status["last_upstream"], "cloud");
+    assert_eq!(status["last_outcome"], "relay_unreachable");
+    assert_eq!(b.cloud.count("SELECT count(*) FROM sales")?, 1);
+
+    // The relay comes back: it is used again, and the entries the cloud
+    // already holds are simply acknowledged.
+    b.relay.restart()?;
+    let report = sync_until(&b.till, 0, Duration::from_secs(60))?;
+    assert_eq!(report["upstream"], "relay", "{report}");
+    assert_eq!(
+        b.cloud.count("SELECT count(*) FROM sales")?,
+        1,
+        "each sale once"
+    );
+    Ok(())
+}
+
+#[test]
+fn clearing_the_relay_syncs_straight_to_the_cloud() -> Result<()> {
+    let b = branch()?;
+    let cleared = b.till.json(&["set-relay", "--none"])?;
+    assert!(cleared["relay_url"].is_null());
+    b.till.sell(&["TEH-BTL"], &["cash:6000"])?;
+    let (code, report, run) = b.till.sync()?;
+    assert_eq!(code, Some(0), "{run:?}");
+    let report = report.context("report")?;
+    assert_eq!(report["upstream"], "cloud");
+    assert_eq!(report["outcome"], "ok");
+    assert!(b.till.status()?["relay_url"].is_null());
+    drop(b.relay);
+    Ok(())
+}
