@@ -288,11 +288,10 @@ fn print_status(out: &Out, s: &SyncStatus) -> Result<()> {
         s.tip_seq
     );
     print_states(&s.entries, s.tip_seq)?;
-    outln!(
-        "last sync    {} ({})",
-        time(s.last_round_ms),
-        s.last_outcome.as_deref().unwrap_or("never run")
-    );
+    match (&s.last_round_ms, &s.last_outcome) {
+        (Some(at), Some(outcome)) => outln!("last sync    {} ({outcome})", time(Some(*at))),
+        _ => outln!("last sync    never"),
+    }
     outln!(
         "last success {}{}",
         time(s.last_success_ms),

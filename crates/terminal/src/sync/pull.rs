@@ -314,43 +314,55 @@ fn materialise(tx: &Transaction<'_>, sku: &str, branch: &str, now_ms: u64) -> Re
 /// and products whose first price has: run at every round, so a price set
 /// ahead of time takes effect on time even while offline. Returns how many
 /// products changed.
+///
+/// What is due is found by one read outside any write transaction (WAL: it
+/// blocks no sale); the write lock is taken only when something changes,
+/// and only for those rows.
 pub fn refresh_due_prices(conn: &mut Connection, branch: &str, now_ms: u64) -> Result<u64> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut changed = 0u64;
-    let candidates: Vec<(String, i64)> = {
-        let mut stmt = tx.prepare(
-            "SELECT p.sku, p.unit_price FROM products p
-             WHERE EXISTS (SELECT 1 FROM prices r WHERE r.sku = p.sku)",
+    let due: Vec<(String, i64)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT sku, due FROM (
+                 SELECT p.sku, p.unit_price,
+                        (SELECT r.price FROM prices r
+                         WHERE r.sku = p.sku AND r.effective_from_ms <= ?1
+                           AND (r.branch IS NULL OR r.branch = ?2)
+                         ORDER BY (r.branch IS NOT NULL) DESC, r.effective_from_ms DESC,
+                                  r.price_id DESC
+                         LIMIT 1) AS due
+                 FROM products p)
+             WHERE due IS NOT NULL AND due <> unit_price",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map(params![now_ms as i64, branch], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    for (sku, current) in candidates {
-        if let Some(price) = price_in_force(&tx, &sku, branch, now_ms)?
-            && price != current
-        {
-            tx.execute(
-                "UPDATE products SET unit_price = ?2 WHERE sku = ?1",
-                params![sku, price],
-            )?;
-            changed += 1;
-        }
-    }
     let waiting: Vec<String> = {
-        let mut stmt = tx.prepare(
-            "SELECT sku FROM pulled_products WHERE sku NOT IN (SELECT sku FROM products)",
+        let mut stmt = conn.prepare_cached(
+            "SELECT pp.sku FROM pulled_products pp
+             WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = pp.sku)
+               AND EXISTS (SELECT 1 FROM prices r WHERE r.sku = pp.sku
+                           AND r.effective_from_ms <= ?1
+                           AND (r.branch IS NULL OR r.branch = ?2))",
         )?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
+        let rows = stmt.query_map(params![now_ms as i64, branch], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    for sku in waiting {
-        if price_in_force(&tx, &sku, branch, now_ms)?.is_some() {
-            materialise(&tx, &sku, branch, now_ms)?;
-            changed += 1;
-        }
+    if due.is_empty() && waiting.is_empty() {
+        return Ok(0);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for (sku, price) in &due {
+        tx.execute(
+            "UPDATE products SET unit_price = ?2 WHERE sku = ?1",
+            params![sku, price],
+        )?;
+    }
+    for sku in &waiting {
+        materialise(&tx, sku, branch, now_ms)?;
     }
     tx.commit()?;
-    Ok(changed)
+    Ok((due.len() + waiting.len()) as u64)
 }
 
 #[cfg(test)]
@@ -498,6 +510,31 @@ mod tests {
         assert_eq!(unit_price(&conn, "D"), Some(1200));
         refresh_due_prices(&mut conn, "JKT01", 1_900_000_000_000).unwrap();
         assert_eq!(unit_price(&conn, "D"), Some(1300));
+    }
+
+    #[test]
+    fn a_round_with_no_price_due_never_waits_for_the_till() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        crate::store::prepare(&mut conn).unwrap();
+        conn.execute_batch("INSERT INTO tax_rates (category, percent) VALUES ('standard', '11');")
+            .unwrap();
+        let p = page(
+            vec![
+                product("F", "555"),
+                price(1, "F", None, 2000, "2026-01-01T00:00:00.000Z"),
+            ],
+            "v1.1.2",
+        );
+        apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).unwrap();
+        // A sale in progress on the till's connection holds the write lock.
+        let till = Connection::open(&path).unwrap();
+        till.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(refresh_due_prices(&mut conn, "JKT01", NOW).unwrap(), 0);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        till.execute_batch("ROLLBACK").unwrap();
     }
 
     #[test]
