@@ -168,6 +168,15 @@ impl Service {
         Ok(service)
     }
 
+    /// No process yet (a placeholder until the first start).
+    fn none() -> Service {
+        Service {
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log: PathBuf::new(),
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -378,54 +387,53 @@ pub struct Relay {
     pub data_dir: PathBuf,
     pub key_file: PathBuf,
     pub upstream: String,
+    extra: Vec<String>,
+    restarts: u32,
     _root: tempfile::TempDir,
 }
 
 impl Relay {
     pub fn start(upstream: &str, enroll_code: Option<&str>) -> Result<Relay> {
+        Self::start_with(upstream, enroll_code, &[])
+    }
+
+    /// As [`Relay::start`], with extra `sentra-sync relay` arguments (kept
+    /// for restarts).
+    pub fn start_with(upstream: &str, enroll_code: Option<&str>, extra: &[&str]) -> Result<Relay> {
         let root = tempfile::tempdir()?;
         let data_dir = root.path().join("relay");
         let key_file = root.path().join("keys").join("relay.key");
-        let server = Self::spawn(
-            &data_dir,
-            &key_file,
-            upstream,
-            "127.0.0.1:0",
-            enroll_code,
-            root.path(),
-            0,
-        )?;
-        Ok(Relay {
-            server,
+        let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        // The service is started by `restart`, which needs the files in place.
+        let mut relay = Relay {
+            server: Service::none(),
             data_dir,
             key_file,
             upstream: upstream.to_owned(),
+            extra,
+            restarts: 0,
             _root: root,
-        })
+        };
+        relay.server = relay.spawn("127.0.0.1:0", enroll_code, 0)?;
+        Ok(relay)
     }
 
-    fn spawn(
-        data_dir: &Path,
-        key_file: &Path,
-        upstream: &str,
-        listen: &str,
-        enroll_code: Option<&str>,
-        logs: &Path,
-        n: u32,
-    ) -> Result<Service> {
+    /// `sentra-sync relay` on this data dir and key, listening on `listen`.
+    fn spawn(&self, listen: &str, enroll_code: Option<&str>, n: u32) -> Result<Service> {
         let mut cmd = Command::new(binary("sentra-sync")?);
         cmd.arg("relay")
             .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--upstream", upstream, "--listen", listen])
+            .arg(&self.data_dir)
+            .args(["--upstream", &self.upstream, "--listen", listen])
             .args(["--key-store", "file", "--key-file"])
-            .arg(key_file)
+            .arg(&self.key_file)
             .args(["--log-format", "text"])
             .env("RUST_LOG", "warn");
         if let Some(code) = enroll_code {
             cmd.args(["--enroll-code", code]);
         }
-        Service::start(cmd, logs.join(format!("relay-{n}.log")))
+        cmd.args(&self.extra);
+        Service::start(cmd, self._root.path().join(format!("relay-{n}.log")))
     }
 
     pub fn url(&self) -> String {
@@ -436,16 +444,8 @@ impl Relay {
     pub fn restart(&mut self) -> Result<()> {
         self.server.stop();
         let listen = self.server.addr.to_string();
-        let logs = self._root.path().to_owned();
-        self.server = Self::spawn(
-            &self.data_dir,
-            &self.key_file,
-            &self.upstream,
-            &listen,
-            None,
-            &logs,
-            1,
-        )?;
+        self.restarts += 1;
+        self.server = self.spawn(&listen, None, self.restarts)?;
         Ok(())
     }
 }
@@ -483,6 +483,25 @@ impl Link {
         if let Some(p) = &self.proxy {
             p.set_mode(mode);
         }
+    }
+
+    /// Delay every chunk passing the link (a slow uplink).
+    pub fn set_delay(&self, delay: Duration) {
+        if let Some(p) = &self.proxy {
+            p.set_delay(delay);
+        }
+    }
+
+    /// Replace the first `pattern` sent through the link with `replacement`
+    /// (same length): an entry altered on the way.
+    pub fn tamper_once(&self, pattern: &[u8], replacement: &[u8]) -> Result<()> {
+        let p = self.proxy.as_ref().context("the link is gone")?;
+        p.tamper_once(pattern, replacement).map_err(|e| anyhow!(e))
+    }
+
+    /// Whether the pending tamper has happened.
+    pub fn tampered(&self) -> bool {
+        self.proxy.as_ref().is_some_and(|p| p.tampered())
     }
 }
 
