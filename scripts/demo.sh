@@ -151,7 +151,7 @@ ok="$(jq -rn --argjson l "$ledger" --slurpfile z "$zsum" '
   ($z | map(.payments) | map(to_entries) | add | group_by(.key)
       | map({key: .[0].key, value: (map(.value) | add)}) | from_entries) as $zp
   | ($l.payments | with_entries(select(.value != 0))) == ($zp | with_entries(select(.value != 0)))')"
-printf '\nConflicts raised: %s\n' "$(psql "$DATABASE_URL" -Atc 'SELECT kind || ": " || count(*) FROM conflicts GROUP BY kind' | paste -sd, - || true)"
+printf '\nConflicts raised: %s\n' "$(psql "$DATABASE_URL" -Atc "SELECT kind || ': ' || count(*) FROM conflicts GROUP BY kind ORDER BY kind" | paste -sd, - || true)"
 if [ "$ok" = "true" ]; then
     bold "Every sale reached the cloud exactly once: the ledger equals the Z reports."
 else
