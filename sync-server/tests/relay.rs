@@ -25,18 +25,16 @@ struct Relay {
     _keys: tempfile::TempDir,
 }
 
-async fn start_relay(
-    cloud: &Server,
-    code: Option<String>,
-    dir: tempfile::TempDir,
-    keys: tempfile::TempDir,
-) -> Relay {
+/// A relay enrolled with `code`, its data and key in temp dirs of its own.
+async fn start_relay(cloud: &Server, code: String) -> Relay {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
     let mut config = RelayConfig::new(
         dir.path().to_owned(),
         cloud.url.clone(),
         "127.0.0.1:0".parse().unwrap(),
     );
-    config.enroll_code = code;
+    config.enroll_code = Some(code);
     config.keys = KeyChoice {
         store: Some(sentra_keystore::KeyStoreKind::File),
         file: Some(keys.path().join("relay.key")),
@@ -91,13 +89,7 @@ async fn entries_pushed_to_the_relay_reach_the_cloud_and_the_acks_come_back() {
     let cloud = Server::start().await;
     cloud.branch("JKT01").await;
     let code = cloud.code("JKT01", DeviceKind::Relay).await;
-    let relay = start_relay(
-        &cloud,
-        Some(code),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    )
-    .await;
+    let relay = start_relay(&cloud, code).await;
     let mut t = cloud.enroll("JKT01", DeviceKind::Terminal, 1).await;
     let batch: Vec<Entry> = (1..=20).map(|n| note(&mut t, n)).collect();
 
@@ -154,13 +146,7 @@ async fn a_terminal_of_another_branch_is_refused_and_pull_serves_the_branch_data
     cloud.branch("JKT01").await;
     cloud.branch("BDG01").await;
     let code = cloud.code("JKT01", DeviceKind::Relay).await;
-    let relay = start_relay(
-        &cloud,
-        Some(code),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    )
-    .await;
+    let relay = start_relay(&cloud, code).await;
     let mut foreign = cloud.enroll("BDG01", DeviceKind::Terminal, 5).await;
     let e = note(&mut foreign, 1);
     let (status, body) = relay.push(&foreign.credential, &[e]).await;

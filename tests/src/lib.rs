@@ -734,4 +734,21 @@ impl Till {
     pub fn status(&self) -> Result<Value> {
         self.json(&["status"])
     }
+
+    /// `sync` rounds until one exits with `want` (0: all in the cloud, 3:
+    /// some only on the relay, 4: some only here) — the relay forwards on
+    /// its own schedule; that round's report, or an error after `limit`.
+    pub fn sync_until(&self, want: i32, limit: Duration) -> Result<Value> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let (code, report, run) = self.sync()?;
+            if code == Some(want) {
+                return report.context("no round report");
+            }
+            if Instant::now() > deadline {
+                bail!("sync never exited {want} within {limit:?}; last: {run:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }

@@ -39,7 +39,7 @@ fn shop(tills: usize, relay_args: &[&str]) -> Result<Shop> {
             &cloud.enroll_code(BRANCH, "terminal")?,
             Some(&relay.url()),
         )?;
-        let report = sync_until(&till, 0, Duration::from_secs(60))?;
+        let report = till.sync_until(0, Duration::from_secs(60))?;
         ensure!(report["upstream"] == "relay", "first sync: {report}");
         list.push(till);
     }
@@ -49,21 +49,6 @@ fn shop(tills: usize, relay_args: &[&str]) -> Result<Shop> {
         relay,
         tills: list,
     })
-}
-
-/// `sync` until it exits with `want`; the last report.
-fn sync_until(till: &Till, want: i32, limit: Duration) -> Result<Value> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (code, report, run) = till.sync()?;
-        if code == Some(want) {
-            return report.context("no report");
-        }
-        if Instant::now() > deadline {
-            bail!("sync never exited {want} within {limit:?}; last: {run:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Sale `i` of a till: tenders of every kind, in turn.
@@ -186,7 +171,7 @@ fn uplink_cut_while_three_terminals_ring_500_sales_each_then_every_sale_is_in_th
     // The relay takes everything while the uplink is down: held by the
     // relay, not yet the cloud (exit 3), and the cloud saw none of it.
     for till in &shop.tills {
-        let report = sync_until(till, 3, Duration::from_secs(60))?;
+        let report = till.sync_until(3, Duration::from_secs(60))?;
         ensure!(report["upstream"] == "relay", "{report}");
         ensure!(report["uplink"] == "down", "{report}");
         ensure!(int(&report["entries"]["local"]) == 0, "{report}");
@@ -197,7 +182,7 @@ fn uplink_cut_while_three_terminals_ring_500_sales_each_then_every_sale_is_in_th
     shop.uplink.set_mode(Mode::Forward);
     let z = close_all(&shop.tills)?;
     for till in &shop.tills {
-        sync_until(till, 0, Duration::from_secs(120))?;
+        till.sync_until(0, Duration::from_secs(120))?;
     }
     ensure!(shop.cloud.count("SELECT count(*) FROM sales")? == 1500);
     assert_each_entry_once(&shop)?;
@@ -225,7 +210,7 @@ fn the_relay_killed_mid_forward_loses_nothing_and_doubles_nothing() -> Result<()
     shop.uplink.set_mode(Mode::Cut);
     ring_all(&shop.tills, 150)?;
     for till in &shop.tills {
-        sync_until(till, 3, Duration::from_secs(60))?;
+        till.sync_until(3, Duration::from_secs(60))?;
     }
     let total: i64 = 3 * 150;
     shop.uplink.set_delay(Duration::from_millis(40));
@@ -242,7 +227,7 @@ fn the_relay_killed_mid_forward_loses_nothing_and_doubles_nothing() -> Result<()
     shop.uplink.set_delay(Duration::ZERO);
     shop.relay.restart()?;
     for till in &shop.tills {
-        sync_until(till, 0, Duration::from_secs(120))?;
+        till.sync_until(0, Duration::from_secs(120))?;
     }
     ensure!(shop.cloud.count("SELECT count(*) FROM sales")? == total);
     assert_each_entry_once(&shop)?;
@@ -257,14 +242,14 @@ fn with_the_relay_down_terminals_deliver_straight_to_the_cloud_and_later_copies_
     shop.uplink.set_mode(Mode::Cut);
     ring_all(&shop.tills, 40)?;
     for till in &shop.tills {
-        sync_until(till, 3, Duration::from_secs(60))?;
+        till.sync_until(3, Duration::from_secs(60))?;
     }
     // The relay holds 3 × 40 the cloud has not seen; then it goes down.
     shop.relay.server.stop();
     shop.uplink.set_mode(Mode::Forward);
     ring_all(&shop.tills, 10)?;
     for till in &shop.tills {
-        let report = sync_until(till, 0, Duration::from_secs(60))?;
+        let report = till.sync_until(0, Duration::from_secs(60))?;
         ensure!(report["upstream"] == "cloud", "{report}");
     }
     ensure!(shop.cloud.count("SELECT count(*) FROM sales")? == 150);
@@ -280,7 +265,7 @@ fn with_the_relay_down_terminals_deliver_straight_to_the_cloud_and_later_copies_
     ensure!(shop.cloud.count("SELECT count(*) FROM sales")? == 150);
     let z = close_all(&shop.tills)?;
     for till in &shop.tills {
-        sync_until(till, 0, Duration::from_secs(60))?;
+        till.sync_until(0, Duration::from_secs(60))?;
     }
     assert_each_entry_once(&shop)?;
     ensure!(ledger_payments(&shop.cloud)? == z);
@@ -293,7 +278,7 @@ fn an_entry_altered_on_the_way_is_refused_and_alerted_and_the_rest_is_kept() -> 
     shop.uplink.set_mode(Mode::Cut);
     ring_all(&shop.tills, 5)?;
     for till in &shop.tills {
-        sync_until(till, 3, Duration::from_secs(60))?;
+        till.sync_until(3, Duration::from_secs(60))?;
     }
     // One byte of T01's third sale changes between the relay and the cloud.
     shop.uplink
@@ -319,7 +304,7 @@ fn an_entry_altered_on_the_way_is_refused_and_alerted_and_the_rest_is_kept() -> 
     // The genuine entry is still on the relay: it is resent and accepted,
     // and every other entry is kept.
     for till in &shop.tills {
-        sync_until(till, 0, Duration::from_secs(60))?;
+        till.sync_until(0, Duration::from_secs(60))?;
     }
     ensure!(shop.cloud.count("SELECT count(*) FROM sales")? == 10);
     assert_each_entry_once(&shop)?;
@@ -357,7 +342,7 @@ fn a_price_changed_in_the_cloud_reaches_three_terminals_through_the_relay_in_one
     ensure!(code == Some(4), "offline sync must exit 4, got {code:?}");
     shop.cloud.restart()?;
     shop.relay.restart()?;
-    sync_until(t1, 0, Duration::from_secs(60))?;
+    t1.sync_until(0, Duration::from_secs(60))?;
     let stale = shop.cloud.sql(&format!(
         "SELECT details->>'charged', details->>'in_force' FROM conflicts
          WHERE kind = 'stale_price' AND details->>'receipt_no' = '{receipt}'"

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use sentra_e2e::{Cloud, Link, Mode, Relay, Till, catalog_csv};
-use serde_json::Value;
 
 struct Branch {
     cloud: Cloud,
@@ -49,27 +48,12 @@ fn branch() -> Result<Branch> {
     })
 }
 
-/// `sync` until it exits with `want` (the relay forwards on its own
-/// schedule); the last report.
-fn sync_until(till: &Till, want: i32, limit: Duration) -> Result<Value> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (code, report, run) = till.sync()?;
-        if code == Some(want) {
-            return report.context("no report");
-        }
-        if Instant::now() > deadline {
-            bail!("sync never exited {want}: last {run:?}");
-        }
-    }
-}
-
 #[test]
 fn through_the_relay_every_entry_reaches_the_cloud() -> Result<()> {
     let b = branch()?;
     b.till.sell(&["IND-GRGx2"], &["cash:7000"])?;
     b.till.sell(&["TEH-BTL"], &["card:6000:A1"])?;
-    let report = sync_until(&b.till, 0, Duration::from_secs(60))?;
+    let report = b.till.sync_until(0, Duration::from_secs(60))?;
     assert_eq!(report["upstream"], "relay", "{report}");
     assert_eq!(report["outcome"], "ok", "{report}");
     let status = b.till.status()?;
@@ -81,7 +65,7 @@ fn through_the_relay_every_entry_reaches_the_cloud() -> Result<()> {
     b.cloud.price_set("TEH-BTL", 6100, None)?;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        sync_until(&b.till, 0, Duration::from_secs(60))?;
+        b.till.sync_until(0, Duration::from_secs(60))?;
         let shown = b.till.json(&["catalog", "show", "TEH-BTL"])?;
         if shown[0]["unit_price"] == 6100 {
             break;
@@ -111,7 +95,7 @@ fn with_the_uplink_down_the_relay_holds_the_entries_and_the_cloud_is_not_tried()
     assert_eq!(status["last_outcome"], "uplink_down");
 
     b.uplink.set_mode(Mode::Forward);
-    sync_until(&b.till, 0, Duration::from_secs(90))?;
+    b.till.sync_until(0, Duration::from_secs(90))?;
     assert_eq!(b.cloud.count("SELECT count(*) FROM sales")?, 1);
     Ok(())
 }
@@ -137,7 +121,7 @@ fn with_the_relay_gone_the_terminal_goes_straight_to_the_cloud() -> Result<()> {
     // The relay comes back: it is used again, and the entries the cloud
     // already holds are simply acknowledged.
     b.relay.restart()?;
-    let report = sync_until(&b.till, 0, Duration::from_secs(60))?;
+    let report = b.till.sync_until(0, Duration::from_secs(60))?;
     assert_eq!(report["upstream"], "relay", "{report}");
     assert_eq!(
         b.cloud.count("SELECT count(*) FROM sales")?,

@@ -30,18 +30,23 @@ type CallerRow = (
     Option<chrono::DateTime<chrono::Utc>>,
 );
 
+/// The credential of an `Authorization: Bearer …` header.
+pub fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
+        let token = bearer_token(parts)?;
         let row: Option<CallerRow> = sqlx::query_as(
             "SELECT d.device_id, d.kind, d.branch_id, b.code, b.timezone, d.revoked_at
                  FROM devices d JOIN branches b USING (branch_id)

@@ -28,8 +28,9 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
-pub use auth::Caller;
+pub use auth::{Caller, bearer_token};
 pub use body::JsonBody;
+pub use push::check_batch_size;
 
 use crate::config::{RulesConfig, ServeConfig};
 use crate::error::ApiError;

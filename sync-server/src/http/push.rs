@@ -7,17 +7,23 @@ use sentra_protocol::wire::{MAX_PUSH_ENTRIES, PushRequest, PushResponse};
 use super::{AppState, Caller, JsonBody};
 use crate::error::ApiError;
 
-pub async fn push(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonBody(req): JsonBody<PushRequest>,
-) -> Result<Json<PushResponse>, ApiError> {
+/// Refuses a batch of more than `MAX_PUSH_ENTRIES` entries (cloud and relay).
+pub fn check_batch_size(req: &PushRequest) -> Result<(), ApiError> {
     if req.entries.len() > MAX_PUSH_ENTRIES {
         return Err(ApiError::BatchTooLarge {
             count: req.entries.len(),
             limit: MAX_PUSH_ENTRIES,
         });
     }
+    Ok(())
+}
+
+pub async fn push(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    check_batch_size(&req)?;
     let started = std::time::Instant::now();
     let resp = crate::ingest::ingest(&state, &caller, req).await?;
     state

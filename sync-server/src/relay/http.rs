@@ -12,16 +12,14 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sentra_protocol::wire::{
-    DeviceKind, HeadResponse, MAX_BODY_BYTES, MAX_HEAD_WAIT_MS, MAX_PULL_LIMIT, MAX_PUSH_ENTRIES,
-    PROTOCOL_HEADER, PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse, RefusalReason,
-    UplinkState,
+    DeviceKind, HeadResponse, MAX_BODY_BYTES, MAX_HEAD_WAIT_MS, MAX_PULL_LIMIT, PROTOCOL_HEADER,
+    PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse, RefusalReason, UplinkState,
 };
 use tower_http::catch_panic::CatchPanicLayer;
 use uuid::Uuid;
@@ -73,15 +71,7 @@ impl FromRequestParts<Shared> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, relay: &Shared) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
-        let hash = hash_secret(token);
+        let hash = hash_secret(crate::http::bearer_token(parts)?);
         let mut found = relay.store.device_by_credential(hash).await?;
         if found.is_none() {
             // A terminal enrolled since the last refresh: ask the cloud.
@@ -92,7 +82,9 @@ impl FromRequestParts<Shared> for Caller {
             branch: relay.branch.clone(),
         })?;
         if d.revoked {
-            return Err(ApiError::DeviceRevoked("(date in the cloud)".into()));
+            return Err(ApiError::DeviceRevoked(
+                "a date recorded in the cloud (see `sentra-sync device list`)".into(),
+            ));
         }
         Ok(Caller {
             device_id: d.device_id,
@@ -106,12 +98,7 @@ async fn push(
     caller: Caller,
     JsonBody(req): JsonBody<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
-    if req.entries.len() > MAX_PUSH_ENTRIES {
-        return Err(ApiError::BatchTooLarge {
-            count: req.entries.len(),
-            limit: MAX_PUSH_ENTRIES,
-        });
-    }
+    crate::http::check_batch_size(&req)?;
     let sender = Sender {
         device_id: caller.device_id,
         kind: caller.kind,
