@@ -189,3 +189,82 @@ async fn a_terminal_of_another_branch_is_refused_and_pull_serves_the_branch_data
     assert!(next.changes.is_empty());
     relay.running.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_to_the_relay_get_clear_errors_and_change_nothing() {
+    let cloud = Server::start().await;
+    cloud.branch("JKT01").await;
+    let code = cloud.code("JKT01", DeviceKind::Relay).await;
+    let relay = start_relay(&cloud, code).await;
+    let mut t = cloud.enroll("JKT01", DeviceKind::Terminal, 1).await;
+
+    // No credential, a credential nobody issued.
+    let (status, body) = relay.push("", &[note(&mut t.clone(), 1)]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, body) = relay.get("/v1/pull", "0000").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unknown_to_relay"))
+    );
+
+    // Cursors and numbers the relay never issued.
+    for path in [
+        "/v1/pull?cursor=v1.5.5",
+        "/v1/pull?cursor=r1.x",
+        "/v1/pull?limit=0",
+        "/v1/pull?limit=100000",
+        "/v1/head?wait_for=-1",
+        "/v1/head?wait_ms=soon",
+    ] {
+        let (status, body) = relay.get(path, &t.credential).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"], "malformed_request", "{path}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+
+    // Not JSON; too many entries; no protocol header.
+    let r = relay
+        .http
+        .post(format!("{}/v1/push", relay.url))
+        .header(PROTOCOL_HEADER, "1")
+        .bearer_auth(&t.credential)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let e = note(&mut t, 1);
+    let many = vec![e.clone(); sentra_protocol::wire::MAX_PUSH_ENTRIES + 1];
+    let (status, body) = relay.push(&t.credential, &many).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (413, Some("batch_too_large"))
+    );
+    let r = relay
+        .http
+        .get(format!("{}/v1/pull", relay.url))
+        .bearer_auth(&t.credential)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+
+    // Nothing of that was stored; a good push still works.
+    let health: Value = relay
+        .http
+        .get(format!("{}/health", relay.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["pending_entries"], 0);
+    let (status, body) = relay.push(&t.credential, &[e]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stored"], 1);
+    relay.running.stop().await.unwrap();
+}
