@@ -381,3 +381,42 @@ fn a_terminal_of_another_branch_is_refused_by_the_relay() -> Result<()> {
     ensure!(report["upstream"] == "cloud" && code == Some(0), "{report}");
     Ok(())
 }
+
+#[test]
+fn a_sale_never_waits_for_a_hung_relay() -> Result<()> {
+    // The terminals reach the relay over a LAN link that can hang: the
+    // relay's port accepts, then nothing comes back.
+    let cloud = Cloud::start()?;
+    cloud.branch_create(BRANCH)?;
+    cloud.catalog_import(&catalog_csv(), None)?;
+    let relay = Relay::start(&cloud.url(), Some(&cloud.enroll_code(BRANCH, "relay")?))?;
+    let lan = Link::to(&relay.url())?;
+    let till = Till::ready(BRANCH, "T01")?;
+    till.enroll(
+        &cloud.url(),
+        &cloud.enroll_code(BRANCH, "terminal")?,
+        Some(&lan.url()),
+    )?;
+    till.sync_until(0, Duration::from_secs(60))?;
+    let tip_before = int(&till.status()?["tip_seq"]);
+
+    lan.set_mode(Mode::Pause);
+    let mut watch = till.spawn(&["sync", "--watch", "--interval-ms", "100"])?;
+    // The loop is now stuck on the hung link, again and again; every sale
+    // must still complete (a round holding the database across the
+    // network would make them fail with "database is locked").
+    for i in 0..30 {
+        ring(&till, "T01", i)?;
+    }
+    let status = till.status()?;
+    ensure!(int(&status["tip_seq"]) == tip_before + 30, "{status}");
+
+    // The link recovers: the same loop delivers them.
+    lan.set_mode(Mode::Forward);
+    till.wait_for_status(Duration::from_secs(120), |s| {
+        s["entries"]["local"] == 0 && s["entries"]["relay_only"] == 0
+    })?;
+    watch.terminate(Duration::from_secs(15));
+    ensure!(cloud.count("SELECT count(*) FROM sales")? == 30);
+    Ok(())
+}
