@@ -1,0 +1,109 @@
+// Typed wrappers of the shell's commands (src-tauri/src/lib.rs). Tauri
+// maps the camelCase argument names here to the commands' snake_case ones.
+
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { AppError } from './bindings/AppError';
+import type { AppStatus } from './bindings/AppStatus';
+import type { CartView } from './bindings/CartView';
+import type { DiscountInput } from './bindings/DiscountInput';
+import type { Operator } from './bindings/Operator';
+import type { ParkedSale } from './bindings/ParkedSale';
+import type { PosSettings } from './bindings/PosSettings';
+import type { PrintJob } from './bindings/PrintJob';
+import type { ProductHit } from './bindings/ProductHit';
+import type { ReceiptView } from './bindings/ReceiptView';
+import type { RefundDone } from './bindings/RefundDone';
+import type { RefundItem } from './bindings/RefundItem';
+import type { ReportView } from './bindings/ReportView';
+import type { SaleDone } from './bindings/SaleDone';
+import type { SyncView } from './bindings/SyncView';
+import type { TenderInput } from './bindings/TenderInput';
+import type { UndeliveredView } from './bindings/UndeliveredView';
+
+/** What `boot` returns; the start time has had two names. */
+export type Boot = {
+  status: AppStatus | null;
+  process_started_at_ms?: number;
+  started_ms?: number;
+};
+
+export function startedAt(b: Boot): number | null {
+  return b.process_started_at_ms ?? b.started_ms ?? null;
+}
+
+/** Any rejection as an `AppError`. */
+export function toAppError(e: unknown): AppError {
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+    const o = e as { code: unknown; message: unknown };
+    return { code: String(o.code), message: String(o.message) };
+  }
+  if (e instanceof Error) return { code: 'other', message: e.message };
+  return { code: 'other', message: String(e) };
+}
+
+export function errorCode(e: unknown): string {
+  return toAppError(e).code;
+}
+
+const call = <T>(cmd: string, args?: Record<string, unknown>) => invoke<T>(cmd, args);
+
+export const api = {
+  boot: () => call<Boot>('boot'),
+  setupTrial: (deviceName: string, supervisor: string, pin: string) =>
+    call<AppStatus>('setup_trial', { deviceName, supervisor, pin }),
+  setupEnrolled: (a: { branch: string; deviceName: string; server: string; code: string; relay: string | null }) =>
+    call<AppStatus>('setup_enrolled', a),
+  status: () => call<AppStatus>('status'),
+  saveSettings: (settings: PosSettings) => call<AppStatus>('save_settings', { settings }),
+  cashiers: () => call<Operator[]>('cashiers'),
+  signIn: (userId: string, pin: string) => call<AppStatus>('sign_in', { userId, pin }),
+  lock: () => call<AppStatus>('lock_till'),
+  unlock: (pin: string) => call<AppStatus>('unlock', { pin }),
+  signOut: (confirmed: boolean) => call<AppStatus>('sign_out', { confirmed }),
+  openShift: (float: number) => call<AppStatus>('open_shift', { float }),
+  cashMove: (direction: 'in' | 'out', amount: number, reason: string | null) =>
+    call<AppStatus>('cash_move', { direction, amount, reason }),
+  xReport: (print: boolean) => call<ReportView>('x_report', { print }),
+  closeShift: (countedCash: number, confirmed: boolean) =>
+    call<ReportView>('close_shift', { countedCash, confirmed }),
+  cart: () => call<CartView>('cart'),
+  scan: (code: string) => call<CartView>('scan', { code }),
+  search: (text: string) => call<ProductHit[]>('search', { text }),
+  setQuantity: (index: number, quantity: string) => call<CartView>('set_quantity', { index, quantity }),
+  removeLine: (index: number) => call<CartView>('remove_line', { index }),
+  setLineDiscount: (index: number, discount: DiscountInput | null, supervisorPin: string | null) =>
+    call<CartView>('set_line_discount', { index, discount, supervisorPin }),
+  setCartDiscount: (discount: DiscountInput | null, supervisorPin: string | null) =>
+    call<CartView>('set_cart_discount', { discount, supervisorPin }),
+  clearCart: () => call<CartView>('clear_cart'),
+  park: (label: string) => call<CartView>('park', { label }),
+  parked: () => call<ParkedSale[]>('parked'),
+  resume: (parkId: string) => call<CartView>('resume', { parkId }),
+  pay: (tenders: TenderInput[]) => call<SaleDone>('pay', { tenders }),
+  receipt: (receiptNo: string) => call<ReceiptView>('receipt', { receiptNo }),
+  lastReceipt: () => call<string | null>('last_receipt'),
+  reprint: (receiptNo: string) => call<number | null>('reprint', { receiptNo }),
+  voidSale: (receiptNo: string, supervisorPin: string | null, reason: string | null) =>
+    call<AppStatus>('void_sale', { receiptNo, supervisorPin, reason }),
+  refund: (
+    receiptNo: string,
+    items: RefundItem[],
+    method: string,
+    supervisorPin: string | null,
+    reason: string | null,
+  ) => call<RefundDone>('refund', { receiptNo, items, method, supervisorPin, reason }),
+  printJobs: () => call<PrintJob[]>('print_jobs'),
+  retryPrint: () => call<PrintJob[]>('retry_print'),
+  syncState: () => call<SyncView>('sync_state'),
+  undelivered: () => call<UndeliveredView>('undelivered'),
+  syncNow: () => call<SyncView>('sync_now'),
+};
+
+export function onSync(f: (v: SyncView) => void): Promise<UnlistenFn> {
+  return listen<SyncView>('sync', (e) => f(e.payload));
+}
+
+export function onPrint(f: (jobs: PrintJob[]) => void): Promise<UnlistenFn> {
+  return listen<PrintJob[]>('print', (e) => f(e.payload));
+}
