@@ -76,7 +76,7 @@ export function App() {
     } catch {
       // Not inside Tauri (a plain browser): no events.
     }
-    return () => unlisten.forEach((u) => u.then((f) => f(), () => undefined));
+    return () => unlisten.forEach((u) => void u.then((f) => f()).catch(() => undefined));
   }, []);
 
   // Sync state and print jobs once the till is set up; then a slow poll in

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, toAppError } from '../api';
 import type { AppStatus } from '../bindings/AppStatus';
 import type { Operator } from '../bindings/Operator';
@@ -64,7 +64,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: AppStatus) => void }) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
 
-  useEffect(pinScreenShown, []);
+  useLayoutEffect(pinScreenShown, []);
   useEffect(() => {
     // Cashiers of a new till arrive with its first sync rounds.
     if (cashiers && cashiers.length > 0) return;

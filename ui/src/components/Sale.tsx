@@ -214,10 +214,10 @@ export function Sale() {
         clearError();
         break;
       case 'select_up':
-        setUi(cs.move(ui, -1, lines.length));
+        setUi((u) => cs.move(u, -1, lines.length));
         break;
       case 'select_down':
-        setUi(cs.move(ui, 1, lines.length));
+        setUi((u) => cs.move(u, 1, lines.length));
         break;
       case 'qty_inc':
         void step(1);
