@@ -13,6 +13,8 @@ export default defineConfig({
     target: 'es2021',
     sourcemap: false,
     assetsInlineLimit: 4096,
+    // One chunk, loaded from disk: no preload polyfill needed.
+    modulePreload: { polyfill: false },
     reportCompressedSize: false,
   },
   test: {

@@ -53,6 +53,18 @@ export function App() {
     document.documentElement.lang = lang;
   }, [lang]);
 
+  // The till's saved language is also the one before the next sign-in.
+  useEffect(() => {
+    if (signedIn && isLang(settingsLang)) {
+      setLangOverride(settingsLang);
+      try {
+        localStorage.setItem(LANG_KEY, settingsLang);
+      } catch {
+        // Private mode: fine.
+      }
+    }
+  }, [signedIn, settingsLang]);
+
   // Boot: the status, and the process start for the cold-start figure.
   useEffect(() => {
     api.boot().then(
@@ -197,6 +209,7 @@ export function App() {
           setError(null);
           setStatusState(s);
         }}
+        onCancel={switching && status.operator ? () => setSwitching(false) : undefined}
       />
     );
   } else if (status.locked) {

@@ -3,7 +3,7 @@
 // returns true when the key is taken (dialogs take every key, so the
 // screen below never acts while one is open).
 
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { isReservedKey } from './keys';
 
 export type Handler = (e: KeyboardEvent) => boolean | void;
@@ -34,7 +34,8 @@ function install() {
 export function useHotkeys(fn: Handler, enabled = true, base = false): void {
   const ref = useRef<Handler>(fn);
   ref.current = fn;
-  useEffect(() => {
+  // Layout effect: live as soon as the screen is in the DOM, before paint.
+  useLayoutEffect(() => {
     if (!enabled) return;
     install();
     if (base) stack.unshift(ref);

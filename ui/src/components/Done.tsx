@@ -47,6 +47,11 @@ export function Done({ sale, onNext }: { sale: SaleDone; onNext: () => void }) {
   useHotkeys((e) => {
     const a = doneAction(e);
     if (!a) return false;
+    // A held Enter from the tender must not skip past the change.
+    if (e.repeat) {
+      e.preventDefault();
+      return true;
+    }
     e.preventDefault();
     if (a === 'next_sale') onNext();
     else void api.retryPrint().then(setPrintJobs, fail);

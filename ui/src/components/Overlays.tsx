@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, toAppError } from '../api';
 import type { PosSettings } from '../bindings/PosSettings';
 import type { ReceiptView } from '../bindings/ReceiptView';
@@ -385,7 +385,14 @@ export function SupervisorDialog({
 }) {
   const { t } = useApp();
   const [pin, setPin] = useState('');
-  useEffect(() => setPin(''), [error]);
+  // A rejected PIN is cleared for the next try (not on opening: typing may have begun).
+  const shownError = useRef(error);
+  useLayoutEffect(() => {
+    if (error !== shownError.current) {
+      shownError.current = error;
+      setPin('');
+    }
+  }, [error]);
   return (
     <Modal title={t('supervisor_title')} onClose={onCancel} testid="supervisor-dialog">
       <form

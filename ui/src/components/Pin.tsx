@@ -56,7 +56,7 @@ function PinEntry({
 }
 
 /** Sign-in: choose a cashier tile, type the PIN. */
-export function SignIn({ onSignedIn }: { onSignedIn: (s: AppStatus) => void }) {
+export function SignIn({ onSignedIn, onCancel }: { onSignedIn: (s: AppStatus) => void; onCancel?: () => void }) {
   const { t, sync } = useApp();
   const [cashiers, setCashiers] = useState<Operator[] | null>(null);
   const [sel, setSel] = useState<number | null>(null);
@@ -119,8 +119,14 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: AppStatus) => void }) {
       choose(Number(e.key) - 1);
       return true;
     }
+    if (sel !== null && /^[0-9]$/.test(e.key) && (e.target as HTMLElement | null)?.tagName !== 'INPUT') {
+      e.preventDefault();
+      if (pin.length < 8) setPin(pin + e.key);
+      return true;
+    }
     if (e.key === 'Escape') {
-      if (pin) setPin('');
+      if (!pin && onCancel) onCancel();
+      else if (pin) setPin('');
       else if (list.length > 1) setSel(null);
       setError('');
       return true;
@@ -153,6 +159,11 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: AppStatus) => void }) {
         <div class="panel pin-panel">
           <h2>{sel !== null && list[sel] ? list[sel]!.name : t('choose_cashier')}</h2>
           <PinEntry pin={pin} setPin={(p) => { setPin(p); setError(''); }} onSubmit={submit} error={error} busy={busy} label={t('sign_in')} />
+          {onCancel && (
+            <button type="button" class="btn" onClick={onCancel} data-testid="sign-in-cancel">
+              Esc {t('cancel')}
+            </button>
+          )}
         </div>
       </div>
     </main>

@@ -261,7 +261,11 @@ export function Sale() {
   useHotkeys(
     (e) => {
       const value = input.current?.value ?? '';
-      if (e.key.length === 1 && !e.ctrlKey && !e.altKey) wedge.current.key(performance.now());
+      if (e.key.length === 1 && !e.ctrlKey && !e.altKey) {
+        wedge.current.key(performance.now());
+        // Focus wandered (a click on the cart): the scanner's digits still go in.
+        if (document.activeElement !== input.current && !document.querySelector('.modal')) input.current?.focus();
+      }
       const a = saleAction(e, { inputEmpty: value.trim() === '', cartEmpty, searchOpen: hits.length > 0 });
       if (!a) return false;
       e.preventDefault();

@@ -1,5 +1,5 @@
 import type { ComponentChildren, JSX } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { useHotkeys } from '../hotkeys';
 
 type ModalProps = {
@@ -47,7 +47,7 @@ type FieldProps = Omit<JSX.InputHTMLAttributes<HTMLInputElement>, 'value' | 'lab
 /** A labelled text field. */
 export function Field({ label, value, onValue, testid, autoFocusSelect, ...rest }: FieldProps) {
   const ref = useRef<HTMLInputElement>(null);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (autoFocusSelect && ref.current) {
       ref.current.focus();
       ref.current.select();
