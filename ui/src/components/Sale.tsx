@@ -458,7 +458,7 @@ export function Sale() {
               </p>
               <div class="grand">
                 <span>{t('total')}</span>
-                <b data-testid="cart-total" data-amount={cart?.total ?? 0}>
+                <b data-testid="cart-total" data-amount={cart?.total ?? 0} class={rupiah(cart?.total ?? 0).length > 12 ? 'long' : ''}>
                   {rupiah(cart?.total ?? 0)}
                 </b>
               </div>

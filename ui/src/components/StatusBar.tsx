@@ -34,15 +34,15 @@ export function StatusBar({ lang, onLang }: { lang: Lang; onLang: (l: Lang) => v
   const shift = status?.shift;
   return (
     <header class="statusbar">
-      <span class="sb-item till" title={status?.version}>
+      <span class="sb-item shrink till" title={status?.version}>
         <b>{status?.device_name ?? 'Sentra POS'}</b>
         {status?.branch ? ` · ${status.branch}` : ''}
       </span>
-      <span class="sb-item" data-testid="status-cashier">
+      <span class="sb-item shrink" data-testid="status-cashier">
         👤 {status?.operator?.name ?? t('not_signed_in')}
       </span>
       {status?.operator && (
-        <span class="sb-item" data-testid="status-shift">
+        <span class="sb-item shrink" data-testid="status-shift">
           {shift ? t('shift_since', { t: time(shift.opened_at_ms) }) : t('no_shift')}
         </span>
       )}
