@@ -3,6 +3,7 @@ import type { CartView } from './bindings/CartView';
 import {
   afterRemoval,
   afterUpdate,
+  keep,
   discountLabel,
   emptyUi,
   isQuantityText,
@@ -49,6 +50,10 @@ describe('selection', () => {
     expect(afterRemoval({ selected: 2, highlight: null }, 0, cart(2, null)).selected).toBe(1);
     expect(afterRemoval({ selected: 0, highlight: null }, 0, cart(0, null))).toEqual(emptyUi);
     expect(afterUpdate({ selected: 5, highlight: null }, cart(2, null)).selected).toBe(1);
+  });
+  it('stays put after a cart discount, whatever the old changed line', () => {
+    expect(keep({ selected: 0, highlight: 2 }, cart(3, 2))).toEqual({ selected: 0, highlight: null });
+    expect(keep({ selected: null, highlight: null }, cart(3, 2)).selected).toBeNull();
   });
   it('moves with the arrows without wrapping', () => {
     expect(move({ selected: 0, highlight: null }, -1, 3).selected).toBe(0);

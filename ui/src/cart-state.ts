@@ -35,6 +35,16 @@ export function afterUpdate(prev: CartUi, cart: CartView): CartUi {
   return { selected, highlight: null };
 }
 
+/**
+ * After an action on the whole cart (a cart discount): the core's `changed`
+ * still names the line of an earlier action, so the selection stays put.
+ */
+export function keep(prev: CartUi, cart: CartView): CartUi {
+  const len = cart.lines.length;
+  if (len === 0) return emptyUi;
+  return { selected: prev.selected === null ? null : clamp(prev.selected, len), highlight: null };
+}
+
 /** After removing line `removed`: the line that took its place, else the last. */
 export function afterRemoval(prev: CartUi, removed: number, cart: CartView): CartUi {
   const len = cart.lines.length;

@@ -71,7 +71,9 @@ describe('tender keys', () => {
   it('done screen: Enter/Esc start the next sale', () => {
     expect(doneAction({ key: 'Enter' })).toBe('next_sale');
     expect(doneAction({ key: 'Escape' })).toBe('next_sale');
-    expect(doneAction({ key: 'x' })).toBeNull();
+    expect(doneAction({ key: '8' })).toBe('type_ahead');
+    expect(doneAction({ key: 'c', ctrlKey: true })).toBeNull();
+    expect(doneAction({ key: 'Shift' })).toBeNull();
   });
   it('reserves F5 and Ctrl+R so the web view does not reload', () => {
     expect(isReservedKey({ key: 'F5' })).toBe(true);

@@ -136,10 +136,14 @@ export function tenderAction(e: KeyLike, editing: boolean): TenderAction | null 
   return null;
 }
 
-/** The sale-complete screen. */
-export function doneAction(e: KeyLike): 'next_sale' | 'retry_print' | null {
+/**
+ * The sale-complete screen. A printable key (the next customer's first
+ * scan) starts the next sale and is kept as its first character.
+ */
+export function doneAction(e: KeyLike): 'next_sale' | 'retry_print' | 'type_ahead' | null {
   if (e.key === 'Enter' || e.key === 'Escape') return 'next_sale';
   if (e.key === 'F3') return 'retry_print';
+  if (e.key.length === 1 && plain(e) && e.key !== ' ') return 'type_ahead';
   return null;
 }
 

@@ -37,7 +37,7 @@ export function PrintStatus({ jobId }: { jobId: number | null }) {
 }
 
 /** After `pay`: the change, huge; the receipt; print status. */
-export function Done({ sale, onNext }: { sale: SaleDone; onNext: () => void }) {
+export function Done({ sale, onNext }: { sale: SaleDone; onNext: (typed?: string) => void }) {
   const { t, setPrintJobs, fail } = useApp();
   const next = useRef<HTMLButtonElement>(null);
   useEffect(() => {
@@ -54,6 +54,7 @@ export function Done({ sale, onNext }: { sale: SaleDone; onNext: () => void }) {
     }
     e.preventDefault();
     if (a === 'next_sale') onNext();
+    else if (a === 'type_ahead') onNext(e.key);
     else void api.retryPrint().then(setPrintJobs, fail);
     return true;
   });
@@ -78,7 +79,7 @@ export function Done({ sale, onNext }: { sale: SaleDone; onNext: () => void }) {
           <b data-testid="receipt-no">{sale.receipt_no}</b>
         </p>
         <PrintStatus jobId={sale.print_job} />
-        <button ref={next} type="button" class="btn primary huge" onClick={onNext} data-testid="next-sale">
+        <button ref={next} type="button" class="btn primary huge" onClick={() => onNext()} data-testid="next-sale">
           ⏎ {t('next_sale')}
         </button>
       </div>

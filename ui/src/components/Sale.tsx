@@ -71,8 +71,14 @@ export function Sale() {
 
   // The scan input keeps the focus whenever nothing else is open.
   const idle = mode.kind === 'scan' && dialog === null;
-  useEffect(() => {
-    if (idle && !document.querySelector('.modal')) input.current?.focus();
+  // Layout effect: focused before the next key event, so a scanner burst that
+  // starts on the result screen lands in the input.
+  useLayoutEffect(() => {
+    const el = input.current;
+    if (idle && el && document.activeElement !== el && !document.querySelector('.modal')) {
+      el.focus();
+      el.setSelectionRange(el.value.length, el.value.length);
+    }
   });
   function refocus() {
     setTimeout(() => {
@@ -296,7 +302,7 @@ export function Sale() {
             d.kind === 'line_disc' ? api.setLineDiscount(d.index, p.value, pin) : api.setCartDiscount(p.value, pin),
           );
           if (c) {
-            apply(c);
+            apply(c, d.kind === 'line_disc' ? undefined : cs.keep(ui, c));
             setDialog(null);
           }
         } catch (e) {
@@ -327,9 +333,13 @@ export function Sale() {
     }
   }
 
-  async function nextSale() {
+  async function nextSale(typed?: string) {
     setMode({ kind: 'scan' });
     clearInput();
+    if (typed) {
+      setText(typed);
+      wedge.current.key(performance.now());
+    }
     const c = await act(api.cart);
     if (c) apply(c, cs.emptyUi);
   }

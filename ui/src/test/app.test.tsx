@@ -191,8 +191,13 @@ describe('a shift at the till', () => {
     backend.jobs[0]!.status = 'printed';
     await emit('print', structuredClone(backend.jobs));
     await until(() => $('print-status')!.dataset.state === 'printed', 'printed');
-    key('Enter', {}, document.body);
-    await until(() => $('scan-input') && $$('cart-line').length === 0, 'the next sale');
+    // The next customer's first scan starts the next sale; its first digit is kept.
+    key('8', {}, document.body);
+    const input = await until(() => $('scan-input') as HTMLInputElement | null, 'the next sale');
+    expect(input.value).toBe('8');
+    expect(document.activeElement).toBe(input);
+    expect($$('cart-line')).toHaveLength(0);
+    await type(input, '');
   });
 
   it('the status bar follows sync events', async () => {
