@@ -12,7 +12,11 @@ gcc
 make
 perl
 pkg-config
+libwebkit2gtk-4.1-dev
+libssl-dev
 "
+# libwebkit2gtk-4.1-dev  the cashier app's web view (Tauri 2 on Linux)
+# libssl-dev             tauri-driver (the WebDriver bridge the app tests use)
 # PostgreSQL server binaries: the demo's cloud database and the sync-server
 # tests' throwaway clusters (initdb/pg_ctl run as the unprivileged postgres
 # user; no service is started or enabled).
@@ -26,6 +30,10 @@ bsdextrautils
 # jq              the demo's sums of Z reports vs the ledger
 # bsdextrautils   column, the demo's table
 TEST_PACKAGES="
+xvfb
+webkit2gtk-driver
+xdotool
+imagemagick
 gnome-keyring
 dbus
 dbus-x11
@@ -33,6 +41,10 @@ keyutils
 libsecret-tools
 mingw-w64
 "
+# xvfb              a display for the cashier app in tests and screenshots
+# webkit2gtk-driver WebKitWebDriver, which tauri-driver drives the app through
+# xdotool           window handling for the screenshot script
+# imagemagick       import: screenshots of the app window
 # gnome-keyring   Secret Service for the real-keyring tests (crates/keystore)
 # dbus            dbus-run-session: a private session bus for those tests
 # dbus-x11        dbus-launch, which some gnome-keyring versions call
@@ -66,6 +78,16 @@ if [ -n "$missing" ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
 else
     echo "apt packages: all present"
+fi
+
+# Node.js builds and tests the cashier app's UI (Vite needs Node 20.19+).
+if ! command -v npm >/dev/null 2>&1; then
+    echo "installing: nodejs npm"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
+fi
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$node_major" -lt 20 ]; then
+    echo "warning: Node.js $(node --version 2>/dev/null) is older than 20; the UI build needs Node 20.19 or newer" >&2
 fi
 
 if command -v rustup >/dev/null 2>&1; then

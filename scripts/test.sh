@@ -10,6 +10,12 @@ step() { printf '\n==> %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
 step "installing missing system packages"
 scripts/install-deps.sh test
 
+step "UI: npm packages, type check, Vitest unit tests, build (ui/dist is embedded in the app)"
+scripts/build-ui.sh --test
+
+step "tauri-driver (WebDriver for the app's end-to-end tests), if missing"
+scripts/install-tauri-driver.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -21,6 +27,14 @@ cargo build --workspace --bins --locked
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "TypeScript bindings generated from Rust (ts-rs) are committed and fresh"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+    if ! git diff --exit-code --stat -- ui/src/bindings || [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
+        echo "ui/src/bindings changed when the tests regenerated them: commit the new files" >&2
+        exit 1
+    fi
+fi
 
 step "sentra-term cross-build for Windows (x86_64-pc-windows-gnu)"
 cargo build -p sentra-terminal --bin sentra-term --target x86_64-pc-windows-gnu --locked

@@ -198,7 +198,7 @@ export function App() {
   if (!booted) {
     screen = <main class="screen center">{t('app_loading')}</main>;
   } else if (status === null) {
-    screen = error ? <main class="screen center" /> : <Setup retry={null} />;
+    screen = <Setup retry={null} />;
   } else if (status.setup === 'unenrolled' || status.setup === null) {
     screen = <Setup retry={status} />;
   } else if (!status.operator || switching) {

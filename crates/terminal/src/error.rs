@@ -47,6 +47,29 @@ pub enum TerminalError {
     #[error("invalid {what}: {detail}")]
     InvalidInput { what: &'static str, detail: String },
 
+    #[error("wrong PIN")]
+    PinRejected,
+
+    #[error("that is not a supervisor's PIN")]
+    SupervisorRejected,
+
+    #[error("a supervisor must approve this: {0}")]
+    SupervisorRequired(String),
+
+    #[error("no one is signed in at this till")]
+    NotSignedIn,
+
+    #[error("the till is locked: sign in again with your PIN")]
+    Locked,
+
+    #[error(
+        "{0} entries have not reached the cloud yet; they stay on this till and keep syncing (confirm to go on)"
+    )]
+    Undelivered(u64),
+
+    #[error("this till is not set up yet")]
+    NotSetUp,
+
     #[error("unknown item {0:?}: no product has that SKU or barcode")]
     UnknownItem(String),
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::error::{Result, TerminalError};
 
 /// A source of wall-clock time, passed in so tests can skew it.
-pub trait Clock {
+pub trait Clock: Send {
     fn now_ms(&self) -> u64;
 }
 

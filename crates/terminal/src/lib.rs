@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod error;
 pub mod journal;
 pub mod manifest;
+pub mod pos;
 pub mod projection;
 pub mod reports;
 pub mod store;

@@ -22,6 +22,7 @@ fn migrations() -> Migrations<'static> {
         )),
         M::up(include_str!("../../../migrations/terminal/0002_relay.sql")),
         M::up(include_str!("../../../migrations/terminal/0003_sync.sql")),
+        M::up(include_str!("../../../migrations/terminal/0004_pos.sql")),
     ])
 }
 

@@ -362,6 +362,17 @@ impl Terminal {
         Ok(summary)
     }
 
+    /// Import a catalog CSV already in memory (`name` is used in errors).
+    pub fn import_catalog_from(&mut self, name: &str, csv: &[u8]) -> Result<ImportSummary> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tip = journal::tip(&tx, self.ctx.author.device_id)?;
+        let summary = catalog::import_csv(&tx, name, csv, tip.seq)?;
+        tx.commit()?;
+        Ok(summary)
+    }
+
     pub fn find_product(&self, code: &str) -> Result<Option<Product>> {
         catalog::find_by_code(&self.conn, code)
     }

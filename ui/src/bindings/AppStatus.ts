@@ -4,4 +4,12 @@ import type { PosSettings } from "./PosSettings";
 import type { SetupMode } from "./SetupMode";
 import type { ShiftView } from "./ShiftView";
 
-export type AppStatus = { setup: SetupMode | null, branch: string, device_name: string, operator: Operator | null, locked: boolean, shift: ShiftView | null, settings: PosSettings, parked: number, version: string, };
+export type AppStatus = { 
+/**
+ * `None` on the first run, before enrollment or trial.
+ */
+setup: SetupMode | null, branch: string, device_name: string, operator: Operator | null, locked: boolean, shift: ShiftView | null, settings: PosSettings, parked: number, 
+/**
+ * The app's version, for support.
+ */
+version: string, };

@@ -2,4 +2,16 @@
 import type { CartLineView } from "./CartLineView";
 import type { DiscountInput } from "./DiscountInput";
 
-export type CartView = { lines: Array<CartLineView>, discount: DiscountInput | null, gross: number, discounts: number, tax: number, total: number, tax_mode: string, changed: number | null, quick_cash: Array<number>, };
+export type CartView = { lines: Array<CartLineView>, discount: DiscountInput | null, gross: number, discounts: number, tax: number, total: number, 
+/**
+ * `inclusive` or `exclusive`.
+ */
+tax_mode: string, 
+/**
+ * The line the last action touched (to highlight and scroll to).
+ */
+changed: number | null, 
+/**
+ * Cash amounts to offer as one-key buttons.
+ */
+quick_cash: Array<number>, };

@@ -2,4 +2,8 @@
 import type { PendingEntry } from "./PendingEntry";
 import type { RefusedEntry } from "./RefusedEntry";
 
-export type UndeliveredView = { entries: Array<PendingEntry>, more: number, refused: Array<RefusedEntry>, };
+export type UndeliveredView = { entries: Array<PendingEntry>, 
+/**
+ * How many more there are beyond `entries`.
+ */
+more: number, refused: Array<RefusedEntry>, };

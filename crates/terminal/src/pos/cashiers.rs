@@ -1,0 +1,156 @@
+//! Cashiers and supervisors as the till knows them: pulled from the cloud
+//! (PIN hashes only, Argon2id) or, in trial mode, one local supervisor. PINs
+//! are checked here, offline.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::error::{Result, TerminalError};
+
+/// Someone who can sign in at this till.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Operator {
+    pub user_id: String,
+    pub name: String,
+    /// `"cashier"` or `"supervisor"`.
+    pub role: String,
+}
+
+impl Operator {
+    pub fn is_supervisor(&self) -> bool {
+        self.role == "supervisor"
+    }
+}
+
+/// A PIN is 4 to 8 ASCII digits (the same rule as the cloud's).
+pub fn check_pin_format(pin: &str) -> Result<()> {
+    if (4..=8).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(TerminalError::invalid("PIN", "a PIN is 4 to 8 digits"))
+    }
+}
+
+/// Active people of this till's branch, supervisors last, then by name.
+pub fn list(conn: &Connection) -> Result<Vec<Operator>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT user_id, name, role FROM cashiers WHERE active = 1
+         ORDER BY role = 'supervisor', name COLLATE NOCASE, user_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Operator {
+            user_id: r.get(0)?,
+            name: r.get(1)?,
+            role: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn pin_matches(hash: &str, pin: &str) -> bool {
+    // A hash the till cannot parse never matches (and never panics).
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(pin.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// The operator `user_id` if `pin` is theirs. The error does not say
+/// whether the person or the PIN was wrong.
+pub fn verify(conn: &Connection, user_id: &str, pin: &str) -> Result<Operator> {
+    let row: Option<(Operator, String)> = conn
+        .query_row(
+            "SELECT user_id, name, role, pin_hash FROM cashiers
+             WHERE user_id = ?1 AND active = 1",
+            [user_id],
+            |r| {
+                Ok((
+                    Operator {
+                        user_id: r.get(0)?,
+                        name: r.get(1)?,
+                        role: r.get(2)?,
+                    },
+                    r.get(3)?,
+                ))
+            },
+        )
+        .optional()?;
+    match row {
+        Some((op, hash)) if pin_matches(&hash, pin) => Ok(op),
+        _ => Err(TerminalError::PinRejected),
+    }
+}
+
+/// The supervisor whose PIN this is (supervisors are few; each hash is
+/// tried).
+pub fn verify_supervisor(conn: &Connection, pin: &str) -> Result<Operator> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT user_id, name, role, pin_hash FROM cashiers
+         WHERE active = 1 AND role = 'supervisor' ORDER BY user_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            Operator {
+                user_id: r.get(0)?,
+                name: r.get(1)?,
+                role: r.get(2)?,
+            },
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (op, hash) = row?;
+        if pin_matches(&hash, pin) {
+            return Ok(op);
+        }
+    }
+    Err(TerminalError::SupervisorRejected)
+}
+
+/// The Argon2id PHC string of `pin` with a fresh random salt.
+pub fn hash_pin(pin: &str) -> Result<String> {
+    check_pin_format(pin)?;
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt)
+        .map_err(|e| TerminalError::invalid("PIN", format!("no randomness: {e}")))?;
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|e| TerminalError::invalid("PIN", format!("cannot encode the salt: {e}")))?;
+    let hash = Argon2::default()
+        .hash_password(pin.as_bytes(), &salt)
+        .map_err(|e| TerminalError::invalid("PIN", format!("cannot hash it: {e}")))?;
+    Ok(hash.to_string())
+}
+
+/// Add a person known only to this till (trial mode). Enrolled tills get
+/// their people from the cloud instead.
+pub fn add_local(conn: &Connection, name: &str, role: &str, pin: &str) -> Result<Operator> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 40 {
+        return Err(TerminalError::invalid("name", "1 to 40 characters"));
+    }
+    if !matches!(role, "cashier" | "supervisor") {
+        return Err(TerminalError::invalid(
+            "role",
+            format!("{role:?} is not cashier or supervisor"),
+        ));
+    }
+    let op = Operator {
+        user_id: format!("local-{}", Uuid::now_v7()),
+        name: name.to_owned(),
+        role: role.to_owned(),
+    };
+    conn.execute(
+        "INSERT INTO cashiers (user_id, branch, name, role, pin_hash, active)
+         VALUES (?1, NULL, ?2, ?3, ?4, 1)",
+        params![op.user_id, op.name, op.role, hash_pin(pin)?],
+    )?;
+    Ok(op)
+}

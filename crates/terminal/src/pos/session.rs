@@ -1,0 +1,872 @@
+//! One till's session: the signed-in operator, the lock, the cart, and every
+//! action a cashier takes, each checked here (signed in, not locked,
+//! supervisor where needed) before it reaches [`Terminal`].
+
+use rusqlite::{OptionalExtension, params};
+use sentra_domain::{Money, PaymentMethod, Quantity, Tender};
+use sentra_protocol::payload::CashDirection;
+use uuid::Uuid;
+
+use super::cart::{self, Cart, DiscountInput};
+use super::cashiers::{self, Operator};
+use super::print_queue;
+use super::receipt;
+use super::settings::{self, PosSettings, SetupMode};
+use super::views::*;
+use crate::error::{Result, TerminalError};
+use crate::{ItemRequest, SaleRequest, Terminal, catalog, projection};
+
+/// How many products a name search returns.
+const SEARCH_LIMIT: usize = 20;
+/// How many undelivered entries the list shows at once.
+const UNDELIVERED_LIMIT: u32 = 200;
+
+pub struct PosSession {
+    terminal: Terminal,
+    operator: Option<Operator>,
+    locked: bool,
+    cart: Cart,
+    changed: Option<usize>,
+    settings: PosSettings,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl PosSession {
+    pub fn new(terminal: Terminal) -> Result<PosSession> {
+        let settings = settings::load(terminal.connection())?;
+        Ok(PosSession {
+            terminal,
+            operator: None,
+            locked: false,
+            cart: Cart::default(),
+            changed: None,
+            settings,
+        })
+    }
+
+    pub fn terminal(&self) -> &Terminal {
+        &self.terminal
+    }
+
+    pub fn terminal_mut(&mut self) -> &mut Terminal {
+        &mut self.terminal
+    }
+
+    pub fn into_terminal(self) -> Terminal {
+        self.terminal
+    }
+
+    pub fn settings(&self) -> &PosSettings {
+        &self.settings
+    }
+
+    // ------------------------------------------------------------ status
+
+    pub fn status(&self) -> Result<AppStatus> {
+        let conn = self.terminal.connection();
+        let shift = match self.terminal.x_report() {
+            Ok(r) => Some(ShiftView {
+                shift_id: r.shift_id.to_string(),
+                opened_at_ms: r.opened_at_ms,
+                cashier: r.cashier,
+                opening_float: r.opening_float,
+                expected_cash: r.expected_cash,
+                sales_count: r.totals.sales_count,
+            }),
+            Err(TerminalError::NoOpenShift) => None,
+            Err(e) => return Err(e),
+        };
+        let parked: u32 = conn.query_row("SELECT count(*) FROM parked_sales", [], |r| r.get(0))?;
+        Ok(AppStatus {
+            setup: settings::mode(conn)?,
+            branch: self.terminal.manifest().branch.clone(),
+            device_name: self.terminal.manifest().device_name.clone(),
+            operator: self.operator.clone(),
+            locked: self.locked,
+            shift,
+            settings: self.settings.clone(),
+            parked,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        })
+    }
+
+    pub fn save_settings(&mut self, new: PosSettings) -> Result<AppStatus> {
+        self.operator()?;
+        settings::save(self.terminal.connection(), &new)?;
+        self.settings = new;
+        self.status()
+    }
+
+    // ----------------------------------------------------------- sign-in
+
+    pub fn cashiers(&self) -> Result<Vec<Operator>> {
+        cashiers::list(self.terminal.connection())
+    }
+
+    pub fn sign_in(&mut self, user_id: &str, pin: &str) -> Result<AppStatus> {
+        let op = cashiers::verify(self.terminal.connection(), user_id, pin)?;
+        if self
+            .operator
+            .as_ref()
+            .is_some_and(|o| o.user_id != op.user_id)
+            && !self.cart.is_empty()
+        {
+            return Err(TerminalError::invalid(
+                "sign-in",
+                "another cashier has a sale in progress; they must finish or park it",
+            ));
+        }
+        self.operator = Some(op);
+        self.locked = false;
+        self.status()
+    }
+
+    /// Lock the till (the cashier steps away); the cart is kept.
+    pub fn lock(&mut self) -> Result<AppStatus> {
+        self.operator()?;
+        self.locked = true;
+        self.status()
+    }
+
+    /// Unlock with the signed-in cashier's PIN or a supervisor's.
+    pub fn unlock(&mut self, pin: &str) -> Result<AppStatus> {
+        let op = self.operator.clone().ok_or(TerminalError::NotSignedIn)?;
+        let conn = self.terminal.connection();
+        if cashiers::verify(conn, &op.user_id, pin).is_err() {
+            cashiers::verify_supervisor(conn, pin).map_err(|_| TerminalError::PinRejected)?;
+        }
+        self.locked = false;
+        self.status()
+    }
+
+    /// Sign out. With entries not yet in the cloud the cashier must confirm;
+    /// the entries are never deleted, they keep syncing.
+    pub fn sign_out(&mut self, confirmed: bool) -> Result<AppStatus> {
+        self.operator()?;
+        if !self.cart.is_empty() {
+            return Err(TerminalError::invalid(
+                "sign-out",
+                "a sale is in progress: finish it, park it or clear it first",
+            ));
+        }
+        self.check_delivered(confirmed)?;
+        self.operator = None;
+        self.locked = false;
+        self.status()
+    }
+
+    fn check_delivered(&self, confirmed: bool) -> Result<()> {
+        if confirmed || settings::mode(self.terminal.connection())? == Some(SetupMode::Trial) {
+            return Ok(());
+        }
+        let s = self.terminal.sync_status()?;
+        let undelivered = s.entries.local + s.entries.relay_only;
+        if undelivered > 0 {
+            return Err(TerminalError::Undelivered(undelivered));
+        }
+        Ok(())
+    }
+
+    fn operator(&self) -> Result<&Operator> {
+        let op = self.operator.as_ref().ok_or(TerminalError::NotSignedIn)?;
+        if self.locked {
+            return Err(TerminalError::Locked);
+        }
+        Ok(op)
+    }
+
+    fn supervisor(&self, pin: Option<&str>, why: &str) -> Result<Operator> {
+        let op = self.operator()?;
+        if op.is_supervisor() {
+            return Ok(op.clone());
+        }
+        match pin {
+            None => Err(TerminalError::SupervisorRequired(why.to_owned())),
+            Some(pin) => cashiers::verify_supervisor(self.terminal.connection(), pin),
+        }
+    }
+
+    // ------------------------------------------------------------- shift
+
+    pub fn open_shift(&mut self, float: i64) -> Result<AppStatus> {
+        let name = self.operator()?.name.clone();
+        self.terminal.open_shift(float, Some(name))?;
+        self.status()
+    }
+
+    pub fn cash_move(
+        &mut self,
+        direction: &str,
+        amount: i64,
+        reason: Option<String>,
+    ) -> Result<AppStatus> {
+        self.operator()?;
+        let direction = match direction {
+            "in" => CashDirection::In,
+            "out" => CashDirection::Out,
+            other => {
+                return Err(TerminalError::invalid(
+                    "cash movement",
+                    format!("{other:?} is not in or out"),
+                ));
+            }
+        };
+        self.terminal.move_cash(direction, amount, reason)?;
+        self.status()
+    }
+
+    pub fn x_report(&mut self, print: bool) -> Result<ReportView> {
+        self.operator()?;
+        let report = self.terminal.x_report()?;
+        self.report_view(report, print)
+    }
+
+    /// Close the shift with the counted cash: the Z report, printed when a
+    /// printer is set up. Warns (needs `confirmed`) while entries are
+    /// undelivered.
+    pub fn close_shift(&mut self, counted_cash: i64, confirmed: bool) -> Result<ReportView> {
+        self.operator()?;
+        if !self.cart.is_empty() {
+            return Err(TerminalError::invalid(
+                "shift close",
+                "a sale is in progress: finish it, park it or clear it first",
+            ));
+        }
+        self.check_delivered(confirmed)?;
+        let report = self.terminal.close_shift(counted_cash)?;
+        self.report_view(report, true)
+    }
+
+    fn report_view(
+        &mut self,
+        report: crate::reports::ShiftReport,
+        print: bool,
+    ) -> Result<ReportView> {
+        let text: Vec<String> = report.to_text().lines().map(str::to_owned).collect();
+        let (bytes, lines) = receipt::render_text(text, self.settings.paper)?;
+        let print_job = if print {
+            self.enqueue(&format!("{}-report", report.report), "report", &bytes)?
+        } else {
+            None
+        };
+        Ok(ReportView {
+            kind: report.report.clone(),
+            lines,
+            sales_count: report.totals.sales_count,
+            sales_total: report.totals.sales_total,
+            voids_count: report.totals.voids_count,
+            refunds_total: report.totals.refunds_total,
+            payments: report
+                .totals
+                .payments
+                .iter()
+                .map(|(m, a)| PaymentTotal {
+                    method: m.clone(),
+                    amount: *a,
+                })
+                .collect(),
+            expected_cash: report.expected_cash,
+            counted_cash: report.counted_cash,
+            variance: report.variance,
+            print_job,
+        })
+    }
+
+    fn enqueue(&self, document: &str, kind: &str, bytes: &[u8]) -> Result<Option<i64>> {
+        if self.settings.printer.is_none() {
+            return Ok(None);
+        }
+        print_queue::enqueue(self.terminal.connection(), document, kind, bytes, now_ms()).map(Some)
+    }
+
+    // -------------------------------------------------------------- cart
+
+    pub fn cart(&self) -> Result<CartView> {
+        let conn = self.terminal.connection();
+        let priced = self.cart.price(self.terminal.tax_config(), |sku| {
+            catalog::find_by_code(conn, sku)
+        })?;
+        let lines = priced
+            .lines
+            .iter()
+            .zip(&self.cart.items)
+            .enumerate()
+            .map(|(i, (p, item))| CartLineView {
+                index: i as u32,
+                sku: p.sku.clone(),
+                name: p.name.clone(),
+                quantity_milli: p.quantity.milli(),
+                unit_price: p.unit_price.minor(),
+                discount: item.discount.clone(),
+                gross: p.gross.minor(),
+                discount_amount: p.line_discount.minor(),
+                total: p.total.minor(),
+            })
+            .collect();
+        Ok(CartView {
+            lines,
+            discount: self.cart.discount.clone(),
+            gross: priced.gross.minor(),
+            discounts: priced.discounts().minor(),
+            tax: priced.tax.minor(),
+            total: priced.total.minor(),
+            tax_mode: priced.tax_mode.as_str().to_owned(),
+            changed: self.changed.map(|c| c as u32),
+            quick_cash: cart::quick_cash_amounts(priced.total.minor()),
+        })
+    }
+
+    /// A scan or typed code (`3*CODE` rings three). Unknown codes are an
+    /// error and leave the cart as it was.
+    pub fn scan(&mut self, input: &str) -> Result<CartView> {
+        self.operator()?;
+        let (quantity, code) = cart::split_multiplier(input)?;
+        let product = self
+            .terminal
+            .find_product(&code)?
+            .ok_or_else(|| TerminalError::UnknownItem(code.clone()))?;
+        if !product.active {
+            return Err(TerminalError::NotSold(product.sku));
+        }
+        self.changed = Some(self.cart.add(&product.sku, quantity)?);
+        self.cart()
+    }
+
+    pub fn search(&self, text: &str) -> Result<Vec<ProductHit>> {
+        self.operator()?;
+        Ok(self
+            .terminal
+            .search_products(text, SEARCH_LIMIT)?
+            .into_iter()
+            .filter(|p| p.active)
+            .map(|p| ProductHit {
+                barcode: p.barcodes.first().cloned(),
+                sku: p.sku,
+                name: p.name,
+                unit_price: p.unit_price,
+            })
+            .collect())
+    }
+
+    pub fn set_quantity(&mut self, index: u32, quantity: &str) -> Result<CartView> {
+        self.operator()?;
+        let q = cart::parse_quantity(quantity)?;
+        self.cart.set_quantity(index as usize, q)?;
+        self.changed = Some(index as usize);
+        self.cart()
+    }
+
+    pub fn remove_line(&mut self, index: u32) -> Result<CartView> {
+        self.operator()?;
+        self.cart.remove(index as usize)?;
+        self.changed = None;
+        self.cart()
+    }
+
+    /// Set (or clear with `None`) a line's discount. Above the threshold a
+    /// supervisor PIN is needed.
+    pub fn set_line_discount(
+        &mut self,
+        index: u32,
+        discount: Option<DiscountInput>,
+        supervisor_pin: Option<&str>,
+    ) -> Result<CartView> {
+        self.operator()?;
+        let mut trial = self.cart.clone();
+        trial.set_line_discount(index as usize, discount)?;
+        let priced = self.price(&trial)?;
+        let line = priced
+            .lines
+            .get(index as usize)
+            .ok_or_else(|| TerminalError::invalid("line", "not in the cart"))?;
+        if cart::needs_supervisor(line.line_discount, line.gross, self.settings.threshold()?) {
+            self.supervisor(
+                supervisor_pin,
+                &format!(
+                    "a discount above {}%",
+                    self.settings.supervisor_discount_pct
+                ),
+            )?;
+        }
+        self.cart = trial;
+        self.changed = Some(index as usize);
+        self.cart()
+    }
+
+    pub fn set_cart_discount(
+        &mut self,
+        discount: Option<DiscountInput>,
+        supervisor_pin: Option<&str>,
+    ) -> Result<CartView> {
+        self.operator()?;
+        let mut trial = self.cart.clone();
+        trial.discount = discount;
+        let priced = self.price(&trial)?;
+        let base = Money::idr(priced.gross.minor() - priced.line_discounts.minor());
+        if cart::needs_supervisor(
+            priced.cart_discount_amount,
+            base,
+            self.settings.threshold()?,
+        ) {
+            self.supervisor(
+                supervisor_pin,
+                &format!(
+                    "a discount above {}%",
+                    self.settings.supervisor_discount_pct
+                ),
+            )?;
+        }
+        self.cart = trial;
+        self.cart()
+    }
+
+    fn price(&self, cart: &Cart) -> Result<sentra_domain::PricedSale> {
+        let conn = self.terminal.connection();
+        cart.price(self.terminal.tax_config(), |sku| {
+            catalog::find_by_code(conn, sku)
+        })
+    }
+
+    pub fn clear_cart(&mut self) -> Result<CartView> {
+        self.operator()?;
+        self.cart = Cart::default();
+        self.changed = None;
+        self.cart()
+    }
+
+    // ------------------------------------------------------------ parking
+
+    pub fn park(&mut self, label: &str) -> Result<CartView> {
+        let cashier = self.operator()?.name.clone();
+        if self.cart.is_empty() {
+            return Err(TerminalError::invalid("park", "the cart is empty"));
+        }
+        let json = serde_json::to_string(&self.cart)
+            .map_err(|e| TerminalError::invalid("park", e.to_string()))?;
+        let label = match label.trim() {
+            "" => format!("{} #{}", cashier, self.status()?.parked + 1),
+            l => l.chars().take(40).collect(),
+        };
+        self.terminal.connection().execute(
+            "INSERT INTO parked_sales (park_id, parked_at_ms, cashier, label, cart_json)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![Uuid::now_v7().to_string(), now_ms(), cashier, label, json],
+        )?;
+        self.cart = Cart::default();
+        self.changed = None;
+        self.cart()
+    }
+
+    pub fn parked(&self) -> Result<Vec<ParkedSale>> {
+        self.operator()?;
+        let mut stmt = self.terminal.connection().prepare_cached(
+            "SELECT park_id, label, parked_at_ms, cashier, cart_json FROM parked_sales
+             ORDER BY parked_at_ms, park_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (park_id, label, parked_at_ms, cashier, json) = row?;
+            let items = serde_json::from_str::<Cart>(&json)
+                .map(|c| c.items.len() as u32)
+                .unwrap_or(0);
+            out.push(ParkedSale {
+                park_id,
+                label,
+                parked_at_ms,
+                cashier,
+                items,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Bring a parked sale back; the current cart must be empty.
+    pub fn resume(&mut self, park_id: &str) -> Result<CartView> {
+        self.operator()?;
+        if !self.cart.is_empty() {
+            return Err(TerminalError::invalid(
+                "resume",
+                "finish or park the current sale first",
+            ));
+        }
+        let tx = self.terminal.connection().unchecked_transaction()?;
+        let json: String = tx
+            .query_row(
+                "SELECT cart_json FROM parked_sales WHERE park_id = ?1",
+                [park_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| TerminalError::invalid("parked sale", format!("{park_id} not found")))?;
+        let cart: Cart = serde_json::from_str(&json)
+            .map_err(|e| TerminalError::invalid("parked sale", format!("unreadable: {e}")))?;
+        tx.execute("DELETE FROM parked_sales WHERE park_id = ?1", [park_id])?;
+        tx.commit()?;
+        self.cart = cart;
+        self.changed = None;
+        self.cart()
+    }
+
+    // ------------------------------------------------------------ tender
+
+    /// Pay and record the sale: durable when this returns. The receipt goes
+    /// to the print queue; printing never holds up the sale.
+    pub fn pay(&mut self, tenders: &[TenderInput]) -> Result<SaleDone> {
+        let cashier = self.operator()?.name.clone();
+        if self.cart.is_empty() {
+            return Err(TerminalError::invalid("payment", "the cart is empty"));
+        }
+        let mut domain_tenders = Vec::with_capacity(tenders.len());
+        for t in tenders {
+            let method: PaymentMethod = t.method.parse()?;
+            let reference = t
+                .reference
+                .as_ref()
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty());
+            domain_tenders.push(Tender {
+                method,
+                amount: Money::idr(t.amount),
+                reference,
+            });
+        }
+        let request = SaleRequest {
+            items: self
+                .cart
+                .items
+                .iter()
+                .map(|i| -> Result<ItemRequest> {
+                    Ok(ItemRequest {
+                        code: i.sku.clone(),
+                        quantity: Quantity::from_milli(i.quantity_milli),
+                        discount: i
+                            .discount
+                            .as_ref()
+                            .map(DiscountInput::to_domain)
+                            .transpose()?,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            cart_discount: self
+                .cart
+                .discount
+                .as_ref()
+                .map(DiscountInput::to_domain)
+                .transpose()?,
+            tenders: domain_tenders,
+            cashier: Some(cashier),
+        };
+        let sale = self.terminal.sell(&request)?;
+        self.cart = Cart::default();
+        self.changed = None;
+        let doc = receipt::sale_doc(
+            &sale.payload,
+            now_ms(),
+            &self.settings,
+            &self.terminal.manifest().branch,
+            &self.terminal.manifest().device_name,
+            false,
+        );
+        let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
+        let print_job = self.enqueue(&sale.payload.receipt_no, "receipt", &bytes)?;
+        Ok(SaleDone {
+            receipt_no: sale.payload.receipt_no.clone(),
+            total: sale.payload.total,
+            paid: sale.payload.paid,
+            change: sale.payload.change,
+            preview,
+            print_job,
+        })
+    }
+
+    // ------------------------------------------------- receipts, voids
+
+    pub fn receipt(&self, receipt_no: &str) -> Result<ReceiptView> {
+        self.operator()?;
+        let conn = self.terminal.connection();
+        let (status, sold_at_ms): (String, i64) = conn
+            .query_row(
+                "SELECT status, sold_at_ms FROM sales WHERE receipt_no = ?1",
+                [receipt_no.trim()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+        let sale =
+            projection::load_sale_payload(conn, self.terminal.device_id(), receipt_no.trim())?;
+        let doc = receipt::sale_doc(
+            &sale,
+            sold_at_ms,
+            &self.settings,
+            &self.terminal.manifest().branch,
+            &self.terminal.manifest().device_name,
+            true,
+        );
+        let (_, preview) = receipt::render(&doc, self.settings.paper)?;
+        Ok(ReceiptView {
+            receipt_no: sale.receipt_no.clone(),
+            status,
+            total: sale.total,
+            sold_at_ms,
+            lines: sale
+                .lines
+                .iter()
+                .map(|l| ReceiptLineView {
+                    sku: l.sku.clone(),
+                    name: l.name.clone(),
+                    quantity_milli: l.quantity_milli,
+                    total: l.total,
+                })
+                .collect(),
+            preview,
+        })
+    }
+
+    /// The last receipt of this till, for "reprint last".
+    pub fn last_receipt_no(&self) -> Result<Option<String>> {
+        Ok(self
+            .terminal
+            .connection()
+            .query_row(
+                "SELECT receipt_no FROM sales ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Print a copy (marked as such; the drawer stays shut).
+    pub fn reprint(&mut self, receipt_no: &str) -> Result<Option<i64>> {
+        self.operator()?;
+        let conn = self.terminal.connection();
+        let sold_at_ms: i64 = conn
+            .query_row(
+                "SELECT sold_at_ms FROM sales WHERE receipt_no = ?1",
+                [receipt_no.trim()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+        let sale =
+            projection::load_sale_payload(conn, self.terminal.device_id(), receipt_no.trim())?;
+        let doc = receipt::sale_doc(
+            &sale,
+            sold_at_ms,
+            &self.settings,
+            &self.terminal.manifest().branch,
+            &self.terminal.manifest().device_name,
+            true,
+        );
+        let (bytes, _) = receipt::render(&doc, self.settings.paper)?;
+        if self.settings.printer.is_none() {
+            return Err(TerminalError::invalid("reprint", "no printer is set up"));
+        }
+        self.enqueue(&sale.receipt_no, "reprint", &bytes)
+    }
+
+    /// Void a sale of the open shift; always needs a supervisor.
+    pub fn void(
+        &mut self,
+        receipt_no: &str,
+        supervisor_pin: Option<&str>,
+        reason: Option<String>,
+    ) -> Result<AppStatus> {
+        let sup = self.supervisor(supervisor_pin, "voiding a sale")?;
+        let reason = Some(match reason.filter(|r| !r.trim().is_empty()) {
+            Some(r) => format!("{r} (approved by {})", sup.name),
+            None => format!("approved by {}", sup.name),
+        });
+        self.terminal.void(receipt_no.trim(), reason)?;
+        self.status()
+    }
+
+    /// Refund items of an earlier sale; always needs a supervisor.
+    pub fn refund(
+        &mut self,
+        receipt_no: &str,
+        items: &[RefundItem],
+        method: &str,
+        supervisor_pin: Option<&str>,
+        reason: Option<String>,
+    ) -> Result<RefundDone> {
+        let sup = self.supervisor(supervisor_pin, "a refund")?;
+        let method: PaymentMethod = method.parse()?;
+        let items = items
+            .iter()
+            .map(|i| Ok((i.code.trim().to_owned(), cart::parse_quantity(&i.quantity)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let reason = Some(match reason.filter(|r| !r.trim().is_empty()) {
+            Some(r) => format!("{r} (approved by {})", sup.name),
+            None => format!("approved by {}", sup.name),
+        });
+        let refund = self
+            .terminal
+            .refund(receipt_no.trim(), &items, method, reason)?;
+        let conn = self.terminal.connection();
+        let names = |sku: &str| {
+            catalog::find_by_code(conn, sku)
+                .ok()
+                .flatten()
+                .map(|p| p.name)
+                .unwrap_or_else(|| sku.to_owned())
+        };
+        let doc = receipt::refund_doc(
+            &refund.payload,
+            &names,
+            now_ms(),
+            &self.settings,
+            &self.terminal.manifest().branch,
+            &self.terminal.manifest().device_name,
+        );
+        let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
+        let print_job = self.enqueue(&refund.payload.refund_no, "refund", &bytes)?;
+        Ok(RefundDone {
+            refund_no: refund.payload.refund_no.clone(),
+            total: refund.payload.total,
+            preview,
+            print_job,
+        })
+    }
+
+    // ------------------------------------------------------ print, sync
+
+    pub fn print_jobs(&self) -> Result<Vec<print_queue::PrintJob>> {
+        print_queue::list(self.terminal.connection(), 10)
+    }
+
+    pub fn sync_view(&self) -> Result<SyncView> {
+        let mode = settings::mode(self.terminal.connection())?;
+        let s = self.terminal.sync_status()?;
+        let relay_configured = s.relay_url.is_some();
+        let state = if mode == Some(SetupMode::Trial) {
+            "local_only"
+        } else {
+            match s.last_outcome.as_deref() {
+                None => "waiting",
+                Some("ok") if s.entries.local + s.entries.relay_only > 0 => "syncing",
+                Some("ok") => "online",
+                Some("relay_unreachable") => "relay_unreachable",
+                Some("uplink_down") => "uplink_down",
+                Some("cloud_refusing") => "cloud_refusing",
+                // Neither the relay nor the cloud answered: with a relay
+                // configured that is the branch LAN; without, this till's
+                // own connection.
+                Some("cloud_unreachable") if relay_configured => "relay_unreachable",
+                Some(_) => "offline",
+            }
+        };
+        Ok(SyncView {
+            state: state.to_owned(),
+            message: s.last_error.as_ref().map(|e| e.message.clone()),
+            local: s.entries.local,
+            relay_only: s.entries.relay_only,
+            in_cloud: s.entries.cloud,
+            refused: s.refusals.len() as u64,
+            last_success_ms: s.last_success_ms,
+            last_upstream: s.last_upstream,
+            relay_configured,
+        })
+    }
+
+    /// Entries not yet held by the cloud, newest first, and refusals.
+    pub fn undelivered(&self) -> Result<UndeliveredView> {
+        let s = self.terminal.sync_status()?;
+        let conn = self.terminal.connection();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, kind, hlc_wall_ms FROM journal
+             WHERE device_id = ?1 AND seq > ?2 ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                self.terminal.device_id().to_string(),
+                s.cloud_acked_seq as i64,
+                UNDELIVERED_LIMIT
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            },
+        )?;
+        let mut entries = Vec::new();
+        for row in rows {
+            let (seq, kind, at_ms) = row?;
+            let seq = seq as u64;
+            entries.push(PendingEntry {
+                seq,
+                kind,
+                at_ms,
+                held_by: if seq <= s.relay_acked_seq {
+                    "relay"
+                } else {
+                    "local"
+                }
+                .to_owned(),
+            });
+        }
+        let total = s.tip_seq.saturating_sub(s.cloud_acked_seq);
+        Ok(UndeliveredView {
+            more: total.saturating_sub(entries.len() as u64),
+            entries,
+            refused: s
+                .refusals
+                .into_iter()
+                .map(|r| RefusedEntry {
+                    seq: r.seq,
+                    upstream: r.upstream,
+                    reason: r.reason,
+                    detail: r.detail,
+                    at_ms: r.at_ms,
+                })
+                .collect(),
+        })
+    }
+}
+
+impl From<&TerminalError> for AppError {
+    fn from(e: &TerminalError) -> AppError {
+        let code = match e {
+            TerminalError::NotSetUp | TerminalError::NotInitialised(_) => "not_set_up",
+            TerminalError::NotSignedIn => "not_signed_in",
+            TerminalError::Locked => "locked",
+            TerminalError::PinRejected => "pin_rejected",
+            TerminalError::SupervisorRequired(_) => "supervisor_required",
+            TerminalError::SupervisorRejected => "supervisor_rejected",
+            TerminalError::UnknownItem(_) | TerminalError::NotSold(_) => "unknown_item",
+            TerminalError::NoOpenShift => "no_open_shift",
+            TerminalError::ShiftAlreadyOpen(_) => "shift_already_open",
+            TerminalError::Undelivered(_) => "undelivered",
+            TerminalError::UnknownReceipt(_) => "unknown_receipt",
+            TerminalError::Sync(_) => "sync",
+            TerminalError::InvalidInput { .. }
+            | TerminalError::Domain(_)
+            | TerminalError::CannotVoid { .. }
+            | TerminalError::CannotRefund { .. } => "invalid",
+            _ => "other",
+        };
+        AppError {
+            code: code.to_owned(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<TerminalError> for AppError {
+    fn from(e: TerminalError) -> AppError {
+        AppError::from(&e)
+    }
+}

@@ -1,0 +1,518 @@
+//! The Sentra POS desktop shell. Every command is a thin call into
+//! `sentra_terminal::pos`; the rules of the till live there. The shell owns
+//! the window, the background threads (sync loop, print queue) and turns
+//! their reports into events for the web view.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sentra_terminal::Terminal;
+use sentra_terminal::pos::cart::DiscountInput;
+use sentra_terminal::pos::cashiers::Operator;
+use sentra_terminal::pos::print_queue::{PrintJob, PrintWorker};
+use sentra_terminal::pos::settings::{PosSettings, SetupMode};
+use sentra_terminal::pos::views::*;
+use sentra_terminal::pos::{self, AppError, PosSession};
+use sentra_terminal::sync::{LoopOptions, SyncLoop};
+use tauri::{AppHandle, Emitter, Manager, State};
+
+/// Everything the commands share.
+struct Shell {
+    data_dir: PathBuf,
+    /// When the process started (epoch ms), for the cold-start figure.
+    started_at_ms: u64,
+    session: Mutex<Option<PosSession>>,
+    sync: Mutex<Option<SyncLoop>>,
+    printer: Mutex<Option<PrintWorker>>,
+}
+
+type Reply<T> = Result<T, AppError>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not take the till down with it.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shell {
+    fn with<T>(&self, f: impl FnOnce(&mut PosSession) -> sentra_terminal::Result<T>) -> Reply<T> {
+        let mut guard = lock(&self.session);
+        let session = guard.as_mut().ok_or_else(|| AppError {
+            code: "not_set_up".into(),
+            message: "this till is not set up yet".into(),
+        })?;
+        f(session).map_err(AppError::from)
+    }
+
+    fn kick_sync(&self) {
+        if let Some(l) = lock(&self.sync).as_ref() {
+            l.sync_now();
+        }
+    }
+
+    fn kick_printer(&self) {
+        if let Some(p) = lock(&self.printer).as_ref() {
+            p.kick();
+        }
+    }
+}
+
+/// Start the background threads for a till that is set up.
+fn start_background(app: &AppHandle, shell: &Shell) {
+    let dir = shell.data_dir.clone();
+    let handle = app.clone();
+    let printer = PrintWorker::spawn(
+        move || Terminal::open(&dir),
+        move |_event| {
+            let shell = handle.state::<Arc<Shell>>();
+            if let Ok(jobs) = shell.with(|s| s.print_jobs()) {
+                let _ = handle.emit("print", jobs);
+            }
+        },
+    );
+    match printer {
+        Ok(p) => *lock(&shell.printer) = Some(p),
+        Err(e) => tracing::error!("cannot start the print thread: {e}"),
+    }
+    let enrolled = shell
+        .with(|s| s.status())
+        .map(|st| st.setup == Some(SetupMode::Enrolled))
+        .unwrap_or(false);
+    if enrolled && lock(&shell.sync).is_none() {
+        let dir = shell.data_dir.clone();
+        let handle = app.clone();
+        let sync = SyncLoop::spawn(
+            move || Terminal::open(&dir),
+            LoopOptions::default(),
+            move |_event| {
+                let shell = handle.state::<Arc<Shell>>();
+                if let Ok(view) = shell.with(|s| {
+                    // Prices or cashiers may have changed under us.
+                    s.terminal_mut().reload_settings()?;
+                    s.sync_view()
+                }) {
+                    let _ = handle.emit("sync", view);
+                }
+            },
+        );
+        match sync {
+            Ok(l) => *lock(&shell.sync) = Some(l),
+            Err(e) => tracing::error!("cannot start the sync thread: {e}"),
+        }
+    }
+}
+
+fn set_up(app: &AppHandle, shell: &Shell, terminal: Terminal) -> Reply<AppStatus> {
+    let session = PosSession::new(terminal).map_err(AppError::from)?;
+    *lock(&shell.session) = Some(session);
+    start_background(app, shell);
+    shell.with(|s| s.status())
+}
+
+// ----------------------------------------------------------------- setup
+
+#[derive(serde::Serialize)]
+struct Boot {
+    status: Option<AppStatus>,
+    /// Epoch ms when the process started: the UI measures cold start
+    /// against it.
+    process_started_at_ms: u64,
+}
+
+#[tauri::command]
+fn boot(shell: State<'_, Arc<Shell>>) -> Reply<Boot> {
+    let status = if lock(&shell.session).is_some() {
+        Some(shell.with(|s| s.status())?)
+    } else {
+        None
+    };
+    Ok(Boot {
+        status,
+        process_started_at_ms: shell.started_at_ms,
+    })
+}
+
+#[tauri::command]
+async fn setup_trial(
+    app: AppHandle,
+    shell: State<'_, Arc<Shell>>,
+    device_name: String,
+    supervisor: String,
+    pin: String,
+) -> Reply<AppStatus> {
+    let terminal = pos::setup_trial(&shell.data_dir, &device_name, &supervisor, &pin)?;
+    set_up(&app, &shell, terminal)
+}
+
+#[tauri::command]
+async fn setup_enrolled(
+    app: AppHandle,
+    shell: State<'_, Arc<Shell>>,
+    branch: String,
+    device_name: String,
+    server: String,
+    code: String,
+    relay: Option<String>,
+) -> Reply<AppStatus> {
+    let relay = relay.filter(|r| !r.trim().is_empty());
+    let terminal = if pos::is_set_up(&shell.data_dir) {
+        let t = Terminal::open(&shell.data_dir)?;
+        pos::retry_enroll(t, &server, &code, relay.as_deref()).await?
+    } else {
+        pos::setup_enrolled(
+            &shell.data_dir,
+            &branch,
+            &device_name,
+            &server,
+            &code,
+            relay.as_deref(),
+        )
+        .await?
+    };
+    *lock(&shell.session) = None;
+    set_up(&app, &shell, terminal)
+}
+
+#[tauri::command]
+fn status(shell: State<'_, Arc<Shell>>) -> Reply<AppStatus> {
+    shell.with(|s| s.status())
+}
+
+#[tauri::command]
+fn save_settings(shell: State<'_, Arc<Shell>>, settings: PosSettings) -> Reply<AppStatus> {
+    let out = shell.with(|s| s.save_settings(settings));
+    shell.kick_printer();
+    out
+}
+
+// --------------------------------------------------------------- sign-in
+
+#[tauri::command]
+fn cashiers(shell: State<'_, Arc<Shell>>) -> Reply<Vec<Operator>> {
+    shell.with(|s| s.cashiers())
+}
+
+#[tauri::command]
+async fn sign_in(shell: State<'_, Arc<Shell>>, user_id: String, pin: String) -> Reply<AppStatus> {
+    shell.with(|s| s.sign_in(&user_id, &pin))
+}
+
+#[tauri::command]
+fn lock_till(shell: State<'_, Arc<Shell>>) -> Reply<AppStatus> {
+    shell.with(|s| s.lock())
+}
+
+#[tauri::command]
+async fn unlock(shell: State<'_, Arc<Shell>>, pin: String) -> Reply<AppStatus> {
+    shell.with(|s| s.unlock(&pin))
+}
+
+#[tauri::command]
+fn sign_out(shell: State<'_, Arc<Shell>>, confirmed: bool) -> Reply<AppStatus> {
+    shell.with(|s| s.sign_out(confirmed))
+}
+
+// ----------------------------------------------------------------- shift
+
+#[tauri::command]
+fn open_shift(shell: State<'_, Arc<Shell>>, float: i64) -> Reply<AppStatus> {
+    let out = shell.with(|s| s.open_shift(float));
+    shell.kick_sync();
+    out
+}
+
+#[tauri::command]
+fn cash_move(
+    shell: State<'_, Arc<Shell>>,
+    direction: String,
+    amount: i64,
+    reason: Option<String>,
+) -> Reply<AppStatus> {
+    let out = shell.with(|s| s.cash_move(&direction, amount, reason));
+    shell.kick_sync();
+    out
+}
+
+#[tauri::command]
+fn x_report(shell: State<'_, Arc<Shell>>, print: bool) -> Reply<ReportView> {
+    let out = shell.with(|s| s.x_report(print));
+    shell.kick_printer();
+    out
+}
+
+#[tauri::command]
+fn close_shift(
+    shell: State<'_, Arc<Shell>>,
+    counted_cash: i64,
+    confirmed: bool,
+) -> Reply<ReportView> {
+    let out = shell.with(|s| s.close_shift(counted_cash, confirmed));
+    shell.kick_printer();
+    shell.kick_sync();
+    out
+}
+
+// ------------------------------------------------------------------ cart
+
+#[tauri::command]
+fn cart(shell: State<'_, Arc<Shell>>) -> Reply<CartView> {
+    shell.with(|s| s.cart())
+}
+
+#[tauri::command]
+fn scan(shell: State<'_, Arc<Shell>>, code: String) -> Reply<CartView> {
+    shell.with(|s| s.scan(&code))
+}
+
+#[tauri::command]
+fn search(shell: State<'_, Arc<Shell>>, text: String) -> Reply<Vec<ProductHit>> {
+    shell.with(|s| s.search(&text))
+}
+
+#[tauri::command]
+fn set_quantity(shell: State<'_, Arc<Shell>>, index: u32, quantity: String) -> Reply<CartView> {
+    shell.with(|s| s.set_quantity(index, &quantity))
+}
+
+#[tauri::command]
+fn remove_line(shell: State<'_, Arc<Shell>>, index: u32) -> Reply<CartView> {
+    shell.with(|s| s.remove_line(index))
+}
+
+#[tauri::command]
+async fn set_line_discount(
+    shell: State<'_, Arc<Shell>>,
+    index: u32,
+    discount: Option<DiscountInput>,
+    supervisor_pin: Option<String>,
+) -> Reply<CartView> {
+    shell.with(|s| s.set_line_discount(index, discount, supervisor_pin.as_deref()))
+}
+
+#[tauri::command]
+async fn set_cart_discount(
+    shell: State<'_, Arc<Shell>>,
+    discount: Option<DiscountInput>,
+    supervisor_pin: Option<String>,
+) -> Reply<CartView> {
+    shell.with(|s| s.set_cart_discount(discount, supervisor_pin.as_deref()))
+}
+
+#[tauri::command]
+fn clear_cart(shell: State<'_, Arc<Shell>>) -> Reply<CartView> {
+    shell.with(|s| s.clear_cart())
+}
+
+#[tauri::command]
+fn park(shell: State<'_, Arc<Shell>>, label: String) -> Reply<CartView> {
+    shell.with(|s| s.park(&label))
+}
+
+#[tauri::command]
+fn parked(shell: State<'_, Arc<Shell>>) -> Reply<Vec<ParkedSale>> {
+    shell.with(|s| s.parked())
+}
+
+#[tauri::command]
+fn resume(shell: State<'_, Arc<Shell>>, park_id: String) -> Reply<CartView> {
+    shell.with(|s| s.resume(&park_id))
+}
+
+// ---------------------------------------------------------------- tender
+
+#[tauri::command]
+fn pay(shell: State<'_, Arc<Shell>>, tenders: Vec<TenderInput>) -> Reply<SaleDone> {
+    let out = shell.with(|s| s.pay(&tenders));
+    // Both happen on their own threads: the sale is already durable.
+    shell.kick_printer();
+    shell.kick_sync();
+    out
+}
+
+#[tauri::command]
+fn receipt(shell: State<'_, Arc<Shell>>, receipt_no: String) -> Reply<ReceiptView> {
+    shell.with(|s| s.receipt(&receipt_no))
+}
+
+#[tauri::command]
+fn last_receipt(shell: State<'_, Arc<Shell>>) -> Reply<Option<String>> {
+    shell.with(|s| s.last_receipt_no())
+}
+
+#[tauri::command]
+fn reprint(shell: State<'_, Arc<Shell>>, receipt_no: String) -> Reply<Option<i64>> {
+    let out = shell.with(|s| s.reprint(&receipt_no));
+    shell.kick_printer();
+    out
+}
+
+#[tauri::command]
+async fn void_sale(
+    shell: State<'_, Arc<Shell>>,
+    receipt_no: String,
+    supervisor_pin: Option<String>,
+    reason: Option<String>,
+) -> Reply<AppStatus> {
+    let out = shell.with(|s| s.void(&receipt_no, supervisor_pin.as_deref(), reason));
+    shell.kick_sync();
+    out
+}
+
+#[tauri::command]
+async fn refund(
+    shell: State<'_, Arc<Shell>>,
+    receipt_no: String,
+    items: Vec<RefundItem>,
+    method: String,
+    supervisor_pin: Option<String>,
+    reason: Option<String>,
+) -> Reply<RefundDone> {
+    let out = shell.with(|s| {
+        s.refund(
+            &receipt_no,
+            &items,
+            &method,
+            supervisor_pin.as_deref(),
+            reason,
+        )
+    });
+    shell.kick_printer();
+    shell.kick_sync();
+    out
+}
+
+// ------------------------------------------------------------ print, sync
+
+#[tauri::command]
+fn print_jobs(shell: State<'_, Arc<Shell>>) -> Reply<Vec<PrintJob>> {
+    shell.with(|s| s.print_jobs())
+}
+
+#[tauri::command]
+fn retry_print(shell: State<'_, Arc<Shell>>) -> Reply<Vec<PrintJob>> {
+    shell.kick_printer();
+    shell.with(|s| s.print_jobs())
+}
+
+#[tauri::command]
+fn sync_state(shell: State<'_, Arc<Shell>>) -> Reply<SyncView> {
+    shell.with(|s| s.sync_view())
+}
+
+#[tauri::command]
+fn undelivered(shell: State<'_, Arc<Shell>>) -> Reply<UndeliveredView> {
+    shell.with(|s| s.undelivered())
+}
+
+#[tauri::command]
+fn sync_now(shell: State<'_, Arc<Shell>>) -> Reply<SyncView> {
+    shell.kick_sync();
+    shell.with(|s| s.sync_view())
+}
+
+/// `--data-dir DIR`, else `SENTRA_DATA_DIR`, else the platform's local app
+/// data folder.
+fn data_dir_of(app: &tauri::App) -> anyhow::Result<PathBuf> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--data-dir" {
+            if let Some(d) = args.next() {
+                return Ok(PathBuf::from(d));
+            }
+        } else if let Some(d) = a.strip_prefix("--data-dir=") {
+            return Ok(PathBuf::from(d));
+        }
+    }
+    if let Some(d) = std::env::var_os("SENTRA_DATA_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    Ok(app.path().app_local_data_dir()?.join("till"))
+}
+
+pub fn run() {
+    let started_at_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = tauri::Builder::default()
+        .setup(move |app| {
+            let data_dir = data_dir_of(app)?;
+            std::fs::create_dir_all(&data_dir)?;
+            let shell = Arc::new(Shell {
+                data_dir: data_dir.clone(),
+                started_at_ms,
+                session: Mutex::new(None),
+                sync: Mutex::new(None),
+                printer: Mutex::new(None),
+            });
+            app.manage(shell.clone());
+            if pos::is_set_up(&data_dir) {
+                // A till that cannot be opened (wrong key, damaged file)
+                // stops here with the reason, rather than offering setup
+                // over it.
+                let terminal = Terminal::open(&data_dir)?;
+                pos::adopt(&terminal)?;
+                let mut session = PosSession::new(terminal)?;
+                // Installers and tests may name the printer up front.
+                if let Ok(addr) = std::env::var("SENTRA_PRINTER") {
+                    let mut settings = session.settings().clone();
+                    settings.printer = Some(addr).filter(|a| !a.is_empty());
+                    pos::settings::save(session.terminal().connection(), &settings)?;
+                    session = PosSession::new(session.into_terminal())?;
+                }
+                *lock(&shell.session) = Some(session);
+                start_background(app.handle(), &shell);
+            }
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            boot,
+            setup_trial,
+            setup_enrolled,
+            status,
+            save_settings,
+            cashiers,
+            sign_in,
+            lock_till,
+            unlock,
+            sign_out,
+            open_shift,
+            cash_move,
+            x_report,
+            close_shift,
+            cart,
+            scan,
+            search,
+            set_quantity,
+            remove_line,
+            set_line_discount,
+            set_cart_discount,
+            clear_cart,
+            park,
+            parked,
+            resume,
+            pay,
+            receipt,
+            last_receipt,
+            reprint,
+            void_sale,
+            refund,
+            print_jobs,
+            retry_print,
+            sync_state,
+            undelivered,
+            sync_now,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("sentra-pos: {e}");
+        std::process::exit(1);
+    }
+}
