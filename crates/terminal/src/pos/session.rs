@@ -285,6 +285,20 @@ impl PosSession {
     // -------------------------------------------------------------- cart
 
     pub fn cart(&self) -> Result<CartView> {
+        if self.cart.is_empty() {
+            // Nothing to price (the pricing rules refuse an empty sale).
+            return Ok(CartView {
+                lines: Vec::new(),
+                discount: self.cart.discount.clone(),
+                gross: 0,
+                discounts: 0,
+                tax: 0,
+                total: 0,
+                tax_mode: self.terminal.tax_config().mode.as_str().to_owned(),
+                changed: None,
+                quick_cash: Vec::new(),
+            });
+        }
         let conn = self.terminal.connection();
         let priced = self.cart.price(self.terminal.tax_config(), |sku| {
             catalog::find_by_code(conn, sku)

@@ -1,0 +1,267 @@
+//! The cashier app's rules, through `PosSession` on a real SQLCipher store:
+//! sign-in by PIN, the lock, supervisor approval for big discounts and
+//! voids, parking, tender, the receipt as printed, and the print queue with
+//! a printer that is off and then on (a real TCP listener).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use common::Till;
+use sentra_terminal::Terminal;
+use sentra_terminal::pos::cart::DiscountInput;
+use sentra_terminal::pos::print_queue::{self, PrintWorker};
+use sentra_terminal::pos::views::{AppError, TenderInput};
+use sentra_terminal::pos::{PosSession, cashiers, settings};
+
+/// A till with the catalog, a cashier (PIN 1111) and a supervisor (9999).
+fn session() -> (Till, PosSession, String) {
+    let till = Till::new();
+    till.ok(&["catalog", "import", common::CATALOG]);
+    let terminal = Terminal::open(&till.data_dir).unwrap();
+    let sari = cashiers::add_local(terminal.connection(), "Sari", "cashier", "1111").unwrap();
+    cashiers::add_local(terminal.connection(), "Budi", "supervisor", "9999").unwrap();
+    let session = PosSession::new(terminal).unwrap();
+    (till, session, sari.user_id)
+}
+
+fn code(e: sentra_terminal::TerminalError) -> String {
+    AppError::from(e).code
+}
+
+fn cash(amount: i64) -> Vec<TenderInput> {
+    vec![TenderInput {
+        method: "cash".into(),
+        amount,
+        reference: None,
+    }]
+}
+
+#[test]
+fn nothing_happens_before_sign_in_and_a_wrong_pin_is_refused() {
+    let (_till, mut s, sari) = session();
+    assert_eq!(code(s.scan("8998866200301").unwrap_err()), "not_signed_in");
+    assert_eq!(code(s.sign_in(&sari, "2222").unwrap_err()), "pin_rejected");
+    // Another person's PIN does not open Sari's account.
+    assert_eq!(code(s.sign_in(&sari, "9999").unwrap_err()), "pin_rejected");
+    let st = s.sign_in(&sari, "1111").unwrap();
+    assert_eq!(st.operator.unwrap().name, "Sari");
+    s.lock().unwrap();
+    assert_eq!(code(s.scan("8998866200301").unwrap_err()), "locked");
+    assert_eq!(code(s.unlock("0000").unwrap_err()), "pin_rejected");
+    s.unlock("9999").unwrap(); // a supervisor may unlock
+    s.scan("8998866200301").unwrap();
+    assert_eq!(
+        code(s.sign_out(true).unwrap_err()),
+        "invalid",
+        "a sale is in progress"
+    );
+}
+
+#[test]
+fn a_sale_rings_prices_pays_and_prints_the_receipt_lines() {
+    let (_till, mut s, sari) = session();
+    s.sign_in(&sari, "1111").unwrap();
+    s.open_shift(100_000).unwrap();
+    s.scan("8998866200301").unwrap();
+    s.scan("8998866200301").unwrap(); // same tin again: one line, qty 2
+    let cart = s.scan("3*8993675020145").unwrap();
+    assert_eq!(cart.lines.len(), 2);
+    assert_eq!(cart.lines[0].quantity_milli, 2000);
+    assert_eq!(cart.lines[1].quantity_milli, 3000);
+    assert_eq!(cart.total, 2 * 3_500 + 3 * 6_000);
+    assert_eq!(cart.quick_cash[0], 25_000);
+    assert_eq!(code(s.scan("0000000000000").unwrap_err()), "unknown_item");
+    // A weighed item: 0,450 kg of rice at 14.500/kg = 6.525.
+    let cart = s.scan("2000001000007").unwrap();
+    let cart = s
+        .set_quantity(cart.lines.len() as u32 - 1, "0,450")
+        .unwrap();
+    assert_eq!(cart.lines[2].total, 6_525);
+    assert_eq!(cart.total, 25_000 + 6_525);
+    // Short payment is refused and nothing is recorded.
+    assert_eq!(code(s.pay(&cash(10_000)).unwrap_err()), "invalid");
+    let done = s.pay(&cash(50_000)).unwrap();
+    assert_eq!((done.total, done.change), (31_525, 18_475));
+    assert!(
+        done.print_job.is_none(),
+        "no printer set up: nothing queued"
+    );
+    let text = done.preview.join("\n");
+    assert!(text.contains("Indomie Goreng 85g"), "{text}");
+    assert!(text.contains("0,450 x Rp 14.500"), "{text}");
+    let total_line = done
+        .preview
+        .iter()
+        .find(|l| l.starts_with("TOTAL"))
+        .unwrap();
+    assert!(total_line.ends_with("Rp 31.525"), "{total_line}");
+    assert!(
+        s.cart().unwrap().lines.is_empty(),
+        "the next sale starts empty"
+    );
+    let x = s.x_report(false).unwrap();
+    assert_eq!(
+        (x.sales_count, x.sales_total, x.expected_cash),
+        (1, 31_525, 131_525)
+    );
+}
+
+#[test]
+fn big_discounts_and_voids_need_a_supervisor_pin() {
+    let (_till, mut s, sari) = session();
+    s.sign_in(&sari, "1111").unwrap();
+    s.open_shift(0).unwrap();
+    s.scan("8992736123456").unwrap(); // 17.900
+    let ten = DiscountInput::Percent {
+        percent: "10".into(),
+    };
+    let cart = s.set_line_discount(0, Some(ten), None).unwrap();
+    assert_eq!(
+        cart.lines[0].discount_amount, 1_790,
+        "10% is within the threshold"
+    );
+    let fifty = DiscountInput::Percent {
+        percent: "50".into(),
+    };
+    assert_eq!(
+        code(
+            s.set_line_discount(0, Some(fifty.clone()), None)
+                .unwrap_err()
+        ),
+        "supervisor_required"
+    );
+    assert_eq!(
+        code(
+            s.set_line_discount(0, Some(fifty.clone()), Some("1111"))
+                .unwrap_err()
+        ),
+        "supervisor_rejected",
+        "a cashier's own PIN does not approve"
+    );
+    let cart = s.set_line_discount(0, Some(fifty), Some("9999")).unwrap();
+    assert_eq!(cart.total, 8_950);
+    let amount = DiscountInput::Amount { amount: 5_000 };
+    assert_eq!(
+        code(s.set_cart_discount(Some(amount.clone()), None).unwrap_err()),
+        "supervisor_required"
+    );
+    s.set_cart_discount(Some(amount), Some("9999")).unwrap();
+    let done = s.pay(&cash(3_950)).unwrap();
+    assert_eq!(done.total, 3_950);
+    assert_eq!(
+        code(s.void(&done.receipt_no, None, None).unwrap_err()),
+        "supervisor_required"
+    );
+    assert_eq!(
+        code(s.void(&done.receipt_no, Some("1234"), None).unwrap_err()),
+        "supervisor_rejected"
+    );
+    s.void(
+        &done.receipt_no,
+        Some("9999"),
+        Some("customer changed mind".into()),
+    )
+    .unwrap();
+    assert_eq!(s.receipt(&done.receipt_no).unwrap().status, "voided");
+    let z = s.close_shift(0, true).unwrap();
+    assert_eq!((z.kind.as_str(), z.voids_count, z.sales_total), ("Z", 1, 0));
+}
+
+#[test]
+fn a_parked_sale_comes_back_whole_even_after_a_restart() {
+    let (till, mut s, sari) = session();
+    s.sign_in(&sari, "1111").unwrap();
+    s.open_shift(0).unwrap();
+    s.scan("8998866200301").unwrap();
+    s.scan("2*8886008101053").unwrap();
+    let before = s.cart().unwrap().total;
+    assert!(s.park("").unwrap().lines.is_empty());
+    assert_eq!(code(s.park("").unwrap_err()), "invalid", "nothing to park");
+    drop(s);
+    let mut s = PosSession::new(Terminal::open(&till.data_dir).unwrap()).unwrap();
+    s.sign_in(&sari, "1111").unwrap();
+    let parked = s.parked().unwrap();
+    assert_eq!((parked.len(), parked[0].items), (1, 2));
+    let cart = s.resume(&parked[0].park_id).unwrap();
+    assert_eq!(cart.total, before);
+    assert!(s.parked().unwrap().is_empty());
+}
+
+#[test]
+fn sign_out_and_shift_close_warn_about_undelivered_entries_and_keep_them() {
+    let (_till, mut s, sari) = session();
+    settings::set_mode(s.terminal().connection(), settings::SetupMode::Enrolled).unwrap();
+    s.sign_in(&sari, "1111").unwrap();
+    s.open_shift(0).unwrap();
+    assert_eq!(code(s.sign_out(false).unwrap_err()), "undelivered");
+    assert_eq!(code(s.close_shift(0, false).unwrap_err()), "undelivered");
+    let pending = s.undelivered().unwrap();
+    assert_eq!(pending.entries.len(), 1);
+    assert_eq!(pending.entries[0].held_by, "local");
+    s.close_shift(0, true).unwrap();
+    s.sign_out(true).unwrap();
+    assert_eq!(
+        s.terminal().export_journal().unwrap().len(),
+        2,
+        "nothing deleted"
+    );
+}
+
+#[test]
+fn a_printer_that_is_off_holds_the_receipt_until_it_comes_on() {
+    let (till, mut s, sari) = session();
+    // A port with nothing listening: the printer is off.
+    let off = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = off.local_addr().unwrap();
+    drop(off);
+    let mut st = s.settings().clone();
+    st.printer = Some(addr.to_string());
+    s.save_settings(st.clone()).unwrap_err(); // not signed in yet
+    s.sign_in(&sari, "1111").unwrap();
+    s.save_settings(st).unwrap();
+    s.open_shift(50_000).unwrap();
+    s.scan("8998866200301").unwrap();
+    let started = Instant::now();
+    let done = s.pay(&cash(5_000)).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the sale did not wait for the printer"
+    );
+    let job = done.print_job.expect("queued");
+    let dir = till.data_dir.clone();
+    let worker = PrintWorker::spawn(move || Terminal::open(&dir), |_| {}).unwrap();
+    // The attempt fails and is recorded; the job stays pending.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let jobs = s.print_jobs().unwrap();
+        let j = jobs.iter().find(|j| j.job_id == job).unwrap();
+        if j.attempts > 0 {
+            assert_eq!(j.status, "pending");
+            assert!(j.last_error.is_some());
+            break;
+        }
+        assert!(Instant::now() < deadline, "no attempt was made");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The printer comes on, the cashier presses retry.
+    let printer = TcpListener::bind(addr).unwrap();
+    worker.kick();
+    let (mut conn, _) = printer.accept().unwrap();
+    let mut bytes = Vec::new();
+    conn.read_to_end(&mut bytes).unwrap();
+    let printed = sentra_printer::decode(&bytes).unwrap();
+    assert_eq!(
+        printed.lines, done.preview,
+        "the printer got what the screen showed"
+    );
+    assert_eq!(printed.drawer_kicks, 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while print_queue::pending_count(s.terminal().connection()).unwrap() > 0 {
+        assert!(Instant::now() < deadline, "the job was not marked printed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
