@@ -10,6 +10,8 @@
 //! sleeps a fixed time to wait for readiness. Every child is killed when its
 //! handle is dropped, also when a test panics.
 
+pub mod app;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

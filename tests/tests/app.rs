@@ -1,0 +1,301 @@
+//! The cashier app itself (`sentra-pos`), driven through WebDriver under a
+//! private X display: sign in by PIN, scan with wedge keystrokes, pay cash,
+//! the receipt reaches a (fake) network printer, a void needs a supervisor,
+//! and the Z report matches the sales — online, and with no upstream
+//! answering at all.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use sentra_e2e::app::{App, FakePrinter, Launch};
+use sentra_e2e::{Cloud, Till, catalog_csv};
+
+const BRANCH: &str = "JKT01";
+const CASHIER_PIN: &str = "1234";
+const SUPERVISOR_PIN: &str = "9876";
+/// What a keyboard-wedge scanner sends after the digits.
+const ENTER: &str = "\u{E007}";
+
+/// Indomie 3.500 + Aqua 4.000 + Teh Botol 6.000 (tax included).
+const SCANS: [&str; 3] = ["8998866200301", "8886008101053", "8993675020145"];
+const SALE_TOTAL: i64 = 13_500;
+
+/// A cloud with the branch, its catalog and two people; a till enrolled
+/// there that has pulled them.
+fn branch_with_till() -> Result<(Cloud, Till, String, String)> {
+    let cloud = Cloud::start()?;
+    cloud.branch_create(BRANCH)?;
+    cloud.catalog_import(&catalog_csv(), Some(BRANCH))?;
+    cloud.admin(&[
+        "user",
+        "add",
+        "--name",
+        "Sari",
+        "--pin",
+        CASHIER_PIN,
+        "--branch",
+        BRANCH,
+    ])?;
+    cloud.admin(&[
+        "user",
+        "add",
+        "--name",
+        "Budi",
+        "--pin",
+        SUPERVISOR_PIN,
+        "--branch",
+        BRANCH,
+        "--role",
+        "supervisor",
+    ])?;
+    let till = Till::init(BRANCH, "T01")?;
+    let code = cloud.enroll_code(BRANCH, "terminal")?;
+    till.enroll(&cloud.url(), &code, None)?;
+    let (exit, _, run) = till.sync()?;
+    ensure!(exit == Some(0), "first sync failed: {}", run.stderr);
+    let people = cloud.sql(&String::from(
+        "SELECT string_agg(user_id::text || '=' || name, ',' ORDER BY name) FROM cashiers",
+    ))?;
+    let id_of = |name: &str| {
+        people
+            .trim()
+            .split(',')
+            .find_map(|p| {
+                p.split_once('=')
+                    .filter(|(_, n)| *n == name)
+                    .map(|(id, _)| id.to_owned())
+            })
+            .with_context(|| format!("no user {name} in {people}"))
+    };
+    let (sari, budi) = (id_of("Sari")?, id_of("Budi")?);
+    Ok((cloud, till, sari, budi))
+}
+
+fn rupiah(n: i64) -> String {
+    sentra_domain::Money::idr(n).to_string()
+}
+
+/// Sign in as `user_id`, open the shift, ring the three scans, pay cash
+/// 20.000; returns the receipt number and how long pay → change took.
+async fn sign_in_and_sell(app: &App, user_id: &str) -> Result<(String, Duration)> {
+    app.el_within("pin-screen", Duration::from_secs(30)).await?;
+    app.el(&format!("cashier-tile\"][data-user-id=\"{user_id}"))
+        .await?
+        .click()
+        .await?;
+    app.type_into("pin-input", "0000").await?;
+    app.click("pin-submit").await?;
+    app.wait_js(
+        "(document.querySelector('[data-testid=\"pin-error\"]')?.textContent || '').trim().length > 0",
+        Duration::from_secs(10),
+    )
+    .await
+    .context("a wrong PIN shows an error")?;
+    app.fill("pin-input", CASHIER_PIN).await?;
+    app.click("pin-submit").await?;
+    app.type_into("open-shift-float", "100000").await?;
+    app.click("open-shift-submit").await?;
+    app.el("sale-screen").await?;
+    for (i, code) in SCANS.iter().enumerate() {
+        // A wedge scanner: the digits, then Enter, as keystrokes.
+        app.type_into("scan-input", &format!("{code}{ENTER}"))
+            .await?;
+        app.wait_count("cart-line", i + 1, Duration::from_secs(5))
+            .await?;
+    }
+    let total = app.text("cart-total").await?;
+    ensure!(total.contains(&rupiah(SALE_TOTAL)), "cart total {total:?}");
+    app.click("tender-button").await?;
+    app.click("tender-method-cash").await?;
+    app.fill("tender-amount", "20000").await?;
+    let paid = Instant::now();
+    app.click("tender-pay").await?;
+    let change = app.text("change-amount").await?;
+    let took = paid.elapsed();
+    ensure!(change.contains(&rupiah(6_500)), "change shown {change:?}");
+    let receipt = app.text("receipt-no").await?;
+    let preview = app.text("receipt-preview").await?;
+    ensure!(preview.contains("Indomie Goreng 85g"), "preview: {preview}");
+    Ok((receipt.trim().to_owned(), took))
+}
+
+/// The receipt job decoded: the three items and the totals.
+fn check_receipt(bytes: &[u8], receipt_no: &str) -> Result<()> {
+    let printed = sentra_printer::decode(bytes).context("the printer got valid ESC/POS")?;
+    let text = printed.lines.join("\n");
+    for name in [
+        "Indomie Goreng 85g",
+        "Aqua Air Mineral 600ml",
+        "Teh Botol Sosro 450ml",
+    ] {
+        ensure!(
+            text.contains(name),
+            "{name} missing from the receipt:\n{text}"
+        );
+    }
+    ensure!(
+        text.contains(receipt_no.split_whitespace().last().unwrap_or(receipt_no)),
+        "receipt number missing:\n{text}"
+    );
+    let total_line = printed
+        .lines
+        .iter()
+        .find(|l| l.starts_with("TOTAL"))
+        .context("no TOTAL line")?;
+    ensure!(
+        total_line.ends_with(&rupiah(SALE_TOTAL)),
+        "TOTAL line {total_line:?}"
+    );
+    ensure!(
+        printed
+            .lines
+            .iter()
+            .any(|l| l.starts_with("Tunai/Cash") && l.ends_with(&rupiah(20_000))),
+        "cash tendered missing:\n{text}"
+    );
+    ensure!(
+        printed
+            .lines
+            .iter()
+            .any(|l| l.starts_with("Kembali") && l.ends_with(&rupiah(6_500))),
+        "change missing:\n{text}"
+    );
+    ensure!(
+        printed.drawer_kicks == 1,
+        "a cash sale opens the drawer once"
+    );
+    ensure!(printed.cuts == 1, "the paper is cut once");
+    Ok(())
+}
+
+/// Void `receipt` (needs the supervisor's PIN), close the shift; the Z
+/// report must show what was sold.
+async fn void_and_close(app: &App, receipt: &str) -> Result<()> {
+    // A second sale to void, so the first stays in the Z report.
+    app.click("next-sale").await?;
+    app.type_into("scan-input", &format!("{}{ENTER}", SCANS[0]))
+        .await?;
+    app.wait_count("cart-line", 1, Duration::from_secs(5))
+        .await?;
+    app.click("tender-button").await?;
+    app.click("tender-method-cash").await?;
+    app.fill("tender-amount", "3500").await?;
+    app.click("tender-pay").await?;
+    let voided = app.text("receipt-no").await?.trim().to_owned();
+    ensure!(voided != receipt, "a new receipt number");
+    app.click("next-sale").await?;
+    app.el("sale-screen").await?;
+    app.type_into("scan-input", "\u{E038}").await?; // F8: receipts
+    app.fill("void-receipt-input", &voided).await?;
+    app.click("void-submit").await?;
+    // A cashier cannot void alone: the supervisor's PIN is asked for.
+    app.type_into("supervisor-pin-input", SUPERVISOR_PIN)
+        .await?;
+    app.click("supervisor-pin-submit").await?;
+    app.wait_js(
+        "!document.querySelector('[data-testid=\"supervisor-pin-input\"]')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    app.client
+        .execute(
+            "document.activeElement && document.activeElement.blur()",
+            vec![],
+        )
+        .await?;
+    app.type_into("scan-input", "\u{E00C}").await.ok(); // Esc closes the dialog
+    app.click("menu-button").await?;
+    app.click("menu-close-shift").await?;
+    // Float 100.000 + cash 13.500 (the voided 3.500 went back) = 113.500.
+    app.fill("close-shift-counted", "113500").await?;
+    app.click("close-shift-submit").await?;
+    if app
+        .el_within("close-shift-confirm", Duration::from_millis(1500))
+        .await
+        .is_ok()
+    {
+        app.click("close-shift-confirm").await?;
+    }
+    let lines = app.text("report-lines").await?;
+    let sales_total = app.text("report-sales-total").await?;
+    ensure!(
+        sales_total.contains(&rupiah(SALE_TOTAL)),
+        "Z sales total {sales_total:?}\n{lines}"
+    );
+    ensure!(lines.contains("Z"), "a Z report:\n{lines}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cashier_sells_prints_voids_and_closes_through_the_real_app() -> Result<()> {
+    let (cloud, till, sari, _budi) = branch_with_till()?;
+    let printer = FakePrinter::start()?;
+    let app = App::launch(&Launch {
+        data_dir: till.data_dir.clone(),
+        printer: Some(printer.addr.to_string()),
+    })
+    .await?;
+    let result = async {
+        let (receipt, took) = sign_in_and_sell(&app, &sari).await?;
+        let jobs = printer.wait_jobs(1, Duration::from_secs(20))?;
+        check_receipt(&jobs[0], &receipt)?;
+        // The app marks the job printed once the printer took it.
+        app.wait_js(
+            "document.querySelector('[data-testid=\"print-status\"]')?.dataset.state === 'printed'",
+            Duration::from_secs(10),
+        )
+        .await
+        .context("the print status shows printed")?;
+        void_and_close(&app, &receipt).await?;
+        let perf = app.perf().await?;
+        println!("pay→change {took:?}; perf {perf}");
+        Ok(())
+    }
+    .await;
+    app.quit().await.ok();
+    drop(cloud);
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_sale_with_no_upstream_answering_takes_no_network_time() -> Result<()> {
+    let (mut cloud, till, sari, _budi) = branch_with_till()?;
+    // The worst network: a relay address that accepts and never answers,
+    // and the cloud gone.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let hung_url = format!("http://{}", hung.local_addr()?);
+    till.ok(&["set-relay", &hung_url])?;
+    cloud.stop();
+    let printer = FakePrinter::start()?;
+    let app = App::launch(&Launch {
+        data_dir: till.data_dir.clone(),
+        printer: Some(printer.addr.to_string()),
+    })
+    .await?;
+    let result = async {
+        let (receipt, took) = sign_in_and_sell(&app, &sari).await?;
+        // The sale is durable and the change shown without waiting on any
+        // network timeout (the sync client's are seconds long).
+        ensure!(
+            took < Duration::from_millis(1500),
+            "pay → change took {took:?}"
+        );
+        let jobs = printer.wait_jobs(1, Duration::from_secs(20))?;
+        check_receipt(&jobs[0], &receipt)?;
+        let state = app
+            .el("sync-state")
+            .await?
+            .attr("data-state")
+            .await?
+            .unwrap_or_default();
+        println!(
+            "offline: pay→change {took:?}; sync state {state}; perf {}",
+            app.perf().await?
+        );
+        Ok(())
+    }
+    .await;
+    app.quit().await.ok();
+    drop(hung);
+    result
+}
