@@ -103,6 +103,18 @@ fn a_sale_rings_prices_pays_and_prints_the_receipt_lines() {
         s.cart().unwrap().lines.is_empty(),
         "the next sale starts empty"
     );
+    let copy = s.receipt(&done.receipt_no).unwrap();
+    assert_eq!((copy.status.as_str(), copy.total), ("completed", 31_525));
+    assert!(
+        copy.preview.iter().any(|l| l.contains("SALINAN")),
+        "a copy is marked"
+    );
+    assert_eq!(
+        code(s.reprint(&done.receipt_no).unwrap_err()),
+        "invalid",
+        "no printer"
+    );
+    assert_eq!(code(s.receipt("NOPE-1").unwrap_err()), "unknown_receipt");
     let x = s.x_report(false).unwrap();
     assert_eq!(
         (x.sales_count, x.sales_total, x.expected_cash),

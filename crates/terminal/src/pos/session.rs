@@ -21,6 +21,23 @@ const SEARCH_LIMIT: usize = 20;
 /// How many undelivered entries the list shows at once.
 const UNDELIVERED_LIMIT: u32 = 200;
 
+/// A stored sale and the copy of its receipt.
+struct SaleCopy {
+    status: String,
+    sold_at_ms: i64,
+    sale: sentra_protocol::payload::SaleCompleted,
+    bytes: Vec<u8>,
+    preview: Vec<String>,
+}
+
+/// The reason recorded with a void or refund names who approved it.
+fn approved(reason: Option<String>, supervisor: &Operator) -> String {
+    match reason.filter(|r| !r.trim().is_empty()) {
+        Some(r) => format!("{} (approved by {})", r.trim(), supervisor.name),
+        None => format!("approved by {}", supervisor.name),
+    }
+}
+
 pub struct PosSession {
     terminal: Terminal,
     operator: Option<Operator>,
@@ -607,19 +624,20 @@ impl PosSession {
 
     // ------------------------------------------------- receipts, voids
 
-    pub fn receipt(&self, receipt_no: &str) -> Result<ReceiptView> {
-        self.operator()?;
+    /// A stored sale as a copy of its receipt: status, time, payload, and
+    /// the printer bytes and screen lines of the copy.
+    fn sale_copy(&self, receipt_no: &str) -> Result<SaleCopy> {
         let conn = self.terminal.connection();
+        let receipt_no = receipt_no.trim();
         let (status, sold_at_ms): (String, i64) = conn
             .query_row(
                 "SELECT status, sold_at_ms FROM sales WHERE receipt_no = ?1",
-                [receipt_no.trim()],
+                [receipt_no],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?
             .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
-        let sale =
-            projection::load_sale_payload(conn, self.terminal.device_id(), receipt_no.trim())?;
+        let sale = projection::load_sale_payload(conn, self.terminal.device_id(), receipt_no)?;
         let doc = receipt::sale_doc(
             &sale,
             sold_at_ms,
@@ -628,13 +646,26 @@ impl PosSession {
             &self.terminal.manifest().device_name,
             true,
         );
-        let (_, preview) = receipt::render(&doc, self.settings.paper)?;
-        Ok(ReceiptView {
-            receipt_no: sale.receipt_no.clone(),
+        let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
+        Ok(SaleCopy {
             status,
-            total: sale.total,
             sold_at_ms,
-            lines: sale
+            sale,
+            bytes,
+            preview,
+        })
+    }
+
+    pub fn receipt(&self, receipt_no: &str) -> Result<ReceiptView> {
+        self.operator()?;
+        let copy = self.sale_copy(receipt_no)?;
+        Ok(ReceiptView {
+            receipt_no: copy.sale.receipt_no.clone(),
+            status: copy.status,
+            total: copy.sale.total,
+            sold_at_ms: copy.sold_at_ms,
+            lines: copy
+                .sale
                 .lines
                 .iter()
                 .map(|l| ReceiptLineView {
@@ -644,7 +675,7 @@ impl PosSession {
                     total: l.total,
                 })
                 .collect(),
-            preview,
+            preview: copy.preview,
         })
     }
 
@@ -664,30 +695,11 @@ impl PosSession {
     /// Print a copy (marked as such; the drawer stays shut).
     pub fn reprint(&mut self, receipt_no: &str) -> Result<Option<i64>> {
         self.operator()?;
-        let conn = self.terminal.connection();
-        let sold_at_ms: i64 = conn
-            .query_row(
-                "SELECT sold_at_ms FROM sales WHERE receipt_no = ?1",
-                [receipt_no.trim()],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
-        let sale =
-            projection::load_sale_payload(conn, self.terminal.device_id(), receipt_no.trim())?;
-        let doc = receipt::sale_doc(
-            &sale,
-            sold_at_ms,
-            &self.settings,
-            &self.terminal.manifest().branch,
-            &self.terminal.manifest().device_name,
-            true,
-        );
-        let (bytes, _) = receipt::render(&doc, self.settings.paper)?;
         if self.settings.printer.is_none() {
             return Err(TerminalError::invalid("reprint", "no printer is set up"));
         }
-        self.enqueue(&sale.receipt_no, "reprint", &bytes)
+        let copy = self.sale_copy(receipt_no)?;
+        self.enqueue(&copy.sale.receipt_no, "reprint", &copy.bytes)
     }
 
     /// Void a sale of the open shift; always needs a supervisor.
@@ -698,10 +710,7 @@ impl PosSession {
         reason: Option<String>,
     ) -> Result<AppStatus> {
         let sup = self.supervisor(supervisor_pin, "voiding a sale")?;
-        let reason = Some(match reason.filter(|r| !r.trim().is_empty()) {
-            Some(r) => format!("{r} (approved by {})", sup.name),
-            None => format!("approved by {}", sup.name),
-        });
+        let reason = Some(approved(reason, &sup));
         self.terminal.void(receipt_no.trim(), reason)?;
         self.status()
     }
@@ -721,10 +730,7 @@ impl PosSession {
             .iter()
             .map(|i| Ok((i.code.trim().to_owned(), cart::parse_quantity(&i.quantity)?)))
             .collect::<Result<Vec<_>>>()?;
-        let reason = Some(match reason.filter(|r| !r.trim().is_empty()) {
-            Some(r) => format!("{r} (approved by {})", sup.name),
-            None => format!("approved by {}", sup.name),
-        });
+        let reason = Some(approved(reason, &sup));
         let refund = self
             .terminal
             .refund(receipt_no.trim(), &items, method, reason)?;
