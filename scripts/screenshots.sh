@@ -51,3 +51,19 @@ xdotool key Escape
 sleep 0.5
 xdotool key F10
 shot undelivered
+xdotool key Escape
+sleep 0.5
+xdotool key ctrl+l
+shot lock
+keys 1234; xdotool key Return
+sleep 1
+xdotool key F11
+shot settings
+xdotool key Escape
+sleep 0.5
+xdotool key F9
+sleep 0.5
+xdotool key 4
+sleep 1
+keys 120500; xdotool key Return
+shot z-report 2

@@ -28,6 +28,10 @@ const STARTUP: Duration = Duration::from_secs(60);
 
 /// The directory holding the workspace binaries.
 pub fn bin_dir() -> Result<PathBuf> {
+    // Benchmarks may time binaries of another profile.
+    if let Some(dir) = std::env::var_os("SENTRA_BIN_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
     let exe = std::env::current_exe().context("cannot locate the test executable")?;
     for dir in exe.ancestors().skip(1) {
         if dir.join(exe_name("sentra-term")).is_file()

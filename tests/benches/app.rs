@@ -1,0 +1,156 @@
+//! The cashier app under a scanner: a till with a 100,000-product catalog,
+//! the real `sentra-pos` driven through WebDriver under Xvfb. Prints
+//! scan-to-line-shown latency (p50/p95/max, measured in the web view from
+//! the scanner's Enter to the line painted; target p95 ≤ 50 ms), cold start
+//! to the PIN screen (process start to first paint of the PIN screen;
+//! target ≤ 2 s), and the app's resident memory after the sales.
+//!
+//! ```sh
+//! cargo build --workspace --bins          # or --release, then SENTRA_BIN_DIR
+//! SENTRA_BIN_DIR=$CARGO_TARGET_DIR/debug cargo bench -p sentra-e2e --bench app
+//! cargo bench -p sentra-e2e --bench app -- --products 100000 --sales 500
+//! ```
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use sentra_e2e::app::{App, Launch, tree_rss_kib};
+use sentra_e2e::{Cloud, Till, catalog_csv};
+use serde_json::Value;
+
+const ENTER: &str = "\u{E007}";
+
+fn barcode(i: u64) -> String {
+    format!("77{:011}", i)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let (mut products, mut sales) = (100_000u64, 500u64);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--products" => products = args.next().context("--products N")?.parse()?,
+            "--sales" => sales = args.next().context("--sales N")?.parse()?,
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    ensure!(products >= 3, "--products must be at least 3");
+    println!("binaries: {}", sentra_e2e::bin_dir()?.display());
+
+    let cloud = Cloud::start()?;
+    cloud.branch_create("JKT01")?;
+    cloud.catalog_import(&catalog_csv(), Some("JKT01"))?;
+    cloud.admin(&[
+        "user", "add", "--name", "Sari", "--pin", "1234", "--branch", "JKT01",
+    ])?;
+    let till = Till::init("JKT01", "T01")?;
+    till.enroll(&cloud.url(), &cloud.enroll_code("JKT01", "terminal")?, None)?;
+    let (exit, _, run) = till.sync()?;
+    ensure!(exit == Some(0), "sync: {}", run.stderr);
+    let user_id = cloud.sql("SELECT user_id FROM cashiers WHERE name = 'Sari'")?;
+    let user_id = user_id.trim().to_owned();
+
+    let csv = till.data_dir.with_file_name("big-catalog.csv");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&csv)?);
+        writeln!(f, "sku,barcode,name,price,tax_category,stock")?;
+        for i in 0..products {
+            writeln!(
+                f,
+                "P{i:07},{},Produk Uji {i} {} g,{},standard,100",
+                barcode(i),
+                50 + i % 950,
+                1_000 + (i % 500) * 100
+            )?;
+        }
+    }
+    let started = Instant::now();
+    till.ok(&["catalog", "import", csv.to_str().context("path")?])?;
+    println!(
+        "catalog: {products} products imported in {:?}",
+        started.elapsed()
+    );
+
+    let app = App::launch(&Launch {
+        data_dir: till.data_dir.clone(),
+        printer: None,
+    })
+    .await?;
+    let result = async {
+        app.el_within("pin-screen", Duration::from_secs(30)).await?;
+        let perf = app.perf().await?;
+        let cold = perf["pinScreenAt"].as_f64().unwrap_or(f64::NAN)
+            - perf["processStartedAt"].as_f64().unwrap_or(f64::NAN);
+        app.el(&format!("cashier-tile\"][data-user-id=\"{user_id}"))
+            .await?
+            .click()
+            .await?;
+        app.type_into("pin-input", "1234").await?;
+        app.click("pin-submit").await?;
+        app.type_into("open-shift-float", "100000").await?;
+        app.click("open-shift-submit").await?;
+        app.el("sale-screen").await?;
+        let rss_before = app.app_pid().and_then(tree_rss_kib);
+        let started = Instant::now();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..sales {
+            for n in 1..=3 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                app.type_into(
+                    "scan-input",
+                    &format!("{}{ENTER}", barcode(seed % products)),
+                )
+                .await?;
+                app.wait_count("cart-line", n, Duration::from_secs(10))
+                    .await?;
+            }
+            app.click("tender-button").await?;
+            app.click("tender-method-cash").await?;
+            app.fill("tender-amount", "2000000").await?;
+            app.click("tender-pay").await?;
+            app.el("receipt-no").await?;
+            app.click("next-sale").await?;
+            app.el("sale-screen").await?;
+        }
+        let wall = started.elapsed();
+        let rss_after = app.app_pid().and_then(tree_rss_kib);
+        let perf: Value = app.perf().await?;
+        let mut scans: Vec<f64> = perf["scans"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        scans.sort_by(f64::total_cmp);
+        println!(
+            "sales: {sales} ({} scans) through the UI in {wall:.1?}",
+            scans.len()
+        );
+        println!(
+            "scan-to-line-shown (ms): p50 {:.1}  p95 {:.1}  max {:.1}   (target p95 <= 50)",
+            percentile(&scans, 50.0),
+            percentile(&scans, 95.0),
+            scans.last().copied().unwrap_or(f64::NAN)
+        );
+        println!("cold start to PIN screen: {cold:.0} ms   (target <= 2000)");
+        println!(
+            "resident memory (app + WebKit processes): {} MiB after sign-in, {} MiB after {sales} sales",
+            rss_before.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
+            rss_after.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
+        );
+        Ok(())
+    }
+    .await;
+    app.quit().await.ok();
+    result
+}
