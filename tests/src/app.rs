@@ -127,6 +127,9 @@ impl App {
             .env_remove("SENTRA_DATA_DIR")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        // Its own process group, so the WebKitWebDriver and app it starts
+        // go with it.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         match &launch.printer {
             Some(p) => cmd.env("SENTRA_PRINTER", p),
             None => cmd.env_remove("SENTRA_PRINTER"),
@@ -286,10 +289,19 @@ impl App {
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     }
 
-    pub async fn quit(mut self) -> Result<()> {
+    pub async fn quit(self) -> Result<()> {
         let r = self.client.clone().close().await;
-        terminate(&mut self.driver, Duration::from_secs(3));
         r.map_err(Into::into)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        // The driver, WebKitWebDriver and the app, also when a test fails.
+        let group = rustix::process::Pid::from_child(&self.driver);
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
+        terminate(&mut self.driver, Duration::from_secs(3));
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     }
 }
 
