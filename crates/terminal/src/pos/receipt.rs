@@ -224,8 +224,36 @@ pub fn render(doc: &ReceiptDoc, paper: Paper) -> Result<(Vec<u8>, Vec<String>)> 
     Ok((bytes, lines))
 }
 
+/// Width of the label column in `ShiftReport::to_text`.
+const REPORT_LABEL_COLUMNS: usize = 24;
+
+/// Re-lay one `label  value` line of a shift report for `columns`: on one
+/// line when both fit with a space between, else the label and then the
+/// value right-aligned below it.
+pub fn fit_report_line(line: &str, columns: usize) -> Vec<String> {
+    let label: String = line.chars().take(REPORT_LABEL_COLUMNS).collect();
+    let value: String = line.chars().skip(REPORT_LABEL_COLUMNS).collect();
+    let (label, value) = (label.trim_end(), value.trim());
+    let (l, v) = (label.chars().count(), value.chars().count());
+    if value.is_empty() {
+        vec![label.to_owned()]
+    } else if l + 1 + v <= columns {
+        vec![format!("{label}{}{value}", " ".repeat(columns - l - v))]
+    } else {
+        vec![
+            label.to_owned(),
+            format!("{}{value}", " ".repeat(columns.saturating_sub(v))),
+        ]
+    }
+}
+
 /// A fixed-width text (X/Z report) for the printer, and its screen lines.
 pub fn render_text(lines: Vec<String>, paper: Paper) -> Result<(Vec<u8>, Vec<String>)> {
+    let columns = width(paper).columns();
+    let lines = lines
+        .iter()
+        .flat_map(|l| fit_report_line(l, columns))
+        .collect();
     let bytes = sentra_printer::encode_text(
         &TextDoc {
             lines,
@@ -246,6 +274,33 @@ fn preview(bytes: &[u8]) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_lines_fit_the_paper() {
+        let line = format!("{:<24}{:>18}", "Sales (net of voids)", "12 × Rp 1.234.500");
+        assert_eq!(
+            fit_report_line(&line, 48),
+            vec![format!(
+                "Sales (net of voids){}12 × Rp 1.234.500",
+                " ".repeat(11)
+            )]
+        );
+        assert_eq!(
+            fit_report_line(&line, 32),
+            vec![
+                "Sales (net of voids)".to_owned(),
+                format!("{}12 × Rp 1.234.500", " ".repeat(15)),
+            ]
+        );
+        let short = format!("{:<24}{:>18}", "Opening float", "Rp 100.000");
+        assert_eq!(
+            fit_report_line(&short, 32),
+            vec![format!("Opening float{}Rp 100.000", " ".repeat(9))]
+        );
+        for out in [fit_report_line(&line, 32), fit_report_line(&short, 32)] {
+            assert!(out.iter().all(|l| l.chars().count() <= 32));
+        }
+    }
 
     #[test]
     fn quantities_show_decimals_only_for_fractions() {
