@@ -14,7 +14,7 @@ use sentra_terminal::pos::print_queue::{PrintJob, PrintWorker};
 use sentra_terminal::pos::settings::{PosSettings, SetupMode};
 use sentra_terminal::pos::views::*;
 use sentra_terminal::pos::{self, AppError, PosSession};
-use sentra_terminal::sync::{LoopOptions, SyncLoop};
+use sentra_terminal::sync::{LoopEvent, LoopOptions, SyncLoop};
 use tauri::{AppHandle, Emitter, Manager, State};
 
 /// Everything the commands share.
@@ -84,11 +84,16 @@ fn start_background(app: &AppHandle, shell: &Shell) {
         let sync = SyncLoop::spawn(
             move || Terminal::open(&dir),
             LoopOptions::default(),
-            move |_event| {
+            move |event| {
+                // Only a round that pulled master data changes prices or
+                // cashiers under the till's own connection.
+                let changed =
+                    matches!(&event, LoopEvent::Round { report, .. } if report.settings_changed);
                 let shell = handle.state::<Arc<Shell>>();
                 if let Ok(view) = shell.with(|s| {
-                    // Prices or cashiers may have changed under us.
-                    s.terminal_mut().reload_settings()?;
+                    if changed {
+                        s.terminal_mut().reload_settings()?;
+                    }
                     s.sync_view()
                 }) {
                     let _ = handle.emit("sync", view);

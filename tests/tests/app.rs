@@ -119,6 +119,19 @@ async fn sign_in_and_sell(app: &App, user_id: &str) -> Result<(String, Duration)
     Ok((receipt.trim().to_owned(), took))
 }
 
+/// The sale of [`sign_in_and_sell`], then its receipt at the printer,
+/// checked line by line.
+async fn sell_and_print(
+    app: &App,
+    printer: &FakePrinter,
+    user_id: &str,
+) -> Result<(String, Duration)> {
+    let (receipt, took) = sign_in_and_sell(app, user_id).await?;
+    let jobs = printer.wait_jobs(1, Duration::from_secs(20))?;
+    check_receipt(&jobs[0], &receipt)?;
+    Ok((receipt, took))
+}
+
 /// The receipt job decoded: the three items and the totals.
 fn check_receipt(bytes: &[u8], receipt_no: &str) -> Result<()> {
     let printed = sentra_printer::decode(bytes).context("the printer got valid ESC/POS")?;
@@ -236,9 +249,7 @@ async fn a_cashier_sells_prints_voids_and_closes_through_the_real_app() -> Resul
     })
     .await?;
     let result = async {
-        let (receipt, took) = sign_in_and_sell(&app, &sari).await?;
-        let jobs = printer.wait_jobs(1, Duration::from_secs(20))?;
-        check_receipt(&jobs[0], &receipt)?;
+        let (receipt, took) = sell_and_print(&app, &printer, &sari).await?;
         // The app marks the job printed once the printer took it.
         app.wait_js(
             "document.querySelector('[data-testid=\"print-status\"]')?.dataset.state === 'printed'",
@@ -273,15 +284,13 @@ async fn the_same_sale_with_no_upstream_answering_takes_no_network_time() -> Res
     })
     .await?;
     let result = async {
-        let (receipt, took) = sign_in_and_sell(&app, &sari).await?;
+        let (_receipt, took) = sell_and_print(&app, &printer, &sari).await?;
         // The sale is durable and the change shown without waiting on any
         // network timeout (the sync client's are seconds long).
         ensure!(
             took < Duration::from_millis(1500),
             "pay → change took {took:?}"
         );
-        let jobs = printer.wait_jobs(1, Duration::from_secs(20))?;
-        check_receipt(&jobs[0], &receipt)?;
         let state = app
             .el("sync-state")
             .await?

@@ -413,15 +413,7 @@ impl PosSession {
             .lines
             .get(index as usize)
             .ok_or_else(|| TerminalError::invalid("line", "not in the cart"))?;
-        if cart::needs_supervisor(line.line_discount, line.gross, self.settings.threshold()?) {
-            self.supervisor(
-                supervisor_pin,
-                &format!(
-                    "a discount above {}%",
-                    self.settings.supervisor_discount_pct
-                ),
-            )?;
-        }
+        self.approve_discount(line.line_discount, line.gross, supervisor_pin)?;
         self.cart = trial;
         self.changed = Some(index as usize);
         self.cart()
@@ -437,11 +429,20 @@ impl PosSession {
         trial.discount = discount;
         let priced = self.price(&trial)?;
         let base = Money::idr(priced.gross.minor() - priced.line_discounts.minor());
-        if cart::needs_supervisor(
-            priced.cart_discount_amount,
-            base,
-            self.settings.threshold()?,
-        ) {
+        self.approve_discount(priced.cart_discount_amount, base, supervisor_pin)?;
+        self.cart = trial;
+        self.cart()
+    }
+
+    /// A discount of `amount` on `base` above the threshold needs a
+    /// supervisor (signed in, or by PIN).
+    fn approve_discount(
+        &self,
+        amount: Money,
+        base: Money,
+        supervisor_pin: Option<&str>,
+    ) -> Result<()> {
+        if cart::needs_supervisor(amount, base, self.settings.threshold()?) {
             self.supervisor(
                 supervisor_pin,
                 &format!(
@@ -450,8 +451,7 @@ impl PosSession {
                 ),
             )?;
         }
-        self.cart = trial;
-        self.cart()
+        Ok(())
     }
 
     fn price(&self, cart: &Cart) -> Result<sentra_domain::PricedSale> {
