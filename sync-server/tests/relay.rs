@@ -268,3 +268,22 @@ async fn bad_requests_to_the_relay_get_clear_errors_and_change_nothing() {
     assert_eq!(body["stored"], 1);
     relay.running.stop().await.unwrap();
 }
+
+/// Regression: an on-demand device-list refresh was skipped when another had
+/// run less than 20 ms before, even if that one began before the new device
+/// was enrolled — a terminal enrolled right after another's first push was
+/// refused `unknown_to_relay`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminals_enrolled_one_right_after_another_are_all_known_at_once() {
+    let cloud = Server::start().await;
+    cloud.branch("JKT01").await;
+    let code = cloud.code("JKT01", DeviceKind::Relay).await;
+    let relay = start_relay(&cloud, code).await;
+    for seed in 10..18 {
+        let mut t = cloud.enroll("JKT01", DeviceKind::Terminal, seed).await;
+        let e = note(&mut t, 1);
+        let (status, body) = relay.push(&t.credential, &[e]).await;
+        assert_eq!(status, 200, "terminal {seed}: {body}");
+    }
+    relay.running.stop().await.unwrap();
+}

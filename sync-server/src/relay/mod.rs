@@ -163,18 +163,34 @@ impl Relay {
             if tried.contains_key(&unknown) {
                 return Ok(());
             }
-            let mut last = self.devices_lock.lock().await;
-            if last.is_some_and(|t| t.elapsed() < ON_DEMAND_GAP) {
-                return Ok(());
-            }
-            *last = Some(now);
             tried.insert(unknown, now);
         }
-        self.refresh_devices_now().await
+        let asked = Instant::now();
+        // One refresh at a time. A refresh that *began* after we asked has
+        // seen every device enrolled before that: nothing more to do. One
+        // that began earlier may not have, so refresh again, at most one
+        // every ON_DEMAND_GAP (a flood of unknown credentials cannot turn
+        // into a flood of requests to the cloud).
+        let mut last = self.devices_lock.lock().await;
+        if let Some(t) = *last {
+            if t > asked {
+                return Ok(());
+            }
+            tokio::time::sleep(ON_DEMAND_GAP.saturating_sub(t.elapsed())).await;
+        }
+        *last = Some(Instant::now());
+        self.fetch_devices().await
     }
 
-    /// Replaces the device list with the cloud's.
+    /// Replaces the device list with the cloud's now.
     pub async fn refresh_devices_now(&self) -> Result<(), ApiError> {
+        let mut last = self.devices_lock.lock().await;
+        *last = Some(Instant::now());
+        self.fetch_devices().await
+    }
+
+    /// Replaces the device list with the cloud's (callers hold `devices_lock`).
+    async fn fetch_devices(&self) -> Result<(), ApiError> {
         match self.upstream.devices().await {
             Ok(list) => {
                 self.uplink(true);
