@@ -47,6 +47,11 @@ pub enum ApiError {
     Unavailable,
     #[error("internal error")]
     Internal(String),
+    /// A bug that the same request would hit again (the database refused the
+    /// data itself): answered 500 `internal` but not retryable, so a client
+    /// stops and raises it instead of resending forever.
+    #[error("internal error that would recur; a person must look at it")]
+    InternalPermanent(String),
 }
 
 impl ApiError {
@@ -65,7 +70,9 @@ impl ApiError {
             ApiError::EnrollCodeExpired(_) => StatusCode::GONE,
             ApiError::EnrollCodeUsed(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) | ApiError::InternalPermanent(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -86,7 +93,7 @@ impl ApiError {
             ApiError::EnrollCodeUsed(_) => "enroll_code_used",
             ApiError::Conflict(_) => "conflict",
             ApiError::Unavailable => "unavailable",
-            ApiError::Internal(_) => "internal",
+            ApiError::Internal(_) | ApiError::InternalPermanent(_) => "internal",
         }
     }
 
@@ -131,6 +138,10 @@ impl From<sqlx::Error> for ApiError {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::Unavailable
             }
+            sqlx::Error::Database(db) if is_data_refusal(db.code().as_deref()) => {
+                tracing::error!(error = %e, "database refused the data");
+                ApiError::InternalPermanent(e.to_string())
+            }
             _ => {
                 tracing::error!(error = %e, "database error");
                 ApiError::Internal(e.to_string())
@@ -139,9 +150,16 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// SQLSTATE classes in which the database refuses the data itself (data
+/// exception, integrity constraint, program limit): resending the same data
+/// meets the same answer.
+pub fn is_data_refusal(sqlstate: Option<&str>) -> bool {
+    sqlstate.is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c.starts_with("54"))
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
+        if let ApiError::Internal(detail) | ApiError::InternalPermanent(detail) = &self {
             tracing::error!(%detail, "internal error answered with 500");
         }
         // The request id travels in the `x-request-id` response header.

@@ -94,6 +94,17 @@ pub fn parse(
                     format!("{column} is longer than {MAX_FIELD} bytes"),
                 ));
             }
+            // A NUL or other control character would reach a receipt, a
+            // signed entry and the cloud's jsonb: refuse it here, by name.
+            if let Some(c) = field(i).chars().find(|c| crate::validate::is_control(*c)) {
+                return Err(bad(
+                    line,
+                    format!(
+                        "{column} contains a control character (U+{:04X})",
+                        u32::from(c)
+                    ),
+                ));
+            }
         }
         let sku = field(0).to_owned();
         if sku.is_empty() || sku.chars().any(|c| c.is_control() || c.is_whitespace()) {
@@ -137,6 +148,12 @@ pub fn parse(
         if price < 0 {
             return Err(bad(line, format!("price {price} is negative")));
         }
+        if price > crate::validate::MAX_AMOUNT {
+            return Err(bad(
+                line,
+                format!("price {price} is over {}", crate::validate::MAX_AMOUNT),
+            ));
+        }
         let tax_category = field(4).to_owned();
         if !known_tax_categories.contains(&tax_category) {
             return Err(bad(
@@ -155,6 +172,15 @@ pub fn parse(
                     .trim_start_matches('-')
                     .parse()
                     .map_err(|e| bad(line, format!("stock: {e}")))?;
+                if q.milli() > crate::validate::MAX_QUANTITY_MILLI {
+                    return Err(bad(
+                        line,
+                        format!(
+                            "stock {text} is over {} units",
+                            crate::validate::MAX_QUANTITY_MILLI / 1000
+                        ),
+                    ));
+                }
                 Some(if negative { -q.milli() } else { q.milli() })
             }
         };
@@ -232,6 +258,28 @@ mod tests {
         assert!(e.contains("line 2:"), "{e}");
         let e = error_of("sku,barcode,name,price,tax_category,stock\n");
         assert!(e.contains("line 1: no products"), "{e}");
+    }
+
+    #[test]
+    fn control_characters_are_refused_with_the_line_and_column_named() {
+        let e = error_of(
+            "sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5000,standard,1\nA2,112,Kopi\0Susu,5000,standard,1\n",
+        );
+        assert!(
+            e.contains("line 3: name contains a control character (U+0000)"),
+            "{e}"
+        );
+        let e = error_of(
+            "sku,barcode,name,price,tax_category,stock\nA1,111,Teh\u{1b}[31m,5000,standard,1\n",
+        );
+        assert!(
+            e.contains("line 2: name contains a control character"),
+            "{e}"
+        );
+        let e = error_of(
+            "sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5000,standard,2000000\n",
+        );
+        assert!(e.contains("line 2: stock 2000000 is over"), "{e}");
     }
 
     #[test]

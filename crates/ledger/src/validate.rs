@@ -8,12 +8,20 @@
 use sentra_protocol::payload::{
     CashMoved, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed, ShiftOpened, StockCounted,
 };
-use sentra_protocol::{Entry, EntryKind, EntryPayload};
+use sentra_protocol::{Entry, EntryKind, EntryPayload, canonical_json};
 
 use crate::shift::parse_method;
 
-/// At most this many lines in a sale or refund.
-pub const MAX_LINES: usize = 500;
+/// At most this many bytes in an entry's canonical payload. A 2,000-line sale
+/// with 200-byte names fits; the push body (4 MiB) always holds one entry.
+pub const MAX_PAYLOAD_BYTES: usize = sentra_protocol::wire::MAX_PAYLOAD_BYTES;
+/// At most this many lines in a sale or refund (a wholesale basket of 1,000
+/// lines must go through; twice that leaves room).
+pub const MAX_LINES: usize = 2000;
+/// No line quantity or stock count may exceed this many thousandths (one
+/// million units): the sums of a batch (1,000 entries × 2,000 lines) stay
+/// below 2·10^15, far from 64-bit overflow.
+pub const MAX_QUANTITY_MILLI: i64 = 1_000_000_000;
 /// At most this many tenders in a sale.
 pub const MAX_TENDERS: usize = 20;
 /// At most this many bytes in any text field of a payload.
@@ -44,6 +52,12 @@ pub enum Invalid {
     Schema { kind: String, reason: String },
     #[error("{kind} payload: {reason}")]
     Rule { kind: String, reason: String },
+    #[error("payload is {bytes} bytes; at most {MAX_PAYLOAD_BYTES} are allowed")]
+    TooLarge { bytes: usize },
+    #[error("{at}: control character U+{code:04X} in text")]
+    ControlCharacter { at: String, code: u32 },
+    #[error("{at}: text is {bytes} bytes; at most {MAX_TEXT} are allowed")]
+    TextTooLong { at: String, bytes: usize },
 }
 
 impl Invalid {
@@ -53,6 +67,9 @@ impl Invalid {
             Invalid::UnknownKind(_) => "unknown_kind",
             Invalid::Schema { .. } => "invalid_payload",
             Invalid::Rule { .. } => "invalid_figures",
+            Invalid::TooLarge { .. } => "too_large",
+            Invalid::ControlCharacter { .. } => "control_character",
+            Invalid::TextTooLong { .. } => "text_too_long",
         }
     }
 }
@@ -64,8 +81,21 @@ fn decode<P: EntryPayload + serde::de::DeserializeOwned>(e: &Entry) -> Result<P,
     })
 }
 
-/// Decodes and checks an entry's payload.
+/// Decodes and checks an entry's payload: its size, every string in it (no
+/// control characters, at most [`MAX_TEXT`] bytes), its kind's schema and
+/// figures. The terminal runs this before it signs an entry, the cloud when it
+/// stores one, so a till never writes what its cloud would quarantine.
 pub fn validate(e: &Entry) -> Result<Typed, Invalid> {
+    let bytes = canonical_json(&e.payload)
+        .map_err(|err| Invalid::Schema {
+            kind: e.kind.as_str().to_owned(),
+            reason: err.to_string(),
+        })?
+        .len();
+    if bytes > MAX_PAYLOAD_BYTES {
+        return Err(Invalid::TooLarge { bytes });
+    }
+    check_strings(&e.payload, &mut String::from("payload"))?;
     let typed = match &e.kind {
         EntryKind::SaleCompleted => Typed::SaleCompleted(decode(e)?),
         EntryKind::SaleVoided => Typed::SaleVoided(decode(e)?),
@@ -83,6 +113,59 @@ pub fn validate(e: &Entry) -> Result<Typed, Invalid> {
     Ok(typed)
 }
 
+/// A control character (C0, DEL or C1): never part of a name, a code or a
+/// reason, and U+0000 cannot even be stored by PostgreSQL's `jsonb`.
+pub fn is_control(c: char) -> bool {
+    c.is_control()
+}
+
+/// Refuses text that no field of an entry may hold: control characters, or
+/// more than [`MAX_TEXT`] bytes. `at` names the field in the error.
+pub fn check_text(at: &str, s: &str) -> Result<(), Invalid> {
+    if let Some(c) = s.chars().find(|c| is_control(*c)) {
+        return Err(Invalid::ControlCharacter {
+            at: at.to_owned(),
+            code: u32::from(c),
+        });
+    }
+    if s.len() > MAX_TEXT {
+        return Err(Invalid::TextTooLong {
+            at: at.to_owned(),
+            bytes: s.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Every string of a payload, keys included, through [`check_text`].
+fn check_strings(v: &serde_json::Value, at: &mut String) -> Result<(), Invalid> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => check_text(at, s),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = at.len();
+                at.push_str(&format!("[{i}]"));
+                check_strings(item, at)?;
+                at.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Object(members) => {
+            for (k, item) in members {
+                check_text(at, k)?;
+                let len = at.len();
+                at.push('.');
+                at.push_str(k);
+                check_strings(item, at)?;
+                at.truncate(len);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 fn text(what: &str, s: &str, required: bool) -> Result<(), String> {
     if required && s.trim().is_empty() {
         return Err(format!("{what} is empty"));
@@ -98,6 +181,16 @@ fn non_negative(what: &str, n: i64) -> Result<(), String> {
         return Err(format!("{what} is negative ({n})"));
     }
     at_most(what, n)
+}
+
+fn quantity(what: &str, n: i64) -> Result<(), String> {
+    if n <= 0 {
+        return Err(format!("{what} must be positive ({n})"));
+    }
+    if n > MAX_QUANTITY_MILLI {
+        return Err(format!("{what} is over {MAX_QUANTITY_MILLI} ({n})"));
+    }
+    Ok(())
 }
 
 fn positive(what: &str, n: i64) -> Result<(), String> {
@@ -149,7 +242,11 @@ fn check(t: &Typed) -> Result<(), String> {
         Typed::CashMoved(m) => positive("amount", m.amount),
         Typed::StockCounted(s) => {
             text("sku", &s.sku, true)?;
-            non_negative("counted_milli", s.counted_milli)
+            non_negative("counted_milli", s.counted_milli)?;
+            if s.counted_milli > MAX_QUANTITY_MILLI {
+                return Err(format!("counted_milli is over {MAX_QUANTITY_MILLI}"));
+            }
+            Ok(())
         }
     }
 }
@@ -179,7 +276,7 @@ fn check_sale(s: &SaleCompleted) -> Result<(), String> {
         }
         text(&at("sku"), &l.sku, true)?;
         text(&at("name"), &l.name, false)?;
-        positive(&at("quantity_milli"), l.quantity_milli)?;
+        quantity(&at("quantity_milli"), l.quantity_milli)?;
         for (what, n) in [
             ("unit_price", l.unit_price),
             ("gross", l.gross),
@@ -247,7 +344,7 @@ fn check_refund(r: &RefundIssued) -> Result<(), String> {
     }
     for l in &r.lines {
         text("sku", &l.sku, true)?;
-        positive("quantity_milli", l.quantity_milli)?;
+        quantity("quantity_milli", l.quantity_milli)?;
         non_negative("amount", l.amount)?;
         non_negative("tax", l.tax)?;
     }
@@ -352,7 +449,7 @@ mod tests {
         s.tenders[0].method = "bitcoin".into();
         assert!(check_sale(&s).is_err());
         let mut s = sale();
-        s.lines[0].quantity_milli = MAX_AMOUNT + 1;
+        s.lines[0].quantity_milli = MAX_QUANTITY_MILLI + 1;
         let err = check_sale(&s).expect_err("absurd quantity");
         assert!(err.to_string().contains("over"), "{err}");
     }
@@ -363,6 +460,67 @@ mod tests {
         v.as_object_mut().expect("object").remove("lines");
         let err = validate(&entry(EntryKind::SaleCompleted, v)).expect_err("no lines");
         assert_eq!(err.code(), "invalid_payload");
+    }
+
+    #[test]
+    fn a_thousand_line_sale_passes_and_too_many_lines_do_not() {
+        let mut s = sale();
+        let line = s.lines[1].clone();
+        s.lines.clear();
+        for n in 1..=1000u32 {
+            let mut l = line.clone();
+            l.line_no = n;
+            l.name = "Beras Premium Cap Bunga 5 kg karung".into();
+            s.lines.push(l);
+        }
+        s.gross = 1000 * line.gross;
+        s.tax = 1000 * line.tax;
+        s.total = 1000 * line.total;
+        s.tenders[0].amount = s.total;
+        s.paid = s.total;
+        s.change = 0;
+        assert!(check_sale(&s).is_ok(), "{:?}", check_sale(&s));
+        let too_many = MAX_LINES + 1;
+        while s.lines.len() < too_many {
+            let mut l = line.clone();
+            l.line_no = s.lines.len() as u32 + 1;
+            s.lines.push(l);
+        }
+        let err = check_sale(&s).expect_err("too many lines");
+        assert!(err.to_string().contains("lines"), "{err}");
+    }
+
+    #[test]
+    fn control_characters_anywhere_are_refused_with_the_field_named() {
+        let mut s = sale();
+        s.lines[1].name = "Kopi\0Susu".into();
+        let err = check_sale(&s).expect_err("NUL in a name");
+        assert_eq!(err.code(), "control_character");
+        assert!(err.to_string().contains("lines[1].name"), "{err}");
+        for bad in ["a\u{7}b", "tab\there", "del\u{7f}", "c1\u{85}"] {
+            let mut s = sale();
+            s.cashier = Some(bad.to_owned());
+            assert_eq!(check_sale(&s).expect_err(bad).code(), "control_character");
+        }
+        let mut s = sale();
+        s.cashier = Some("Siti Nurhaliza — kasir 2 ✓".into());
+        assert!(check_sale(&s).is_ok());
+        // A field the schema does not know is checked too.
+        let mut v = serde_json::to_value(sale()).expect("json");
+        v["note"] = serde_json::json!(["ok", "bad\u{0}"]);
+        let err = validate(&entry(EntryKind::SaleCompleted, v)).expect_err("note");
+        assert!(err.to_string().contains("note[1]"), "{err}");
+    }
+
+    #[test]
+    fn text_over_the_limit_and_payloads_over_the_limit_are_refused() {
+        let mut s = sale();
+        s.cashier = Some("x".repeat(MAX_TEXT + 1));
+        assert_eq!(check_sale(&s).expect_err("long").code(), "text_too_long");
+        let mut v = serde_json::to_value(sale()).expect("json");
+        v["note"] = serde_json::json!(vec!["y".repeat(MAX_TEXT); MAX_PAYLOAD_BYTES / MAX_TEXT + 1]);
+        let err = validate(&entry(EntryKind::SaleCompleted, v)).expect_err("big");
+        assert_eq!(err.code(), "too_large");
     }
 
     #[test]

@@ -27,8 +27,10 @@ pub const PROTOCOL_HEADER: &str = "sentra-protocol";
 pub const MAX_PUSH_ENTRIES: usize = 1000;
 /// At most this many bytes in one request body.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// At most this many bytes in one entry's canonical payload.
-pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// At most this many bytes in one entry's canonical payload (1 MiB: a sale of
+/// 2,000 lines fits). A genuine entry over it is stored in quarantine
+/// (`too_large`), never refused, so it cannot wedge its device's queue.
+pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
 /// At most this many changes in one pull page.
 pub const MAX_PULL_LIMIT: u32 = 1000;
 

@@ -47,6 +47,12 @@ pub enum TerminalError {
     #[error("invalid {what}: {detail}")]
     InvalidInput { what: &'static str, detail: String },
 
+    /// The entry breaks a rule the cloud enforces (size, text, lines,
+    /// figures): nothing was written, so the till never holds an entry its
+    /// cloud would quarantine.
+    #[error("{kind} not recorded: {detail}")]
+    EntryRefused { kind: String, detail: String },
+
     #[error("wrong PIN")]
     PinRejected,
 

@@ -104,6 +104,15 @@ pub fn append(
         prev_hash: last.hash,
     }
     .sign(&author.signing_key)?;
+    // The cloud's own checks, before anything is stored: a sale too big, a
+    // name with a control character, figures that do not add up are refused
+    // here with the reason, never written to be quarantined later.
+    if let Err(invalid) = sentra_ledger::validate(&entry) {
+        return Err(TerminalError::EntryRefused {
+            kind: entry.kind.as_str().to_owned(),
+            detail: invalid.to_string(),
+        });
+    }
     insert(tx, &entry)?;
     Ok(entry)
 }

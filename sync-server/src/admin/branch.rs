@@ -25,9 +25,9 @@ pub async fn create(pool: &PgPool, code: &str, name: &str, timezone: &str) -> Re
         )));
     }
     let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(AdminError::Invalid(
-            "branch name must be 1 to 200 bytes".into(),
+            "branch name must be 1 to 200 bytes, without control characters".into(),
         ));
     }
     if timezone.parse::<chrono_tz::Tz>().is_err() {

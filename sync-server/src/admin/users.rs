@@ -24,9 +24,9 @@ pub async fn add(
     role: &str,
 ) -> Result<Uuid> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(AdminError::Invalid(
-            "user name must be 1 to 100 characters".into(),
+            "user name must be 1 to 100 characters, without control characters".into(),
         ));
     }
     check_pin(pin)?;

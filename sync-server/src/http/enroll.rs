@@ -25,6 +25,11 @@ pub async fn enroll(
             "name must be 1 to {MAX_NAME} bytes"
         )));
     }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::Malformed(
+            "name must not contain control characters".into(),
+        ));
+    }
     let key_bytes: [u8; 32] = hex::decode(req.public_key.trim())
         .ok()
         .and_then(|b| b.try_into().ok())

@@ -73,26 +73,31 @@ fn method_slot(name: &str) -> Option<usize> {
 }
 
 impl Rollup {
-    fn sale(&mut self, f: &SaleFigures, sign: i64) {
-        self.sales_count += sign;
-        self.gross += sign * f.gross.minor();
-        self.discounts += sign * f.discounts.minor();
-        self.tax += sign * f.tax.minor();
-        self.sales_total += sign * f.total.minor();
+    /// Adds (`sign` 1) or takes back (`sign` −1) a sale; every sum checked.
+    fn sale(&mut self, f: &SaleFigures, sign: i64) -> R<()> {
+        let what = "the daily rollup";
+        add(&mut self.sales_count, sign, what)?;
+        add(&mut self.gross, sign * f.gross.minor(), what)?;
+        add(&mut self.discounts, sign * f.discounts.minor(), what)?;
+        add(&mut self.tax, sign * f.tax.minor(), what)?;
+        add(&mut self.sales_total, sign * f.total.minor(), what)?;
         for (m, a) in &f.payments {
             if let Some(i) = method_slot(m.as_str()) {
-                self.payments[i] += sign * a.minor();
+                add(&mut self.payments[i], sign * a.minor(), what)?;
             }
         }
+        Ok(())
     }
 
-    fn refund(&mut self, total: i64, tax: i64, method: &str) {
-        self.refunds_count += 1;
-        self.refunds_total += total;
-        self.refunds_tax += tax;
+    fn refund(&mut self, total: i64, tax: i64, method: &str) -> R<()> {
+        let what = "the daily rollup";
+        add(&mut self.refunds_count, 1, what)?;
+        add(&mut self.refunds_total, total, what)?;
+        add(&mut self.refunds_tax, tax, what)?;
         if let Some(i) = method_slot(method) {
-            self.payments[i] -= total;
+            add(&mut self.payments[i], -total, what)?;
         }
+        Ok(())
     }
 }
 
@@ -140,7 +145,33 @@ type SaleJoinRow = (
     NaiveDate,
     Option<Uuid>,
 );
-type R<T> = Result<T, sqlx::Error>;
+type R<T> = Result<T, ApplyError>;
+
+/// Why applying a batch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// This entry cannot be applied as the ledger stands (a running sum would
+    /// overflow, a row it builds on is unreadable): it will fail again on
+    /// every retry, so the batch is re-run entry by entry and this one is
+    /// quarantined with the reason.
+    #[error("{0}")]
+    Entry(String),
+}
+
+impl From<sentra_domain::DomainError> for ApplyError {
+    fn from(e: sentra_domain::DomainError) -> Self {
+        ApplyError::Entry(e.to_string())
+    }
+}
+
+fn add(a: &mut i64, b: i64, what: &str) -> R<()> {
+    *a = a
+        .checked_add(b)
+        .ok_or_else(|| ApplyError::Entry(format!("{what} would overflow")))?;
+    Ok(())
+}
 
 fn date_of(ms: i64, tz: Tz) -> NaiveDate {
     rules::business_date(ms, tz)
@@ -209,7 +240,11 @@ impl Applier {
         let events = std::mem::take(&mut self.stock_events);
         let mut deltas: BTreeMap<&str, i64> = BTreeMap::new();
         for e in &events {
-            *deltas.entry(e.sku.as_str()).or_default() += e.delta;
+            add(
+                deltas.entry(e.sku.as_str()).or_default(),
+                e.delta,
+                "stock movement",
+            )?;
         }
         let skus: Vec<&str> = deltas.keys().copied().collect();
         let amounts: Vec<i64> = deltas.values().copied().collect();
@@ -238,7 +273,7 @@ impl Applier {
                 continue;
             };
             let before = *level;
-            *level += e.delta;
+            add(level, e.delta, "stock on hand")?;
             if let Some(sale) = &e.sale
                 && *level < 0
             {
@@ -284,8 +319,12 @@ impl Applier {
         .fetch_all(&mut *db)
         .await?;
         for (id, device_id, float, totals, opened_at) in rows {
-            let summary = summary_of(float, &totals.0)
-                .unwrap_or_else(|_| ShiftSummary::open(Money::idr(float)));
+            // Unreadable totals must not silently restart at zero.
+            let summary = summary_of(float, &totals.0).map_err(|e| {
+                ApplyError::Entry(format!(
+                    "the totals held for shift {id} are unreadable: {e}"
+                ))
+            })?;
             self.shifts.insert(
                 id,
                 ShiftState {
@@ -668,12 +707,12 @@ impl Applier {
         self.load_shifts(tx, &shift_ids).await?;
         for (i, s) in &applied {
             let a = &batch[*i];
-            let Ok(fig) = figures_of(s) else { continue };
+            let fig = figures_of(s)?;
             let st = self.shift(s.shift_id, a.entry.device_id, a.occurred_ms);
-            if st.summary.add_sale(&fig).is_ok() {
-                st.dirty = true;
-            }
-            self.rollup(a.occurred_ms, a.entry.device_id).sale(&fig, 1);
+            st.summary.add_sale(&fig)?;
+            st.dirty = true;
+            self.rollup(a.occurred_ms, a.entry.device_id)
+                .sale(&fig, 1)?;
         }
 
         // 7. Voids and refunds parked for these sales can apply now.
@@ -845,20 +884,17 @@ impl Applier {
             .bind(void_id)
             .execute(&mut **tx)
             .await?;
-        let Ok(fig) = figures_of(&sale.payload) else {
-            return Ok(());
-        };
+        let fig = figures_of(&sale.payload)?;
         self.load_shifts(tx, &[void_shift]).await?;
         let st = self.shift(void_shift, void_device, void_at.timestamp_millis());
-        if st.summary.add_void(&fig).is_ok() {
-            st.dirty = true;
-        }
+        st.summary.add_void(&fig)?;
+        st.dirty = true;
         let r = self
             .rollups
             .entry((sale.business_date, sale.device_id))
             .or_default();
-        r.sale(&fig, -1);
-        r.voids_count += 1;
+        r.sale(&fig, -1)?;
+        add(&mut r.voids_count, 1, "the daily rollup")?;
         for (idx, l) in sale.payload.lines.iter().enumerate() {
             self.move_stock(
                 tx,
@@ -975,16 +1011,12 @@ impl Applier {
         self.load_shifts(tx, &[r.shift_id]).await?;
         if let Ok(method) = parse_method(&r.method) {
             let st = self.shift(r.shift_id, a.entry.device_id, a.occurred_ms);
-            if st
-                .summary
-                .add_refund(Money::idr(r.total), Money::idr(r.tax), method)
-                .is_ok()
-            {
-                st.dirty = true;
-            }
+            st.summary
+                .add_refund(Money::idr(r.total), Money::idr(r.tax), method)?;
+            st.dirty = true;
         }
         self.rollup(a.occurred_ms, a.entry.device_id)
-            .refund(r.total, r.tax, &r.method);
+            .refund(r.total, r.tax, &r.method)?;
         let sale_id = self.find_sale(tx, r.sale_entry_id, &r.receipt_no).await?;
         if let Some(sale_id) = sale_id {
             self.link_refund(tx, a.entry.id, sale_id).await?;
@@ -1016,6 +1048,7 @@ impl Applier {
         .bind(receipt_no)
         .fetch_optional(&mut *db)
         .await
+        .map_err(ApplyError::from)
     }
 
     /// Links a refund to its sale and re-judges every refund of that sale in
@@ -1220,13 +1253,11 @@ impl Applier {
         .await?;
         self.load_shifts(tx, &[m.shift_id]).await?;
         let st = self.shift(m.shift_id, a.entry.device_id, a.occurred_ms);
-        let done = match m.direction {
-            CashDirection::In => st.summary.add_cash_in(Money::idr(m.amount)),
-            CashDirection::Out => st.summary.add_cash_out(Money::idr(m.amount)),
-        };
-        if done.is_ok() {
-            st.dirty = true;
+        match m.direction {
+            CashDirection::In => st.summary.add_cash_in(Money::idr(m.amount))?,
+            CashDirection::Out => st.summary.add_cash_out(Money::idr(m.amount))?,
         }
+        st.dirty = true;
         Ok(())
     }
 
@@ -1242,10 +1273,7 @@ impl Applier {
         // Write any folded state first, so the stored totals are current.
         let st = self.shift(c.shift_id, a.entry.device_id, a.occurred_ms);
         let recomputed = totals_of(&st.summary);
-        let float = st.summary.opening_float.minor();
-        let recomputed_expected =
-            float + recomputed.payments.get("cash").copied().unwrap_or(0) + recomputed.cash_in
-                - recomputed.cash_out;
+        let recomputed_expected = st.summary.expected_cash()?.minor();
         self.write_shifts(tx).await?;
         for s in self.shifts.values_mut() {
             if s.dirty {
@@ -1304,7 +1332,10 @@ impl Applier {
         .bind(&c.sku)
         .fetch_optional(&mut **tx)
         .await?;
-        let delta = c.counted_milli - before.unwrap_or(0);
+        let delta = c
+            .counted_milli
+            .checked_sub(before.unwrap_or(0))
+            .ok_or_else(|| ApplyError::Entry("stock count delta would overflow".into()))?;
         sqlx::query(
             "INSERT INTO stock_levels AS s (branch_id, sku, on_hand_milli, count_generation)
              VALUES ($1, $2, $3, 1)

@@ -32,7 +32,7 @@ use crate::error::ApiError;
 use crate::http::{AppState, Caller};
 use crate::receive::check::{self, Placement};
 use crate::receive::{Arrival, DeviceBatch, DeviceRecord, ReceiveStore, Sender, receive};
-use apply::{Accepted, Applier, NewConflict, ms_to_time};
+use apply::{Accepted, Applier, ApplyError, NewConflict, ms_to_time};
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -81,16 +81,19 @@ impl ReceiveStore for CloudStore<'_> {
             i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX })
         });
         let mut attempt = 0;
+        // First the whole batch at once (fast); if one entry's data breaks
+        // it, again entry by entry, each under a savepoint, so that entry is
+        // quarantined and the rest of the batch still lands.
+        let mut isolate = false;
         let outcome = loop {
             attempt += 1;
             match ingest_tx(
-                self.state,
+                self,
                 sender,
-                self.branch_id,
-                self.tz,
                 &batches,
                 arrival.received_ms,
                 sender_offset,
+                isolate,
             )
             .await
             {
@@ -99,7 +102,14 @@ impl ReceiveStore for CloudStore<'_> {
                     tracing::info!(attempt, error = %e, "push transaction retried");
                     continue;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) if !isolate && is_entry_error(&e) => {
+                    tracing::warn!(error = %e, "an entry broke the batch; applying entry by entry");
+                    isolate = true;
+                    attempt = 0;
+                    continue;
+                }
+                Err(ApplyError::Db(e)) => return Err(e.into()),
+                Err(ApplyError::Entry(e)) => return Err(ApiError::InternalPermanent(e)),
             }
         };
         let m = &self.state.metrics;
@@ -168,9 +178,22 @@ pub async fn ingest(
     Ok(resp)
 }
 
-fn is_retryable(e: &sqlx::Error) -> bool {
+fn is_retryable(e: &ApplyError) -> bool {
     match e {
-        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40001") | Some("40P01")),
+        ApplyError::Db(sqlx::Error::Database(db)) => {
+            matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
+        }
+        _ => false,
+    }
+}
+
+/// An error that one entry's data causes, and would cause again.
+fn is_entry_error(e: &ApplyError) -> bool {
+    match e {
+        ApplyError::Entry(_) => true,
+        ApplyError::Db(sqlx::Error::Database(db)) => {
+            crate::error::is_data_refusal(db.code().as_deref())
+        }
         _ => false,
     }
 }
@@ -219,14 +242,14 @@ struct Outcome {
 }
 
 async fn ingest_tx(
-    state: &AppState,
+    store: &CloudStore<'_>,
     sender: &Sender,
-    branch_id: i32,
-    tz: chrono_tz::Tz,
     batches: &[DeviceBatch],
     received_ms: u64,
     sender_offset: Option<i64>,
-) -> Result<Outcome, sqlx::Error> {
+    isolate: bool,
+) -> Result<Outcome, ApplyError> {
+    let (state, branch_id, tz) = (store.state, store.branch_id, store.tz);
     let tolerance = state.rules.skew_tolerance.as_millis() as u64;
     let mut out = Outcome::default();
     let mut tx = state.pool.begin().await?;
@@ -335,24 +358,6 @@ async fn ingest_tx(
         }
     }
 
-    // The raw journal first, so voids and refunds in the batch can read the
-    // sales they name.
-    insert_journal(&mut tx, branch_id, &accepted, received_ms).await?;
-    let mut applier = Applier::new(branch_id, tz);
-    applier.apply_all(&mut tx, &accepted).await?;
-    for (i, reason) in &applier.quarantine {
-        sqlx::query(
-            "UPDATE journal SET quarantine_reason = $4 WHERE branch_id = $1 AND device_id = $2 AND seq = $3",
-        )
-        .bind(branch_id)
-        .bind(accepted[*i].entry.device_id)
-        .bind(accepted[*i].entry.seq as i64)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
-    }
-    conflicts.append(&mut applier.conflicts);
-
     for (device_id, seq, reason, detail) in &tampered {
         sqlx::query(
             "INSERT INTO alerts (branch_id, alert_id, kind, device_id, seq, details)
@@ -362,34 +367,47 @@ async fn ingest_tx(
         .bind(Uuid::now_v7())
         .bind(device_id)
         .bind(*seq as i64)
-        .bind(json!({"reason": reason.code(), "detail": detail, "sender": sender.device_id}))
+        .bind(json!({"reason": reason.code(), "detail": printable(detail), "sender": sender.device_id}))
         .execute(&mut *tx)
         .await?;
     }
 
-    // Quarantine alerts.
-    for (i, a) in accepted.iter().enumerate() {
-        let reason = match (&a.typed, applier.quarantine.get(&i)) {
-            (Err(r), _) => r.clone(),
-            (Ok(_), Some(r)) => r.clone(),
-            _ => continue,
-        };
-        sqlx::query(
-            "INSERT INTO alerts (branch_id, alert_id, kind, device_id, seq, details)
-             VALUES ($1, $2, 'quarantined', $3, $4, $5)",
-        )
-        .bind(branch_id)
-        .bind(Uuid::now_v7())
-        .bind(a.entry.device_id)
-        .bind(a.entry.seq as i64)
-        .bind(json!({"reason": reason, "kind": a.entry.kind.as_str(), "entry_id": a.entry.id}))
-        .execute(&mut *tx)
-        .await?;
-        out.quarantined.push(QuarantinedEntry {
-            device_id: a.entry.device_id,
-            seq: a.entry.seq,
-            reason,
-        });
+    if isolate {
+        for a in &accepted {
+            sqlx::query("SAVEPOINT entry").execute(&mut *tx).await?;
+            let one = std::slice::from_ref(a);
+            match store_and_apply(&mut tx, branch_id, tz, one, received_ms).await {
+                Ok((mut q, mut c)) => {
+                    sqlx::query("RELEASE SAVEPOINT entry")
+                        .execute(&mut *tx)
+                        .await?;
+                    out.quarantined.append(&mut q);
+                    conflicts.append(&mut c);
+                }
+                Err(e) if is_entry_error(&e) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT entry")
+                        .execute(&mut *tx)
+                        .await?;
+                    tracing::warn!(device = %a.entry.device_id, seq = a.entry.seq, error = %e,
+                        "entry cannot be applied; quarantined");
+                    let held = Accepted {
+                        entry: a.entry,
+                        payload_json: a.payload_json,
+                        occurred_ms: a.occurred_ms,
+                        typed: Err(format!("cannot_apply: {e}")),
+                    };
+                    let (mut q, _) =
+                        store_and_apply(&mut tx, branch_id, tz, &[held], received_ms).await?;
+                    out.quarantined.append(&mut q);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    } else {
+        let (mut q, mut c) =
+            store_and_apply(&mut tx, branch_id, tz, &accepted, received_ms).await?;
+        out.quarantined.append(&mut q);
+        conflicts.append(&mut c);
     }
 
     // Conflicts: a dedup key already raised is not raised again.
@@ -440,11 +458,89 @@ async fn ingest_tx(
 
     out.stored = accepted.len() as u64;
     for a in &accepted {
-        *out.stored_kinds
-            .entry(a.entry.kind.as_str().to_owned())
-            .or_default() += 1;
+        // A kind this server does not know is counted as "other": a device
+        // must not be able to mint metric labels.
+        let kind = match &a.entry.kind {
+            sentra_protocol::EntryKind::Other(_) => "other",
+            k => k.as_str(),
+        };
+        *out.stored_kinds.entry(kind.to_owned()).or_default() += 1;
     }
     Ok(out)
+}
+
+/// Stores a run of accepted entries in the journal, applies them to the
+/// projections and writes their quarantine marks and alerts. Returns the
+/// quarantined entries and the conflicts the rules found (inserted later).
+async fn store_and_apply(
+    tx: &mut Transaction<'_, Postgres>,
+    branch_id: i32,
+    tz: chrono_tz::Tz,
+    accepted: &[Accepted<'_>],
+    received_ms: u64,
+) -> Result<(Vec<QuarantinedEntry>, Vec<NewConflict>), ApplyError> {
+    // The raw journal first, so voids and refunds in the batch can read the
+    // sales they name.
+    insert_journal(tx, branch_id, accepted, received_ms).await?;
+    let mut applier = Applier::new(branch_id, tz);
+    applier.apply_all(tx, accepted).await?;
+    for (i, reason) in &applier.quarantine {
+        sqlx::query(
+            "UPDATE journal SET quarantine_reason = $4 WHERE branch_id = $1 AND device_id = $2 AND seq = $3",
+        )
+        .bind(branch_id)
+        .bind(accepted[*i].entry.device_id)
+        .bind(accepted[*i].entry.seq as i64)
+        .bind(printable(reason))
+        .execute(&mut **tx)
+        .await?;
+    }
+    let mut quarantined = Vec::new();
+    for (i, a) in accepted.iter().enumerate() {
+        let reason = match (&a.typed, applier.quarantine.get(&i)) {
+            (Err(r), _) => printable(r),
+            (Ok(_), Some(r)) => printable(r),
+            _ => continue,
+        };
+        sqlx::query(
+            "INSERT INTO alerts (branch_id, alert_id, kind, device_id, seq, details)
+             VALUES ($1, $2, 'quarantined', $3, $4, $5)",
+        )
+        .bind(branch_id)
+        .bind(Uuid::now_v7())
+        .bind(a.entry.device_id)
+        .bind(a.entry.seq as i64)
+        .bind(json!({"reason": reason, "kind": printable(a.entry.kind.as_str()), "entry_id": a.entry.id}))
+        .execute(&mut **tx)
+        .await?;
+        quarantined.push(QuarantinedEntry {
+            device_id: a.entry.device_id,
+            seq: a.entry.seq,
+            reason,
+        });
+    }
+    Ok((quarantined, applier.conflicts))
+}
+
+/// Text from a device, made safe for a PostgreSQL `text` or `jsonb` value and
+/// a log line: control characters become U+FFFD.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+/// Whether the entry's kind and payload fit the journal's typed columns:
+/// `jsonb` cannot hold U+0000 (canonical JSON writes it `\u0000`), and a kind
+/// is a short snake_case name.
+fn storable(a: &Accepted<'_>) -> bool {
+    let kind = a.entry.kind.as_str();
+    !a.payload_json.contains("\\u0000")
+        && !kind.is_empty()
+        && kind.len() <= 64
+        && kind
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Locks the device's chain and places its entries: returns the seq held
@@ -453,7 +549,7 @@ async fn place_device(
     tx: &mut Transaction<'_, Postgres>,
     branch_id: i32,
     b: &DeviceBatch,
-) -> Result<(u64, Placement), sqlx::Error> {
+) -> Result<(u64, Placement), ApplyError> {
     let lock_key = i64::from_be_bytes(b.device_id.as_bytes()[..8].try_into().unwrap_or([0; 8]));
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(lock_key ^ 0x5E47_7A00)
@@ -469,7 +565,7 @@ async fn place_device(
     let tip = match head {
         Some((seq, hash)) => ChainPoint {
             seq: seq as u64,
-            hash: Hash(hash.try_into().unwrap_or([0; 32])),
+            hash: stored_hash(b.device_id, seq, hash)?,
         },
         None => ChainPoint::GENESIS,
     };
@@ -490,10 +586,21 @@ async fn place_device(
         .fetch_all(&mut **tx)
         .await?;
         for (seq, hash) in rows {
-            held.insert(seq as u64, Hash(hash.try_into().unwrap_or([0; 32])));
+            held.insert(seq as u64, stored_hash(b.device_id, seq, hash)?);
         }
     }
     Ok((tip.seq, check::place(&b.entries, &b.verified, tip, &held)))
+}
+
+/// A hash read back from the database; anything but 32 bytes is corruption,
+/// never "zeros".
+fn stored_hash(device_id: Uuid, seq: i64, bytes: Vec<u8>) -> Result<Hash, ApplyError> {
+    let len = bytes.len();
+    bytes.try_into().map(Hash).map_err(|_| {
+        ApplyError::Db(sqlx::Error::Protocol(format!(
+            "the hash held for device {device_id} seq {seq} is {len} bytes, not 32"
+        )))
+    })
 }
 
 async fn insert_journal(
@@ -501,7 +608,7 @@ async fn insert_journal(
     branch_id: i32,
     accepted: &[Accepted<'_>],
     received_ms: u64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), ApplyError> {
     if accepted.is_empty() {
         return Ok(());
     }
@@ -519,31 +626,49 @@ async fn insert_journal(
     let mut payload = Vec::with_capacity(n);
     let mut occurred = Vec::with_capacity(n);
     let mut quarantine: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut raw: Vec<Option<String>> = Vec::with_capacity(n);
     for a in accepted {
         let e = &a.entry;
         device.push(e.device_id);
         seq.push(e.seq as i64);
         id.push(e.id);
         format.push(e.format as i16);
-        kind.push(e.kind.as_str().to_owned());
         wall.push(e.hlc.wall_ms as i64);
         counter.push(e.hlc.counter as i32);
         prev.push(e.prev_hash.0.to_vec());
         hash.push(e.hash.0.to_vec());
         sig.push(e.signature.0.to_vec());
-        payload.push(a.payload_json);
         occurred.push(ms_to_time(a.occurred_ms));
-        quarantine.push(a.typed.as_ref().err().cloned());
+        if storable(a) {
+            kind.push(e.kind.as_str().to_owned());
+            payload.push(Some(a.payload_json));
+            raw.push(None);
+            quarantine.push(a.typed.as_ref().err().map(|r| printable(r)));
+        } else {
+            // Kept as received (serde escapes every control character), so
+            // the signature can still be checked; never applied.
+            kind.push("unstorable".to_owned());
+            payload.push(None);
+            raw.push(Some(serde_json::to_string(e).map_err(|err| {
+                ApplyError::Entry(format!("entry cannot be kept as JSON: {err}"))
+            })?));
+            quarantine.push(Some(printable(
+                a.typed
+                    .as_ref()
+                    .err()
+                    .map_or("unstorable: kind or payload cannot be stored", |r| r),
+            )));
+        }
     }
     sqlx::query(
         "INSERT INTO journal (branch_id, device_id, seq, entry_id, format, kind, hlc_wall_ms,
              hlc_counter, prev_hash, hash, signature, payload, received_at, occurred_at,
-             quarantine_reason)
-         SELECT $1, d, s, i, f, k, w, c, p, h, g, y::jsonb, $2, o, q
+             quarantine_reason, raw_entry)
+         SELECT $1, d, s, i, f, k, w, c, p, h, g, y::jsonb, $2, o, q, r
          FROM UNNEST($3::uuid[], $4::bigint[], $5::uuid[], $6::smallint[], $7::text[],
                      $8::bigint[], $9::int[], $10::bytea[], $11::bytea[], $12::bytea[],
-                     $13::text[], $14::timestamptz[], $15::text[])
-              AS u(d, s, i, f, k, w, c, p, h, g, y, o, q)",
+                     $13::text[], $14::timestamptz[], $15::text[], $16::text[])
+              AS u(d, s, i, f, k, w, c, p, h, g, y, o, q, r)",
     )
     .bind(branch_id)
     .bind(ms_to_time(received_ms as i64))
@@ -560,6 +685,7 @@ async fn insert_journal(
     .bind(&payload)
     .bind(&occurred)
     .bind(&quarantine)
+    .bind(&raw)
     .execute(&mut **tx)
     .await?;
     Ok(())

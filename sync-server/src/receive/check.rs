@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use ed25519_dalek::VerifyingKey;
-use sentra_protocol::wire::{DeviceKind, MAX_PAYLOAD_BYTES, RefusalReason};
+use sentra_protocol::wire::{DeviceKind, RefusalReason};
 use sentra_protocol::{ChainPoint, Entry, EntryProblem, Hash};
 use uuid::Uuid;
 
@@ -75,8 +75,11 @@ pub fn may_push(
 }
 
 /// Checks an entry on its own (before any lock is taken): its `branch`,
-/// format, hash, signature and payload size. Returns the payload's canonical
-/// JSON, exactly as signed, which is what the journal stores.
+/// format, hash and signature. Returns the payload's canonical JSON, exactly
+/// as signed, which is what the journal stores. What the payload says (its
+/// size, text, schema) is not judged here: a genuine entry that breaks those
+/// rules is stored in quarantine, never refused, so it cannot wedge its
+/// device's queue.
 pub fn verify_entry(
     sender: &Sender,
     entry: &Entry,
@@ -104,15 +107,6 @@ pub fn verify_entry(
         (reason, p.to_string())
     })?;
     let payload = canonical.payload();
-    if payload.len() > MAX_PAYLOAD_BYTES {
-        return Err((
-            RefusalReason::Malformed,
-            format!(
-                "payload is {} bytes; at most {MAX_PAYLOAD_BYTES} are allowed",
-                payload.len()
-            ),
-        ));
-    }
     String::from_utf8(payload.to_vec())
         .map_err(|_| (RefusalReason::Malformed, "payload is not UTF-8".to_owned()))
 }
@@ -167,9 +161,14 @@ pub fn place<T>(
     let mut stopped = false;
     let mut seen_in_batch: BTreeMap<u64, Hash> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
+        // Fail closed: an entry without a verification result is refused.
         let check: Result<(), (RefusalReason, String)> = match verified.get(i) {
-            Some(Ok(_)) | None => Ok(()),
+            Some(Ok(_)) => Ok(()),
             Some(Err(e)) => Err(e.clone()),
+            None => Err((
+                RefusalReason::Malformed,
+                format!("seq {} was not verified", e.seq),
+            )),
         };
         // Held already (before this batch, or earlier in it)?
         let held_hash = held
@@ -332,6 +331,19 @@ mod tests {
         assert_eq!(p.refused[0].reason, RefusalReason::Gap);
         assert_eq!(p.refused[1].reason, RefusalReason::AfterRefused);
         assert!(p.accept.is_empty());
+    }
+
+    #[test]
+    fn an_entry_without_a_verification_result_is_refused_not_accepted() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let c = chain(&key, 3, 0);
+        // Only the first entry was verified.
+        let p = place(&c, &ok(1), ChainPoint::GENESIS, &BTreeMap::new());
+        assert_eq!(p.accept, vec![0]);
+        assert_eq!(p.refused[0].seq, 2);
+        assert_eq!(p.refused[0].reason, RefusalReason::Malformed);
+        assert_eq!(p.refused[1].reason, RefusalReason::AfterRefused);
+        assert_eq!(p.tip.seq, 1);
     }
 
     #[test]

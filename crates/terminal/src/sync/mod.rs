@@ -29,7 +29,7 @@ pub use state::{EntryStates, LastError, Refusal};
 pub use worker::{LoopEvent, LoopOptions, SyncLoop};
 
 use crate::Terminal;
-use crate::error::Result;
+use crate::error::{Result, TerminalError};
 use crate::journal;
 use sentra_protocol::wire::{DeviceKind, EnrollRequest};
 
@@ -144,6 +144,10 @@ impl Terminal {
         name: Option<&str>,
     ) -> Result<EnrollReport> {
         let server = validate_url("server URL", server_url)?;
+        if let Some(n) = name {
+            sentra_ledger::validate::check_text("name", n.trim())
+                .map_err(|e| TerminalError::invalid("till name", e.to_string()))?;
+        }
         let relay = relay_url
             .map(|u| validate_url("relay URL", u))
             .transpose()?;

@@ -275,8 +275,18 @@ impl Terminal {
                 Leg::Failed(e) if e.retryable() => {
                     report.outcome = Outcome::CloudUnreachable;
                     report.error_code = Some(e.code());
-                    report.message =
-                        Some(format!("the cloud could not be reached: {}", e.message()));
+                    // No answer at all, or an answer that says "try later"
+                    // (a 503, a proxy's 502): both are retried, but only the
+                    // first is "unreachable".
+                    report.message = Some(match &e {
+                        CallError::Unreachable(_) => {
+                            format!("the cloud could not be reached: {}", e.message())
+                        }
+                        _ => format!(
+                            "the cloud answered but could not take the entries now (it will be retried): {}",
+                            e.message()
+                        ),
+                    });
                 }
                 Leg::Failed(e) => {
                     report.outcome = Outcome::CloudRefusing;
