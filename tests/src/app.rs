@@ -39,30 +39,46 @@ pub struct Display {
 }
 
 impl Display {
+    /// A new Xvfb on a display number that Xvfb itself chose free and
+    /// reported when ready (`-displayfd`). Picking a number by looking for
+    /// free lock files raced between tests started together: two took the
+    /// same number, one Xvfb failed to start, and the test that "owned" the
+    /// survivor killed it under the other's app.
     pub fn start() -> Result<Display> {
-        // A display number nobody holds (its lock file and socket absent).
-        let number = (90..400)
-            .find(|n| {
-                !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-                    && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            })
-            .context("no free X display number")?;
-        let child = Command::new("Xvfb")
-            .arg(format!(":{number}"))
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1"])
             .args(["-screen", "0", "1366x768x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .context("starting Xvfb (install the xvfb package)")?;
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-        let start = Instant::now();
-        while !socket.exists() {
-            if start.elapsed() > Duration::from_secs(10) {
-                bail!("Xvfb :{number} did not come up");
+        let mut stdout = child.stdout.take().context("Xvfb stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let mut byte = [0u8; 1];
+            while let Ok(1) = stdout.read(&mut byte) {
+                if byte[0] == b'\n' {
+                    break;
+                }
+                text.push(char::from(byte[0]));
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            let _ = tx.send(text);
+        });
+        let number = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(text) => text.trim().parse::<u32>().ok(),
+            Err(_) => None,
+        };
+        let Some(number) = number else {
+            terminate(&mut child, Duration::from_secs(1));
+            bail!("Xvfb did not report a display within 10 s");
+        };
         Ok(Display { number, child })
+    }
+
+    /// Whether this display's Xvfb is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn name(&self) -> String {
