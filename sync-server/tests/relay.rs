@@ -16,6 +16,7 @@ use sentra_protocol::{Entry, EntryKind};
 use sentra_sync::relay::identity::KeyChoice;
 use sentra_sync::relay::{RelayConfig, RelayRunning};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 struct Relay {
     running: RelayRunning,
@@ -286,4 +287,140 @@ async fn terminals_enrolled_one_right_after_another_are_all_known_at_once() {
         assert_eq!(status, 200, "terminal {seed}: {body}");
     }
     relay.running.stop().await.unwrap();
+}
+
+/// Defect: the relay filled each forward batch from the lowest device id, so
+/// a device the cloud refuses with ≥ a batch of entries pending starved every
+/// other device of its branch for ever. Now each device gets a fair share,
+/// and a refused one is parked (on `/health`, `/metrics` and in its head).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_device_with_a_backlog_does_not_hold_up_the_rest_of_the_branch() {
+    let cloud = Server::start().await;
+    cloud.branch("JKT01").await;
+    let code = cloud.code("JKT01", DeviceKind::Relay).await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let mut config = RelayConfig::new(
+        dir.path().to_owned(),
+        cloud.url.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+    );
+    config.enroll_code = Some(code);
+    config.keys = KeyChoice {
+        store: Some(sentra_keystore::KeyStoreKind::File),
+        file: Some(keys.path().join("relay.key")),
+    };
+    // The relay must not hear of the revocation before it holds the backlog.
+    config.refresh_interval = Duration::from_secs(3600);
+    let running = sentra_sync::relay::start(&config).await.unwrap();
+    let relay = Relay {
+        url: format!("http://{}", running.addr),
+        running,
+        http: reqwest::Client::new(),
+        _dir: dir,
+        _keys: keys,
+    };
+
+    // A enrolled first: the lower device id, first in every old batch.
+    let mut a = cloud.enroll("JKT01", DeviceKind::Terminal, 21).await;
+    let mut b = cloud.enroll("JKT01", DeviceKind::Terminal, 22).await;
+    assert!(a.device_id < b.device_id);
+    let first = note(&mut a, 0);
+    let (status, body) = relay.push(&a.credential, &[first]).await;
+    assert_eq!(status, 200, "{body}");
+    sentra_sync::admin::devices::revoke(&cloud.pool, a.device_id)
+        .await
+        .unwrap();
+    for chunk in 0..2 {
+        let batch: Vec<Entry> = (0..550).map(|n| note(&mut a, chunk * 550 + n)).collect();
+        let (status, body) = relay.push(&a.credential, &batch).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let batch: Vec<Entry> = (1..=5).map(|n| note(&mut b, n)).collect();
+    let (status, body) = relay.push(&b.credential, &batch).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = relay
+        .get("/v1/head?wait_for=5&wait_ms=10000", &b.credential)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let h: HeadResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        h.cloud_acked_seq,
+        Some(5),
+        "B's sales reached the cloud: {h:?}"
+    );
+    assert_eq!(h.parked, None);
+
+    // A is parked, and says so everywhere an operator or its till looks.
+    let (status, body) = relay.get("/v1/head", &a.credential).await;
+    assert_eq!(status, 200, "{body}");
+    let h: HeadResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(h.acked_seq, 1101);
+    assert!(
+        h.parked
+            .as_deref()
+            .is_some_and(|p| p.starts_with("device_revoked")),
+        "{h:?}"
+    );
+    let health: Value = relay
+        .http
+        .get(format!("{}/health", relay.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let parked = health["parked_devices"].as_array().unwrap();
+    assert_eq!(parked.len(), 1, "{health}");
+    assert_eq!(parked[0]["device_id"], a.device_id.to_string());
+    assert_eq!(parked[0]["pending_entries"], 1101);
+    let metrics = relay
+        .http
+        .get(format!("{}/metrics", relay.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sentra_relay_parked_devices 1"),
+        "{metrics}"
+    );
+    // More of B's sales keep flowing while A stays parked.
+    let batch: Vec<Entry> = (6..=8).map(|n| note(&mut b, n)).collect();
+    relay.push(&b.credential, &batch).await;
+    let (_, body) = relay
+        .get("/v1/head?wait_for=8&wait_ms=10000", &b.credential)
+        .await;
+    let h: HeadResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(h.cloud_acked_seq, Some(8));
+    relay.running.stop().await.unwrap();
+}
+
+#[test]
+fn fair_shares_split_a_batch_between_devices_and_pass_on_what_one_leaves() {
+    use sentra_sync::relay::store::fair_shares;
+    let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+    assert_eq!(
+        fair_shares(&[(a, 5000), (b, 5)], 1000),
+        vec![(a, 995), (b, 5)]
+    );
+    assert_eq!(
+        fair_shares(&[(a, 5000), (b, 5000), (c, 5000)], 1000)
+            .iter()
+            .map(|s| s.1)
+            .sum::<usize>(),
+        1000
+    );
+    assert!(
+        fair_shares(&[(a, 5000), (b, 5000), (c, 5000)], 1000)
+            .iter()
+            .all(|s| s.1 >= 333)
+    );
+    assert_eq!(fair_shares(&[(a, 2), (b, 3)], 1000), vec![(a, 2), (b, 3)]);
+    assert_eq!(fair_shares(&[(a, 10), (b, 10), (c, 10)], 2).len(), 2);
+    assert!(fair_shares(&[], 1000).is_empty());
 }

@@ -187,6 +187,19 @@ impl Service {
         format!("http://{}", self.addr)
     }
 
+    /// The body of a plain GET (HTTP/1.0, no credential), e.g. `/health`.
+    pub fn get(&self, path: &str) -> Result<String> {
+        let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr).as_bytes())?;
+        let mut answer = String::new();
+        s.read_to_string(&mut answer)?;
+        let (_, body) = answer
+            .split_once("\r\n\r\n")
+            .context("an HTTP answer without a body")?;
+        Ok(body.to_owned())
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -733,6 +746,15 @@ impl Till {
     /// was printed).
     pub fn sync(&self) -> Result<(Option<i32>, Option<Value>, Run)> {
         let r = self.run(&["--json", "sync", "--wait-ms", "3000"])?;
+        let report = serde_json::from_str(&r.stdout).ok();
+        Ok((r.code, report, r))
+    }
+
+    /// As [`Till::sync`], with extra `sync` arguments.
+    pub fn run_sync(&self, extra: &[&str]) -> Result<(Option<i32>, Option<Value>, Run)> {
+        let mut args = vec!["--json", "sync", "--wait-ms", "3000"];
+        args.extend_from_slice(extra);
+        let r = self.run(&args)?;
         let report = serde_json::from_str(&r.stdout).ok();
         Ok((r.code, report, r))
     }

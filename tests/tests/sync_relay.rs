@@ -19,11 +19,20 @@ struct Branch {
 /// Cloud with JKT01 and the catalog; a relay reaching the cloud through a
 /// proxy; a terminal enrolled with the cloud and syncing through the relay.
 fn branch() -> Result<Branch> {
+    branch_with(&[])
+}
+
+/// As [`branch`], with extra `sentra-sync relay` arguments.
+fn branch_with(relay_args: &[&str]) -> Result<Branch> {
     let cloud = Cloud::start()?;
     cloud.branch_create("JKT01")?;
     cloud.catalog_import(&catalog_csv(), None)?;
     let uplink = Link::to(&cloud.url())?;
-    let relay = Relay::start(&uplink.url(), Some(&cloud.enroll_code("JKT01", "relay")?))?;
+    let relay = Relay::start_with(
+        &uplink.url(),
+        Some(&cloud.enroll_code("JKT01", "relay")?),
+        relay_args,
+    )?;
     let till = Till::ready("JKT01", "T01")?;
     let code = cloud.enroll_code("JKT01", "terminal")?;
     till.enroll(&cloud.url(), &code, Some(&relay.url()))?;
@@ -140,5 +149,72 @@ fn clearing_the_relay_syncs_straight_to_the_cloud() -> Result<()> {
     assert_eq!(report["outcome"], "ok");
     assert!(b.till.status()?["relay_url"].is_null());
     drop(b.relay);
+    Ok(())
+}
+
+#[test]
+fn a_relay_that_holds_the_entries_but_does_not_move_them_on_is_gone_round() -> Result<()> {
+    let b = branch()?;
+    b.uplink.set_mode(Mode::Cut);
+    b.till.sell(&["AQUA600"], &["cash:4000"])?;
+    // Within the stall time: the relay's word stands (uplink down).
+    let (code, report, run) = b.till.run_sync(&["--relay-stall-ms", "600000"])?;
+    assert_eq!(code, Some(3), "{run:?}");
+    assert_eq!(report.context("report")?["outcome"], "uplink_down");
+    // The cloud's ack has not moved for longer than that: straight to the
+    // cloud as well (the cloud is up; only the relay's uplink is cut).
+    let (code, report, run) = b.till.run_sync(&["--relay-stall-ms", "1"])?;
+    assert_eq!(code, Some(0), "{run:?}");
+    let report = report.context("report")?;
+    assert_eq!(report["outcome"], "ok", "{report}");
+    assert_eq!(report["upstream"], "cloud", "{report}");
+    assert!(
+        report["relay_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("has not moved")),
+        "{report}"
+    );
+    assert_eq!(b.cloud.count("SELECT count(*) FROM sales")?, 1);
+    // The relay forwards its copy later: still one sale.
+    b.uplink.set_mode(Mode::Forward);
+    b.till.sync_until(0, Duration::from_secs(60))?;
+    assert_eq!(b.cloud.count("SELECT count(*) FROM sales")?, 1);
+    Ok(())
+}
+
+#[test]
+fn a_terminal_the_relay_parked_hears_the_clouds_refusal_first_hand() -> Result<()> {
+    // The relay must not learn of the revocation from its device list first.
+    let b = branch_with(&["--refresh-secs", "3600"])?;
+    let device = b.till.status()?["device_id"]
+        .as_str()
+        .context("device id")?
+        .to_owned();
+    b.cloud.admin(&["device", "revoke", &device])?;
+    b.till.sell(&["AQUA600"], &["cash:4000"])?;
+    let (code, report, run) = b.till.sync()?;
+    assert_eq!(code, Some(3), "held by the relay, not the cloud: {run:?}");
+    let report = report.context("report")?;
+    assert_eq!(report["outcome"], "cloud_refusing", "{report}");
+    assert_eq!(report["error_code"], "device_revoked", "{report}");
+    assert!(
+        report["relay_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("parked")),
+        "{report}"
+    );
+    let status = b.till.status()?;
+    assert!(
+        status["relay_parked"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("device_revoked")),
+        "{status}"
+    );
+    let health: serde_json::Value = serde_json::from_str(&b.relay.server.get("/health")?)?;
+    assert_eq!(
+        health["parked_devices"][0]["device_id"],
+        device.as_str(),
+        "{health}"
+    );
     Ok(())
 }

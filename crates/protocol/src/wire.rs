@@ -219,6 +219,9 @@ pub enum UplinkState {
     Up,
     /// The cloud could not be reached (or answered 5xx) last time.
     Down,
+    /// The cloud answers but refuses the relay itself (401/403: revoked, or
+    /// a credential it no longer knows). Terminals go straight to the cloud.
+    Refusing,
 }
 
 /// `GET /v1/head?wait_for=SEQ&wait_ms=MS`: how far the answering upstream
@@ -237,6 +240,11 @@ pub struct HeadResponse {
     pub cloud_acked_seq: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uplink: Option<UplinkState>,
+    /// A relay's answer when it has parked the caller: the cloud refuses its
+    /// next entry for this reason (`device_revoked: …`, `fork: …`). The
+    /// terminal then pushes to the cloud itself to hear it first hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked: Option<String>,
 }
 
 /// The longest a relay holds a `GET /v1/head` waiting for the cloud.

@@ -215,6 +215,24 @@ fn relay_head_response_body() {
             acked_seq: 120,
             cloud_acked_seq: Some(100),
             uplink: Some(UplinkState::Down),
+            parked: None,
+        },
+    );
+}
+
+#[test]
+fn relay_head_response_of_a_parked_device_behind_a_refused_relay() {
+    check(
+        "head_response_relay_parked",
+        &HeadResponse {
+            device_id: DEVICE,
+            acked_seq: 1100,
+            cloud_acked_seq: Some(0),
+            uplink: Some(UplinkState::Refusing),
+            parked: Some(
+                "device_revoked: device 0192f3a0-7c00-7abc-8def-000000000002 has been revoked"
+                    .into(),
+            ),
         },
     );
 }

@@ -23,6 +23,12 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../../migrations/terminal/0002_relay.sql")),
         M::up(include_str!("../../../migrations/terminal/0003_sync.sql")),
         M::up(include_str!("../../../migrations/terminal/0004_pos.sql")),
+        M::up(include_str!(
+            "../../../migrations/terminal/0005_relay_parking.sql"
+        )),
+        M::up(include_str!(
+            "../../../migrations/terminal/0006_relay_bypass.sql"
+        )),
     ])
 }
 

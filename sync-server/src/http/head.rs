@@ -26,6 +26,7 @@ pub async fn head(
         acked_seq: seq.unwrap_or(0).max(0) as u64,
         cloud_acked_seq: None,
         uplink: None,
+        parked: None,
     }))
 }
 

@@ -68,7 +68,8 @@ pub async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
 
 /// Sends one batch. `Ok(n)`: n entries were sent (0: nothing to send).
 async fn forward_once(relay: &Relay) -> Result<usize, ()> {
-    let entries = match relay.store.unforwarded(relay.forward_batch).await {
+    let now = crate::ingest::now_ms();
+    let entries = match relay.store.unforwarded(relay.forward_batch, now).await {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %e, "relay: cannot read entries to forward");
@@ -96,14 +97,34 @@ async fn forward_once(relay: &Relay) -> Result<usize, ()> {
                 .metrics
                 .forwarded
                 .inc_by(resp.stored + resp.duplicates);
+            relay.cloud_refusing(false);
             let refused = resp.refused.len();
             for r in &resp.refused {
                 tracing::warn!(device = %r.device_id, seq = r.seq, reason = r.reason.code(), detail = %r.detail, "relay: the cloud refused an entry");
                 relay.metrics.forward_refused.inc();
             }
-            if let Err(e) = relay.store.record_cloud_acks(resp.acks, resp.refused).await {
-                tracing::error!(error = %e, "relay: cannot record the cloud's acks");
-                return Err(());
+            let progressed = resp.stored + resp.duplicates > 0;
+            match relay
+                .store
+                .record_cloud_acks(resp.acks, resp.refused, now)
+                .await
+            {
+                Ok(parked) => {
+                    for (device, reason) in &parked {
+                        tracing::warn!(device = %device, %reason, "relay: device parked; the others go on");
+                    }
+                    if !parked.is_empty() {
+                        // Parking changed what the next batch holds.
+                        relay.refresh_parked_metric().await;
+                        if !progressed {
+                            return Ok(n);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "relay: cannot record the cloud's acks");
+                    return Err(());
+                }
             }
             relay.acks_changed.send_modify(|v| *v += 1);
             if let Ok(p) = relay.store.pending().await {
@@ -116,14 +137,21 @@ async fn forward_once(relay: &Relay) -> Result<usize, ()> {
                 refused,
                 "relay: forwarded"
             );
-            // A refusal means the same entries would be sent again at once:
-            // back off instead of spinning.
-            if refused > 0 { Err(()) } else { Ok(n) }
+            // Refused and nothing taken (a gap the next batch resends from,
+            // say): back off instead of spinning. Anything taken: go on.
+            if refused > 0 && !progressed {
+                Err(())
+            } else {
+                Ok(n)
+            }
         }
         Err(e) => {
             if e.is_link_down() {
                 relay.uplink(false);
             }
+            // The cloud answers but refuses the relay itself (revoked, or a
+            // credential it no longer knows): say so, so terminals go round.
+            relay.cloud_refusing(e.refuses_caller());
             relay.metrics.forward_failures.inc();
             tracing::info!(error = %e, "relay: forwarding failed; will retry");
             Err(())

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sentra_protocol::wire::{
     DeviceKind, HeadResponse, MAX_BODY_BYTES, MAX_HEAD_WAIT_MS, MAX_PULL_LIMIT, PROTOCOL_HEADER,
-    PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse, RefusalReason, UplinkState,
+    PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse, RefusalReason,
 };
 use tower_http::catch_panic::CatchPanicLayer;
 use uuid::Uuid;
@@ -177,9 +177,10 @@ async fn head(
             .await?
             .into_iter()
             .find(|h| h.device_id == caller.device_id);
-        let (seq, cloud) = h.map_or((0, 0), |h| (h.seq, h.cloud_acked_seq));
-        let up = relay.uplink_up.load(Ordering::Relaxed);
-        let done = wait_for.is_none_or(|w| cloud >= w.min(seq));
+        let (seq, cloud, parked) = h.map_or((0, 0, None), |h| {
+            (h.seq, h.cloud_acked_seq, h.parked_reason)
+        });
+        let done = parked.is_some() || wait_for.is_none_or(|w| cloud >= w.min(seq));
         // Waiting only helps while the cloud is reachable and the relay
         // holds what is awaited.
         if done || tokio::time::Instant::now() >= deadline {
@@ -187,11 +188,8 @@ async fn head(
                 device_id: caller.device_id,
                 acked_seq: seq,
                 cloud_acked_seq: Some(cloud),
-                uplink: Some(if up {
-                    UplinkState::Up
-                } else {
-                    UplinkState::Down
-                }),
+                uplink: Some(relay.uplink_state()),
+                parked,
             }));
         }
         tokio::select! {
@@ -254,17 +252,36 @@ async fn pull(
 }
 
 async fn health(State(relay): State<Shared>) -> Response {
-    let up = relay.uplink_up.load(Ordering::Relaxed);
-    match relay.store.pending().await {
-        Ok(pending) => Json(serde_json::json!({
-            "status": "ok",
-            "role": "relay",
-            "branch": relay.branch,
-            "uplink": if up { "up" } else { "down" },
-            "pending_entries": pending,
-            "last_uplink_ok_ms": relay.last_uplink_ok_ms.load(Ordering::Relaxed),
-        }))
-        .into_response(),
+    match relay.store.heads().await {
+        Ok(heads) => {
+            let pending: u64 = heads
+                .iter()
+                .map(|h| h.seq.saturating_sub(h.cloud_acked_seq))
+                .sum();
+            let parked: Vec<_> = heads
+                .iter()
+                .filter_map(|h| {
+                    h.parked_reason.as_ref().map(|r| {
+                        serde_json::json!({
+                            "device_id": h.device_id,
+                            "reason": r,
+                            "pending_entries": h.seq.saturating_sub(h.cloud_acked_seq),
+                            "retry_at_ms": h.parked_until_ms,
+                        })
+                    })
+                })
+                .collect();
+            Json(serde_json::json!({
+                "status": "ok",
+                "role": "relay",
+                "branch": relay.branch,
+                "uplink": relay.uplink_state(),
+                "pending_entries": pending,
+                "parked_devices": parked,
+                "last_uplink_ok_ms": relay.last_uplink_ok_ms.load(Ordering::Relaxed),
+            }))
+            .into_response()
+        }
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({"status": "unavailable", "error": e.to_string()})),

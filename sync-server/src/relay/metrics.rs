@@ -35,6 +35,10 @@ pub struct RelayMetrics {
     pub last_uplink_ok: Gauge,
     /// Master-data changes pulled into the cache.
     pub changes_pulled: Counter,
+    /// Devices left out of forwarding because the cloud refuses them.
+    pub parked_devices: Gauge,
+    /// 1 when the cloud answers but refuses this relay (401/403).
+    pub cloud_refusing: Gauge,
 }
 
 impl Default for RelayMetrics {
@@ -59,7 +63,19 @@ impl RelayMetrics {
             uplink_up: Gauge::default(),
             last_uplink_ok: Gauge::default(),
             changes_pulled: Counter::default(),
+            parked_devices: Gauge::default(),
+            cloud_refusing: Gauge::default(),
         };
+        r.register(
+            "parked_devices",
+            "Devices left out of forwarding because the cloud refuses their next entry",
+            m.parked_devices.clone(),
+        );
+        r.register(
+            "cloud_refusing",
+            "1 when the cloud answers but refuses this relay (401/403)",
+            m.cloud_refusing.clone(),
+        );
         r.register(
             "entries_received",
             "Entries newly stored from terminals",

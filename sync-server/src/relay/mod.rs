@@ -86,6 +86,8 @@ pub struct Relay {
     /// Bumped whenever the cloud's acks are recorded (head waits on it).
     pub acks_changed: watch::Sender<u64>,
     pub uplink_up: AtomicBool,
+    /// The cloud answers but refuses this relay (401/403).
+    pub cloud_refusing: AtomicBool,
     /// Unix ms of the last successful exchange with the cloud (0: never).
     pub last_uplink_ok_ms: AtomicU64,
     /// One refresh at a time; the instant of the last one.
@@ -96,6 +98,31 @@ pub struct Relay {
 }
 
 impl Relay {
+    pub(crate) fn cloud_refusing(&self, refusing: bool) {
+        self.cloud_refusing.store(refusing, Ordering::Relaxed);
+        self.metrics.cloud_refusing.set(i64::from(refusing));
+    }
+
+    /// The uplink as terminals and operators see it.
+    pub fn uplink_state(&self) -> sentra_protocol::wire::UplinkState {
+        use sentra_protocol::wire::UplinkState;
+        if self.cloud_refusing.load(Ordering::Relaxed) {
+            UplinkState::Refusing
+        } else if self.uplink_up.load(Ordering::Relaxed) {
+            UplinkState::Up
+        } else {
+            UplinkState::Down
+        }
+    }
+
+    /// Sets the parked-devices gauge from the store.
+    pub(crate) async fn refresh_parked_metric(&self) {
+        if let Ok(heads) = self.store.heads().await {
+            let n = heads.iter().filter(|h| h.parked_reason.is_some()).count();
+            self.metrics.parked_devices.set(n as i64);
+        }
+    }
+
     pub(crate) fn uplink(&self, ok: bool) {
         self.uplink_up.store(ok, Ordering::Relaxed);
         self.metrics.uplink_up.set(i64::from(ok));
@@ -290,6 +317,7 @@ pub async fn start(config: &RelayConfig) -> Result<RelayRunning> {
         new_entries: Notify::new(),
         acks_changed,
         uplink_up: AtomicBool::new(false),
+        cloud_refusing: AtomicBool::new(false),
         last_uplink_ok_ms: AtomicU64::new(0),
         refresh_lock: Mutex::new(None),
         devices_lock: Mutex::new(None),

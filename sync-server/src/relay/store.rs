@@ -36,6 +36,53 @@ pub struct Head {
     pub device_id: Uuid,
     pub seq: u64,
     pub cloud_acked_seq: u64,
+    /// Why the cloud refuses this device's next entry, while it is parked.
+    pub parked_reason: Option<String>,
+    /// Unix ms until which the device is left out of forwarding.
+    pub parked_until_ms: Option<u64>,
+}
+
+/// The first wait of a parked device before it is tried again; doubles with
+/// each further refusal, up to [`MAX_PARK_MS`].
+pub const FIRST_PARK_MS: u64 = 30_000;
+/// The longest wait of a parked device.
+pub const MAX_PARK_MS: u64 = 3_600_000;
+
+/// A refusal that resending the same entries cannot cure: the device is
+/// parked (a gap, a broken link or "after refused" is cured by resending
+/// from the cloud's ack, which the next batch does).
+pub fn parks(reason: sentra_protocol::wire::RefusalReason) -> bool {
+    use sentra_protocol::wire::RefusalReason as R;
+    !matches!(reason, R::Gap | R::BrokenLink | R::AfterRefused)
+}
+
+/// Up to `limit` (device, count) shares of a forward batch: each pending
+/// device gets an equal share, what one leaves unused goes to the others, so
+/// no device (however far behind) can crowd the rest out. `pending` is in
+/// device order, `(device, entries pending)`.
+pub fn fair_shares(pending: &[(Uuid, u64)], limit: usize) -> Vec<(Uuid, usize)> {
+    let mut shares: Vec<(Uuid, usize)> = pending.iter().map(|(d, _)| (*d, 0)).collect();
+    let mut left = limit;
+    loop {
+        let open: Vec<usize> = (0..pending.len())
+            .filter(|&i| (shares[i].1 as u64) < pending[i].1)
+            .collect();
+        if left == 0 || open.is_empty() {
+            break;
+        }
+        let each = (left / open.len()).max(1);
+        for i in open {
+            if left == 0 {
+                break;
+            }
+            let room = (pending[i].1 - shares[i].1 as u64).min(each as u64) as usize;
+            let give = room.min(left);
+            shares[i].1 += give;
+            left -= give;
+        }
+    }
+    shares.retain(|(_, n)| *n > 0);
+    shares
 }
 
 #[derive(Clone)]
@@ -176,7 +223,8 @@ impl RelayStore {
         self.with(|conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT device_id, seq, cloud_acked_seq FROM relay_heads ORDER BY device_id",
+                    "SELECT device_id, seq, cloud_acked_seq, parked_reason, parked_until_ms
+                     FROM relay_heads ORDER BY device_id",
                 )
                 .map_err(sql)?;
             let rows = stmt
@@ -185,16 +233,20 @@ impl RelayStore {
                         r.get::<_, String>(0)?,
                         r.get::<_, i64>(1)?,
                         r.get::<_, i64>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
                     ))
                 })
                 .map_err(sql)?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, seq, cloud) = row.map_err(sql)?;
+                let (id, seq, cloud, parked_reason, parked_until) = row.map_err(sql)?;
                 out.push(Head {
                     device_id: uuid_of(&id)?,
                     seq: seq as u64,
                     cloud_acked_seq: cloud as u64,
+                    parked_reason,
+                    parked_until_ms: parked_until.map(|t| t as u64),
                 });
             }
             Ok(out)
@@ -203,22 +255,27 @@ impl RelayStore {
     }
 
     /// Up to `limit` entries the cloud does not hold yet, in seq order per
-    /// device (devices in id order).
-    pub async fn unforwarded(&self, limit: usize) -> Result<Vec<Entry>, ApiError> {
+    /// device, a fair share of each device that is not parked at `now_ms`
+    /// ([`fair_shares`]).
+    pub async fn unforwarded(&self, limit: usize, now_ms: u64) -> Result<Vec<Entry>, ApiError> {
         let heads = self.heads().await?;
+        let pending: Vec<(Uuid, u64)> = heads
+            .iter()
+            .filter(|h| h.seq > h.cloud_acked_seq)
+            .filter(|h| h.parked_until_ms.is_none_or(|t| t <= now_ms))
+            .map(|h| (h.device_id, h.seq - h.cloud_acked_seq))
+            .collect();
+        let shares = fair_shares(&pending, limit);
+        let from: std::collections::HashMap<Uuid, u64> = heads
+            .iter()
+            .map(|h| (h.device_id, h.cloud_acked_seq))
+            .collect();
         self.with(move |conn| {
             let mut out = Vec::new();
-            for h in heads.iter().filter(|h| h.seq > h.cloud_acked_seq) {
-                if out.len() >= limit {
-                    break;
-                }
-                let more = sentra_terminal::journal::read_after(
-                    conn,
-                    h.device_id,
-                    h.cloud_acked_seq,
-                    limit - out.len(),
-                )
-                .map_err(|e| internal("reading the journal", e))?;
+            for (device, n) in shares {
+                let after = from.get(&device).copied().unwrap_or(0);
+                let more = sentra_terminal::journal::read_after(conn, device, after, n)
+                    .map_err(|e| internal("reading the journal", e))?;
                 out.extend(more);
             }
             Ok(out)
@@ -228,29 +285,84 @@ impl RelayStore {
 
     /// Records what the cloud now holds (its acks are authoritative: a
     /// lower ack than recorded means the cloud wants those entries again).
+    ///
+    /// A device whose next entry is refused for a reason resending cannot
+    /// cure is parked (see [`parks`]); one the cloud takes again is unparked.
+    /// Returns the devices parked by this answer.
     pub async fn record_cloud_acks(
         &self,
         acks: Vec<DeviceAck>,
         refusals: Vec<RefusedEntry>,
-    ) -> Result<(), ApiError> {
+        now_ms: u64,
+    ) -> Result<Vec<(Uuid, String)>, ApiError> {
         self.with(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sql)?;
-            for a in &acks {
-                let refusal = refusals
-                    .iter()
-                    .find(|r| r.device_id == a.device_id)
-                    .map(|r| format!("seq {}: {}: {}", r.seq, r.reason.code(), r.detail));
-                tx.execute(
-                    "UPDATE relay_heads SET cloud_acked_seq = min(?2, seq), last_refusal = ?3
-                     WHERE device_id = ?1",
-                    params![a.device_id.to_string(), a.acked_seq as i64, refusal],
-                )
+            let mut parked = Vec::new();
+            // A device refused as a whole (revoked, unknown) gets no ack.
+            let mut devices: Vec<Uuid> = acks.iter().map(|a| a.device_id).collect();
+            for r in &refusals {
+                if !devices.contains(&r.device_id) {
+                    devices.push(r.device_id);
+                }
+            }
+            for device in devices {
+                let first = refusals.iter().find(|r| r.device_id == device);
+                let refusal =
+                    first.map(|r| format!("seq {}: {}: {}", r.seq, r.reason.code(), r.detail));
+                match acks.iter().find(|a| a.device_id == device) {
+                    Some(a) => tx.execute(
+                        "UPDATE relay_heads SET cloud_acked_seq = min(?2, seq), last_refusal = ?3
+                         WHERE device_id = ?1",
+                        params![device.to_string(), a.acked_seq as i64, refusal],
+                    ),
+                    None => tx.execute(
+                        "UPDATE relay_heads SET last_refusal = ?2 WHERE device_id = ?1",
+                        params![device.to_string(), refusal],
+                    ),
+                }
                 .map_err(sql)?;
+                match first {
+                    Some(r) if parks(r.reason) => {
+                        let count: i64 = tx
+                            .query_row(
+                                "SELECT park_count FROM relay_heads WHERE device_id = ?1",
+                                [device.to_string()],
+                                |row| row.get(0),
+                            )
+                            .map_err(sql)?;
+                        let wait = FIRST_PARK_MS
+                            .saturating_mul(1u64 << count.clamp(0, 16))
+                            .min(MAX_PARK_MS);
+                        let reason = format!("{}: {}", r.reason.code(), r.detail);
+                        tx.execute(
+                            "UPDATE relay_heads SET parked_reason = ?2, parked_until_ms = ?3,
+                                 park_count = park_count + 1
+                             WHERE device_id = ?1",
+                            params![
+                                device.to_string(),
+                                reason,
+                                now_ms.saturating_add(wait) as i64
+                            ],
+                        )
+                        .map_err(sql)?;
+                        parked.push((device, reason));
+                    }
+                    Some(_) => {}
+                    None => {
+                        tx.execute(
+                            "UPDATE relay_heads SET parked_reason = NULL, parked_until_ms = NULL,
+                                 park_count = 0
+                             WHERE device_id = ?1 AND parked_reason IS NOT NULL",
+                            [device.to_string()],
+                        )
+                        .map_err(sql)?;
+                    }
+                }
             }
             tx.commit().map_err(sql)?;
-            Ok(())
+            Ok(parked)
         })
         .await
     }

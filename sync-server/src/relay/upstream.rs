@@ -33,6 +33,17 @@ impl UpstreamError {
             UpstreamError::Refused { status, .. } => *status >= 500,
         }
     }
+
+    /// Whether the cloud refuses the relay itself (401 or 403).
+    pub fn refuses_caller(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::Refused {
+                status: 401 | 403,
+                ..
+            }
+        )
+    }
 }
 
 #[derive(Clone)]

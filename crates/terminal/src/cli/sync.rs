@@ -63,6 +63,10 @@ pub struct SyncArgs {
     /// Entries per push request.
     #[arg(long, default_value_t = 500)]
     batch: usize,
+    /// Push straight to the cloud too when the relay holds our entries but
+    /// the cloud's ack has not moved for this long.
+    #[arg(long, default_value_t = sentra_terminal::sync::DEFAULT_RELAY_STALL_MS)]
+    relay_stall_ms: u64,
     /// Keep syncing on a timer until SIGINT/SIGTERM.
     #[arg(long)]
     watch: bool,
@@ -133,6 +137,7 @@ pub fn run(command: &SyncCommand, data_dir: &Path, out: &Out) -> Result<ExitCode
             let options = RoundOptions {
                 push_batch: args.batch,
                 head_wait_ms: args.wait_ms,
+                relay_stall_ms: args.relay_stall_ms,
                 ..RoundOptions::default()
             };
             if args.watch {
@@ -300,6 +305,9 @@ fn print_status(out: &Out, s: &SyncStatus) -> Result<()> {
             .map(|u| format!(" via {u}"))
             .unwrap_or_default()
     );
+    if let Some(p) = &s.relay_parked {
+        outln!("relay parked this terminal (the cloud refuses it): {p}");
+    }
     if let Some(e) = &s.last_error {
         outln!(
             "last error   {} at {}: {}",

@@ -24,7 +24,7 @@ use uuid::Uuid;
 pub use backoff::{Backoff, full_jitter};
 pub use client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 pub use pull::price_in_force;
-pub use round::{Outcome, RoundOptions, RoundRefusal, RoundReport};
+pub use round::{DEFAULT_RELAY_STALL_MS, Outcome, RoundOptions, RoundRefusal, RoundReport};
 pub use state::{EntryStates, LastError, Refusal};
 pub use worker::{LoopEvent, LoopOptions, SyncLoop};
 
@@ -124,6 +124,9 @@ pub struct SyncStatus {
     pub last_upstream: Option<String>,
     pub last_error: Option<LastError>,
     pub refusals: Vec<Refusal>,
+    /// The relay left this terminal's entries out of forwarding because the
+    /// cloud refuses them (revoked, fork, …): the reason, as the relay said.
+    pub relay_parked: Option<String>,
 }
 
 /// Check an upstream URL (`http` or `https`, a host) and normalise it.
@@ -258,6 +261,7 @@ impl Terminal {
             last_upstream: s.last_upstream,
             last_error: s.last_error,
             refusals: state::refusals(&self.conn)?,
+            relay_parked: s.relay_parked,
         })
     }
 }

@@ -34,7 +34,13 @@ pub struct RoundOptions {
     /// How long a relay may hold `GET /v1/head` waiting for the cloud to
     /// hold our tip.
     pub head_wait_ms: u64,
+    /// A relay holds our entries but the cloud's ack has not moved for this
+    /// long: push straight to the cloud as well (duplicates are harmless).
+    pub relay_stall_ms: u64,
 }
+
+/// The default of [`RoundOptions::relay_stall_ms`]: four background rounds.
+pub const DEFAULT_RELAY_STALL_MS: u64 = 120_000;
 
 impl Default for RoundOptions {
     fn default() -> Self {
@@ -42,6 +48,7 @@ impl Default for RoundOptions {
             push_batch: 500,
             pull_limit: 500,
             head_wait_ms: 3000,
+            relay_stall_ms: DEFAULT_RELAY_STALL_MS,
         }
     }
 }
@@ -135,6 +142,8 @@ pub struct RoundReport {
 enum Leg {
     Done {
         uplink: Option<UplinkState>,
+        /// The relay has parked this device: the cloud refuses it.
+        parked: Option<String>,
     },
     /// An entry was refused for a reason resending will not cure.
     Stopped {
@@ -211,9 +220,11 @@ impl Terminal {
             push_batch: options.push_batch.clamp(1, MAX_PUSH_ENTRIES),
             pull_limit: options.pull_limit.clamp(1, MAX_PULL_LIMIT),
             head_wait_ms: options.head_wait_ms,
+            relay_stall_ms: options.relay_stall_ms,
         };
 
         let mut relay_failed = false;
+        let mut bypass = false;
         let mut done = false;
         if let Some(relay_url) = stored.relay_url.clone() {
             let relay = Upstream::new(
@@ -223,12 +234,13 @@ impl Terminal {
                 http.clone(),
             );
             match self.leg(&relay, &options, &mut report).await? {
-                Leg::Done { uplink } => {
+                Leg::Done { uplink, parked } => {
                     report.upstream = Some(UpstreamKind::Relay);
                     report.uplink = uplink;
                     // The relay answered: the cloud is behind the same
                     // internet line, so a relay with its uplink down is not
-                    // bypassed.
+                    // bypassed (unless it has not moved our entries on for
+                    // `relay_stall_ms`, below).
                     if uplink == Some(UplinkState::Down) {
                         report.outcome = Outcome::UplinkDown;
                         report.error_code = Some("uplink_down".into());
@@ -237,6 +249,34 @@ impl Terminal {
                         );
                     }
                     done = true;
+                    // Go round the relay when it cannot get our entries to
+                    // the cloud: it parked us (the cloud refuses us — hear
+                    // why first hand), the cloud refuses the relay itself,
+                    // or the cloud's ack has not moved for a while.
+                    let st = state::load(&self.conn)?;
+                    let tip = journal::tip(&self.conn, self.ctx.author.device_id)?.seq;
+                    let now = self.ctx.clock.now_ms();
+                    let stalled = st.cloud_acked_seq < tip
+                        && st
+                            .cloud_progress_at_ms
+                            .is_some_and(|t| now.saturating_sub(t) >= options.relay_stall_ms);
+                    let why = if let Some(p) = &parked {
+                        Some(format!("the relay parked this terminal: {p}"))
+                    } else if uplink == Some(UplinkState::Refusing) {
+                        Some("the cloud refuses the branch relay".to_owned())
+                    } else if stalled {
+                        Some(format!(
+                            "the relay has not moved this terminal's entries to the cloud for {} s",
+                            options.relay_stall_ms / 1000
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why {
+                        report.relay_error = Some(why);
+                        bypass = true;
+                        done = false;
+                    }
                 }
                 Leg::Stopped { reason, detail } => {
                     relay_failed = true;
@@ -257,8 +297,22 @@ impl Terminal {
         if !done {
             let cloud = Upstream::new(UpstreamKind::Cloud, server, credential, http);
             match self.leg(&cloud, &options, &mut report).await? {
+                // Going round a relay that answered, and the cloud does not
+                // answer either: the relay's outcome stands.
+                Leg::Failed(e) if bypass && e.retryable() => {
+                    report.relay_error = Some(format!(
+                        "{}; the cloud did not answer directly either: {}",
+                        report.relay_error.clone().unwrap_or_default(),
+                        e.message()
+                    ));
+                }
                 Leg::Done { .. } => {
                     report.upstream = Some(UpstreamKind::Cloud);
+                    if bypass {
+                        report.outcome = Outcome::Ok;
+                        report.error_code = None;
+                        report.message = report.relay_error.clone();
+                    }
                     if relay_failed {
                         report.outcome = Outcome::RelayUnreachable;
                         report.error_code = Some("relay_unreachable".into());
@@ -425,6 +479,7 @@ impl Terminal {
         // How far the cloud holds us, as the relay knows it (waiting a
         // little for the relay to forward what we just gave it).
         let mut uplink = None;
+        let mut parked = None;
         if kind == UpstreamKind::Relay {
             let tip = journal::tip(&self.conn, device)?.seq;
             let head = match up.head(tip, options.head_wait_ms).await {
@@ -441,7 +496,9 @@ impl Terminal {
                 &[],
                 self.ctx.clock.now_ms(),
             )?;
+            state::set_relay_parked(&self.conn, head.parked.as_deref())?;
             uplink = head.uplink;
+            parked = head.parked;
         }
 
         // Pull master data, page by page, each page with its cursor.
@@ -479,7 +536,7 @@ impl Terminal {
                 break;
             }
         }
-        Ok(Leg::Done { uplink })
+        Ok(Leg::Done { uplink, parked })
     }
 }
 

@@ -25,6 +25,10 @@ pub struct Stored {
     pub last_success_ms: Option<u64>,
     pub last_upstream: Option<String>,
     pub last_error: Option<LastError>,
+    /// The last time the cloud's ack moved, or everything was in the cloud.
+    pub cloud_progress_at_ms: Option<u64>,
+    /// The relay's last word that it parked us (the cloud refuses us).
+    pub relay_parked: Option<String>,
 }
 
 impl Stored {
@@ -60,7 +64,7 @@ pub fn load(conn: &Connection) -> Result<Stored> {
         "SELECT server_url, relay_url, credential, relay_acked_seq, cloud_acked_seq,
                 relay_pull_cursor, cloud_pull_cursor, last_round_ms, last_outcome,
                 last_success_ms, last_upstream, last_error_kind, last_error_message,
-                last_error_at_ms
+                last_error_at_ms, cloud_progress_at_ms, relay_parked
          FROM sync_state WHERE singleton = 1",
         [],
         |r| {
@@ -87,6 +91,8 @@ pub fn load(conn: &Connection) -> Result<Stored> {
                     }),
                     _ => None,
                 },
+                cloud_progress_at_ms: opt_u64(r.get(14)?),
+                relay_parked: r.get(15)?,
             })
         },
     )?)
@@ -161,6 +167,11 @@ pub fn record_answer(
     now_ms: u64,
 ) -> Result<()> {
     let tx = conn.transaction()?;
+    let cloud_before: i64 = tx.query_row(
+        "SELECT cloud_acked_seq FROM sync_state WHERE singleton = 1",
+        [],
+        |r| r.get(0),
+    )?;
     let column = match kind {
         UpstreamKind::Relay => "relay_acked_seq",
         UpstreamKind::Cloud => "cloud_acked_seq",
@@ -175,6 +186,13 @@ pub fn record_answer(
             [cloud as i64],
         )?;
     }
+    // Progress: the cloud's ack moved, or nothing waits for it.
+    tx.execute(
+        "UPDATE sync_state SET cloud_progress_at_ms = ?1
+         WHERE singleton = 1 AND (cloud_acked_seq <> ?2 OR cloud_progress_at_ms IS NULL
+               OR cloud_acked_seq >= (SELECT coalesce(max(seq), 0) FROM journal))",
+        params![now_ms as i64, cloud_before],
+    )?;
     tx.execute(
         "DELETE FROM sync_refusals WHERE upstream = ?1 AND seq <= ?2",
         params![kind.as_str(), acks.held as i64],
@@ -195,6 +213,15 @@ pub fn record_answer(
         )?;
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Records what the relay said about parking this device (`None`: not parked).
+pub fn set_relay_parked(conn: &Connection, parked: Option<&str>) -> Result<()> {
+    conn.execute(
+        "UPDATE sync_state SET relay_parked = ?1 WHERE singleton = 1",
+        [parked],
+    )?;
     Ok(())
 }
 
