@@ -1155,6 +1155,7 @@ async fn run(cfg: &Config, db: &Db) -> Result<bool> {
         rules: RulesConfig::default(),
         sweep_interval: Duration::from_secs(3600),
         shutdown_grace: Duration::from_secs(30),
+        limits: Default::default(),
     };
     let running = sentra_sync::http::start(&config).await?;
     let url = format!("http://{}", running.addr);

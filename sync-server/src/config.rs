@@ -33,4 +33,6 @@ pub struct ServeConfig {
     pub sweep_interval: Duration,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// Connections, header and request timeouts, requests in flight.
+    pub limits: crate::http::listen::Limits,
 }

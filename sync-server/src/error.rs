@@ -45,6 +45,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("the database is unavailable; retry later")]
     Unavailable,
+    #[error("the server is busy; retry later")]
+    Busy,
+    #[error("the request took longer than {0:?} and was stopped; retry later")]
+    Timeout(std::time::Duration),
     #[error("internal error")]
     Internal(String),
     /// A bug that the same request would hit again (the database refused the
@@ -69,7 +73,9 @@ impl ApiError {
             ApiError::EnrollCodeInvalid => StatusCode::NOT_FOUND,
             ApiError::EnrollCodeExpired(_) => StatusCode::GONE,
             ApiError::EnrollCodeUsed(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Busy | ApiError::Timeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) | ApiError::InternalPermanent(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -92,14 +98,18 @@ impl ApiError {
             ApiError::EnrollCodeExpired(_) => "enroll_code_expired",
             ApiError::EnrollCodeUsed(_) => "enroll_code_used",
             ApiError::Conflict(_) => "conflict",
-            ApiError::Unavailable => "unavailable",
+            ApiError::Unavailable | ApiError::Busy => "unavailable",
+            ApiError::Timeout(_) => "timeout",
             ApiError::Internal(_) | ApiError::InternalPermanent(_) => "internal",
         }
     }
 
     /// Whether the same request may succeed later.
     pub fn retryable(&self) -> bool {
-        matches!(self, ApiError::Unavailable | ApiError::Internal(_))
+        matches!(
+            self,
+            ApiError::Unavailable | ApiError::Busy | ApiError::Timeout(_) | ApiError::Internal(_)
+        )
     }
 
     fn details(&self) -> BTreeMap<String, serde_json::Value> {

@@ -68,6 +68,8 @@ enum Command {
         /// How often to look for orphans past their grace, in milliseconds.
         #[arg(long, default_value_t = 60_000)]
         sweep_interval_ms: u64,
+        #[command(flatten)]
+        limits: LimitArgs,
         #[arg(long, value_enum, default_value = "json")]
         log_format: LogFormat,
     },
@@ -102,6 +104,8 @@ enum Command {
         /// Seconds between refreshes of the cached master data and device list.
         #[arg(long, default_value_t = 10)]
         refresh_secs: u64,
+        #[command(flatten)]
+        limits: LimitArgs,
         #[arg(long, value_enum, default_value = "json")]
         log_format: LogFormat,
     },
@@ -283,6 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             skew_tolerance_secs,
             orphan_grace_secs,
             sweep_interval_ms,
+            limits,
             log_format,
         } => {
             init_logging(log_format);
@@ -298,6 +303,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 sweep_interval: Duration::from_millis(sweep_interval_ms.max(10)),
                 shutdown_grace: Duration::from_secs(30),
+                limits: limits.limits(),
             };
             let running = sentra_sync::http::start(&config).await?;
             tracing::info!(addr = %running.addr, "sentra-sync listening");
@@ -318,6 +324,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             key_file,
             forward_batch,
             refresh_secs,
+            limits,
             log_format,
         } => {
             init_logging(log_format);
@@ -334,6 +341,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             config.forward_batch = forward_batch;
             config.refresh_interval = Duration::from_secs(refresh_secs.max(1));
+            config.limits = limits.limits();
             let running = sentra_sync::relay::start(&config).await?;
             tracing::info!(addr = %running.addr, branch = %running.relay.branch, "sentra-sync relay listening");
             println!("listening on http://{}", running.addr);
@@ -486,6 +494,35 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("sentra-sync: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a slow or idle client may hold of a server (`serve`, `relay`).
+#[derive(clap::Args, Debug)]
+struct LimitArgs {
+    /// Client connections at once; past it the server stops accepting until one closes.
+    #[arg(long, default_value_t = 4096)]
+    max_client_connections: usize,
+    /// A client that does not send a whole request head within this many
+    /// seconds (connected and silent, or idle between requests) is disconnected.
+    #[arg(long, default_value_t = 10)]
+    header_read_timeout_secs: u64,
+    /// Requests in flight at once; past it a request gets 503 at once.
+    #[arg(long, default_value_t = 512)]
+    max_in_flight: usize,
+    /// A request still running after this many seconds gets 503 timeout.
+    #[arg(long, default_value_t = 60)]
+    request_timeout_secs: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> sentra_sync::http::listen::Limits {
+        sentra_sync::http::listen::Limits {
+            max_connections: self.max_client_connections.max(1),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            max_in_flight: self.max_in_flight.max(1),
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
         }
     }
 }

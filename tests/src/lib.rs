@@ -277,28 +277,38 @@ pub struct Cloud {
     pub server: Service,
     dir: tempfile::TempDir,
     restarts: u32,
+    extra: Vec<String>,
 }
 
 impl Cloud {
     /// A fresh database (on `DATABASE_URL`'s server, or the harness's own
     /// throwaway cluster) and a server on a free port.
     pub fn start() -> Result<Cloud> {
+        Self::start_with(&[])
+    }
+
+    /// As [`Cloud::start`], with extra `sentra-sync serve` arguments (kept
+    /// for restarts).
+    pub fn start_with(extra: &[&str]) -> Result<Cloud> {
         let db = sentra_pg_harness::database_for_test("e2e")
             .map_err(|e| anyhow!("test database: {e}"))?;
         let dir = tempfile::tempdir()?;
-        let server = Self::serve(&db.url, "127.0.0.1:0", dir.path(), 0)?;
+        let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        let server = Self::serve(&db.url, "127.0.0.1:0", dir.path(), 0, &extra)?;
         Ok(Cloud {
             db,
             server,
             dir,
             restarts: 0,
+            extra,
         })
     }
 
-    fn serve(db_url: &str, listen: &str, dir: &Path, n: u32) -> Result<Service> {
+    fn serve(db_url: &str, listen: &str, dir: &Path, n: u32, extra: &[String]) -> Result<Service> {
         let mut cmd = Command::new(binary("sentra-sync")?);
         cmd.args(["serve", "--database-url", db_url, "--listen", listen])
             .args(["--log-format", "text"])
+            .args(extra)
             .env("RUST_LOG", "warn");
         Service::start(cmd, dir.join(format!("serve-{n}.log")))
     }
@@ -318,7 +328,13 @@ impl Cloud {
         self.server.stop();
         self.restarts += 1;
         let listen = self.server.addr.to_string();
-        self.server = Self::serve(&self.db.url, &listen, self.dir.path(), self.restarts)?;
+        self.server = Self::serve(
+            &self.db.url,
+            &listen,
+            self.dir.path(),
+            self.restarts,
+            &self.extra,
+        )?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@ mod auth;
 mod body;
 mod enroll;
 mod head;
+pub mod listen;
 mod ops;
 mod push;
 
@@ -165,20 +166,20 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         metrics: Arc::new(Metrics::new()),
         rules: config.rules.clone(),
     };
+    listen::raise_fd_limit();
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     let sweeper =
         crate::ingest::orphans::spawn_sweeper(state.clone(), config.sweep_interval, tx.subscribe());
-    let app = router(state);
+    let limits = config.limits;
+    let app = listen::limit_requests(router(state), limits);
     let grace = config.shutdown_grace;
     let task = tokio::spawn(async move {
         let shutdown = async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        let served =
-            axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown);
-        let r = served.await;
+        let r = listen::serve(listener, app, limits, shutdown, grace).await;
         let _ = tokio::time::timeout(grace.max(Duration::from_millis(1)), sweeper).await;
         r
     });

@@ -57,6 +57,8 @@ pub struct RelayConfig {
     pub refresh_interval: Duration,
     /// Timeout of one request to the cloud.
     pub upstream_timeout: Duration,
+    /// What slow or idle terminals may hold of the relay.
+    pub limits: crate::http::listen::Limits,
 }
 
 impl RelayConfig {
@@ -71,6 +73,7 @@ impl RelayConfig {
             forward_batch: 1000,
             refresh_interval: Duration::from_secs(10),
             upstream_timeout: Duration::from_secs(15),
+            limits: crate::http::listen::Limits::default(),
         }
     }
 }
@@ -331,6 +334,7 @@ pub async fn start(config: &RelayConfig) -> Result<RelayRunning> {
         .pending
         .set(relay.store.pending().await.unwrap_or(0) as i64);
 
+    crate::http::listen::raise_fd_limit();
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -342,15 +346,16 @@ pub async fn start(config: &RelayConfig) -> Result<RelayRunning> {
         config.refresh_interval,
         rx.clone(),
     ));
-    let app = http::router(relay.clone());
+    let limits = config.limits;
+    let app = crate::http::listen::limit_requests(http::router(relay.clone()), limits);
     let mut stop = rx;
     let task = tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        let r = axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let r =
+            crate::http::listen::serve(listener, app, limits, shutdown, Duration::from_secs(30))
+                .await;
         forwarder.abort();
         refresher.abort();
         r

@@ -48,6 +48,7 @@ impl Server {
             rules,
             sweep_interval,
             shutdown_grace: Duration::from_secs(10),
+            limits: Default::default(),
         };
         let running = sentra_sync::http::start(&config)
             .await

@@ -1,0 +1,162 @@
+//! Serving HTTP with limits, so slow or idle clients cannot exhaust a server
+//! (`serve` or `relay`).
+//!
+//! * **Connections** are capped ([`Limits::max_connections`]): past the cap
+//!   the server stops accepting until one closes (the rest wait in the
+//!   kernel's backlog), so a flood cannot exhaust file descriptors.
+//! * **Header read timeout** ([`Limits::header_read_timeout`]): a client that
+//!   does not send a whole request head in time — connected and silent, or
+//!   idle between keep-alive requests — is disconnected.
+//! * **Requests in flight** are capped ([`Limits::max_in_flight`]): past it a
+//!   request is answered at once with `503 unavailable` (retryable) rather
+//!   than queued behind the others.
+//! * **Request timeout** ([`Limits::request_timeout`]): a request still
+//!   running after it is answered `503 timeout` (retryable; a push cut off
+//!   this way rolls back whole).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::IntoResponse;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+
+/// The limits of one listening server.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub max_in_flight: usize,
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
+            max_in_flight: 512,
+            // Above the longest legitimate request: a relay's head waits up
+            // to 10 s, a push of 1,000 entries takes well under that.
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Adds the in-flight cap and the request timeout to a router.
+pub fn limit_requests(router: Router, limits: Limits) -> Router {
+    let permits = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
+    let timeout = limits.request_timeout;
+    router.layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| {
+            let permits = permits.clone();
+            async move {
+                let Ok(_permit) = permits.try_acquire() else {
+                    return ApiError::Busy.into_response();
+                };
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(r) => r,
+                    Err(_) => ApiError::Timeout(timeout).into_response(),
+                }
+            }
+        },
+    ))
+}
+
+/// Raises this process's open-file limit to its hard limit, so the
+/// connection cap, not the OS default (often 1,024), is what binds.
+pub fn raise_fd_limit() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut l = getrlimit(Resource::Nofile);
+        let raise = match (l.current, l.maximum) {
+            (Some(c), Some(m)) => c < m,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if raise {
+            l.current = l.maximum;
+            let _ = setrlimit(Resource::Nofile, l);
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets the
+/// connections finish their requests (at most `grace`).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: pause, never spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let first_byte = limits.header_read_timeout;
+        tokio::spawn(async move {
+            // hyper's header timer starts only once it has read enough to
+            // tell HTTP/1 from HTTP/2: a client that connects and sends
+            // nothing is timed out here.
+            let mut probe = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(first_byte, stream.peek(&mut probe)).await,
+                Ok(Ok(n)) if n > 0
+            ) {
+                drop(permit);
+                return;
+            }
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let _ = watcher.watch(conn).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+    Ok(())
+}
