@@ -1,5 +1,6 @@
 //! Serving HTTP with limits, so slow or idle clients cannot exhaust a server
-//! (`serve` or `relay`).
+//! (`serve` or `relay`). HTTP/1.1 only: what terminals, relays and reverse
+//! proxies speak to it.
 //!
 //! * **Connections** are capped ([`Limits::max_connections`]): past the cap
 //!   the server stops accepting until one closes (the rest wait in the
@@ -101,15 +102,14 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only (every client and reverse proxy of ours speaks it):
+    // no protocol sniffing, whose state ignored graceful shutdown and held
+    // a stop for a whole header timeout.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(limits.header_read_timeout);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

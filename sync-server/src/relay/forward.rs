@@ -159,15 +159,16 @@ async fn forward_once(relay: &Relay) -> Result<usize, ()> {
     }
 }
 
-/// Refreshes the pull cache and the device list on a timer.
+/// Refreshes the pull cache and the device list on a timer (the first
+/// refresh is made by `start`, before the relay listens).
 pub async fn refresh_loop(relay: Arc<Relay>, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {
-        let _ = relay.refresh_devices_now().await;
-        let _ = relay.refresh_pull(Duration::ZERO).await;
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
+        let _ = relay.refresh_devices_now().await;
+        let _ = relay.refresh_pull(Duration::ZERO).await;
     }
 }
 

@@ -339,6 +339,13 @@ pub async fn start(config: &RelayConfig) -> Result<RelayRunning> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
+    // Fresh devices and master data before the first terminal arrives (as
+    // far as the cloud answers within a few seconds; the cache otherwise).
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = relay.refresh_devices_now().await;
+        let _ = relay.refresh_pull(Duration::ZERO).await;
+    })
+    .await;
     let (tx, rx) = watch::channel(false);
     let forwarder = tokio::spawn(forward::run(relay.clone(), rx.clone()));
     let refresher = tokio::spawn(forward::refresh_loop(
