@@ -339,6 +339,32 @@ impl Applier {
         Ok(())
     }
 
+    /// Whether shift `id` (already loaded) belongs to another device than the
+    /// entry's: then the entry is kept but not applied to that shift, and a
+    /// `foreign_shift` conflict is raised (a terminal only ever writes to its
+    /// own shift; the cloud enforces it too).
+    fn foreign_shift(&mut self, id: Uuid, a: &Accepted<'_>, what: &str) -> bool {
+        let Some(owner) = self.shifts.get(&id).map(|s| s.device_id) else {
+            return false;
+        };
+        if owner == a.entry.device_id {
+            return false;
+        }
+        self.conflicts.push(NewConflict {
+            kind: "foreign_shift",
+            dedup_key: format!("foreign_shift:{}", a.entry.id),
+            device_id: a.entry.device_id,
+            seq: a.entry.seq,
+            entry_id: Some(a.entry.id),
+            details: json!({
+                "entry_kind": what,
+                "shift_id": id,
+                "shift_device_id": owner,
+            }),
+        });
+        true
+    }
+
     /// The shift's running state; a shift whose `shift_opened` never applied
     /// (quarantined) starts implicitly with a zero float.
     fn shift(&mut self, id: Uuid, device_id: Uuid, at_ms: i64) -> &mut ShiftState {
@@ -708,11 +734,14 @@ impl Applier {
         for (i, s) in &applied {
             let a = &batch[*i];
             let fig = figures_of(s)?;
+            self.rollup(a.occurred_ms, a.entry.device_id)
+                .sale(&fig, 1)?;
+            if self.foreign_shift(s.shift_id, a, "sale_completed") {
+                continue;
+            }
             let st = self.shift(s.shift_id, a.entry.device_id, a.occurred_ms);
             st.summary.add_sale(&fig)?;
             st.dirty = true;
-            self.rollup(a.occurred_ms, a.entry.device_id)
-                .sale(&fig, 1)?;
         }
 
         // 7. Voids and refunds parked for these sales can apply now.
@@ -871,12 +900,60 @@ impl Applier {
         .bind(void_id)
         .fetch_optional(&mut **tx)
         .await?;
-        let Some((void_device, void_shift, _void_seq, void_at)) = void else {
+        let Some((void_device, void_shift, void_seq, void_at)) = void else {
             return Ok(());
         };
         if sale.voided_by.is_some() {
             // A second void of the same sale changes nothing.
             return Ok(());
+        }
+        // The terminal's rule, enforced here too: a till voids only its own
+        // sale of its open shift. Anything else is kept, not applied (the
+        // sale stays counted), and raised.
+        let sale_shift = sale.payload.shift_id;
+        let closed_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT closed_at FROM shifts WHERE branch_id = $1 AND shift_id = $2",
+        )
+        .bind(self.branch_id)
+        .bind(sale_shift)
+        .fetch_optional(&mut **tx)
+        .await?
+        .flatten();
+        let why = if sale.device_id != void_device {
+            Some("the sale was rung on another till")
+        } else if sale_shift != void_shift {
+            Some("the sale belongs to another shift")
+        } else if closed_at.is_some() {
+            // Same device: its entries apply in chain order, so a close
+            // already applied came before this void.
+            Some("the sale's shift was already closed")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            sqlx::query(
+                "UPDATE voids SET status = 'refused' WHERE branch_id = $1 AND entry_id = $2",
+            )
+            .bind(self.branch_id)
+            .bind(void_id)
+            .execute(&mut **tx)
+            .await?;
+            self.conflicts.push(NewConflict {
+                kind: "void_not_allowed",
+                dedup_key: format!("void_not_allowed:{void_id}"),
+                device_id: void_device,
+                seq: void_seq as u64,
+                entry_id: Some(void_id),
+                details: json!({
+                    "reason": why,
+                    "receipt_no": sale.payload.receipt_no,
+                    "sale_entry_id": sale.entry_id,
+                    "sale_device_id": sale.device_id,
+                    "sale_shift_id": sale_shift,
+                    "void_shift_id": void_shift,
+                }),
+            });
+            return self.resolve_orphan_conflict(tx, void_id).await;
         }
         sqlx::query("UPDATE sales SET voided_by = $3 WHERE branch_id = $1 AND entry_id = $2")
             .bind(self.branch_id)
@@ -1009,7 +1086,10 @@ impl Applier {
             .await?;
         }
         self.load_shifts(tx, &[r.shift_id]).await?;
-        if let Ok(method) = parse_method(&r.method) {
+        let foreign = self.foreign_shift(r.shift_id, a, "refund_issued");
+        if let Ok(method) = parse_method(&r.method)
+            && !foreign
+        {
             let st = self.shift(r.shift_id, a.entry.device_id, a.occurred_ms);
             st.summary
                 .add_refund(Money::idr(r.total), Money::idr(r.tax), method)?;
@@ -1210,6 +1290,10 @@ impl Applier {
         a: &Accepted<'_>,
         o: &ShiftOpened,
     ) -> R<()> {
+        self.load_shifts(tx, &[o.shift_id]).await?;
+        if self.foreign_shift(o.shift_id, a, "shift_opened") {
+            return Ok(());
+        }
         let summary = ShiftSummary::open(Money::idr(o.opening_float));
         sqlx::query(
             "INSERT INTO shifts (branch_id, shift_id, device_id, opened_at, opening_float, cashier, totals)
@@ -1233,6 +1317,10 @@ impl Applier {
         a: &Accepted<'_>,
         m: &CashMoved,
     ) -> R<()> {
+        self.load_shifts(tx, &[m.shift_id]).await?;
+        if self.foreign_shift(m.shift_id, a, "cash_moved") {
+            return Ok(());
+        }
         let dir = match m.direction {
             CashDirection::In => "in",
             CashDirection::Out => "out",
@@ -1251,7 +1339,6 @@ impl Applier {
         .bind(ms_to_time(a.occurred_ms))
         .execute(&mut **tx)
         .await?;
-        self.load_shifts(tx, &[m.shift_id]).await?;
         let st = self.shift(m.shift_id, a.entry.device_id, a.occurred_ms);
         match m.direction {
             CashDirection::In => st.summary.add_cash_in(Money::idr(m.amount))?,
@@ -1270,6 +1357,9 @@ impl Applier {
         c: &ShiftClosed,
     ) -> R<()> {
         self.load_shifts(tx, &[c.shift_id]).await?;
+        if self.foreign_shift(c.shift_id, a, "shift_closed") {
+            return Ok(());
+        }
         // Write any folded state first, so the stored totals are current.
         let st = self.shift(c.shift_id, a.entry.device_id, a.occurred_ms);
         let recomputed = totals_of(&st.summary);
