@@ -196,6 +196,22 @@ impl Applier {
         self.rollups.entry((d, device)).or_default()
     }
 
+    /// Applies the voids and refunds parked on sales that are now in the
+    /// ledger (the sweeper's second pass), then writes the folded state.
+    pub async fn apply_arrived(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        sale_ids: &[Uuid],
+        receipts: &[String],
+    ) -> R<()> {
+        self.lock_receipts(tx, receipts).await?;
+        self.resolve_parked(tx, sale_ids, receipts).await?;
+        self.write_shifts(tx).await?;
+        self.write_rollups(tx).await?;
+        self.flush_stock(tx).await?;
+        Ok(())
+    }
+
     /// Applies every accepted entry, then writes the folded state.
     pub async fn apply_all(
         &mut self,
@@ -747,6 +763,7 @@ impl Applier {
         // 7. Voids and refunds parked for these sales can apply now.
         let sale_ids: Vec<Uuid> = applied.iter().map(|(i, _)| batch[*i].entry.id).collect();
         let receipts: Vec<String> = applied.iter().map(|(_, s)| s.receipt_no.clone()).collect();
+        self.lock_receipts(tx, &receipts).await?;
         self.resolve_parked(tx, &sale_ids, &receipts).await?;
         Ok(())
     }
@@ -877,6 +894,8 @@ impl Applier {
         .bind(ms_to_time(a.occurred_ms))
         .execute(&mut **tx)
         .await?;
+        self.lock_receipts(tx, std::slice::from_ref(&v.receipt_no))
+            .await?;
         self.try_apply_void(tx, a.entry.id, v.sale_entry_id).await
     }
 
@@ -1097,6 +1116,10 @@ impl Applier {
         }
         self.rollup(a.occurred_ms, a.entry.device_id)
             .refund(r.total, r.tax, &r.method)?;
+        // Serialised with the sale's own batch (see `lock_receipts`): if the
+        // sale is not visible now, its batch will see this refund parked.
+        self.lock_receipts(tx, std::slice::from_ref(&r.receipt_no))
+            .await?;
         let sale_id = self.find_sale(tx, r.sale_entry_id, &r.receipt_no).await?;
         if let Some(sale_id) = sale_id {
             self.link_refund(tx, a.entry.id, sale_id).await?;
@@ -1233,6 +1256,33 @@ impl Applier {
     }
 
     /// Voids and refunds waiting for these sales.
+    /// Takes a transaction-scoped lock per receipt number (in a fixed
+    /// order). A sale's batch takes it after inserting the sale and before
+    /// looking for voids and refunds parked on it; a void's or refund's
+    /// batch takes it before looking for its sale. So whichever commits
+    /// second sees the other: a void or refund racing its sale from another
+    /// device (READ COMMITTED, each invisible to the other) can no longer
+    /// stay parked.
+    async fn lock_receipts(&mut self, db: &mut Db, receipts: &[String]) -> R<()> {
+        if receipts.is_empty() {
+            return Ok(());
+        }
+        let mut keys: Vec<String> = receipts
+            .iter()
+            .map(|r| format!("{}:{r}", self.branch_id))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(7, hashtext(k))
+             FROM (SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n) s",
+        )
+        .bind(&keys)
+        .execute(&mut *db)
+        .await?;
+        Ok(())
+    }
+
     async fn resolve_parked(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,

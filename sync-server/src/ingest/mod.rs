@@ -410,32 +410,7 @@ async fn ingest_tx(
         conflicts.append(&mut c);
     }
 
-    // Conflicts: a dedup key already raised is not raised again.
-    for c in conflicts {
-        let raised: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO conflicts (branch_id, conflict_id, kind, dedup_key, device_id, seq, entry_id, details)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (branch_id, dedup_key) DO NOTHING RETURNING conflict_id",
-        )
-        .bind(branch_id)
-        .bind(Uuid::now_v7())
-        .bind(c.kind)
-        .bind(&c.dedup_key)
-        .bind(c.device_id)
-        .bind(c.seq as i64)
-        .bind(c.entry_id)
-        .bind(&c.details)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if raised.is_some() {
-            out.conflicts.push(ConflictNotice {
-                kind: c.kind.to_owned(),
-                device_id: c.device_id,
-                seq: c.seq,
-                details: c.details,
-            });
-        }
-    }
+    out.conflicts = insert_conflicts(&mut tx, branch_id, conflicts).await?;
 
     // Chain tips.
     for (device_id, tip, existed) in tips {
@@ -465,6 +440,42 @@ async fn ingest_tx(
             k => k.as_str(),
         };
         *out.stored_kinds.entry(kind.to_owned()).or_default() += 1;
+    }
+    Ok(out)
+}
+
+/// Inserts conflicts; a dedup key already raised is not raised again.
+/// Returns the newly raised ones.
+pub(crate) async fn insert_conflicts(
+    tx: &mut Transaction<'_, Postgres>,
+    branch_id: i32,
+    conflicts: Vec<NewConflict>,
+) -> Result<Vec<ConflictNotice>, sqlx::Error> {
+    let mut out = Vec::new();
+    for c in conflicts {
+        let raised: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO conflicts (branch_id, conflict_id, kind, dedup_key, device_id, seq, entry_id, details)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (branch_id, dedup_key) DO NOTHING RETURNING conflict_id",
+        )
+        .bind(branch_id)
+        .bind(Uuid::now_v7())
+        .bind(c.kind)
+        .bind(&c.dedup_key)
+        .bind(c.device_id)
+        .bind(c.seq as i64)
+        .bind(c.entry_id)
+        .bind(&c.details)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if raised.is_some() {
+            out.push(ConflictNotice {
+                kind: c.kind.to_owned(),
+                device_id: c.device_id,
+                seq: c.seq,
+                details: c.details,
+            });
+        }
     }
     Ok(out)
 }

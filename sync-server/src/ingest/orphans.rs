@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use uuid::Uuid;
+
 use crate::http::AppState;
 
 /// Raises `orphan_reference` for every void/refund parked longer than the
@@ -46,6 +48,45 @@ pub async fn sweep(state: &AppState) -> Result<u64, sqlx::Error> {
     Ok(n)
 }
 
+/// Applies voids and refunds still parked although their sale is in the
+/// ledger (a race that the receipt locks now prevent, or a server stopped
+/// between the two): one transaction per branch. Returns how many of them
+/// are no longer parked.
+pub async fn apply_arrived(state: &AppState) -> Result<u64, super::apply::ApplyError> {
+    let rows: Vec<(i32, String, Vec<Uuid>, Vec<String>)> = sqlx::query_as(
+        "SELECT p.branch_id, b.timezone, array_agg(s.entry_id), array_agg(s.receipt_no)
+         FROM (SELECT branch_id, sale_entry_id, receipt_no FROM voids WHERE status = 'parked'
+               UNION ALL
+               SELECT branch_id, sale_entry_id, receipt_no FROM refunds WHERE status = 'parked') p
+         JOIN sales s ON s.branch_id = p.branch_id
+              AND (s.entry_id = p.sale_entry_id OR s.receipt_no = p.receipt_no)
+         JOIN branches b ON b.branch_id = p.branch_id
+         GROUP BY p.branch_id, b.timezone",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let mut done = 0;
+    for (branch_id, tz, sale_ids, receipts) in rows {
+        let Ok(tz) = tz.parse::<chrono_tz::Tz>() else {
+            tracing::error!(branch_id, %tz, "branch has an unknown time zone; parked entries left");
+            continue;
+        };
+        let mut tx = state.pool.begin().await?;
+        let mut applier = super::apply::Applier::new(branch_id, tz);
+        applier.apply_arrived(&mut tx, &sale_ids, &receipts).await?;
+        let conflicts = std::mem::take(&mut applier.conflicts);
+        super::insert_conflicts(&mut tx, branch_id, conflicts).await?;
+        tx.commit().await?;
+        done += sale_ids.len() as u64;
+        tracing::warn!(
+            branch_id,
+            entries = sale_ids.len(),
+            "parked voids/refunds applied by the sweep"
+        );
+    }
+    Ok(done)
+}
+
 /// Runs [`sweep`] every `every` until `stop` turns true.
 pub fn spawn_sweeper(
     state: AppState,
@@ -58,6 +99,9 @@ pub fn spawn_sweeper(
         loop {
             tokio::select! {
                 _ = tick.tick() => {
+                    if let Err(e) = apply_arrived(&state).await {
+                        tracing::warn!(error = %e, "applying parked entries failed");
+                    }
                     if let Err(e) = sweep(&state).await {
                         tracing::warn!(error = %e, "orphan sweep failed");
                     }
