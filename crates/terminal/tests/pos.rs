@@ -183,6 +183,34 @@ fn big_discounts_and_voids_need_a_supervisor_pin() {
     assert_eq!((z.kind.as_str(), z.voids_count, z.sales_total), ("Z", 1, 0));
 }
 
+/// Defect: `save_settings` needed only a signed-in cashier, and the settings
+/// hold the supervisor discount threshold: a cashier could set it to 100 %
+/// and give any discount without a supervisor.
+#[test]
+fn a_cashier_cannot_switch_off_discount_approval_from_the_settings() {
+    let (_till, mut s, sari) = session();
+    s.sign_in(&sari, "1111").unwrap();
+    let before = s.settings().clone();
+    let mut weaker = before.clone();
+    weaker.supervisor_discount_pct = "100".into();
+    let err = s.save_settings(weaker).unwrap_err();
+    assert!(err.to_string().contains("head office"), "{err}");
+    assert_eq!(s.settings(), &before);
+    // Other settings still save, and the threshold still bites.
+    let mut other = before.clone();
+    other.language = "en".into();
+    s.save_settings(other).unwrap();
+    s.open_shift(50_000).unwrap();
+    s.scan("8992736123456").unwrap();
+    let fifty = DiscountInput::Percent {
+        percent: "50".into(),
+    };
+    assert_eq!(
+        code(s.set_line_discount(0, Some(fifty), None).unwrap_err()),
+        "supervisor_required"
+    );
+}
+
 #[test]
 fn a_parked_sale_comes_back_whole_even_after_a_restart() {
     let (till, mut s, sari) = session();

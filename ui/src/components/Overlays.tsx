@@ -256,7 +256,8 @@ export function SettingsDialog() {
         <Field
           label={t('supervisor_threshold')}
           value={s.supervisor_discount_pct}
-          onValue={(v) => setS({ ...s, supervisor_discount_pct: v })}
+          onValue={() => {}}
+          readOnly
           inputMode="decimal"
           testid="settings-threshold"
         />

@@ -110,8 +110,18 @@ impl PosSession {
         })
     }
 
+    /// Saves what the till may change about itself. The discount level that
+    /// needs a supervisor's PIN is a control, not a preference: it comes
+    /// from head office (branch settings) only, so a signed-in cashier
+    /// cannot switch discount approval off from the settings screen.
     pub fn save_settings(&mut self, new: PosSettings) -> Result<AppStatus> {
         self.operator()?;
+        if new.supervisor_discount_pct.trim() != self.settings.supervisor_discount_pct.trim() {
+            return Err(TerminalError::invalid(
+                "supervisor discount threshold",
+                "it is set by head office; the till cannot change it",
+            ));
+        }
         settings::save(self.terminal.connection(), &new)?;
         self.settings = new;
         self.status()
