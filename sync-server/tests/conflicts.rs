@@ -9,7 +9,7 @@ use common::{Device, Server, sale, sale_with};
 use sentra_domain::{Money, ShiftSummary};
 use sentra_ledger::{figures_of, totals_of};
 use sentra_protocol::payload::{
-    RefundIssued, RefundLine, SaleCompleted, ShiftClosed, ShiftOpened, StockCounted,
+    RefundIssued, SaleCompleted, ShiftClosed, ShiftOpened, StockCounted,
 };
 use sentra_protocol::wire::{DeviceKind, PushResponse};
 use serde_json::Value;
@@ -39,27 +39,7 @@ async fn sales_kept(s: &Server) -> i64 {
 }
 
 fn full_refund(no: &str, sale: &SaleCompleted, sale_id: Uuid, shift: Uuid) -> RefundIssued {
-    RefundIssued {
-        refund_no: no.into(),
-        receipt_no: sale.receipt_no.clone(),
-        sale_entry_id: Some(sale_id),
-        shift_id: shift,
-        lines: sale
-            .lines
-            .iter()
-            .map(|l| RefundLine {
-                line_no: l.line_no,
-                sku: l.sku.clone(),
-                quantity_milli: l.quantity_milli,
-                amount: l.total,
-                tax: l.tax,
-            })
-            .collect(),
-        total: sale.total,
-        tax: sale.tax,
-        method: "cash".into(),
-        reason: None,
-    }
+    common::full_refund(no, sale, sale_id, shift, "cash")
 }
 
 #[tokio::test]

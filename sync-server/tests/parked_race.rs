@@ -8,32 +8,12 @@ mod common;
 use std::sync::Arc;
 
 use common::{Server, sale};
-use sentra_protocol::payload::{RefundIssued, RefundLine, SaleCompleted, ShiftOpened};
+use sentra_protocol::payload::{RefundIssued, SaleCompleted, ShiftOpened};
 use sentra_protocol::wire::DeviceKind;
 use uuid::Uuid;
 
 fn refund_of(no: &str, s: &SaleCompleted, sale_id: Uuid, shift: Uuid) -> RefundIssued {
-    RefundIssued {
-        refund_no: no.into(),
-        receipt_no: s.receipt_no.clone(),
-        sale_entry_id: Some(sale_id),
-        shift_id: shift,
-        lines: s
-            .lines
-            .iter()
-            .map(|l| RefundLine {
-                line_no: l.line_no,
-                sku: l.sku.clone(),
-                quantity_milli: l.quantity_milli,
-                amount: l.total,
-                tax: l.tax,
-            })
-            .collect(),
-        total: s.total,
-        tax: s.tax,
-        method: "card".into(),
-        reason: None,
-    }
+    common::full_refund(no, s, sale_id, shift, "card")
 }
 
 fn opened(shift: Uuid) -> ShiftOpened {

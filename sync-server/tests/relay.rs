@@ -28,6 +28,11 @@ struct Relay {
 
 /// A relay enrolled with `code`, its data and key in temp dirs of its own.
 async fn start_relay(cloud: &Server, code: String) -> Relay {
+    start_relay_refreshing(cloud, code, Duration::from_millis(200)).await
+}
+
+/// As [`start_relay`], refreshing its device list and cache every `every`.
+async fn start_relay_refreshing(cloud: &Server, code: String, every: Duration) -> Relay {
     let dir = tempfile::tempdir().unwrap();
     let keys = tempfile::tempdir().unwrap();
     let mut config = RelayConfig::new(
@@ -40,7 +45,7 @@ async fn start_relay(cloud: &Server, code: String) -> Relay {
         store: Some(sentra_keystore::KeyStoreKind::File),
         file: Some(keys.path().join("relay.key")),
     };
-    config.refresh_interval = Duration::from_millis(200);
+    config.refresh_interval = every;
     let running = sentra_sync::relay::start(&config).await.unwrap();
     let url = format!("http://{}", running.addr);
     Relay {
@@ -298,29 +303,9 @@ async fn a_revoked_device_with_a_backlog_does_not_hold_up_the_rest_of_the_branch
     let cloud = Server::start().await;
     cloud.branch("JKT01").await;
     let code = cloud.code("JKT01", DeviceKind::Relay).await;
-    let dir = tempfile::tempdir().unwrap();
-    let keys = tempfile::tempdir().unwrap();
-    let mut config = RelayConfig::new(
-        dir.path().to_owned(),
-        cloud.url.clone(),
-        "127.0.0.1:0".parse().unwrap(),
-    );
-    config.enroll_code = Some(code);
-    config.keys = KeyChoice {
-        store: Some(sentra_keystore::KeyStoreKind::File),
-        file: Some(keys.path().join("relay.key")),
-    };
     // The relay must not hear of the revocation before it holds the backlog
-    // (its first refresh is done when `start` returns; no other comes).
-    config.refresh_interval = Duration::from_secs(3600);
-    let running = sentra_sync::relay::start(&config).await.unwrap();
-    let relay = Relay {
-        url: format!("http://{}", running.addr),
-        running,
-        http: reqwest::Client::new(),
-        _dir: dir,
-        _keys: keys,
-    };
+    // (its first refresh is done when it starts; no other comes).
+    let relay = start_relay_refreshing(&cloud, code, Duration::from_secs(3600)).await;
 
     // A enrolled first: the lower device id, first in every old batch.
     let mut a = cloud.enroll("JKT01", DeviceKind::Terminal, 21).await;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use sentra_protocol::payload::{SaleCompleted, SaleLine, TenderRecord};
+use sentra_protocol::payload::{RefundIssued, RefundLine, SaleCompleted, SaleLine, TenderRecord};
 use sentra_protocol::wire::{DeviceKind, EnrollResponse, PROTOCOL_HEADER};
 use sentra_protocol::{Entry, EntryKind, EntryPayload, Hash, Hlc, UnsignedEntry, encode_payload};
 use sentra_sync::config::{RulesConfig, ServeConfig};
@@ -333,5 +333,36 @@ pub fn sale_with(
         paid: gross,
         change: 0,
         cashier: Some("Siti".into()),
+    }
+}
+
+/// A refund of the whole `sale`, paid back by `method`.
+pub fn full_refund(
+    no: &str,
+    sale: &SaleCompleted,
+    sale_id: Uuid,
+    shift: Uuid,
+    method: &str,
+) -> RefundIssued {
+    RefundIssued {
+        refund_no: no.into(),
+        receipt_no: sale.receipt_no.clone(),
+        sale_entry_id: Some(sale_id),
+        shift_id: shift,
+        lines: sale
+            .lines
+            .iter()
+            .map(|l| RefundLine {
+                line_no: l.line_no,
+                sku: l.sku.clone(),
+                quantity_milli: l.quantity_milli,
+                amount: l.total,
+                tax: l.tax,
+            })
+            .collect(),
+        total: sale.total,
+        tax: sale.tax,
+        method: method.into(),
+        reason: None,
     }
 }
