@@ -143,7 +143,7 @@ export function App() {
             return r;
           } catch (e2) {
             const err = toAppError(e2);
-            if (err.code === 'supervisor_rejected' || err.code === 'pin_rejected') {
+            if (err.code === 'supervisor_rejected' || err.code === 'pin_rejected' || err.code === 'pin_locked') {
               error = err.message;
               continue;
             }

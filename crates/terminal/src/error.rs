@@ -56,6 +56,10 @@ pub enum TerminalError {
     #[error("wrong PIN")]
     PinRejected,
 
+    /// Too many wrong PINs: no PIN is checked for this long.
+    #[error("too many wrong PINs: try again in {seconds} s")]
+    PinLocked { seconds: u64 },
+
     #[error("that is not a supervisor's PIN")]
     SupervisorRejected,
 

@@ -29,6 +29,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../../migrations/terminal/0006_relay_bypass.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/terminal/0007_pin_attempts.sql"
+        )),
     ])
 }
 

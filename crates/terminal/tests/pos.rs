@@ -211,6 +211,48 @@ fn a_cashier_cannot_switch_off_discount_approval_from_the_settings() {
     );
 }
 
+/// Defect: PINs could be guessed without limit. Now, past five wrong ones,
+/// every PIN check of that user (or of supervisor approvals) is refused for a
+/// while, the right PIN included, and a restart does not reset it.
+#[test]
+fn wrong_pins_lock_out_sign_in_and_approvals_across_a_restart() {
+    let (till, mut s, sari) = session();
+    for _ in 0..cashiers::FREE_ATTEMPTS {
+        assert_eq!(code(s.sign_in(&sari, "0000").unwrap_err()), "pin_rejected");
+    }
+    assert_eq!(code(s.sign_in(&sari, "1111").unwrap_err()), "pin_locked");
+    drop(s);
+    let mut s = PosSession::new(Terminal::open(&till.data_dir).unwrap()).unwrap();
+    let err = s.sign_in(&sari, "1111").unwrap_err();
+    assert!(err.to_string().contains("try again in"), "{err}");
+
+    // Supervisor approvals name no user: they are counted for the till.
+    let budi = cashiers::add_local(s.terminal().connection(), "Nina", "cashier", "2468").unwrap();
+    s.sign_in(&budi.user_id, "2468").unwrap();
+    s.open_shift(0).unwrap();
+    s.scan("8992736123456").unwrap();
+    let fifty = DiscountInput::Percent {
+        percent: "50".into(),
+    };
+    for _ in 0..cashiers::FREE_ATTEMPTS {
+        assert_eq!(
+            code(
+                s.set_line_discount(0, Some(fifty.clone()), Some("1357"))
+                    .unwrap_err()
+            ),
+            "supervisor_rejected"
+        );
+    }
+    assert_eq!(
+        code(
+            s.set_line_discount(0, Some(fifty), Some("9999"))
+                .unwrap_err()
+        ),
+        "pin_locked",
+        "even the right supervisor PIN waits out the lock-out"
+    );
+}
+
 #[test]
 fn a_parked_sale_comes_back_whole_even_after_a_restart() {
     let (till, mut s, sari) = session();

@@ -6,7 +6,7 @@
  */
 export type AppError = { 
 /**
- * `not_set_up`, `not_signed_in`, `locked`, `pin_rejected`,
+ * `not_set_up`, `not_signed_in`, `locked`, `pin_rejected`, `pin_locked`,
  * `supervisor_required`, `supervisor_rejected`, `unknown_item`,
  * `no_open_shift`, `undelivered`, `invalid`, `sync`, `other`.
  */

@@ -65,6 +65,83 @@ fn pin_matches(hash: &str, pin: &str) -> bool {
 
 /// The operator `user_id` if `pin` is theirs. The error does not say
 /// whether the person or the PIN was wrong.
+/// Wrong PINs allowed before a lock-out.
+pub const FREE_ATTEMPTS: i64 = 5;
+/// The first lock-out; it doubles with each further wrong PIN.
+pub const FIRST_LOCKOUT_MS: i64 = 30_000;
+/// The longest lock-out.
+pub const MAX_LOCKOUT_MS: i64 = 15 * 60_000;
+/// The lock-out key of supervisor approvals (they name no user).
+pub const SUPERVISOR_KEY: &str = "supervisor";
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Refuses at once, without checking any PIN, while `key` is locked out.
+fn guard(conn: &Connection, key: &str, now: i64) -> Result<()> {
+    let until: Option<i64> = conn
+        .query_row(
+            "SELECT locked_until_ms FROM pin_attempts WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match until {
+        Some(t) if t > now => Err(TerminalError::PinLocked {
+            seconds: ((t - now) as u64).div_ceil(1000),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Counts a PIN check of `key`: a right one clears the count; a wrong one
+/// adds to it and, past [`FREE_ATTEMPTS`], locks the key out (30 s,
+/// doubling, at most 15 min). Stored, so a restart does not reset it.
+fn record(conn: &Connection, key: &str, ok: bool, now: i64) -> Result<()> {
+    if ok {
+        conn.execute("DELETE FROM pin_attempts WHERE key = ?1", [key])?;
+        return Ok(());
+    }
+    let failures: i64 = conn.query_row(
+        "INSERT INTO pin_attempts (key, failures) VALUES (?1, 1)
+         ON CONFLICT (key) DO UPDATE SET failures = failures + 1
+         RETURNING failures",
+        [key],
+        |r| r.get(0),
+    )?;
+    if failures >= FREE_ATTEMPTS {
+        let wait = FIRST_LOCKOUT_MS
+            .saturating_mul(1i64 << (failures - FREE_ATTEMPTS).min(10))
+            .min(MAX_LOCKOUT_MS);
+        conn.execute(
+            "UPDATE pin_attempts SET locked_until_ms = ?2 WHERE key = ?1",
+            rusqlite::params![key, now.saturating_add(wait)],
+        )?;
+    }
+    Ok(())
+}
+
+/// [`verify`], counted against the user's lock-out.
+pub fn verify_counted(conn: &Connection, user_id: &str, pin: &str) -> Result<Operator> {
+    let now = now_ms();
+    guard(conn, user_id, now)?;
+    let result = verify(conn, user_id, pin);
+    record(conn, user_id, result.is_ok(), now)?;
+    result
+}
+
+/// [`verify_supervisor`], counted against the till's supervisor lock-out.
+pub fn verify_supervisor_counted(conn: &Connection, pin: &str) -> Result<Operator> {
+    let now = now_ms();
+    guard(conn, SUPERVISOR_KEY, now)?;
+    let result = verify_supervisor(conn, pin);
+    record(conn, SUPERVISOR_KEY, result.is_ok(), now)?;
+    result
+}
+
 pub fn verify(conn: &Connection, user_id: &str, pin: &str) -> Result<Operator> {
     let row: Option<(Operator, String)> = conn
         .query_row(

@@ -134,7 +134,7 @@ impl PosSession {
     }
 
     pub fn sign_in(&mut self, user_id: &str, pin: &str) -> Result<AppStatus> {
-        let op = cashiers::verify(self.terminal.connection(), user_id, pin)?;
+        let op = cashiers::verify_counted(self.terminal.connection(), user_id, pin)?;
         if self
             .operator
             .as_ref()
@@ -162,8 +162,13 @@ impl PosSession {
     pub fn unlock(&mut self, pin: &str) -> Result<AppStatus> {
         let op = self.operator.clone().ok_or(TerminalError::NotSignedIn)?;
         let conn = self.terminal.connection();
-        if cashiers::verify(conn, &op.user_id, pin).is_err() {
-            cashiers::verify_supervisor(conn, pin).map_err(|_| TerminalError::PinRejected)?;
+        match cashiers::verify_counted(conn, &op.user_id, pin) {
+            Ok(_) => {}
+            Err(e @ TerminalError::PinLocked { .. }) => return Err(e),
+            // Bounded by the cashier's own lock-out, checked first.
+            Err(_) => {
+                cashiers::verify_supervisor(conn, pin).map_err(|_| TerminalError::PinRejected)?;
+            }
         }
         self.locked = false;
         self.status()
@@ -212,7 +217,7 @@ impl PosSession {
         }
         match pin {
             None => Err(TerminalError::SupervisorRequired(why.to_owned())),
-            Some(pin) => cashiers::verify_supervisor(self.terminal.connection(), pin),
+            Some(pin) => cashiers::verify_supervisor_counted(self.terminal.connection(), pin),
         }
     }
 
@@ -874,6 +879,7 @@ impl From<&TerminalError> for AppError {
             TerminalError::NotSignedIn => "not_signed_in",
             TerminalError::Locked => "locked",
             TerminalError::PinRejected => "pin_rejected",
+            TerminalError::PinLocked { .. } => "pin_locked",
             TerminalError::SupervisorRequired(_) => "supervisor_required",
             TerminalError::SupervisorRejected => "supervisor_rejected",
             TerminalError::UnknownItem(_) | TerminalError::NotSold(_) => "unknown_item",

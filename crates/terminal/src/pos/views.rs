@@ -14,7 +14,7 @@ use super::settings::{PosSettings, SetupMode};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct AppError {
-    /// `not_set_up`, `not_signed_in`, `locked`, `pin_rejected`,
+    /// `not_set_up`, `not_signed_in`, `locked`, `pin_rejected`, `pin_locked`,
     /// `supervisor_required`, `supervisor_rejected`, `unknown_item`,
     /// `no_open_shift`, `undelivered`, `invalid`, `sync`, `other`.
     pub code: String,
