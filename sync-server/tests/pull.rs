@@ -297,7 +297,19 @@ async fn pull_gives_each_branch_its_master_data_in_pages() {
         "3 per page over {} changes",
         changes.len()
     );
-    assert!(pages[0].more);
+    // A full page says there is more. (Not necessarily the first page: a
+    // transaction open in a concurrent test holds the server-wide horizon,
+    // and a page cut short by it rightly says "pull again later". This
+    // assertion on `pages[0]` failed 1 run in 6 under load.)
+    assert!(pages.iter().all(|p| p.changes.len() <= 3));
+    assert!(
+        pages.iter().any(|p| p.more && p.changes.len() == 3),
+        "no full page said more: {:?}",
+        pages
+            .iter()
+            .map(|p| (p.changes.len(), p.more))
+            .collect::<Vec<_>>()
+    );
 
     // Products: no price, no stock (those are separate entities / the ledger).
     assert_eq!(

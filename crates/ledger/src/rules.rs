@@ -62,6 +62,41 @@ pub fn assess_time(
     }
 }
 
+/// Which of a device's entries the clock offset measured at push time can
+/// explain: the index (into `stamps`, the batch's accepted entries of the
+/// device in seq order, as `(wall_ms, counter)`) from which it applies. The
+/// offset describes the clock *now*; entries made before the clock went
+/// wrong must keep their own time, or a backlog made days before the push
+/// would move by today's error.
+///
+/// * Clock ahead now (`offset > tolerance`): a forward jump leaves a gap of
+///   at least the offset between two consecutive walls; the offset applies
+///   from the entry after the last such gap (from the first entry when there
+///   is none: the clock was already wrong when the backlog began).
+/// * Clock behind now (`offset < −tolerance`): the whole batch. A backward
+///   jump only makes the hybrid clock hold its wall and count up, which
+///   entries made within one millisecond do too, so where the jump fell
+///   cannot be told from the chain.
+pub fn offset_applies_from(stamps: &[(u64, u32)], offset_ms: i64, tolerance_ms: u64) -> usize {
+    if offset_ms.unsigned_abs() <= tolerance_ms {
+        return 0;
+    }
+    let pairs = stamps
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| (i + 1, w[0], w[1]));
+    if offset_ms > 0 {
+        let jump = offset_ms.unsigned_abs().saturating_sub(tolerance_ms);
+        pairs
+            .filter(|(_, a, b)| b.0.saturating_sub(a.0) >= jump)
+            .map(|(i, _, _)| i)
+            .next_back()
+            .unwrap_or(0)
+    } else {
+        0
+    }
+}
+
 /// The branch's business date of an instant (ms since the epoch).
 pub fn business_date(ms: i64, tz: Tz) -> NaiveDate {
     match tz.timestamp_millis_opt(ms).single() {
@@ -433,5 +468,43 @@ mod tests {
         let d = shift_differences(&a, 5, &b, 7);
         let names: Vec<&str> = d.iter().map(|f| f.figure.as_str()).collect();
         assert_eq!(names, vec!["tax", "expected_cash", "payments.cash"]);
+    }
+
+    #[test]
+    fn a_backlog_spanning_a_forward_clock_jump_is_corrected_only_after_it() {
+        let hour = 3_600_000u64;
+        let day = 24 * hour;
+        let t0 = 1_800_000_000_000u64;
+        // Two days offline with a good clock (an entry every 4 h), then the
+        // clock jumps 3 h ahead, then three more entries 10 min apart.
+        let mut stamps: Vec<(u64, u32)> = (0..12).map(|i| (t0 + i * 4 * hour, 0)).collect();
+        let jumped = t0 + 2 * day + 3 * hour;
+        stamps.extend((0..3).map(|i| (jumped + i * 600_000, 0)));
+        let offset = (3 * hour) as i64;
+        assert_eq!(offset_applies_from(&stamps, offset, 120_000), 12);
+        // Each entry: its own time before the jump, corrected after it.
+        let received = jumped + 20 * 60_000 - 3 * hour;
+        let k = offset_applies_from(&stamps, offset, 120_000);
+        for (i, (wall, _)) in stamps.iter().enumerate() {
+            let measured = if i >= k { Some(offset) } else { None };
+            let t = assess_time(*wall, received, measured, 120_000);
+            if i < k {
+                assert_eq!(t.occurred_ms, *wall as i64, "entry {i} keeps its time");
+            } else {
+                assert_eq!(t.occurred_ms, *wall as i64 - offset, "entry {i} corrected");
+            }
+        }
+        // No gap: the clock was wrong all along, every entry is corrected.
+        let steady: Vec<(u64, u32)> = (0..5).map(|i| (t0 + i * 60_000, 0)).collect();
+        assert_eq!(offset_applies_from(&steady, offset, 120_000), 0);
+        // Within tolerance: nothing to place.
+        assert_eq!(offset_applies_from(&stamps, 60_000, 120_000), 0);
+    }
+
+    #[test]
+    fn a_clock_behind_now_corrects_the_whole_batch() {
+        let t0 = 1_800_000_000_000u64;
+        let stamps: Vec<(u64, u32)> = (0..4).map(|i| (t0 + i * 60_000, 0)).collect();
+        assert_eq!(offset_applies_from(&stamps, -7_200_000, 120_000), 0);
     }
 }

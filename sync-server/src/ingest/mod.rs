@@ -315,9 +315,19 @@ async fn ingest_tx(
             None
         };
         let mut skewed: Option<(u64, u64, i64)> = None;
-        for &i in &p.accept {
+        // The offset measured now explains only the entries made since the
+        // clock went wrong, not a whole backlog.
+        let stamps: Vec<(u64, u32)> = p
+            .accept
+            .iter()
+            .map(|&i| (b.entries[i].hlc.wall_ms, b.entries[i].hlc.counter))
+            .collect();
+        let explained_from =
+            offset.map_or(0, |o| rules::offset_applies_from(&stamps, o, tolerance));
+        for (n, &i) in p.accept.iter().enumerate() {
             let e = &b.entries[i];
-            let t = rules::assess_time(e.hlc.wall_ms, received_ms, offset, tolerance);
+            let measured = if n >= explained_from { offset } else { None };
+            let t = rules::assess_time(e.hlc.wall_ms, received_ms, measured, tolerance);
             if let Some(skew) = t.skew_ms {
                 skewed = Some(match skewed {
                     None => (e.seq, e.seq, skew),
