@@ -96,7 +96,7 @@ pub fn parse(
             }
             // A NUL or other control character would reach a receipt, a
             // signed entry and the cloud's jsonb: refuse it here, by name.
-            if let Some(c) = field(i).chars().find(|c| crate::validate::is_control(*c)) {
+            if let Some(c) = field(i).chars().find(|c| c.is_control()) {
                 return Err(bad(
                     line,
                     format!(

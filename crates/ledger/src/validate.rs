@@ -92,6 +92,13 @@ pub fn validate(e: &Entry) -> Result<Typed, Invalid> {
             reason: err.to_string(),
         })?
         .len();
+    validate_sized(e, bytes)
+}
+
+/// [`validate`] for a receiver that already holds the entry's canonical
+/// payload (`canonical_payload_len` bytes): no second encoding.
+pub fn validate_sized(e: &Entry, canonical_payload_len: usize) -> Result<Typed, Invalid> {
+    let bytes = canonical_payload_len;
     if bytes > MAX_PAYLOAD_BYTES {
         return Err(Invalid::TooLarge { bytes });
     }
@@ -113,16 +120,12 @@ pub fn validate(e: &Entry) -> Result<Typed, Invalid> {
     Ok(typed)
 }
 
-/// A control character (C0, DEL or C1): never part of a name, a code or a
-/// reason, and U+0000 cannot even be stored by PostgreSQL's `jsonb`.
-pub fn is_control(c: char) -> bool {
-    c.is_control()
-}
-
-/// Refuses text that no field of an entry may hold: control characters, or
+/// Refuses text that no field of an entry may hold: control characters (C0,
+/// DEL, C1 — never part of a name, a code or a reason, and U+0000 cannot
+/// even be stored by PostgreSQL's `jsonb`), or
 /// more than [`MAX_TEXT`] bytes. `at` names the field in the error.
 pub fn check_text(at: &str, s: &str) -> Result<(), Invalid> {
-    if let Some(c) = s.chars().find(|c| is_control(*c)) {
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
         return Err(Invalid::ControlCharacter {
             at: at.to_owned(),
             code: u32::from(c),

@@ -206,10 +206,7 @@ impl Applier {
     ) -> R<()> {
         self.lock_receipts(tx, receipts).await?;
         self.resolve_parked(tx, sale_ids, receipts).await?;
-        self.write_shifts(tx).await?;
-        self.write_rollups(tx).await?;
-        self.flush_stock(tx).await?;
-        Ok(())
+        self.write_folded(tx).await
     }
 
     /// Applies every accepted entry, then writes the folded state.
@@ -236,12 +233,16 @@ impl Applier {
             }
         }
         self.flush_sales(tx, batch).await?;
+        self.write_folded(tx).await
+    }
+
+    /// Writes the state folded in memory: shift totals, the daily rollup,
+    /// stock — stock last, so its rows (shared by every device of the
+    /// branch) are locked as briefly as possible, always in SKU order.
+    async fn write_folded(&mut self, tx: &mut Transaction<'_, Postgres>) -> R<()> {
         self.write_shifts(tx).await?;
         self.write_rollups(tx).await?;
-        // Last, so the stock rows (shared by every device of the branch) are
-        // locked for as short a time as possible, always in SKU order.
-        self.flush_stock(tx).await?;
-        Ok(())
+        self.flush_stock(tx).await
     }
 
     /// Applies the batch's stock movements with one upsert, in SKU order (so

@@ -334,12 +334,14 @@ async fn ingest_tx(
                     Some((first, _, s)) => (first, e.seq, s.max(skew)),
                 });
             }
-            let typed = sentra_ledger::validate(e).map_err(|inv| format!("{}: {inv}", inv.code()));
             let payload_json = match b.verified.get(i) {
                 Some(Ok(json)) => json.as_str(),
                 // place() accepts only verified entries.
                 _ => continue,
             };
+            // The canonical payload is in hand: its size is not encoded again.
+            let typed = sentra_ledger::validate::validate_sized(e, payload_json.len())
+                .map_err(|inv| format!("{}: {inv}", inv.code()));
             accepted.push(Accepted {
                 entry: e,
                 payload_json,
