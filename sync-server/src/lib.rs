@@ -16,6 +16,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod master_key;
 pub mod metrics;
 pub mod pull;
 pub mod receive;

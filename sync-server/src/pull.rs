@@ -25,6 +25,7 @@ use std::fmt;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use ed25519_dalek::SigningKey;
 use sentra_protocol::wire::{Change, MAX_PULL_LIMIT, PullResponse};
 use sqlx::PgPool;
 
@@ -127,7 +128,14 @@ pub async fn pull(
     let Query(q) = query.map_err(|e| ApiError::Malformed(e.body_text()))?;
     let limit = parse_limit(q.limit.as_deref())?;
     let cursor = Cursor::parse(q.cursor.as_deref().unwrap_or(""))?;
-    let page = changes_since(&state.pool, caller.branch_id, cursor, limit).await?;
+    let page = changes_since(
+        &state.pool,
+        &state.master_key,
+        caller.branch_id,
+        cursor,
+        limit,
+    )
+    .await?;
     tracing::debug!(
         device_id = %caller.device_id,
         branch = %caller.branch_code,
@@ -139,12 +147,24 @@ pub async fn pull(
     Ok(Json(page))
 }
 
-type ChangeRow = (String, i64, String, String, Option<serde_json::Value>, bool);
+/// txid, change id, entity, key, data, deleted, branch code (NULL: every
+/// branch).
+type ChangeRow = (
+    String,
+    i64,
+    String,
+    String,
+    Option<serde_json::Value>,
+    bool,
+    Option<String>,
+);
 
 /// Up to `limit` changes after `cursor` that branch `branch_id` sees (its
-/// own and every-branch changes), in `(txid, change_id)` order.
+/// own and every-branch changes), in `(txid, change_id)` order, each signed
+/// with `key`.
 pub async fn changes_since(
     pool: &PgPool,
+    key: &SigningKey,
     branch_id: i32,
     cursor: Cursor,
     limit: u32,
@@ -172,12 +192,12 @@ pub async fn changes_since(
         )));
     }
     let rows: Vec<ChangeRow> = sqlx::query_as(
-        "SELECT txid::text, change_id, entity, key, data, deleted
-         FROM pull_changes
-         WHERE (txid, change_id) > ($1::text::xid8, $2)
-           AND txid < $3::text::xid8
-           AND (branch_id IS NULL OR branch_id = $4)
-         ORDER BY txid, change_id
+        "SELECT c.txid::text, c.change_id, c.entity, c.key, c.data, c.deleted, b.code
+         FROM pull_changes c LEFT JOIN branches b USING (branch_id)
+         WHERE (c.txid, c.change_id) > ($1::text::xid8, $2)
+           AND c.txid < $3::text::xid8
+           AND (c.branch_id IS NULL OR c.branch_id = $4)
+         ORDER BY c.txid, c.change_id
          LIMIT $5",
     )
     .bind(cursor.txid.to_string())
@@ -190,19 +210,40 @@ pub async fn changes_since(
     let more = rows.len() > limit as usize;
     let mut next = cursor;
     let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
-    for (txid, change_id, entity, key, data, deleted) in rows.into_iter().take(limit as usize) {
+    for (txid, change_id, entity, change_key, data, deleted, scope) in
+        rows.into_iter().take(limit as usize)
+    {
         next = Cursor {
             txid: txid
                 .parse()
                 .map_err(|_| ApiError::Internal(format!("txid {txid:?} is not a number")))?,
             change_id,
         };
-        changes.push(Change {
+        let mut change = Change {
             entity,
-            key,
+            key: change_key,
             data: data.unwrap_or(serde_json::Value::Null),
             deleted,
-        });
+            scope,
+            // A row's later writer waits for the earlier one's row lock
+            // before its trigger takes the next id, so per key the ids grow
+            // in commit order.
+            version: u64::try_from(change_id)
+                .map_err(|_| ApiError::Internal(format!("change id {change_id} is negative")))?,
+            signature: String::new(),
+        };
+        // A change with no canonical form (an integer beyond ±2^53) could
+        // not be verified by any terminal: leave it out rather than fail
+        // every pull after it, and say so loudly.
+        match sentra_protocol::master::sign_change(&mut change, key) {
+            Ok(()) => changes.push(change),
+            Err(e) => tracing::error!(
+                change_id,
+                entity = %change.entity,
+                key = %change.key,
+                "master-data change left out of pulls: it cannot be signed: {e}"
+            ),
+        }
     }
     Ok(PullResponse {
         changes,

@@ -49,6 +49,11 @@ impl Cloud {
             pool: server.pool.clone(),
             metrics: Arc::new(Metrics::new()),
             rules: default_rules(),
+            master_key: Arc::new(
+                sentra_sync::master_key::load_or_create(&server.pool)
+                    .await
+                    .expect("master key"),
+            ),
         };
         Cloud {
             server,

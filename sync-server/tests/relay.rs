@@ -99,14 +99,14 @@ async fn entries_pushed_to_the_relay_reach_the_cloud_and_the_acks_come_back() {
     let mut t = cloud.enroll("JKT01", DeviceKind::Terminal, 1).await;
     let batch: Vec<Entry> = (1..=20).map(|n| note(&mut t, n)).collect();
 
-    let (status, body) = relay.push(&t.credential, &batch).await;
+    let (status, body) = relay.push(&t.relay_credential, &batch).await;
     assert_eq!(status, 200, "{body}");
     let r: PushResponse = serde_json::from_value(body).unwrap();
     assert_eq!(r.stored, 20);
     assert_eq!(r.acks[0].acked_seq, 20);
 
     let (status, body) = relay
-        .get("/v1/head?wait_for=20&wait_ms=5000", &t.credential)
+        .get("/v1/head?wait_for=20&wait_ms=5000", &t.relay_credential)
         .await;
     assert_eq!(status, 200, "{body}");
     let h: HeadResponse = serde_json::from_value(body).unwrap();
@@ -114,7 +114,7 @@ async fn entries_pushed_to_the_relay_reach_the_cloud_and_the_acks_come_back() {
     assert_eq!(h.uplink, Some(UplinkState::Up));
     assert_eq!(cloud.count("SELECT count(*) FROM journal").await, 20);
     // A replay through the relay changes nothing anywhere.
-    let (_, body) = relay.push(&t.credential, &batch).await;
+    let (_, body) = relay.push(&t.relay_credential, &batch).await;
     let r: PushResponse = serde_json::from_value(body).unwrap();
     assert_eq!((r.stored, r.duplicates), (0, 20));
     assert_eq!(cloud.count("SELECT count(*) FROM journal").await, 20);
@@ -155,7 +155,7 @@ async fn a_terminal_of_another_branch_is_refused_and_pull_serves_the_branch_data
     let relay = start_relay(&cloud, code).await;
     let mut foreign = cloud.enroll("BDG01", DeviceKind::Terminal, 5).await;
     let e = note(&mut foreign, 1);
-    let (status, body) = relay.push(&foreign.credential, &[e]).await;
+    let (status, body) = relay.push(&foreign.relay_credential, &[e]).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "unknown_to_relay");
     assert_eq!(body["details"]["branch"], "JKT01");
@@ -173,7 +173,7 @@ async fn a_terminal_of_another_branch_is_refused_and_pull_serves_the_branch_data
     sentra_sync::admin::prices::set(&cloud.pool, "RICE", 15_000, None, None)
         .await
         .unwrap_or_else(|e| panic!("price: {e}"));
-    let (status, body) = relay.get("/v1/pull", &t.credential).await;
+    let (status, body) = relay.get("/v1/pull", &t.relay_credential).await;
     assert_eq!(status, 200, "{body}");
     let page: PullResponse = serde_json::from_value(body).unwrap();
     assert!(page.next_cursor.starts_with("r1."));
@@ -188,7 +188,7 @@ async fn a_terminal_of_another_branch_is_refused_and_pull_serves_the_branch_data
     let (_, body) = relay
         .get(
             &format!("/v1/pull?cursor={}", page.next_cursor),
-            &t.credential,
+            &t.relay_credential,
         )
         .await;
     let next: PullResponse = serde_json::from_value(body).unwrap();
@@ -225,7 +225,7 @@ async fn bad_requests_to_the_relay_get_clear_errors_and_change_nothing() {
         "/v1/head?wait_for=-1",
         "/v1/head?wait_ms=soon",
     ] {
-        let (status, body) = relay.get(path, &t.credential).await;
+        let (status, body) = relay.get(path, &t.relay_credential).await;
         assert_eq!(status, 400, "{path}: {body}");
         assert_eq!(body["error"], "malformed_request", "{path}");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
@@ -236,7 +236,7 @@ async fn bad_requests_to_the_relay_get_clear_errors_and_change_nothing() {
         .http
         .post(format!("{}/v1/push", relay.url))
         .header(PROTOCOL_HEADER, "1")
-        .bearer_auth(&t.credential)
+        .bearer_auth(&t.relay_credential)
         .body("{not json")
         .send()
         .await
@@ -244,7 +244,7 @@ async fn bad_requests_to_the_relay_get_clear_errors_and_change_nothing() {
     assert_eq!(r.status().as_u16(), 400);
     let e = note(&mut t, 1);
     let many = vec![e.clone(); sentra_protocol::wire::MAX_PUSH_ENTRIES + 1];
-    let (status, body) = relay.push(&t.credential, &many).await;
+    let (status, body) = relay.push(&t.relay_credential, &many).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (413, Some("batch_too_large"))
@@ -252,7 +252,7 @@ async fn bad_requests_to_the_relay_get_clear_errors_and_change_nothing() {
     let r = relay
         .http
         .get(format!("{}/v1/pull", relay.url))
-        .bearer_auth(&t.credential)
+        .bearer_auth(&t.relay_credential)
         .send()
         .await
         .unwrap();
@@ -269,7 +269,7 @@ async fn bad_requests_to_the_relay_get_clear_errors_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(health["pending_entries"], 0);
-    let (status, body) = relay.push(&t.credential, &[e]).await;
+    let (status, body) = relay.push(&t.relay_credential, &[e]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["stored"], 1);
     relay.running.stop().await.unwrap();
@@ -288,7 +288,7 @@ async fn terminals_enrolled_one_right_after_another_are_all_known_at_once() {
     for seed in 10..18 {
         let mut t = cloud.enroll("JKT01", DeviceKind::Terminal, seed).await;
         let e = note(&mut t, 1);
-        let (status, body) = relay.push(&t.credential, &[e]).await;
+        let (status, body) = relay.push(&t.relay_credential, &[e]).await;
         assert_eq!(status, 200, "terminal {seed}: {body}");
     }
     relay.running.stop().await.unwrap();
@@ -312,22 +312,22 @@ async fn a_revoked_device_with_a_backlog_does_not_hold_up_the_rest_of_the_branch
     let mut b = cloud.enroll("JKT01", DeviceKind::Terminal, 22).await;
     assert!(a.device_id < b.device_id);
     let first = note(&mut a, 0);
-    let (status, body) = relay.push(&a.credential, &[first]).await;
+    let (status, body) = relay.push(&a.relay_credential, &[first]).await;
     assert_eq!(status, 200, "{body}");
     sentra_sync::admin::devices::revoke(&cloud.pool, a.device_id)
         .await
         .unwrap();
     for chunk in 0..2 {
         let batch: Vec<Entry> = (0..550).map(|n| note(&mut a, chunk * 550 + n)).collect();
-        let (status, body) = relay.push(&a.credential, &batch).await;
+        let (status, body) = relay.push(&a.relay_credential, &batch).await;
         assert_eq!(status, 200, "{body}");
     }
 
     let batch: Vec<Entry> = (1..=5).map(|n| note(&mut b, n)).collect();
-    let (status, body) = relay.push(&b.credential, &batch).await;
+    let (status, body) = relay.push(&b.relay_credential, &batch).await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = relay
-        .get("/v1/head?wait_for=5&wait_ms=10000", &b.credential)
+        .get("/v1/head?wait_for=5&wait_ms=10000", &b.relay_credential)
         .await;
     assert_eq!(status, 200, "{body}");
     let h: HeadResponse = serde_json::from_value(body).unwrap();
@@ -339,7 +339,7 @@ async fn a_revoked_device_with_a_backlog_does_not_hold_up_the_rest_of_the_branch
     assert_eq!(h.parked, None);
 
     // A is parked, and says so everywhere an operator or its till looks.
-    let (status, body) = relay.get("/v1/head", &a.credential).await;
+    let (status, body) = relay.get("/v1/head", &a.relay_credential).await;
     assert_eq!(status, 200, "{body}");
     let h: HeadResponse = serde_json::from_value(body).unwrap();
     assert_eq!(h.acked_seq, 1101);
@@ -381,9 +381,9 @@ async fn a_revoked_device_with_a_backlog_does_not_hold_up_the_rest_of_the_branch
     );
     // More of B's sales keep flowing while A stays parked.
     let batch: Vec<Entry> = (6..=8).map(|n| note(&mut b, n)).collect();
-    relay.push(&b.credential, &batch).await;
+    relay.push(&b.relay_credential, &batch).await;
     let (_, body) = relay
-        .get("/v1/head?wait_for=8&wait_ms=10000", &b.credential)
+        .get("/v1/head?wait_for=8&wait_ms=10000", &b.relay_credential)
         .await;
     let h: HeadResponse = serde_json::from_value(body).unwrap();
     assert_eq!(h.cloud_acked_seq, Some(8));

@@ -534,6 +534,14 @@ impl Link {
         p.tamper_once(pattern, replacement).map_err(|e| anyhow!(e))
     }
 
+    /// Replace the first `pattern` coming back through the link (same
+    /// length): what an upstream serves, altered on the way.
+    pub fn tamper_response_once(&self, pattern: &[u8], replacement: &[u8]) -> Result<()> {
+        let p = self.proxy.as_ref().context("the link is gone")?;
+        p.tamper_response_once(pattern, replacement)
+            .map_err(|e| anyhow!(e))
+    }
+
     /// Whether the pending tamper has happened.
     pub fn tampered(&self) -> bool {
         self.proxy.as_ref().is_some_and(|p| p.tampered())

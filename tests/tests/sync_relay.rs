@@ -218,3 +218,151 @@ fn a_terminal_the_relay_parked_hears_the_clouds_refusal_first_hand() -> Result<(
     );
     Ok(())
 }
+
+/// The till's price of `sku`, a cashier's active flag and a tax rate, read
+/// straight from its database.
+fn till_values(till: &Till, sku: &str, cashier: &str, tax: &str) -> Result<(i64, i64, String)> {
+    let t = sentra_terminal::Terminal::open(&till.data_dir)?;
+    Ok(t.connection().query_row(
+        "SELECT (SELECT unit_price FROM products WHERE sku = ?1),
+                (SELECT active FROM cashiers WHERE name = ?2),
+                (SELECT percent FROM tax_rates WHERE category = ?3)",
+        [sku, cashier, tax],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?)
+}
+
+/// Defect 5 of issue 11: master data pulled through the relay is the
+/// cloud's, signed; a relay (or anyone on the LAN) that alters a price, a
+/// cashier row or a tax rate on the way is caught — nothing of the page is
+/// applied, the old value stays, the terminal says so — and the genuine
+/// change arrives later.
+#[test]
+fn a_relay_that_alters_master_data_is_caught_and_the_old_values_are_kept() -> Result<()> {
+    let cloud = Cloud::start()?;
+    cloud.branch_create("JKT01")?;
+    cloud.catalog_import(&catalog_csv(), None)?;
+    cloud.admin(&[
+        "user", "add", "--name", "Siti", "--pin", "4821", "--branch", "JKT01",
+    ])?;
+    let relay = Relay::start(&cloud.url(), Some(&cloud.enroll_code("JKT01", "relay")?))?;
+    // The shop's LAN between till and relay, and the till's own line to the
+    // cloud (cut while the relay lies, so nothing can fix it behind our back).
+    let lan = Link::to(&relay.url())?;
+    let direct = Link::to(&cloud.url())?;
+    let till = Till::ready("JKT01", "T01")?;
+    till.enroll(
+        &direct.url(),
+        &cloud.enroll_code("JKT01", "terminal")?,
+        Some(&lan.url()),
+    )?;
+    let (code, report, run) = till.sync()?;
+    let report = report.with_context(|| format!("no report: {run:?}"))?;
+    ensure!(code == Some(0) && report["upstream"] == "relay", "{report}");
+    ensure!(
+        till_values(&till, "TEH-BTL", "Siti", "standard")? == (6000, 1, "11".to_owned()),
+        "first pull"
+    );
+
+    let mut expected = (6000, 1, "11".to_owned());
+    // Each: what head office changes, and how the relay alters it.
+    let cases: [(&str, &[u8], &[u8]); 3] = [
+        (
+            "UPDATE prices SET price = 6500 WHERE sku = 'TEH-BTL'",
+            b"\"price\":6500",
+            b"\"price\":1500",
+        ),
+        (
+            "UPDATE cashiers SET active = false WHERE name = 'Siti'",
+            b"\"active\":false",
+            b"\"active\":true ",
+        ),
+        (
+            "UPDATE tax_rates SET rate = '12' WHERE category = 'standard'",
+            b"\"rate\":\"12\"",
+            b"\"rate\":\"00\"",
+        ),
+    ];
+    for (change, genuine, forged) in cases {
+        direct.set_mode(Mode::Cut);
+        cloud.sql(change)?;
+        lan.tamper_response_once(genuine, forged)?;
+        let (_, report, run) = till.sync()?;
+        let report = report.with_context(|| format!("no report: {run:?}"))?;
+        ensure!(
+            lan.tampered(),
+            "{change}: the relay's answer was not altered: {report}"
+        );
+        let refused = report["master_data_refused"].as_str().unwrap_or_default();
+        ensure!(
+            refused.contains("relay") && refused.contains("not the cloud's"),
+            "{change}: the alteration was not caught: {report}"
+        );
+        ensure!(
+            till_values(&till, "TEH-BTL", "Siti", "standard")? == expected,
+            "{change}: an altered value was applied"
+        );
+        let status = till.status()?;
+        ensure!(
+            status["master_data_alert"]["upstream"] == "relay",
+            "{change}: no alert: {status}"
+        );
+
+        // The relay serves the genuine change next time; the alert ends.
+        direct.set_mode(Mode::Forward);
+        let (code, report, run) = till.sync()?;
+        let report = report.with_context(|| format!("no report: {run:?}"))?;
+        ensure!(code == Some(0), "{change}: {report}");
+        match genuine[1] {
+            b'p' => expected.0 = 6500,
+            b'a' => expected.1 = 0,
+            _ => expected.2 = "12".to_owned(),
+        }
+        let now = till_values(&till, "TEH-BTL", "Siti", "standard")?;
+        ensure!(
+            now == expected,
+            "{change}: the genuine change did not arrive: {now:?}, not {expected:?}: {report}"
+        );
+        ensure!(
+            till.status()?["master_data_alert"].is_null(),
+            "{change}: the alert outlived a clean pull"
+        );
+    }
+    Ok(())
+}
+
+/// The relay never holds a secret that works at the cloud: a terminal talks
+/// to its relay with a relay credential the cloud refuses, and the relay
+/// learns only its hash.
+#[test]
+fn the_relay_credential_does_not_work_at_the_cloud() -> Result<()> {
+    let b = branch()?;
+    let t = sentra_terminal::Terminal::open(&b.till.data_dir)?;
+    let (cloud_credential, relay_credential): (String, String) = t.connection().query_row(
+        "SELECT credential, relay_credential FROM sync_state",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    drop(t);
+    ensure!(cloud_credential != relay_credential);
+    let at = |base: &str, credential: &str| -> Result<String> {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(["-H", "sentra-protocol: 1"])
+            .args(["-H", &format!("authorization: Bearer {credential}")])
+            .arg(format!("{base}/v1/head"))
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    ensure!(
+        at(&b.cloud.url(), &relay_credential)? == "401",
+        "the cloud took the relay credential"
+    );
+    ensure!(at(&b.relay.url(), &relay_credential)? == "200");
+    ensure!(at(&b.cloud.url(), &cloud_credential)? == "200");
+    ensure!(
+        at(&b.relay.url(), &cloud_credential)? == "401",
+        "the relay took the cloud credential"
+    );
+    Ok(())
+}

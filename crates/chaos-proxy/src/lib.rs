@@ -10,7 +10,8 @@
 //!
 //! [`Proxy::tamper_once`] replaces the first occurrence of a byte pattern in
 //! the client → upstream direction with another of the same length, e.g. to
-//! flip one byte of a pushed entry.
+//! flip one byte of a pushed entry; [`Proxy::tamper_response_once`] does the
+//! same upstream → client (a relay or a LAN peer altering what it serves).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -41,6 +42,7 @@ pub struct Proxy {
     addr: SocketAddr,
     state: watch::Sender<State>,
     tamper: Tamper,
+    tamper_back: Tamper,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -54,8 +56,10 @@ impl Proxy {
             delay: Duration::ZERO,
         });
         let tamper: Tamper = Arc::new(Mutex::new(None));
+        let tamper_back: Tamper = Arc::new(Mutex::new(None));
         let rx = state.subscribe();
         let t = tamper.clone();
+        let tb = tamper_back.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -63,8 +67,9 @@ impl Proxy {
                 };
                 let rx = rx.clone();
                 let t = t.clone();
+                let tb = tb.clone();
                 tokio::spawn(async move {
-                    let _ = serve(client, upstream, rx, t).await;
+                    let _ = serve(client, upstream, rx, t, tb).await;
                 });
             }
         });
@@ -72,6 +77,7 @@ impl Proxy {
             addr,
             state,
             tamper,
+            tamper_back,
             task,
         })
     }
@@ -102,17 +108,23 @@ impl Proxy {
     /// Replaces the first `pattern` seen from a client with `replacement`
     /// (same length, so framing such as Content-Length still holds).
     pub fn tamper_once(&self, pattern: &[u8], replacement: &[u8]) -> Result<(), &'static str> {
-        if pattern.is_empty() || pattern.len() != replacement.len() {
-            return Err("pattern and replacement must be non-empty and of the same length");
-        }
-        let mut t = self.tamper.lock().map_err(|_| "tamper lock poisoned")?;
-        *t = Some((pattern.to_vec(), replacement.to_vec()));
-        Ok(())
+        arm(&self.tamper, pattern, replacement)
     }
 
-    /// Whether the pending tamper has been applied.
+    /// As [`Proxy::tamper_once`], on what the upstream sends back.
+    pub fn tamper_response_once(
+        &self,
+        pattern: &[u8],
+        replacement: &[u8],
+    ) -> Result<(), &'static str> {
+        arm(&self.tamper_back, pattern, replacement)
+    }
+
+    /// Whether the pending tampers (both directions) have been applied.
     pub fn tampered(&self) -> bool {
-        self.tamper.lock().map(|t| t.is_none()).unwrap_or(false)
+        [&self.tamper, &self.tamper_back]
+            .iter()
+            .all(|t| t.lock().map(|t| t.is_none()).unwrap_or(false))
     }
 }
 
@@ -121,6 +133,15 @@ impl Drop for Proxy {
         self.set_mode(Mode::Cut);
         self.task.abort();
     }
+}
+
+fn arm(tamper: &Tamper, pattern: &[u8], replacement: &[u8]) -> Result<(), &'static str> {
+    if pattern.is_empty() || pattern.len() != replacement.len() {
+        return Err("pattern and replacement must be non-empty and of the same length");
+    }
+    let mut t = tamper.lock().map_err(|_| "tamper lock poisoned")?;
+    *t = Some((pattern.to_vec(), replacement.to_vec()));
+    Ok(())
 }
 
 /// Waits while paused; returns false when the link is cut.
@@ -144,6 +165,7 @@ async fn serve(
     upstream: SocketAddr,
     mut rx: watch::Receiver<State>,
     tamper: Tamper,
+    tamper_back: Tamper,
 ) -> std::io::Result<()> {
     if !may_pass(&mut rx).await {
         return Ok(()); // dropped: the client sees the connection close
@@ -154,7 +176,7 @@ async fn serve(
     let (cr, cw) = client.into_split();
     let (sr, sw) = server.into_split();
     let up = pump(cr, sw, rx.clone(), Some(tamper));
-    let down = pump(sr, cw, rx.clone(), None);
+    let down = pump(sr, cw, rx.clone(), Some(tamper_back));
     tokio::select! {
         _ = async { tokio::join!(up, down) } => {},
         _ = async {

@@ -20,6 +20,7 @@ mod error;
 mod hash;
 mod hlc;
 mod kind;
+pub mod master;
 pub mod payload;
 pub mod wire;
 

@@ -83,9 +83,27 @@ pub struct EnrollResponse {
     /// Branch code, e.g. "JKT01".
     pub branch: String,
     pub kind: DeviceKind,
-    /// The bearer credential for every later request. Shown once; the
-    /// server keeps only its SHA-256.
+    /// The bearer credential for every later request to the cloud. Shown
+    /// once; the server keeps only its SHA-256. Never sent to a relay.
     pub credential: String,
+    /// The cloud's Ed25519 public key for master data (64 lowercase hex
+    /// chars): every pulled change must verify with it.
+    pub master_key: String,
+    /// A terminal's credential for its branch relay: the relay recognises
+    /// it, the cloud refuses it, so a relay never holds a secret that works
+    /// at the cloud. Absent for relays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_credential: Option<String>,
+}
+
+/// `POST /v1/trust` (to the cloud itself, never through a relay): what a
+/// device enrolled before master data was signed needs, as at enrollment.
+/// A terminal's relay credential is replaced by a new one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustResponse {
+    pub master_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_credential: Option<String>,
 }
 
 /// `POST /v1/push`: entries, in any order; the server sorts them per device.
@@ -251,8 +269,9 @@ pub struct HeadResponse {
 pub const MAX_HEAD_WAIT_MS: u64 = 10_000;
 
 /// One device of a branch as a relay needs it: the key its entries verify
-/// with, and the SHA-256 of its bearer credential so the relay can
-/// recognise it offline (the credential itself is never stored anywhere).
+/// with, and the SHA-256 of its relay credential so the relay can recognise
+/// it offline (the credential itself is never stored anywhere; the cloud
+/// credential never reaches the relay at all).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayDevice {
     pub device_id: Uuid,
@@ -260,7 +279,9 @@ pub struct RelayDevice {
     pub name: String,
     /// Ed25519 public key, 64 lowercase hex chars.
     pub public_key: String,
-    /// SHA-256 of the bearer credential, 64 lowercase hex chars.
+    /// SHA-256 of the device's relay credential, 64 lowercase hex chars;
+    /// empty for a device that has none (a relay, or a terminal enrolled
+    /// before relay credentials, until it asks `POST /v1/trust`).
     pub credential_sha256: String,
     pub revoked: bool,
 }
@@ -283,6 +304,18 @@ pub struct Change {
     pub data: serde_json::Value,
     #[serde(default)]
     pub deleted: bool,
+    /// The branch the change is for; `null` for every branch. A terminal
+    /// refuses a change signed for another branch.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Grows with every change to the same `(entity, key)`: a terminal
+    /// ignores a change older than one it has applied (a replay).
+    #[serde(default)]
+    pub version: u64,
+    /// The cloud's Ed25519 signature (128 lowercase hex chars) over
+    /// [`crate::master::change_signing_bytes`].
+    #[serde(default)]
+    pub signature: String,
 }
 
 /// `GET /v1/pull?cursor=…&limit=…`: changes since a cursor.

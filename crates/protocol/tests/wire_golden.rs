@@ -89,8 +89,28 @@ fn enroll_bodies() {
             branch: "JKT01".into(),
             kind: DeviceKind::Terminal,
             credential: "ab".repeat(32),
+            master_key: hex::encode(cloud_key().verifying_key().to_bytes()),
+            relay_credential: Some("cd".repeat(32)),
         },
     );
+    check(
+        "trust_response",
+        &TrustResponse {
+            master_key: hex::encode(cloud_key().verifying_key().to_bytes()),
+            relay_credential: Some("ef".repeat(32)),
+        },
+    );
+}
+
+/// The master-data key of the golden files (a fixed seed; the cloud's is
+/// random).
+fn cloud_key() -> SigningKey {
+    SigningKey::from_bytes(&[3; 32])
+}
+
+fn signed(mut change: Change) -> Change {
+    sentra_protocol::master::sign_change(&mut change, &cloud_key()).unwrap();
+    change
 }
 
 #[test]
@@ -147,23 +167,47 @@ fn pull_response_body() {
         "pull_response",
         &PullResponse {
             changes: vec![
-                Change {
+                signed(Change {
                     entity: "price".into(),
                     key: "17".into(),
                     data: serde_json::json!({"price_id": 17, "sku": "TEH-BTL", "price": 6000,
                         "branch": null, "effective_from": "2026-11-23T00:00:00.000Z"}),
                     deleted: false,
-                },
-                Change {
+                    scope: None,
+                    version: 44,
+                    signature: String::new(),
+                }),
+                signed(Change {
                     entity: "price".into(),
                     key: "9".into(),
                     data: serde_json::Value::Null,
                     deleted: true,
-                },
+                    scope: Some("JKT01".into()),
+                    version: 45,
+                    signature: String::new(),
+                }),
             ],
             next_cursor: "v1.812.44".into(),
             more: false,
         },
+    );
+}
+
+/// The golden page is what a third party checks its verifier against: each
+/// change verifies with the golden key for branch JKT01, and the bytes
+/// signed are the documented ones.
+#[test]
+fn golden_changes_verify_with_the_cloud_key() {
+    let text = std::fs::read_to_string(golden("pull_response")).unwrap();
+    let page: PullResponse = serde_json::from_str(&text).unwrap();
+    let key = cloud_key().verifying_key();
+    for c in &page.changes {
+        sentra_protocol::master::verify_change(c, &key, "JKT01").unwrap();
+    }
+    let bytes = sentra_protocol::master::change_signing_bytes(&page.changes[1]).unwrap();
+    assert_eq!(
+        String::from_utf8(bytes).unwrap(),
+        r#"sentra.master{"data":null,"deleted":true,"entity":"price","key":"9","scope":"JKT01","version":45}"#
     );
 }
 

@@ -32,6 +32,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../../migrations/terminal/0007_pin_attempts.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/terminal/0008_signed_master_data.sql"
+        )),
     ])
 }
 

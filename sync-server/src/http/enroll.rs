@@ -3,10 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use sentra_protocol::wire::{DeviceKind, EnrollRequest, EnrollResponse};
+use sentra_protocol::wire::{DeviceKind, EnrollRequest, EnrollResponse, TrustResponse};
 use uuid::Uuid;
 
-use super::{AppState, JsonBody};
+use super::{AppState, Caller, JsonBody};
 use crate::credentials::{hash_secret, new_credential, normalise_code};
 use crate::error::ApiError;
 
@@ -75,9 +75,16 @@ pub async fn enroll(
     }
     let credential =
         new_credential().map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    let relay_credential = match kind {
+        DeviceKind::Terminal => {
+            Some(new_credential().map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?)
+        }
+        DeviceKind::Relay => None,
+    };
     sqlx::query(
-        "INSERT INTO devices (device_id, branch_id, kind, name, public_key, credential_hash)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO devices (device_id, branch_id, kind, name, public_key, credential_hash,
+                              relay_credential_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(device_id)
     .bind(branch_id)
@@ -85,6 +92,7 @@ pub async fn enroll(
     .bind(name)
     .bind(&key_bytes[..])
     .bind(&hash_secret(&credential)[..])
+    .bind(relay_credential.as_deref().map(|c| hash_secret(c).to_vec()))
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE enroll_codes SET used_at = now(), used_by = $2 WHERE code_hash = $1")
@@ -99,5 +107,35 @@ pub async fn enroll(
         branch,
         kind,
         credential,
+        master_key: hex::encode(state.master_key.verifying_key().to_bytes()),
+        relay_credential,
+    }))
+}
+
+/// `POST /v1/trust`: the cloud's master-data key and, for a terminal, a new
+/// relay credential (the old one stops working at the relay at its next
+/// device refresh). Only the cloud answers it: the caller's cloud
+/// credential proves who it is, and a relay never sees that credential.
+pub async fn trust(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<TrustResponse>, ApiError> {
+    let relay_credential = match caller.kind {
+        DeviceKind::Terminal => {
+            let c =
+                new_credential().map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+            sqlx::query("UPDATE devices SET relay_credential_hash = $2 WHERE device_id = $1")
+                .bind(caller.device_id)
+                .bind(&hash_secret(&c)[..])
+                .execute(&state.pool)
+                .await?;
+            Some(c)
+        }
+        DeviceKind::Relay => None,
+    };
+    tracing::info!(device_id = %caller.device_id, "device fetched the cloud's master-data key");
+    Ok(Json(TrustResponse {
+        master_key: hex::encode(state.master_key.verifying_key().to_bytes()),
+        relay_credential,
     }))
 }

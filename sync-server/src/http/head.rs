@@ -31,7 +31,7 @@ pub async fn head(
 }
 
 /// device id, kind, name, public key, credential hash, revoked.
-type DeviceRow = (Uuid, String, String, Vec<u8>, Vec<u8>, bool);
+type DeviceRow = (Uuid, String, String, Vec<u8>, Option<Vec<u8>>, bool);
 
 pub async fn relay_devices(
     State(state): State<AppState>,
@@ -43,7 +43,7 @@ pub async fn relay_devices(
         ));
     }
     let rows: Vec<DeviceRow> = sqlx::query_as(
-        "SELECT device_id, kind, name, public_key, credential_hash, revoked_at IS NOT NULL
+        "SELECT device_id, kind, name, public_key, relay_credential_hash, revoked_at IS NOT NULL
          FROM devices WHERE branch_id = $1 ORDER BY device_id",
     )
     .bind(caller.branch_id)
@@ -58,7 +58,7 @@ pub async fn relay_devices(
             kind,
             name,
             public_key: hex::encode(key),
-            credential_sha256: hex::encode(credential),
+            credential_sha256: credential.map(hex::encode).unwrap_or_default(),
             revoked,
         });
     }

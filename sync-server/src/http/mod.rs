@@ -43,6 +43,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub metrics: Arc<Metrics>,
     pub rules: RulesConfig,
+    /// Signs every pulled change (see `sentra_protocol::master`).
+    pub master_key: Arc<ed25519_dalek::SigningKey>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -111,6 +113,7 @@ pub(crate) fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Re
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/enroll", post(enroll::enroll))
+        .route("/trust", post(enroll::trust))
         .route("/push", post(push::push))
         .route("/pull", get(crate::pull::pull))
         .route("/head", get(head::head))
@@ -161,10 +164,12 @@ impl Running {
 pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let pool = crate::db::connect(&config.database_url, config.max_connections).await?;
     crate::db::migrate(&pool).await?;
+    let master_key = Arc::new(crate::master_key::load_or_create(&pool).await?);
     let state = AppState {
         pool,
         metrics: Arc::new(Metrics::new()),
         rules: config.rules.clone(),
+        master_key,
     };
     listen::raise_fd_limit();
     let listener = TcpListener::bind(config.listen).await?;

@@ -164,10 +164,17 @@ impl RelayStore {
                     .ok()
                     .filter(|k| k.len() == 32)
                     .ok_or_else(|| internal("cloud device key", &d.public_key))?;
-                let cred = hex::decode(&d.credential_sha256)
-                    .ok()
-                    .filter(|k| k.len() == 32)
-                    .ok_or_else(|| internal("cloud credential hash", d.device_id))?;
+                // No relay credential (the relay itself, or a terminal that
+                // has not asked for one yet): all zeroes, which no credential
+                // hashes to, so nobody signs in as it here.
+                let cred = if d.credential_sha256.is_empty() {
+                    vec![0u8; 32]
+                } else {
+                    hex::decode(&d.credential_sha256)
+                        .ok()
+                        .filter(|k| k.len() == 32)
+                        .ok_or_else(|| internal("cloud credential hash", d.device_id))?
+                };
                 tx.execute(
                     "INSERT INTO relay_devices (device_id, kind, name, public_key, credential_hash, revoked)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -391,9 +398,18 @@ impl RelayStore {
             for c in &changes {
                 let data = serde_json::to_string(&c.data).map_err(|e| internal("change", e))?;
                 tx.execute(
-                    "INSERT OR REPLACE INTO pull_cache (entity, key, data, deleted)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![c.entity, c.key, data, i64::from(c.deleted)],
+                    "INSERT OR REPLACE INTO pull_cache
+                         (entity, key, data, deleted, scope, version, signature)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        c.entity,
+                        c.key,
+                        data,
+                        i64::from(c.deleted),
+                        c.scope,
+                        i64::try_from(c.version).unwrap_or(i64::MAX),
+                        c.signature
+                    ],
                 )
                 .map_err(sql)?;
             }
@@ -434,8 +450,8 @@ impl RelayStore {
         self.with(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT rev, entity, key, data, deleted FROM pull_cache
-                     WHERE rev > ?1 ORDER BY rev LIMIT ?2",
+                    "SELECT rev, entity, key, data, deleted, scope, version, signature
+                     FROM pull_cache WHERE rev > ?1 ORDER BY rev LIMIT ?2",
                 )
                 .map_err(sql)?;
             let rows = stmt
@@ -446,12 +462,16 @@ impl RelayStore {
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
                         r.get::<_, i64>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, String>(7)?,
                     ))
                 })
                 .map_err(sql)?;
             let mut out = Vec::new();
             for row in rows {
-                let (rev, entity, key, data, deleted) = row.map_err(sql)?;
+                let (rev, entity, key, data, deleted, scope, version, signature) =
+                    row.map_err(sql)?;
                 let data = serde_json::from_str(&data).map_err(|e| internal("cached change", e))?;
                 out.push((
                     rev as u64,
@@ -460,6 +480,9 @@ impl RelayStore {
                         key,
                         data,
                         deleted: deleted != 0,
+                        scope,
+                        version: version.max(0) as u64,
+                        signature,
                     },
                 ));
             }

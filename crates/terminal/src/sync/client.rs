@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use sentra_protocol::wire::{
     EnrollRequest, EnrollResponse, ErrorBody, HeadResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
-    PullResponse,
+    PullResponse, TrustResponse,
 };
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
@@ -145,6 +145,21 @@ pub async fn enroll(
     request: &EnrollRequest,
 ) -> Result<EnrollResponse, CallError> {
     send(http.post(format!("{base}/v1/enroll")).json(request)).await
+}
+
+/// `POST /v1/trust` to the cloud itself, with the cloud credential.
+pub async fn trust(
+    http: &Client,
+    base: &str,
+    credential: &str,
+) -> Result<TrustResponse, CallError> {
+    send(
+        http.post(format!("{base}/v1/trust"))
+            .bearer_auth(credential)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body("{}"),
+    )
+    .await
 }
 
 /// One upstream with this terminal's credential.

@@ -127,6 +127,10 @@ pub struct SyncStatus {
     /// The relay left this terminal's entries out of forwarding because the
     /// cloud refuses them (revoked, fork, …): the reason, as the relay said.
     pub relay_parked: Option<String>,
+    /// Master data refused because the cloud did not sign it as served
+    /// (altered by a relay or on the LAN); cleared by a clean pull from the
+    /// same upstream.
+    pub master_data_alert: Option<state::MasterAlert>,
 }
 
 /// Check an upstream URL (`http` or `https`, a host) and normalise it.
@@ -214,13 +218,23 @@ impl Terminal {
             }
             .into());
         }
+        let master_key = sentra_protocol::master::parse_key(&resp.master_key).map_err(|e| {
+            SyncError::BadResponse {
+                url: server.clone(),
+                detail: format!("its master-data key: {e}"),
+            }
+        })?;
         state::store_enrollment(
             &self.conn,
-            &server,
-            relay.as_deref(),
-            &resp.credential,
-            device_id,
-            &resp.branch,
+            &state::Enrollment {
+                server_url: &server,
+                relay_url: relay.as_deref(),
+                credential: &resp.credential,
+                relay_credential: resp.relay_credential.as_deref(),
+                master_key: &hex::encode(master_key.to_bytes()),
+                device_id,
+                branch: &resp.branch,
+            },
             self.ctx.clock.now_ms(),
         )?;
         Ok(EnrollReport {
@@ -262,6 +276,7 @@ impl Terminal {
             last_error: s.last_error,
             refusals: state::refusals(&self.conn)?,
             relay_parked: s.relay_parked,
+            master_data_alert: s.master_alert,
         })
     }
 }

@@ -1,5 +1,12 @@
 //! Applying pulled master data: products, prices, tax rates, cashiers.
 //!
+//! Every change must carry the cloud's signature over exactly what it says
+//! and be meant for this branch; one change that does not makes the whole
+//! page refused (nothing applied, cursor kept, an alert raised), since the
+//! upstream that served it cannot be trusted for the rest. A change older
+//! than one already applied to the same entity is ignored (a relay behind
+//! the cloud, or a replay).
+//!
 //! A page and the cursor after it are written in one transaction, so a crash
 //! never skips a change. Every change is the entity's full current state, so
 //! applying one twice (or from the relay and then the cloud) is harmless.
@@ -8,8 +15,10 @@
 
 use std::collections::BTreeSet;
 
+use ed25519_dalek::VerifyingKey;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use rust_decimal::Decimal;
+use sentra_protocol::master::{ChangeProblem, verify_change};
 use sentra_protocol::wire::{Change, PullResponse};
 use serde::Deserialize;
 
@@ -53,27 +62,55 @@ struct UserData {
 }
 
 /// What one page changed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PageEffect {
     pub applied: u64,
     /// Changes of a known entity whose data could not be read.
     pub skipped: u64,
+    /// Changes older than what this terminal already applied.
+    pub stale: u64,
     pub tax_changed: bool,
+    /// The page was refused whole: a change in it is not the cloud's.
+    pub refused: Option<ChangeProblem>,
 }
 
-/// Apply a page and store its cursor, in one transaction.
+/// Apply a page and store its cursor, in one transaction — or, when any
+/// change in it is not as the cloud signed it, nothing at all.
 pub fn apply_page(
     conn: &mut Connection,
     kind: UpstreamKind,
     branch: &str,
+    cloud_key: &VerifyingKey,
     page: &PullResponse,
     now_ms: u64,
 ) -> Result<PageEffect> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut effect = PageEffect::default();
+    if let Some(problem) = page
+        .changes
+        .iter()
+        .find_map(|c| verify_change(c, cloud_key, branch).err())
+    {
+        effect.refused = Some(problem);
+        return Ok(effect);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut touched = BTreeSet::new();
     for change in &page.changes {
-        match apply_change(&tx, change, &mut touched)? {
+        if !is_newer(&tx, change)? {
+            effect.stale += 1;
+            continue;
+        }
+        let applied = apply_change(&tx, change, &mut touched)?;
+        tx.prepare_cached(
+            "INSERT INTO pulled_versions (entity, key, version) VALUES (?1, ?2, ?3)
+             ON CONFLICT (entity, key) DO UPDATE SET version = excluded.version",
+        )?
+        .execute(params![
+            change.entity,
+            change.key,
+            i64::try_from(change.version).unwrap_or(i64::MAX)
+        ])?;
+        match applied {
             Applied::Yes => effect.applied += 1,
             Applied::Tax => {
                 effect.applied += 1;
@@ -89,6 +126,15 @@ pub fn apply_page(
     state::save_cursor(&tx, kind, &page.next_cursor)?;
     tx.commit()?;
     Ok(effect)
+}
+
+/// Whether `change` is at least as new as what was applied for its entity.
+fn is_newer(tx: &Transaction<'_>, change: &Change) -> Result<bool> {
+    let held: Option<i64> = tx
+        .prepare_cached("SELECT version FROM pulled_versions WHERE entity = ?1 AND key = ?2")?
+        .query_row(params![change.entity, change.key], |r| r.get(0))
+        .optional()?;
+    Ok(held.is_none_or(|v| change.version >= v.max(0) as u64))
 }
 
 enum Applied {
@@ -384,7 +430,27 @@ mod tests {
             key: key.into(),
             data,
             deleted: false,
+            scope: None,
+            version: 0,
+            signature: String::new(),
         }
+    }
+
+    fn cloud() -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+    }
+
+    fn cloud_key() -> VerifyingKey {
+        cloud().verifying_key()
+    }
+
+    /// Versions grow across every page of a test, as the cloud's do.
+    static VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+    fn signed(mut c: Change) -> Change {
+        c.version = VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        sentra_protocol::master::sign_change(&mut c, &cloud()).unwrap();
+        c
     }
 
     fn product(sku: &str, barcode: &str) -> Change {
@@ -407,7 +473,7 @@ mod tests {
 
     fn page(changes: Vec<Change>, cursor: &str) -> PullResponse {
         PullResponse {
-            changes,
+            changes: changes.into_iter().map(signed).collect(),
             next_cursor: cursor.into(),
             more: false,
         }
@@ -449,7 +515,17 @@ mod tests {
             ],
             "v1.10.4",
         );
-        assert!(apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).is_err());
+        assert!(
+            apply_page(
+                &mut conn,
+                UpstreamKind::Cloud,
+                "JKT01",
+                &cloud_key(),
+                &p,
+                NOW
+            )
+            .is_err()
+        );
         // Nothing of the page, and not the cursor: the next pull repeats it.
         assert_eq!(cursor(&conn), "");
         assert_eq!(unit_price(&conn, "A"), None);
@@ -459,13 +535,29 @@ mod tests {
         assert_eq!(count, 0);
 
         conn.execute_batch("DROP TRIGGER fail_b;").unwrap();
-        let effect = apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).unwrap();
+        let effect = apply_page(
+            &mut conn,
+            UpstreamKind::Cloud,
+            "JKT01",
+            &cloud_key(),
+            &p,
+            NOW,
+        )
+        .unwrap();
         assert_eq!(effect.applied, 4);
         assert_eq!(cursor(&conn), "v1.10.4");
         assert_eq!(unit_price(&conn, "A"), Some(5000));
         assert_eq!(unit_price(&conn, "B"), Some(7000));
         // Applying it again changes nothing (full-state changes).
-        apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).unwrap();
+        apply_page(
+            &mut conn,
+            UpstreamKind::Cloud,
+            "JKT01",
+            &cloud_key(),
+            &p,
+            NOW,
+        )
+        .unwrap();
         assert_eq!(unit_price(&conn, "B"), Some(7000));
         let sku: String = conn
             .query_row("SELECT sku FROM barcodes WHERE barcode = '222'", [], |r| {
@@ -485,7 +577,15 @@ mod tests {
             ],
             "v1.3.2",
         );
-        apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).unwrap();
+        apply_page(
+            &mut conn,
+            UpstreamKind::Cloud,
+            "JKT01",
+            &cloud_key(),
+            &p,
+            NOW,
+        )
+        .unwrap();
         assert_eq!(unit_price(&conn, "C"), None, "not on sale at 0");
         assert_eq!(refresh_due_prices(&mut conn, "JKT01", NOW).unwrap(), 0);
         let later = 1_900_000_000_000;
@@ -506,7 +606,15 @@ mod tests {
             ],
             "v1.9.9",
         );
-        apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).unwrap();
+        apply_page(
+            &mut conn,
+            UpstreamKind::Cloud,
+            "JKT01",
+            &cloud_key(),
+            &p,
+            NOW,
+        )
+        .unwrap();
         assert_eq!(unit_price(&conn, "D"), Some(1200));
         refresh_due_prices(&mut conn, "JKT01", 1_900_000_000_000).unwrap();
         assert_eq!(unit_price(&conn, "D"), Some(1300));
@@ -527,7 +635,15 @@ mod tests {
             ],
             "v1.1.2",
         );
-        apply_page(&mut conn, UpstreamKind::Cloud, "JKT01", &p, NOW).unwrap();
+        apply_page(
+            &mut conn,
+            UpstreamKind::Cloud,
+            "JKT01",
+            &cloud_key(),
+            &p,
+            NOW,
+        )
+        .unwrap();
         // A sale in progress on the till's connection holds the write lock.
         let till = Connection::open(&path).unwrap();
         till.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -554,7 +670,15 @@ mod tests {
             ],
             "v1.4.4",
         );
-        let effect = apply_page(&mut conn, UpstreamKind::Relay, "JKT01", &p, NOW).unwrap();
+        let effect = apply_page(
+            &mut conn,
+            UpstreamKind::Relay,
+            "JKT01",
+            &cloud_key(),
+            &p,
+            NOW,
+        )
+        .unwrap();
         assert_eq!(effect.skipped, 1);
         assert_eq!(effect.applied, 2);
         assert!(effect.tax_changed);
@@ -563,5 +687,207 @@ mod tests {
             .unwrap();
         assert_eq!(relay_cursor, "v1.4.4");
         assert_eq!(cursor(&conn), "", "the cloud cursor is a separate space");
+    }
+
+    fn cashier_pin(conn: &Connection, user: &str) -> Option<(String, String)> {
+        conn.query_row(
+            "SELECT role, pin_hash FROM cashiers WHERE user_id = ?1",
+            [user],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .unwrap()
+    }
+
+    fn user(id: &str, role: &str, pin_hash: &str) -> Change {
+        change(
+            "user",
+            id,
+            json!({"user_id": id, "branch": null, "name": "Siti", "role": role,
+                   "pin_hash": pin_hash, "active": true}),
+        )
+    }
+
+    #[test]
+    fn a_page_with_an_altered_change_is_refused_whole_and_old_values_are_kept() {
+        let mut conn = db();
+        let p = page(
+            vec![
+                product("A", "111"),
+                price(1, "A", None, 5000, "2026-01-01T00:00:00.000Z"),
+                user("u1", "cashier", "$argon2id$genuine"),
+            ],
+            "v1.1.3",
+        );
+        apply_page(
+            &mut conn,
+            UpstreamKind::Relay,
+            "JKT01",
+            &cloud_key(),
+            &p,
+            NOW,
+        )
+        .unwrap();
+
+        // A relay alters a price, a cashier's role and PIN hash, a tax rate.
+        let mut next = page(
+            vec![
+                price(1, "A", None, 6000, "2026-01-01T00:00:00.000Z"),
+                user("u1", "cashier", "$argon2id$genuine"),
+                change(
+                    "tax",
+                    "standard",
+                    json!({"category": "standard", "rate": "12"}),
+                ),
+            ],
+            "v1.2.3",
+        );
+        for (entity, field, value) in [
+            ("price", "price", json!(100)),
+            ("user", "role", json!("supervisor")),
+            ("user", "pin_hash", json!("$argon2id$known-to-the-relay")),
+            ("tax", "rate", json!("0")),
+        ] {
+            let mut forged = next.clone();
+            for c in forged.changes.iter_mut().filter(|c| c.entity == entity) {
+                c.data[field] = value.clone();
+            }
+            assert_ne!(forged, next, "the alteration applied");
+            let effect = apply_page(
+                &mut conn,
+                UpstreamKind::Relay,
+                "JKT01",
+                &cloud_key(),
+                &forged,
+                NOW,
+            )
+            .unwrap();
+            assert!(
+                matches!(effect.refused, Some(ChangeProblem::BadSignature { .. })),
+                "{effect:?}"
+            );
+            assert_eq!(effect.applied, 0);
+            assert_eq!(unit_price(&conn, "A"), Some(5000), "old price kept");
+            assert_eq!(
+                cashier_pin(&conn, "u1"),
+                Some(("cashier".into(), "$argon2id$genuine".into()))
+            );
+            let rate: String = conn
+                .query_row(
+                    "SELECT percent FROM tax_rates WHERE category = 'standard'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(rate, "11", "old tax rate kept");
+            let relay_cursor: String = conn
+                .query_row("SELECT relay_pull_cursor FROM sync_state", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(relay_cursor, "v1.1.3", "the cursor stays before the page");
+        }
+        // Unsigned, or signed by someone else: refused too.
+        next.changes[0].signature.clear();
+        let effect = apply_page(
+            &mut conn,
+            UpstreamKind::Relay,
+            "JKT01",
+            &cloud_key(),
+            &next,
+            NOW,
+        )
+        .unwrap();
+        assert!(matches!(
+            effect.refused,
+            Some(ChangeProblem::Unsigned { .. })
+        ));
+        let mut own = next.changes[0].clone();
+        sentra_protocol::master::sign_change(
+            &mut own,
+            &ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+        )
+        .unwrap();
+        next.changes[0] = own;
+        let effect = apply_page(
+            &mut conn,
+            UpstreamKind::Relay,
+            "JKT01",
+            &cloud_key(),
+            &next,
+            NOW,
+        )
+        .unwrap();
+        assert!(effect.refused.is_some());
+        assert_eq!(unit_price(&conn, "A"), Some(5000));
+    }
+
+    #[test]
+    fn a_change_signed_for_another_branch_is_refused() {
+        let mut conn = db();
+        let mut c = price(1, "A", Some("SBY01"), 100, "2026-01-01T00:00:00.000Z");
+        c.scope = Some("SBY01".into());
+        let p = page(vec![product("A", "111"), c], "v1.1.2");
+        let effect = apply_page(
+            &mut conn,
+            UpstreamKind::Relay,
+            "JKT01",
+            &cloud_key(),
+            &p,
+            NOW,
+        )
+        .unwrap();
+        assert!(matches!(
+            effect.refused,
+            Some(ChangeProblem::OtherBranch { .. })
+        ));
+        assert_eq!(unit_price(&conn, "A"), None);
+    }
+
+    #[test]
+    fn a_replayed_older_change_is_ignored() {
+        let mut conn = db();
+        let old = page(
+            vec![
+                product("A", "111"),
+                user("u1", "supervisor", "$argon2id$old"),
+            ],
+            "v1.1.2",
+        );
+        let new = page(vec![user("u1", "cashier", "$argon2id$new")], "v1.2.1");
+        apply_page(
+            &mut conn,
+            UpstreamKind::Cloud,
+            "JKT01",
+            &cloud_key(),
+            &old,
+            NOW,
+        )
+        .unwrap();
+        apply_page(
+            &mut conn,
+            UpstreamKind::Cloud,
+            "JKT01",
+            &cloud_key(),
+            &new,
+            NOW,
+        )
+        .unwrap();
+        // A relay (behind, or malicious) serves the genuine older row again.
+        let effect = apply_page(
+            &mut conn,
+            UpstreamKind::Relay,
+            "JKT01",
+            &cloud_key(),
+            &old,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(effect.refused, None);
+        // The product is as applied (same version, harmless); the user row
+        // is older than the one applied.
+        assert_eq!(effect.stale, 1);
+        assert_eq!(
+            cashier_pin(&conn, "u1"),
+            Some(("cashier".into(), "$argon2id$new".into()))
+        );
     }
 }

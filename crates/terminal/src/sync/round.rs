@@ -124,6 +124,9 @@ pub struct RoundReport {
     /// Pulled changes applied, and unreadable ones skipped.
     pub pulled: u64,
     pub skipped_changes: u64,
+    /// Master data refused because it was not as the cloud signed it
+    /// (altered on the way): what, and from which upstream.
+    pub master_data_refused: Option<String>,
     /// Products whose price changed because a price came into force.
     pub prices_refreshed: u64,
     /// Master data changed: a host holding another `Terminal` connection
@@ -144,6 +147,9 @@ enum Leg {
         uplink: Option<UplinkState>,
         /// The relay has parked this device: the cloud refuses it.
         parked: Option<String>,
+        /// A pulled page was not as the cloud signed it: nothing of it was
+        /// applied.
+        forged: Option<String>,
     },
     /// An entry was refused for a reason resending will not cure.
     Stopped {
@@ -207,6 +213,7 @@ impl Terminal {
             conflicts: Vec::new(),
             pulled: 0,
             skipped_changes: 0,
+            master_data_refused: None,
             prices_refreshed,
             settings_changed: false,
             tip_seq: 0,
@@ -223,18 +230,57 @@ impl Terminal {
             relay_stall_ms: options.relay_stall_ms,
         };
 
+        // Enrolled before master data was signed: ask the cloud itself
+        // (never the relay) for its key and a relay credential.
+        let mut relay_credential = stored.relay_credential.clone();
+        if stored.master_key.is_none() || (stored.relay_url.is_some() && relay_credential.is_none())
+        {
+            // Unreachable now: the legs below say so; asked again next round.
+            if let Ok(t) = super::client::trust(&http, &server, credential.as_str()).await {
+                match sentra_protocol::master::parse_key(&t.master_key) {
+                    Ok(key) => {
+                        state::store_trust(
+                            &self.conn,
+                            &hex::encode(key.to_bytes()),
+                            t.relay_credential.as_deref(),
+                        )?;
+                        relay_credential =
+                            t.relay_credential.map(Zeroizing::new).or(relay_credential);
+                    }
+                    Err(e) => {
+                        report.master_data_refused =
+                            Some(format!("the cloud's master-data key is unusable: {e}"));
+                    }
+                }
+            }
+        }
+
         let mut relay_failed = false;
         let mut bypass = false;
         let mut done = false;
         if let Some(relay_url) = stored.relay_url.clone() {
-            let relay = Upstream::new(
-                UpstreamKind::Relay,
-                relay_url,
-                Zeroizing::new(credential.to_string()),
-                http.clone(),
-            );
-            match self.leg(&relay, &options, &mut report).await? {
-                Leg::Done { uplink, parked } => {
+            let leg = match relay_credential {
+                Some(relay_credential) => {
+                    let relay = Upstream::new(
+                        UpstreamKind::Relay,
+                        relay_url,
+                        relay_credential,
+                        http.clone(),
+                    );
+                    self.leg(&relay, &options, &mut report).await?
+                }
+                None => Leg::Failed(CallError::Unreachable(
+                    "this terminal has no relay credential yet (the cloud gives one when it \
+                     next answers)"
+                        .into(),
+                )),
+            };
+            match leg {
+                Leg::Done {
+                    uplink,
+                    parked,
+                    forged,
+                } => {
                     report.upstream = Some(UpstreamKind::Relay);
                     report.uplink = uplink;
                     // The relay answered: the cloud is behind the same
@@ -260,7 +306,12 @@ impl Terminal {
                         && st
                             .cloud_progress_at_ms
                             .is_some_and(|t| now.saturating_sub(t) >= options.relay_stall_ms);
-                    let why = if let Some(p) = &parked {
+                    let why = if let Some(f) = &forged {
+                        Some(format!(
+                            "the relay served master data the cloud did not sign ({f}); \
+                             nothing of it was applied"
+                        ))
+                    } else if let Some(p) = &parked {
                         Some(format!("the relay parked this terminal: {p}"))
                     } else if uplink == Some(UplinkState::Refusing) {
                         Some("the cloud refuses the branch relay".to_owned())
@@ -503,7 +554,23 @@ impl Terminal {
 
         // Pull master data, page by page, each page with its cursor.
         let branch = self.ctx.author.branch.clone();
-        let mut cursor = state::load(&self.conn)?.cursor(kind).to_owned();
+        let stored = state::load(&self.conn)?;
+        let Some(cloud_key) = stored
+            .master_key
+            .as_deref()
+            .and_then(|k| sentra_protocol::master::parse_key(k).ok())
+        else {
+            // Nothing pulled can be checked yet: keep what we have.
+            report.master_data_refused.get_or_insert_with(|| {
+                "no master-data key from the cloud yet: nothing pulled".to_owned()
+            });
+            return Ok(Leg::Done {
+                uplink,
+                parked,
+                forged: None,
+            });
+        };
+        let mut cursor = stored.cursor(kind).to_owned();
         let mut restarted = false;
         loop {
             let page = match up.pull(&cursor, options.pull_limit).await {
@@ -524,9 +591,20 @@ impl Terminal {
                 &mut self.conn,
                 kind,
                 &branch,
+                &cloud_key,
                 &page,
                 self.ctx.clock.now_ms(),
             )?;
+            if let Some(problem) = effect.refused {
+                let message = format!("{} served {problem}", kind.as_str());
+                state::record_master_alert(&self.conn, kind, &message, self.ctx.clock.now_ms())?;
+                report.master_data_refused = Some(message.clone());
+                return Ok(Leg::Done {
+                    uplink,
+                    parked,
+                    forged: Some(problem.to_string()),
+                });
+            }
             report.pulled += effect.applied;
             report.skipped_changes += effect.skipped;
             report.settings_changed |= effect.applied > 0;
@@ -536,7 +614,12 @@ impl Terminal {
                 break;
             }
         }
-        Ok(Leg::Done { uplink, parked })
+        state::clear_master_alert(&self.conn, kind)?;
+        Ok(Leg::Done {
+            uplink,
+            parked,
+            forged: None,
+        })
     }
 }
 

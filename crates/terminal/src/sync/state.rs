@@ -29,6 +29,19 @@ pub struct Stored {
     pub cloud_progress_at_ms: Option<u64>,
     /// The relay's last word that it parked us (the cloud refuses us).
     pub relay_parked: Option<String>,
+    /// The cloud's master-data key, 64 hex chars.
+    pub master_key: Option<String>,
+    /// What this terminal presents to its relay (never the cloud credential).
+    pub relay_credential: Option<Zeroizing<String>>,
+    pub master_alert: Option<MasterAlert>,
+}
+
+/// Master data refused as not the cloud's: by whom, what, when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MasterAlert {
+    pub upstream: String,
+    pub message: String,
+    pub at_ms: u64,
 }
 
 impl Stored {
@@ -64,7 +77,8 @@ pub fn load(conn: &Connection) -> Result<Stored> {
         "SELECT server_url, relay_url, credential, relay_acked_seq, cloud_acked_seq,
                 relay_pull_cursor, cloud_pull_cursor, last_round_ms, last_outcome,
                 last_success_ms, last_upstream, last_error_kind, last_error_message,
-                last_error_at_ms, cloud_progress_at_ms, relay_parked
+                last_error_at_ms, cloud_progress_at_ms, relay_parked, master_key,
+                relay_credential, master_alert, master_alert_at_ms, master_alert_upstream
          FROM sync_state WHERE singleton = 1",
         [],
         |r| {
@@ -93,35 +107,97 @@ pub fn load(conn: &Connection) -> Result<Stored> {
                 },
                 cloud_progress_at_ms: opt_u64(r.get(14)?),
                 relay_parked: r.get(15)?,
+                master_key: r.get(16)?,
+                relay_credential: r.get::<_, Option<String>>(17)?.map(Zeroizing::new),
+                master_alert: match (
+                    r.get::<_, Option<String>>(18)?,
+                    r.get::<_, Option<i64>>(19)?,
+                    r.get::<_, Option<String>>(20)?,
+                ) {
+                    (Some(message), Some(at), Some(upstream)) => Some(MasterAlert {
+                        upstream,
+                        message,
+                        at_ms: at.max(0) as u64,
+                    }),
+                    _ => None,
+                },
             })
         },
     )?)
 }
 
+/// What enrollment returned.
+pub struct Enrollment<'a> {
+    pub server_url: &'a str,
+    pub relay_url: Option<&'a str>,
+    pub credential: &'a str,
+    pub relay_credential: Option<&'a str>,
+    pub master_key: &'a str,
+    pub device_id: Uuid,
+    pub branch: &'a str,
+}
+
 /// Store what enrollment returned, in one statement.
-pub fn store_enrollment(
-    conn: &Connection,
-    server_url: &str,
-    relay_url: Option<&str>,
-    credential: &str,
-    device_id: Uuid,
-    branch: &str,
-    now_ms: u64,
-) -> Result<()> {
+pub fn store_enrollment(conn: &Connection, e: &Enrollment<'_>, now_ms: u64) -> Result<()> {
     conn.execute(
         "UPDATE sync_state SET server_url = ?1, relay_url = ?2, credential = ?3,
              enrolled_device_id = ?4, enrolled_branch = ?5, enrolled_at_ms = ?6,
+             relay_credential = ?7, master_key = ?8,
              relay_acked_seq = 0, cloud_acked_seq = 0,
              relay_pull_cursor = '', cloud_pull_cursor = ''
          WHERE singleton = 1",
         params![
-            server_url,
-            relay_url,
-            credential,
-            device_id.to_string(),
-            branch,
-            now_ms as i64
+            e.server_url,
+            e.relay_url,
+            e.credential,
+            e.device_id.to_string(),
+            e.branch,
+            now_ms as i64,
+            e.relay_credential,
+            e.master_key
         ],
+    )?;
+    Ok(())
+}
+
+/// Store what `POST /v1/trust` returned.
+pub fn store_trust(
+    conn: &Connection,
+    master_key: &str,
+    relay_credential: Option<&str>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE sync_state SET master_key = ?1,
+             relay_credential = coalesce(?2, relay_credential)
+         WHERE singleton = 1",
+        params![master_key, relay_credential],
+    )?;
+    Ok(())
+}
+
+/// Record master data refused from `upstream`.
+pub fn record_master_alert(
+    conn: &Connection,
+    upstream: UpstreamKind,
+    message: &str,
+    now_ms: u64,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE sync_state SET master_alert = ?1, master_alert_at_ms = ?2,
+             master_alert_upstream = ?3
+         WHERE singleton = 1",
+        params![message, now_ms as i64, upstream.as_str()],
+    )?;
+    Ok(())
+}
+
+/// A clean pull from `upstream` ends an alert it caused.
+pub fn clear_master_alert(conn: &Connection, upstream: UpstreamKind) -> Result<()> {
+    conn.execute(
+        "UPDATE sync_state SET master_alert = NULL, master_alert_at_ms = NULL,
+             master_alert_upstream = NULL
+         WHERE singleton = 1 AND master_alert_upstream = ?1",
+        [upstream.as_str()],
     )?;
     Ok(())
 }
