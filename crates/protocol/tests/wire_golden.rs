@@ -205,10 +205,21 @@ fn golden_changes_verify_with_the_cloud_key() {
         sentra_protocol::master::verify_change(c, &key, "JKT01").unwrap();
     }
     let bytes = sentra_protocol::master::change_signing_bytes(&page.changes[1]).unwrap();
+    let bytes = String::from_utf8(bytes).unwrap();
     assert_eq!(
-        String::from_utf8(bytes).unwrap(),
+        bytes,
         r#"sentra.master{"data":null,"deleted":true,"entity":"price","key":"9","scope":"JKT01","version":45}"#
     );
+    // The protocol document gives the same example.
+    let doc = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/sync-protocol.md"),
+    )
+    .unwrap();
+    assert!(
+        doc.contains(&format!("`{bytes}`")),
+        "docs/sync-protocol.md example is stale"
+    );
+    assert!(doc.contains("sentra.master") && doc.contains("seed `[3; 32]`"));
 }
 
 #[test]
