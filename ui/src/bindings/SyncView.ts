@@ -6,6 +6,7 @@
  * (entries still on their way), `relay_unreachable` (the branch relay or
  * LAN is down; the cloud is taking entries directly), `uplink_down` (the
  * relay holds them but the branch's internet is down), `offline` (nothing
- * answers), `cloud_refusing` (needs attention).
+ * answers), `cloud_refusing` (needs attention), `master_data_refused`
+ * (master data not as the cloud signed it was refused; old values kept).
  */
 export type SyncView = { state: string, message: string | null, local: number, relay_only: number, in_cloud: number, refused: number, last_success_ms: number | null, last_upstream: string | null, relay_configured: boolean, };

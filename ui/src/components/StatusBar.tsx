@@ -14,6 +14,7 @@ export const SYNC_STATES: Record<string, { icon: string; label: Key }> = {
   uplink_down: { icon: '⇡', label: 'sync_uplink_down' },
   offline: { icon: '✕', label: 'sync_offline' },
   cloud_refusing: { icon: '⛔', label: 'sync_cloud_refusing' },
+  master_data_refused: { icon: '⚠', label: 'sync_master_refused' },
 };
 
 function Clock() {

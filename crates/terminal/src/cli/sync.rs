@@ -244,6 +244,9 @@ fn print_report(out: &Out, r: &RoundReport, pretty: bool) -> Result<()> {
     {
         outln!("  {e}");
     }
+    if let Some(m) = &r.master_data_refused {
+        outln!("  ALERT master data refused, old values kept: {m}");
+    }
     for c in &r.conflicts {
         outln!("  conflict raised: {} (seq {})", c.kind, c.seq);
     }
@@ -307,6 +310,14 @@ fn print_status(out: &Out, s: &SyncStatus) -> Result<()> {
     );
     if let Some(p) = &s.relay_parked {
         outln!("relay parked this terminal (the cloud refuses it): {p}");
+    }
+    if let Some(a) = &s.master_data_alert {
+        outln!(
+            "ALERT        master data from the {} refused at {}, old values kept: {}",
+            a.upstream,
+            time(Some(a.at_ms)),
+            a.message
+        );
     }
     if let Some(e) = &s.last_error {
         outln!(

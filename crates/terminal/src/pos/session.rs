@@ -787,6 +787,10 @@ impl PosSession {
         let relay_configured = s.relay_url.is_some();
         let state = if mode == Some(SetupMode::Trial) {
             "local_only"
+        } else if s.master_data_alert.is_some() {
+            // Someone altered prices, cashiers or tax rates on the way:
+            // the till keeps selling on the old ones, but people must know.
+            "master_data_refused"
         } else {
             match s.last_outcome.as_deref() {
                 None => "waiting",
@@ -804,7 +808,11 @@ impl PosSession {
         };
         Ok(SyncView {
             state: state.to_owned(),
-            message: s.last_error.as_ref().map(|e| e.message.clone()),
+            message: s
+                .master_data_alert
+                .as_ref()
+                .map(|a| a.message.clone())
+                .or_else(|| s.last_error.as_ref().map(|e| e.message.clone())),
             local: s.entries.local,
             relay_only: s.entries.relay_only,
             in_cloud: s.entries.cloud,

@@ -227,7 +227,8 @@ pub struct ReportView {
 /// (entries still on their way), `relay_unreachable` (the branch relay or
 /// LAN is down; the cloud is taking entries directly), `uplink_down` (the
 /// relay holds them but the branch's internet is down), `offline` (nothing
-/// answers), `cloud_refusing` (needs attention).
+/// answers), `cloud_refusing` (needs attention), `master_data_refused`
+/// (master data not as the cloud signed it was refused; old values kept).
 #[derive(Clone, Debug, Serialize, TS)]
 #[ts(export)]
 pub struct SyncView {
