@@ -27,9 +27,9 @@ keys() { xdotool type --delay 25 "$1"; }
 shot setup 6
 # Trial: till name, supervisor, PIN twice.
 xdotool mousemove 920 307 click 1
-keys T01; xdotool key Tab; keys Budi; xdotool key Tab; keys 1234; xdotool key Tab; keys 1234; xdotool key Return
+keys T01; xdotool key Tab; keys Budi; xdotool key Tab; keys 123456; xdotool key Tab; keys 123456; xdotool key Return
 shot pin 4
-keys 1234; xdotool key Return
+keys 123456; xdotool key Return
 shot open-shift 3
 keys 100000; xdotool key Return
 sleep 2
@@ -55,7 +55,7 @@ xdotool key Escape
 sleep 0.5
 xdotool key ctrl+l
 shot lock
-keys 1234; xdotool key Return
+keys 123456; xdotool key Return
 sleep 1
 xdotool key F11
 shot settings

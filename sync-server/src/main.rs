@@ -214,13 +214,17 @@ enum CatalogCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
+    /// Add a cashier or supervisor of one branch (or, said explicitly, of
+    /// every branch: their PIN hash then goes to every till of the chain).
     Add {
         #[arg(long)]
         name: String,
         #[arg(long)]
         pin: String,
-        #[arg(long)]
+        #[arg(long, required_unless_present = "all_branches")]
         branch: Option<String>,
+        #[arg(long, conflicts_with = "branch")]
+        all_branches: bool,
         #[arg(long, default_value = "cashier")]
         role: String,
     },
@@ -451,6 +455,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     name,
                     pin,
                     branch,
+                    all_branches: _,
                     role,
                 } => {
                     let id =

@@ -150,3 +150,39 @@ fn closed_after(shift: Uuid, r: &sentra_protocol::payload::SaleCompleted) -> Shi
         variance: 0,
     }
 }
+
+/// A PIN lock-out at a till (issue 11, defect 7) reaches head office as an
+/// alert naming the till, the user and the lock; a second copy of the
+/// entry raises nothing more.
+#[tokio::test]
+async fn a_pin_lock_out_at_a_till_is_an_alert_for_head_office() {
+    use sentra_protocol::payload::PinLockedOut;
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let e = t.entry(&PinLockedOut {
+        user_id: Some("siti".into()),
+        failures: 5,
+        locked_for_ms: 30_000,
+    });
+    let approvals = t.entry(&PinLockedOut {
+        user_id: None,
+        failures: 6,
+        locked_for_ms: 60_000,
+    });
+    let batch = vec![e.clone(), approvals];
+    push_ok(&s, &t.credential, &batch).await;
+    let (status, _) = s.push(&t.credential, &[e], None).await;
+    assert_eq!(status, 200);
+    let alerts: Vec<(uuid::Uuid, i64, serde_json::Value)> = sqlx::query_as(
+        "SELECT device_id, seq, details FROM alerts WHERE kind = 'pin_locked_out' ORDER BY seq",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .expect("alerts");
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts[0].0, t.device_id);
+    assert_eq!(alerts[0].2["user_id"], "siti");
+    assert_eq!(alerts[0].2["locked_for_ms"], 30_000);
+    assert!(alerts[1].2["user_id"].is_null());
+}

@@ -1022,7 +1022,7 @@ async fn user_add_refuses_bad_pins_roles_and_branches() {
     assert!(matches!(err, AdminError::NotFound(_)), "{err}");
     assert!(env.rows("cashiers").await.is_empty());
 
-    let id = admin::users::add(&env.pool, Some("JKT01"), "  Siti  ", "0042", "supervisor")
+    let id = admin::users::add(&env.pool, Some("JKT01"), "  Siti  ", "004200", "supervisor")
         .await
         .expect("user");
     let (name, role, hash): (String, String, String) =

@@ -12,7 +12,7 @@ use sentra_e2e::{Cloud, Till, catalog_csv};
 
 const BRANCH: &str = "JKT01";
 const CASHIER_PIN: &str = "1234";
-const SUPERVISOR_PIN: &str = "9876";
+const SUPERVISOR_PIN: &str = "987654";
 /// What a keyboard-wedge scanner sends after the digits.
 const ENTER: &str = "\u{E007}";
 

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod money;
+pub mod pin;
 pub mod pricing;
 pub mod product;
 pub mod quantity;

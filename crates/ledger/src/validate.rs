@@ -6,7 +6,8 @@
 //! bad entry never wedges a device's queue; see `docs/sync-protocol.md`.
 
 use sentra_protocol::payload::{
-    CashMoved, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed, ShiftOpened, StockCounted,
+    CashMoved, PinLockedOut, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed, ShiftOpened,
+    StockCounted,
 };
 use sentra_protocol::{Entry, EntryKind, EntryPayload, canonical_json};
 
@@ -41,6 +42,7 @@ pub enum Typed {
     ShiftClosed(ShiftClosed),
     CashMoved(CashMoved),
     StockCounted(StockCounted),
+    PinLockedOut(PinLockedOut),
 }
 
 /// Why a payload cannot be applied.
@@ -111,6 +113,7 @@ pub fn validate_sized(e: &Entry, canonical_payload_len: usize) -> Result<Typed, 
         EntryKind::ShiftClosed => Typed::ShiftClosed(decode(e)?),
         EntryKind::CashMoved => Typed::CashMoved(decode(e)?),
         EntryKind::StockCounted => Typed::StockCounted(decode(e)?),
+        EntryKind::PinLockedOut => Typed::PinLockedOut(decode(e)?),
         EntryKind::Other(name) => return Err(Invalid::UnknownKind(name.clone())),
     };
     check(&typed).map_err(|reason| Invalid::Rule {
@@ -248,6 +251,18 @@ fn check(t: &Typed) -> Result<(), String> {
             non_negative("counted_milli", s.counted_milli)?;
             if s.counted_milli > MAX_QUANTITY_MILLI {
                 return Err(format!("counted_milli is over {MAX_QUANTITY_MILLI}"));
+            }
+            Ok(())
+        }
+        Typed::PinLockedOut(p) => {
+            if let Some(user) = &p.user_id {
+                text("user_id", user, true)?;
+            }
+            positive("failures", p.failures)?;
+            positive("locked_for_ms", p.locked_for_ms)?;
+            // A day: far above the till's longest lock-out (15 min).
+            if p.locked_for_ms > 86_400_000 {
+                return Err("locked_for_ms is over a day".into());
             }
             Ok(())
         }

@@ -18,13 +18,15 @@ pub enum EntryKind {
     ShiftClosed,
     CashMoved,
     StockCounted,
+    /// Wrong PINs locked someone (or the till's supervisor approvals) out.
+    PinLockedOut,
     /// A kind this build does not know, by name.
     Other(String),
 }
 
 impl EntryKind {
     /// Every kind this build knows, in a fixed order.
-    pub const KNOWN: [EntryKind; 7] = [
+    pub const KNOWN: [EntryKind; 8] = [
         EntryKind::SaleCompleted,
         EntryKind::SaleVoided,
         EntryKind::RefundIssued,
@@ -32,6 +34,7 @@ impl EntryKind {
         EntryKind::ShiftClosed,
         EntryKind::CashMoved,
         EntryKind::StockCounted,
+        EntryKind::PinLockedOut,
     ];
 
     pub fn as_str(&self) -> &str {
@@ -43,6 +46,7 @@ impl EntryKind {
             EntryKind::ShiftClosed => "shift_closed",
             EntryKind::CashMoved => "cash_moved",
             EntryKind::StockCounted => "stock_counted",
+            EntryKind::PinLockedOut => "pin_locked_out",
             EntryKind::Other(name) => name,
         }
     }
@@ -57,6 +61,7 @@ impl EntryKind {
             "shift_closed" => EntryKind::ShiftClosed,
             "cash_moved" => EntryKind::CashMoved,
             "stock_counted" => EntryKind::StockCounted,
+            "pin_locked_out" => EntryKind::PinLockedOut,
             other => EntryKind::Other(other.to_owned()),
         }
     }

@@ -186,6 +186,20 @@ pub struct StockCounted {
     pub previous_milli: i64,
 }
 
+/// Wrong PINs locked a user's sign-in and unlock — or, with no `user_id`,
+/// the till's supervisor approvals — out for `locked_for_ms`. Journaled so
+/// head office sees guessing; the lock itself lives on the till.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinLockedOut {
+    /// The user whose PIN was tried; absent for supervisor approvals, which
+    /// name no user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Wrong PINs in a row so far.
+    pub failures: i64,
+    pub locked_for_ms: i64,
+}
+
 macro_rules! entry_payload {
     ($($ty:ty => $kind:ident),* $(,)?) => {
         $(impl crate::EntryPayload for $ty {
@@ -204,4 +218,5 @@ entry_payload! {
     ShiftClosed => ShiftClosed,
     CashMoved => CashMoved,
     StockCounted => StockCounted,
+    PinLockedOut => PinLockedOut,
 }

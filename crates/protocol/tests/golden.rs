@@ -237,6 +237,17 @@ fn stock_counted() -> Entry {
     )
 }
 
+fn pin_locked_out() -> Entry {
+    entry(
+        8,
+        &PinLockedOut {
+            user_id: Some("0192f3a0-7c00-7abc-8def-00000000beef".into()),
+            failures: 5,
+            locked_for_ms: 30_000,
+        },
+    )
+}
+
 fn all() -> Vec<Entry> {
     vec![
         sale_completed(),
@@ -246,6 +257,7 @@ fn all() -> Vec<Entry> {
         shift_closed(),
         cash_moved(),
         stock_counted(),
+        pin_locked_out(),
     ]
 }
 

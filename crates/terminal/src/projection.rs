@@ -26,6 +26,9 @@ pub fn apply(conn: &Connection, entry: &Entry) -> Result<()> {
         EntryKind::CashMoved => cash_moved(conn, entry, entry.decode_payload()?),
         EntryKind::ShiftClosed => shift_closed(conn, entry, entry.decode_payload()?),
         EntryKind::StockCounted => stock_counted(conn, entry.decode_payload()?),
+        // The lock-out itself is kept in `pin_attempts`; the entry is for
+        // head office.
+        EntryKind::PinLockedOut => Ok(()),
         // A kind this version does not know changes nothing it projects.
         EntryKind::Other(_) => Ok(()),
     }

@@ -35,6 +35,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../../migrations/terminal/0008_signed_master_data.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/terminal/0009_pin_lockout_journal.sql"
+        )),
     ])
 }
 

@@ -13,8 +13,8 @@ use sentra_domain::{
 };
 use sentra_keystore::{DbKey, KeyStoreKind};
 use sentra_protocol::payload::{
-    CashDirection, CashMoved, DiscountSpec, RefundIssued, RefundLine, SaleCompleted, SaleLine,
-    SaleVoided, ShiftClosed, ShiftOpened, StockCounted, TenderRecord,
+    CashDirection, CashMoved, DiscountSpec, PinLockedOut, RefundIssued, RefundLine, SaleCompleted,
+    SaleLine, SaleVoided, ShiftClosed, ShiftOpened, StockCounted, TenderRecord,
 };
 use sentra_protocol::{Entry, EntryPayload, encode_payload};
 use serde::Serialize;
@@ -700,6 +700,35 @@ impl Terminal {
             previous_milli: product.on_hand_milli,
         };
         self.ctx.commit(tx, payload)
+    }
+
+    /// Journal every PIN lock-out not journaled yet (`pin_locked_out`), each
+    /// in the same transaction as the mark that it was, so each is written
+    /// once. Called after every counted PIN check.
+    pub fn journal_pin_lockouts(&mut self) -> Result<Vec<Recorded<PinLockedOut>>> {
+        let pending: Vec<(String, i64, i64)> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT key, failures, locked_for_ms FROM pin_attempts
+                 WHERE locked_for_ms > 0 AND failures > journaled_failures",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut recorded = Vec::with_capacity(pending.len());
+        for (key, failures, locked_for_ms) in pending {
+            let tx = begin(&mut self.conn)?;
+            tx.execute(
+                "UPDATE pin_attempts SET journaled_failures = ?2 WHERE key = ?1",
+                rusqlite::params![key, failures],
+            )?;
+            let payload = PinLockedOut {
+                user_id: (key != crate::pos::cashiers::SUPERVISOR_KEY).then_some(key),
+                failures,
+                locked_for_ms,
+            };
+            recorded.push(self.ctx.commit(tx, payload)?);
+        }
+        Ok(recorded)
     }
 
     /// Copy committed WAL pages into the database file without waiting for

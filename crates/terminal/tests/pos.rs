@@ -17,13 +17,13 @@ use sentra_terminal::pos::print_queue::{self, PrintWorker};
 use sentra_terminal::pos::views::{AppError, TenderInput};
 use sentra_terminal::pos::{PosSession, cashiers, settings};
 
-/// A till with the catalog, a cashier (PIN 1111) and a supervisor (9999).
+/// A till with the catalog, a cashier (PIN 1111) and a supervisor (999999).
 fn session() -> (Till, PosSession, String) {
     let till = Till::new();
     till.ok(&["catalog", "import", common::CATALOG]);
     let terminal = Terminal::open(&till.data_dir).unwrap();
     let sari = cashiers::add_local(terminal.connection(), "Sari", "cashier", "1111").unwrap();
-    cashiers::add_local(terminal.connection(), "Budi", "supervisor", "9999").unwrap();
+    cashiers::add_local(terminal.connection(), "Budi", "supervisor", "999999").unwrap();
     let session = PosSession::new(terminal).unwrap();
     (till, session, sari.user_id)
 }
@@ -46,13 +46,16 @@ fn nothing_happens_before_sign_in_and_a_wrong_pin_is_refused() {
     assert_eq!(code(s.scan("8998866200301").unwrap_err()), "not_signed_in");
     assert_eq!(code(s.sign_in(&sari, "2222").unwrap_err()), "pin_rejected");
     // Another person's PIN does not open Sari's account.
-    assert_eq!(code(s.sign_in(&sari, "9999").unwrap_err()), "pin_rejected");
+    assert_eq!(
+        code(s.sign_in(&sari, "999999").unwrap_err()),
+        "pin_rejected"
+    );
     let st = s.sign_in(&sari, "1111").unwrap();
     assert_eq!(st.operator.unwrap().name, "Sari");
     s.lock().unwrap();
     assert_eq!(code(s.scan("8998866200301").unwrap_err()), "locked");
     assert_eq!(code(s.unlock("0000").unwrap_err()), "pin_rejected");
-    s.unlock("9999").unwrap(); // a supervisor may unlock
+    s.unlock("999999").unwrap(); // a supervisor may unlock
     s.scan("8998866200301").unwrap();
     assert_eq!(
         code(s.sign_out(true).unwrap_err()),
@@ -154,14 +157,14 @@ fn big_discounts_and_voids_need_a_supervisor_pin() {
         "supervisor_rejected",
         "a cashier's own PIN does not approve"
     );
-    let cart = s.set_line_discount(0, Some(fifty), Some("9999")).unwrap();
+    let cart = s.set_line_discount(0, Some(fifty), Some("999999")).unwrap();
     assert_eq!(cart.total, 8_950);
     let amount = DiscountInput::Amount { amount: 5_000 };
     assert_eq!(
         code(s.set_cart_discount(Some(amount.clone()), None).unwrap_err()),
         "supervisor_required"
     );
-    s.set_cart_discount(Some(amount), Some("9999")).unwrap();
+    s.set_cart_discount(Some(amount), Some("999999")).unwrap();
     let done = s.pay(&cash(3_950)).unwrap();
     assert_eq!(done.total, 3_950);
     assert_eq!(
@@ -174,7 +177,7 @@ fn big_discounts_and_voids_need_a_supervisor_pin() {
     );
     s.void(
         &done.receipt_no,
-        Some("9999"),
+        Some("999999"),
         Some("customer changed mind".into()),
     )
     .unwrap();
@@ -221,6 +224,21 @@ fn wrong_pins_lock_out_sign_in_and_approvals_across_a_restart() {
         assert_eq!(code(s.sign_in(&sari, "0000").unwrap_err()), "pin_rejected");
     }
     assert_eq!(code(s.sign_in(&sari, "1111").unwrap_err()), "pin_locked");
+    // The lock-out is journaled, once, for head office.
+    let lockouts = |s: &PosSession| -> Vec<serde_json::Value> {
+        s.terminal()
+            .export_journal()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind.as_str() == "pin_locked_out")
+            .map(|e| e.payload.clone())
+            .collect()
+    };
+    let journaled = lockouts(&s);
+    assert_eq!(journaled.len(), 1, "{journaled:?}");
+    assert_eq!(journaled[0]["user_id"], sari.as_str());
+    assert_eq!(journaled[0]["failures"], cashiers::FREE_ATTEMPTS);
+    assert_eq!(journaled[0]["locked_for_ms"], cashiers::FIRST_LOCKOUT_MS);
     drop(s);
     let mut s = PosSession::new(Terminal::open(&till.data_dir).unwrap()).unwrap();
     let err = s.sign_in(&sari, "1111").unwrap_err();
@@ -245,12 +263,20 @@ fn wrong_pins_lock_out_sign_in_and_approvals_across_a_restart() {
     }
     assert_eq!(
         code(
-            s.set_line_discount(0, Some(fifty), Some("9999"))
+            s.set_line_discount(0, Some(fifty), Some("999999"))
                 .unwrap_err()
         ),
         "pin_locked",
         "even the right supervisor PIN waits out the lock-out"
     );
+    let journaled = lockouts(&s);
+    assert_eq!(journaled.len(), 2, "{journaled:?}");
+    assert!(
+        journaled[1].get("user_id").is_none(),
+        "supervisor approvals name no user: {}",
+        journaled[1]
+    );
+    s.terminal().verify_journal().unwrap();
 }
 
 #[test]

@@ -29,13 +29,13 @@ pub async fn add(
             "user name must be 1 to 100 characters, without control characters".into(),
         ));
     }
-    check_pin(pin)?;
     if !ROLES.contains(&role) {
         return Err(AdminError::Invalid(format!(
             "role {role:?} is unknown; use {}",
             ROLES.join(" or ")
         )));
     }
+    check_pin(pin, role)?;
     let branch_id = match branch {
         None => None,
         Some(code) => Some(super::branch_id(pool, code).await?),
@@ -58,13 +58,10 @@ pub async fn add(
     Ok(user_id)
 }
 
-/// A PIN is 4 to 8 ASCII digits.
-pub fn check_pin(pin: &str) -> Result<()> {
-    if (4..=8).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid("a PIN must be 4 to 8 digits".into()))
-    }
+/// A cashier's PIN is 4 to 8 digits, a supervisor's 6 to 8
+/// (`sentra_domain::pin`, the till's rule too).
+pub fn check_pin(pin: &str, role: &str) -> Result<()> {
+    sentra_domain::pin::check_pin(pin, role).map_err(AdminError::Invalid)
 }
 
 /// The Argon2id PHC string of `pin`, with a fresh random salt.
@@ -86,13 +83,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pins_are_four_to_eight_digits() {
+    fn pins_are_four_to_eight_digits_six_for_supervisors() {
         for ok in ["1234", "00000000", "98765"] {
-            check_pin(ok).expect(ok);
+            check_pin(ok, "cashier").expect(ok);
         }
         for bad in ["123", "123456789", "12a4", " 1234", "١٢٣٤", ""] {
-            assert!(check_pin(bad).is_err(), "{bad:?}");
+            assert!(check_pin(bad, "cashier").is_err(), "{bad:?}");
         }
+        check_pin("123456", "supervisor").expect("six digits");
+        assert!(check_pin("1234", "supervisor").is_err());
     }
 
     #[test]

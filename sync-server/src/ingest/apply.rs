@@ -15,8 +15,8 @@ use sentra_ledger::rules::{self, RefundClaim, SoldLine};
 use sentra_ledger::shift::summary_of;
 use sentra_ledger::{Typed, figures_of, parse_method, totals_of};
 use sentra_protocol::payload::{
-    CashDirection, CashMoved, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed, ShiftOpened,
-    ShiftTotals, StockCounted,
+    CashDirection, CashMoved, PinLockedOut, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed,
+    ShiftOpened, ShiftTotals, StockCounted,
 };
 use sentra_protocol::{Entry, Hlc};
 use serde_json::json;
@@ -230,6 +230,7 @@ impl Applier {
                 Typed::ShiftClosed(c) => self.shift_closed(tx, a, c).await?,
                 Typed::CashMoved(m) => self.cash_moved(tx, a, m).await?,
                 Typed::StockCounted(c) => self.stock_counted(tx, a, c).await?,
+                Typed::PinLockedOut(p) => self.pin_locked_out(tx, a, p).await?,
             }
         }
         self.flush_sales(tx, batch).await?;
@@ -1455,6 +1456,34 @@ impl Applier {
                 }),
             });
         }
+        Ok(())
+    }
+
+    /// A PIN lock-out at a till: an alert for head office (the lock itself
+    /// lives on the till).
+    async fn pin_locked_out(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        a: &Accepted<'_>,
+        p: &PinLockedOut,
+    ) -> R<()> {
+        sqlx::query(
+            "INSERT INTO alerts (branch_id, alert_id, kind, device_id, seq, details, raised_at)
+             VALUES ($1, $2, 'pin_locked_out', $3, $4, $5, $6)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(self.branch_id)
+        .bind(a.entry.id)
+        .bind(a.entry.device_id)
+        .bind(a.entry.seq as i64)
+        .bind(json!({
+            "user_id": p.user_id,
+            "failures": p.failures,
+            "locked_for_ms": p.locked_for_ms,
+        }))
+        .bind(ms_to_time(a.occurred_ms))
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

@@ -50,7 +50,8 @@ export function Setup({ retry }: { retry: AppStatus | null }) {
   async function trial(e: Event) {
     e.preventDefault();
     if (!trialTill.trim() || !supervisor.trim()) return setTrialErr(t('required'));
-    if (!/^\d{4,8}$/.test(pin)) return setTrialErr(t('pin_format'));
+    // The trial's one user is a supervisor: 6 to 8 digits.
+    if (!/^\d{6,8}$/.test(pin)) return setTrialErr(t('supervisor_pin_format'));
     if (pin !== pin2) return setTrialErr(t('pins_differ'));
     setTrialErr('');
     clearError();

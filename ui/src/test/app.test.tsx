@@ -64,11 +64,16 @@ describe('a shift at the till', () => {
     expect($('setup-enroll')).not.toBeNull();
     await type($('trial-name')!, 'Kasir 1');
     await type($('trial-supervisor')!, 'Budi');
+    // A supervisor's PIN is 6 to 8 digits.
     await type($('trial-pin')!, '4321');
-    await type($('trial-pin2')!, '4322');
-    click(submit);
-    expect((await until(() => $('trial-error'), 'the PIN mismatch')).textContent).toContain('differ');
     await type($('trial-pin2')!, '4321');
+    click(submit);
+    expect((await until(() => $('trial-error'), 'the short PIN')).textContent).toContain('6');
+    await type($('trial-pin')!, '654321');
+    await type($('trial-pin2')!, '654322');
+    click(submit);
+    expect((await until(() => $('trial-error')?.textContent?.includes('differ') ? $('trial-error') : null, 'the PIN mismatch')).textContent).toContain('differ');
+    await type($('trial-pin2')!, '654321');
     click($('setup-trial')!);
     await until(() => $('pin-screen'), 'the sign-in screen');
     expect(window.__sentraPerf?.pinScreenAt).toBeTypeOf('number');
@@ -151,11 +156,11 @@ describe('a shift at the till', () => {
     await type(pin, '1111');
     click($('supervisor-pin-submit')!);
     await until(() => $('supervisor-pin-error'), 'the rejected PIN');
-    await type($('supervisor-pin-input')!, '9999');
+    await type($('supervisor-pin-input')!, '999999');
     click($('supervisor-pin-submit')!);
     await until(() => !$('supervisor-pin-input') && !$('dialog-line_disc-input'), 'the dialogs closed');
     const last = backend.calls.filter((c) => c.cmd === 'set_line_discount');
-    expect(last.map((c) => c.args.supervisorPin)).toEqual([null, '1111', '9999']);
+    expect(last.map((c) => c.args.supervisorPin)).toEqual([null, '1111', '999999']);
     expect(last[2]!.args.discount).toEqual({ kind: 'percent', percent: '50' });
     expect($('cart-total')!.textContent).toBe('Rp 15.250');
   });
@@ -222,11 +227,11 @@ describe('a shift at the till', () => {
     key('F8', {}, $('scan-input')!);
     await type(await until(() => $('void-receipt-input'), 'the receipt dialog'), 'R-1');
     click($('void-submit')!);
-    await type(await until(() => $('supervisor-pin-input'), 'the supervisor dialog'), '9999');
+    await type(await until(() => $('supervisor-pin-input'), 'the supervisor dialog'), '999999');
     click($('supervisor-pin-submit')!);
     expect((await until(() => $('notice-banner'), 'the notice')).textContent).toContain('R-1');
     expect(backend.sales[0]!.voided).toBe(true);
-    expect(backend.calls.filter((c) => c.cmd === 'void_sale').map((c) => c.args.supervisorPin)).toEqual([null, '9999']);
+    expect(backend.calls.filter((c) => c.cmd === 'void_sale').map((c) => c.args.supervisorPin)).toEqual([null, '999999']);
   });
 
   it('closing the shift warns about undelivered records, then shows the Z report', async () => {

@@ -81,7 +81,7 @@ export class FakeBackend {
     if (!d || this.operator?.role === 'supervisor') return;
     if (this.discountOf(base, d) * 100 <= 10 * base) return;
     if (pin === null) throw err('supervisor_required', 'a discount above 10% needs a supervisor');
-    if (pin !== '9999') throw err('supervisor_rejected', 'that is not a supervisor PIN');
+    if (pin !== '999999') throw err('supervisor_rejected', 'that is not a supervisor PIN');
   }
 
   private undelivered(confirmed: boolean) {
@@ -119,7 +119,7 @@ export class FakeBackend {
         return this.status();
       case 'unlock': {
         const c = this.cashiers.find((x) => x.op.user_id === this.operator?.user_id);
-        if (c?.pin !== a.pin && a.pin !== '9999') throw err('pin_rejected', 'wrong PIN');
+        if (c?.pin !== a.pin && a.pin !== '999999') throw err('pin_rejected', 'wrong PIN');
         this.locked = false;
         return this.status();
       }
@@ -201,7 +201,7 @@ export class FakeBackend {
       case 'void_sale': {
         if (this.operator?.role !== 'supervisor') {
           if (a.supervisorPin == null) throw err('supervisor_required', 'voiding a sale needs a supervisor');
-          if (a.supervisorPin !== '9999') throw err('supervisor_rejected', 'that is not a supervisor PIN');
+          if (a.supervisorPin !== '999999') throw err('supervisor_rejected', 'that is not a supervisor PIN');
         }
         const s = this.sales.find((x) => x.no === a.receiptNo);
         if (!s) throw err('unknown_receipt', 'no such receipt');

@@ -27,13 +27,10 @@ impl Operator {
     }
 }
 
-/// A PIN is 4 to 8 ASCII digits (the same rule as the cloud's).
-pub fn check_pin_format(pin: &str) -> Result<()> {
-    if (4..=8).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(TerminalError::invalid("PIN", "a PIN is 4 to 8 digits"))
-    }
+/// A PIN is 4 to 8 ASCII digits, a supervisor's 6 to 8 (the same rule as
+/// the cloud's, `sentra_domain::pin`).
+pub fn check_pin_format(pin: &str, role: &str) -> Result<()> {
+    sentra_domain::pin::check_pin(pin, role).map_err(|e| TerminalError::invalid("PIN", e))
 }
 
 /// Active people of this till's branch, supervisors last, then by name.
@@ -117,8 +114,8 @@ fn record(conn: &Connection, key: &str, ok: bool, now: i64) -> Result<()> {
             .saturating_mul(1i64 << (failures - FREE_ATTEMPTS).min(10))
             .min(MAX_LOCKOUT_MS);
         conn.execute(
-            "UPDATE pin_attempts SET locked_until_ms = ?2 WHERE key = ?1",
-            rusqlite::params![key, now.saturating_add(wait)],
+            "UPDATE pin_attempts SET locked_until_ms = ?2, locked_for_ms = ?3 WHERE key = ?1",
+            rusqlite::params![key, now.saturating_add(wait), wait],
         )?;
     }
     Ok(())
@@ -193,8 +190,8 @@ pub fn verify_supervisor(conn: &Connection, pin: &str) -> Result<Operator> {
 }
 
 /// The Argon2id PHC string of `pin` with a fresh random salt.
-pub fn hash_pin(pin: &str) -> Result<String> {
-    check_pin_format(pin)?;
+pub fn hash_pin(pin: &str, role: &str) -> Result<String> {
+    check_pin_format(pin, role)?;
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt)
         .map_err(|e| TerminalError::invalid("PIN", format!("no randomness: {e}")))?;
@@ -227,7 +224,7 @@ pub fn add_local(conn: &Connection, name: &str, role: &str, pin: &str) -> Result
     conn.execute(
         "INSERT INTO cashiers (user_id, branch, name, role, pin_hash, active)
          VALUES (?1, NULL, ?2, ?3, ?4, 1)",
-        params![op.user_id, op.name, op.role, hash_pin(pin)?],
+        params![op.user_id, op.name, op.role, hash_pin(pin, role)?],
     )?;
     Ok(op)
 }

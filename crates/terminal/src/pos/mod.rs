@@ -37,7 +37,7 @@ pub fn setup_trial(
     supervisor: &str,
     pin: &str,
 ) -> Result<Terminal> {
-    cashiers::check_pin_format(pin)?;
+    cashiers::check_pin_format(pin, "supervisor")?;
     let (mut terminal, _) = Terminal::init(
         data_dir,
         &InitOptions {

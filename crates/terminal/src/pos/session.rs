@@ -134,7 +134,9 @@ impl PosSession {
     }
 
     pub fn sign_in(&mut self, user_id: &str, pin: &str) -> Result<AppStatus> {
-        let op = cashiers::verify_counted(self.terminal.connection(), user_id, pin)?;
+        let checked = cashiers::verify_counted(self.terminal.connection(), user_id, pin);
+        self.terminal.journal_pin_lockouts()?;
+        let op = checked?;
         if self
             .operator
             .as_ref()
@@ -161,13 +163,15 @@ impl PosSession {
     /// Unlock with the signed-in cashier's PIN or a supervisor's.
     pub fn unlock(&mut self, pin: &str) -> Result<AppStatus> {
         let op = self.operator.clone().ok_or(TerminalError::NotSignedIn)?;
-        let conn = self.terminal.connection();
-        match cashiers::verify_counted(conn, &op.user_id, pin) {
+        let checked = cashiers::verify_counted(self.terminal.connection(), &op.user_id, pin);
+        self.terminal.journal_pin_lockouts()?;
+        match checked {
             Ok(_) => {}
             Err(e @ TerminalError::PinLocked { .. }) => return Err(e),
             // Bounded by the cashier's own lock-out, checked first.
             Err(_) => {
-                cashiers::verify_supervisor(conn, pin).map_err(|_| TerminalError::PinRejected)?;
+                cashiers::verify_supervisor(self.terminal.connection(), pin)
+                    .map_err(|_| TerminalError::PinRejected)?;
             }
         }
         self.locked = false;
@@ -210,14 +214,18 @@ impl PosSession {
         Ok(op)
     }
 
-    fn supervisor(&self, pin: Option<&str>, why: &str) -> Result<Operator> {
+    fn supervisor(&mut self, pin: Option<&str>, why: &str) -> Result<Operator> {
         let op = self.operator()?;
         if op.is_supervisor() {
             return Ok(op.clone());
         }
         match pin {
             None => Err(TerminalError::SupervisorRequired(why.to_owned())),
-            Some(pin) => cashiers::verify_supervisor_counted(self.terminal.connection(), pin),
+            Some(pin) => {
+                let checked = cashiers::verify_supervisor_counted(self.terminal.connection(), pin);
+                self.terminal.journal_pin_lockouts()?;
+                checked
+            }
         }
     }
 
@@ -452,19 +460,17 @@ impl PosSession {
     /// A discount of `amount` on `base` above the threshold needs a
     /// supervisor (signed in, or by PIN).
     fn approve_discount(
-        &self,
+        &mut self,
         amount: Money,
         base: Money,
         supervisor_pin: Option<&str>,
     ) -> Result<()> {
         if cart::needs_supervisor(amount, base, self.settings.threshold()?) {
-            self.supervisor(
-                supervisor_pin,
-                &format!(
-                    "a discount above {}%",
-                    self.settings.supervisor_discount_pct
-                ),
-            )?;
+            let why = format!(
+                "a discount above {}%",
+                self.settings.supervisor_discount_pct
+            );
+            self.supervisor(supervisor_pin, &why)?;
         }
         Ok(())
     }
