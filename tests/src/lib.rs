@@ -436,6 +436,18 @@ impl Relay {
     /// As [`Relay::start`], with extra `sentra-sync relay` arguments (kept
     /// for restarts).
     pub fn start_with(upstream: &str, enroll_code: Option<&str>, extra: &[&str]) -> Result<Relay> {
+        Self::start_prepared(upstream, enroll_code, extra, |_| Ok(()))
+    }
+
+    /// As [`Relay::start_with`], calling `prepare` with the (not yet
+    /// existing) data dir before the relay starts (e.g. to mount a small
+    /// file system there).
+    pub fn start_prepared(
+        upstream: &str,
+        enroll_code: Option<&str>,
+        extra: &[&str],
+        prepare: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<Relay> {
         let root = tempfile::tempdir()?;
         let data_dir = root.path().join("relay");
         let key_file = root.path().join("keys").join("relay.key");
@@ -450,6 +462,7 @@ impl Relay {
             restarts: 0,
             _root: root,
         };
+        prepare(&relay.data_dir)?;
         relay.server = relay.spawn("127.0.0.1:0", enroll_code, 0)?;
         Ok(relay)
     }

@@ -4,7 +4,9 @@
 //! SIGKILL of a till mid-sync, of the relay and of the cloud; links cut,
 //! paused and slowed through the chaos proxy (the branch uplink, each
 //! till's LAN link to the relay and its own line to the cloud); a till's
-//! clock set back or ahead (libfaketime); a till revoked mid-run.
+//! clock set back or ahead (libfaketime); a till revoked mid-run; a poison
+//! entry (genuinely signed by a device of the branch, of a kind no server
+//! knows) pushed to the relay among the tills' entries.
 //!
 //! After each run, with every fault healed:
 //! * every sale a till reported done is in the cloud exactly once (a
@@ -157,7 +159,21 @@ impl Soak {
         let cloud = &mut self.cloud;
         cloud.branch_create(branch)?;
         let uplink = Link::to(&cloud.url())?;
-        let mut relay = Relay::start(&uplink.url(), Some(&cloud.enroll_code(branch, "relay")?))?;
+        // In a quarter of the runs (as root), the relay's data dir is a
+        // small file system of its own, which a step can fill.
+        let small_disk = rustix::process::geteuid().is_root() && rng.chance(25);
+        let mut disk: Option<SmallDisk> = None;
+        let mut relay = Relay::start_prepared(
+            &uplink.url(),
+            Some(&cloud.enroll_code(branch, "relay")?),
+            &[],
+            |dir| {
+                if small_disk {
+                    disk = Some(SmallDisk::mount(dir)?);
+                }
+                Ok(())
+            },
+        )?;
         let mut tills = Vec::with_capacity(config.tills);
         for i in 0..config.tills {
             let till = Till::ready(branch, &format!("T{:02}", i + 1))?;
@@ -184,8 +200,11 @@ impl Soak {
         let faketime = Path::new(FAKETIME_LIB).exists();
         let mut background: Vec<Background> = Vec::new();
         let mut relay_down = false;
-        // At most one till is revoked, in a fifth of the runs.
+        // At most one till is revoked, in a fifth of the runs; a poison
+        // entry in a third.
         let revoke_at = rng.chance(20).then(|| rng.below(config.steps as u64));
+        let poison_at = rng.chance(33).then(|| rng.below(config.steps as u64));
+        let mut poisoned = false;
 
         let trace = std::env::var_os("SENTRA_SOAK_TRACE").is_some();
         let began = Instant::now();
@@ -198,6 +217,12 @@ impl Soak {
                 );
             }
             let t = rng.below(tills.len() as u64) as usize;
+            if poison_at == Some(step as u64) && !relay_down {
+                push_poison(cloud, &relay, branch, rng.next())?;
+                poisoned = true;
+                report.faults.push("poison entry to the relay".into());
+                continue;
+            }
             if revoke_at == Some(step as u64) && !tills[t].revoked {
                 cloud.admin(&["device", "revoke", &tills[t].device_id])?;
                 tills[t].revoked = true;
@@ -284,6 +309,17 @@ impl Soak {
                         }
                     }
                 }
+                85..=88 if disk.is_some() => {
+                    if let Some(d) = &disk {
+                        if d.is_full() {
+                            d.free()?;
+                            report.faults.push("relay disk freed".into());
+                        } else {
+                            d.fill()?;
+                            report.faults.push("relay disk full".into());
+                        }
+                    }
+                }
                 85..=92 if faketime => {
                     let shift = match rng.below(4) {
                         0 => "-2h",
@@ -317,6 +353,9 @@ impl Soak {
             t.lan.set_delay(Duration::ZERO);
             t.direct.set_mode(Mode::Forward);
             t.direct.set_delay(Duration::ZERO);
+        }
+        if let Some(d) = &disk {
+            d.free()?;
         }
         if relay_down {
             relay.restart()?;
@@ -404,12 +443,161 @@ impl Soak {
             (net, count) == (z_net, z_count),
             "ledger net {net} over {count} sales, Z reports {z_net} over {z_count}: {ledger}"
         );
-        let quarantined = cloud.count(&format!(
-            "SELECT count(*) FROM journal j JOIN branches b USING (branch_id)
-             WHERE b.code = '{branch}' AND j.quarantine_reason IS NOT NULL"
-        ))?;
-        ensure!(quarantined == 0, "{quarantined} entries quarantined");
+        // The poison entry is forwarded and quarantined (acked, so it
+        // wedges nothing); nothing else is.
+        let quarantined = || {
+            cloud.count(&format!(
+                "SELECT count(*) FROM journal j JOIN branches b USING (branch_id)
+                 WHERE b.code = '{branch}' AND j.quarantine_reason IS NOT NULL"
+            ))
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while poisoned && quarantined()? == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let n = quarantined()?;
+        ensure!(
+            n == i64::from(poisoned),
+            "{n} entries quarantined (poison entry pushed: {poisoned})"
+        );
+        // The relay first, then its small disk, so nothing is left mounted.
+        relay.server.kill();
+        drop(disk.take());
         Ok(())
+    }
+}
+
+/// Enroll a device of `branch` with a key of its own and push, through the
+/// relay, one genuinely signed entry of a kind no server knows: the relay
+/// must take it, the cloud quarantine it, and nobody else be held up.
+fn push_poison(cloud: &Cloud, relay: &Relay, branch: &str, seed: u64) -> Result<()> {
+    let mut secret = [0u8; 32];
+    secret[..8].copy_from_slice(&seed.to_le_bytes());
+    secret[8] = 0x5a;
+    let key = ed25519_dalek::SigningKey::from_bytes(&secret);
+    let device_id = uuid::Uuid::now_v7();
+    let enroll = serde_json::json!({
+        "code": cloud.enroll_code(branch, "terminal")?,
+        "name": "poison",
+        "public_key": hex::encode(key.verifying_key().to_bytes()),
+        "device_id": device_id,
+    });
+    let answer = curl_post(&format!("{}/v1/enroll", cloud.url()), None, &enroll)?;
+    let credential = answer["relay_credential"]
+        .as_str()
+        .with_context(|| format!("enroll answered {answer}"))?
+        .to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+    let entry = sentra_protocol::UnsignedEntry {
+        id: uuid::Uuid::now_v7(),
+        branch: branch.to_owned(),
+        device_id,
+        seq: 1,
+        hlc: sentra_protocol::Hlc::new(now, 0),
+        kind: sentra_protocol::EntryKind::from_name("loyalty_points_awarded"),
+        payload: serde_json::json!({"points": 5, "member": "M-1"}),
+        prev_hash: sentra_protocol::Hash::ZERO,
+    }
+    .sign(&key)?;
+    let push = serde_json::json!({"sent_at_ms": now, "entries": [entry]});
+    let answer = curl_post(
+        &format!("{}/v1/push", relay.url()),
+        Some(&credential),
+        &push,
+    )?;
+    ensure!(
+        answer["stored"] == 1,
+        "the relay did not take the poison entry: {answer}"
+    );
+    Ok(())
+}
+
+/// POST JSON with curl (on every machine the tests run on); the answer.
+fn curl_post(url: &str, credential: Option<&str>, body: &Value) -> Result<Value> {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-sS", "--max-time", "30", "-X", "POST"])
+        .args(["-H", "content-type: application/json"])
+        .args(["-H", "sentra-protocol: 1"]);
+    if let Some(c) = credential {
+        cmd.args(["-H", &format!("authorization: Bearer {c}")]);
+    }
+    let out = cmd
+        .args(["--data-binary", &body.to_string(), url])
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("{url} answered {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A small tmpfs mounted on the relay's data dir (needs root), which
+/// `fill` fills to the last byte and `free` frees; unmounted on drop
+/// (lazily, so also while the relay still runs).
+struct SmallDisk {
+    dir: std::path::PathBuf,
+    filler: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(dir: &Path) -> Result<SmallDisk> {
+        std::fs::create_dir_all(dir)?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+            .arg(dir)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "mount tmpfs: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(SmallDisk {
+            dir: dir.to_owned(),
+            filler: dir.join("filler.bin"),
+        })
+    }
+
+    fn is_full(&self) -> bool {
+        self.filler.exists()
+    }
+
+    /// Write zeros until the file system refuses: the disk is full.
+    fn fill(&self) -> Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&self.filler)?;
+        let block = vec![0u8; 64 * 1024];
+        loop {
+            match f.write(&block) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // The last partial blocks, byte by byte is too slow: small writes.
+        let small = [0u8; 512];
+        while f.write(&small).is_ok_and(|n| n > 0) {}
+        Ok(())
+    }
+
+    fn free(&self) -> Result<()> {
+        if self.filler.exists() {
+            std::fs::remove_file(&self.filler)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .output();
     }
 }
 

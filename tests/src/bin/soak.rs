@@ -43,11 +43,11 @@ fn main() -> Result<()> {
                 faults += r.faults.len();
                 revoked += u64::from(r.revoked);
                 println!(
-                    "seed {seed}: ok, {} sales, {} faults{} in {:.1} s",
+                    "seed {seed}: ok, {} sales, {} faults in {:.1} s: {}",
                     r.sales,
                     r.faults.len(),
-                    if r.revoked { " (a till revoked)" } else { "" },
-                    r.took.as_secs_f64()
+                    r.took.as_secs_f64(),
+                    r.faults.join("; ")
                 );
             }
             Err(e) => {
