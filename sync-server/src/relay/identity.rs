@@ -187,3 +187,93 @@ pub fn set_enrolled(conn: &Connection, branch: &str, credential: &str) -> Result
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use sentra_keystore::{DbKey, KeyStoreKind};
+
+    fn keys(dir: &Path) -> KeyChoice {
+        KeyChoice {
+            store: Some(KeyStoreKind::File),
+            file: Some(dir.join("relay.key")),
+        }
+    }
+
+    #[test]
+    fn the_relay_opens_what_it_set_up_in_the_same_files() {
+        let data = tempfile::tempdir().unwrap();
+        let key_dir = tempfile::tempdir().unwrap();
+        let conn = open_or_create(data.path(), &keys(key_dir.path()), "R1", "http://a").unwrap();
+        let first = identity(&conn).unwrap().unwrap();
+        drop(conn);
+
+        // The manifest byte for byte as it always was.
+        let text = std::fs::read_to_string(data.path().join("sentra-relay.json")).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let id = first.device_id;
+        let file = serde_json::to_string(&key_dir.path().join("relay.key")).unwrap();
+        let fingerprint = json["key_fingerprint"].as_str().unwrap();
+        assert_eq!(
+            text,
+            format!(
+                r#"{{
+  "format": 1,
+  "device_id": "{id}",
+  "database": "relay.db",
+  "key": {{
+    "kind": "file",
+    "service": "sentra-pos",
+    "account": "relay-db-key:{id}",
+    "file": {file}
+  }},
+  "key_fingerprint": "{fingerprint}"
+}}"#
+            )
+        );
+
+        let conn = open_or_create(data.path(), &keys(key_dir.path()), "R2", "http://b").unwrap();
+        let again = identity(&conn).unwrap().unwrap();
+        assert_eq!(again.device_id, first.device_id);
+        assert_eq!(
+            (again.name.as_str(), again.upstream.as_str()),
+            ("R1", "http://a")
+        );
+        assert_eq!(again.signing_key.to_bytes(), first.signing_key.to_bytes());
+    }
+
+    #[test]
+    fn a_key_file_given_in_advance_is_used_and_a_wrong_one_is_named() {
+        let data = tempfile::tempdir().unwrap();
+        let key_dir = tempfile::tempdir().unwrap();
+        let given = DbKey::generate().unwrap();
+        let file = key_dir.path().join("relay.key");
+        std::fs::write(&file, format!("{}\n", given.to_hex().as_str())).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        drop(open_or_create(data.path(), &keys(key_dir.path()), "R1", "http://a").unwrap());
+        let manifest: RelayManifest = serde_json::from_str(
+            &std::fs::read_to_string(data.path().join(MANIFEST_FILE)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(manifest.key_fingerprint, given.fingerprint());
+
+        let other = DbKey::generate().unwrap();
+        std::fs::write(&file, format!("{}\n", other.to_hex().as_str())).unwrap();
+        let err = open_or_create(data.path(), &keys(key_dir.path()), "R1", "http://a")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err.downcast_ref::<StoreError>(),
+                Some(StoreError::WrongKey { .. })
+            ),
+            "{err:?}"
+        );
+        assert!(format!("{err:#}").contains("wrong database key"), "{err:#}");
+    }
+}
