@@ -39,6 +39,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../../migrations/terminal/0009_pin_lockout_journal.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/terminal/0010_clock_watch.sql"
+        )),
     ])
 }
 

@@ -97,6 +97,51 @@ pub fn offset_applies_from(stamps: &[(u64, u32)], offset_ms: i64, tolerance_ms: 
     }
 }
 
+/// One accepted entry of a device as the clock rules see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    pub wall_ms: u64,
+    pub counter: u32,
+    /// The entry is a `clock_stepped_back` marker.
+    pub stepped_back: bool,
+}
+
+/// Per entry of `stamps` (a device's accepted entries in seq order), whether
+/// the clock offset measured at push time applies to it:
+///
+/// * clock ahead now: from the entry after the last forward jump
+///   ([`offset_applies_from`]);
+/// * clock behind now, with a `clock_stepped_back` marker in the batch: only
+///   the entries after the last marker made once the hybrid clock moved on
+///   again (wall above the marker's). Entries before the step keep their
+///   time; entries made while the hybrid clock held its wall keep the wall it
+///   held (the moment of the step: the clock they were made with was wrong,
+///   so nothing better is known);
+/// * clock behind now, no marker: every entry (the clock was behind all
+///   along, or it stepped back before this batch).
+pub fn offset_applies(stamps: &[Stamp], offset_ms: i64, tolerance_ms: u64) -> Vec<bool> {
+    let n = stamps.len();
+    if offset_ms.unsigned_abs() <= tolerance_ms {
+        return vec![true; n];
+    }
+    if offset_ms > 0 {
+        let walls: Vec<(u64, u32)> = stamps.iter().map(|s| (s.wall_ms, s.counter)).collect();
+        let from = offset_applies_from(&walls, offset_ms, tolerance_ms);
+        return (0..n).map(|i| i >= from).collect();
+    }
+    match stamps.iter().rposition(|s| s.stepped_back) {
+        None => vec![true; n],
+        Some(m) => {
+            let held = stamps[m].wall_ms;
+            stamps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| i > m && s.wall_ms > held)
+                .collect()
+        }
+    }
+}
+
 /// The branch's business date of an instant (ms since the epoch).
 pub fn business_date(ms: i64, tz: Tz) -> NaiveDate {
     match tz.timestamp_millis_opt(ms).single() {
@@ -499,6 +544,42 @@ mod tests {
         assert_eq!(offset_applies_from(&steady, offset, 120_000), 0);
         // Within tolerance: nothing to place.
         assert_eq!(offset_applies_from(&stamps, 60_000, 120_000), 0);
+    }
+
+    #[test]
+    fn a_backlog_spanning_a_backward_clock_step_is_corrected_only_after_it() {
+        let hour = 3_600_000u64;
+        let t0 = 1_800_000_000_000u64;
+        let stamp = |wall, counter, stepped_back| Stamp {
+            wall_ms: wall,
+            counter,
+            stepped_back,
+        };
+        // A day with a good clock; then the clock is set back 2 h: the till
+        // journals the step, the hybrid clock holds its wall for two more
+        // entries, then moves on 2 h behind.
+        let mut stamps: Vec<Stamp> = (0..6).map(|i| stamp(t0 + i * 4 * hour, 0, false)).collect();
+        let held = t0 + 20 * hour;
+        stamps.push(stamp(held, 1, true));
+        stamps.push(stamp(held, 2, false));
+        stamps.push(stamp(held, 3, false));
+        stamps.push(stamp(held + 10 * 60_000, 0, false));
+        stamps.push(stamp(held + 20 * 60_000, 0, false));
+        let offset = -((2 * hour) as i64);
+        let applies = offset_applies(&stamps, offset, 120_000);
+        assert_eq!(
+            applies,
+            [vec![false; 9], vec![true; 2]].concat(),
+            "only the entries made with the clock behind move"
+        );
+        // No marker: the clock was behind all along.
+        let steady: Vec<Stamp> = (0..4).map(|i| stamp(t0 + i * 60_000, 0, false)).collect();
+        assert_eq!(offset_applies(&steady, offset, 120_000), vec![true; 4]);
+        // Ahead: the forward rule.
+        let ahead = offset_applies(&steady, (2 * hour) as i64, 120_000);
+        assert_eq!(ahead, vec![true; 4]);
+        // Within tolerance: nothing to place.
+        assert_eq!(offset_applies(&stamps, -60_000, 120_000), vec![true; 11]);
     }
 
     #[test]

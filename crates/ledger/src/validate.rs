@@ -6,8 +6,8 @@
 //! bad entry never wedges a device's queue; see `docs/sync-protocol.md`.
 
 use sentra_protocol::payload::{
-    CashMoved, PinLockedOut, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed, ShiftOpened,
-    StockCounted,
+    CashMoved, ClockSteppedBack, PinLockedOut, RefundIssued, SaleCompleted, SaleVoided,
+    ShiftClosed, ShiftOpened, StockCounted,
 };
 use sentra_protocol::{Entry, EntryKind, EntryPayload, canonical_json};
 
@@ -43,6 +43,7 @@ pub enum Typed {
     CashMoved(CashMoved),
     StockCounted(StockCounted),
     PinLockedOut(PinLockedOut),
+    ClockSteppedBack(ClockSteppedBack),
 }
 
 /// Why a payload cannot be applied.
@@ -114,6 +115,7 @@ pub fn validate_sized(e: &Entry, canonical_payload_len: usize) -> Result<Typed, 
         EntryKind::CashMoved => Typed::CashMoved(decode(e)?),
         EntryKind::StockCounted => Typed::StockCounted(decode(e)?),
         EntryKind::PinLockedOut => Typed::PinLockedOut(decode(e)?),
+        EntryKind::ClockSteppedBack => Typed::ClockSteppedBack(decode(e)?),
         EntryKind::Other(name) => return Err(Invalid::UnknownKind(name.clone())),
     };
     check(&typed).map_err(|reason| Invalid::Rule {
@@ -265,6 +267,10 @@ fn check(t: &Typed) -> Result<(), String> {
                 return Err("locked_for_ms is over a day".into());
             }
             Ok(())
+        }
+        Typed::ClockSteppedBack(c) => {
+            positive("behind_ms", c.behind_ms)?;
+            non_negative("clock_ms", c.clock_ms)
         }
     }
 }

@@ -20,13 +20,16 @@ pub enum EntryKind {
     StockCounted,
     /// Wrong PINs locked someone (or the till's supervisor approvals) out.
     PinLockedOut,
+    /// The till's clock stepped back: entries after it were made with a
+    /// clock behind (see `docs/sync-protocol.md`, clock skew).
+    ClockSteppedBack,
     /// A kind this build does not know, by name.
     Other(String),
 }
 
 impl EntryKind {
     /// Every kind this build knows, in a fixed order.
-    pub const KNOWN: [EntryKind; 8] = [
+    pub const KNOWN: [EntryKind; 9] = [
         EntryKind::SaleCompleted,
         EntryKind::SaleVoided,
         EntryKind::RefundIssued,
@@ -35,6 +38,7 @@ impl EntryKind {
         EntryKind::CashMoved,
         EntryKind::StockCounted,
         EntryKind::PinLockedOut,
+        EntryKind::ClockSteppedBack,
     ];
 
     pub fn as_str(&self) -> &str {
@@ -47,6 +51,7 @@ impl EntryKind {
             EntryKind::CashMoved => "cash_moved",
             EntryKind::StockCounted => "stock_counted",
             EntryKind::PinLockedOut => "pin_locked_out",
+            EntryKind::ClockSteppedBack => "clock_stepped_back",
             EntryKind::Other(name) => name,
         }
     }
@@ -62,6 +67,7 @@ impl EntryKind {
             "cash_moved" => EntryKind::CashMoved,
             "stock_counted" => EntryKind::StockCounted,
             "pin_locked_out" => EntryKind::PinLockedOut,
+            "clock_stepped_back" => EntryKind::ClockSteppedBack,
             other => EntryKind::Other(other.to_owned()),
         }
     }

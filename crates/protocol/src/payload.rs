@@ -200,6 +200,17 @@ pub struct PinLockedOut {
     pub locked_for_ms: i64,
 }
 
+/// The till's wall clock read `behind_ms` less than at its previous entry:
+/// it was set back (by hand, a dead CMOS battery, a bad time server). The
+/// hybrid clock holds its wall until the clock catches up, so this marks
+/// where the entries made with the clock behind begin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockSteppedBack {
+    pub behind_ms: i64,
+    /// The wall clock's reading when the step was seen, ms since the epoch.
+    pub clock_ms: i64,
+}
+
 macro_rules! entry_payload {
     ($($ty:ty => $kind:ident),* $(,)?) => {
         $(impl crate::EntryPayload for $ty {
@@ -219,4 +230,5 @@ entry_payload! {
     CashMoved => CashMoved,
     StockCounted => StockCounted,
     PinLockedOut => PinLockedOut,
+    ClockSteppedBack => ClockSteppedBack,
 }

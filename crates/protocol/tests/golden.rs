@@ -248,6 +248,16 @@ fn pin_locked_out() -> Entry {
     )
 }
 
+fn clock_stepped_back() -> Entry {
+    entry(
+        9,
+        &ClockSteppedBack {
+            behind_ms: 7_200_000,
+            clock_ms: 1_730_434_000_000,
+        },
+    )
+}
+
 fn all() -> Vec<Entry> {
     vec![
         sale_completed(),
@@ -258,6 +268,7 @@ fn all() -> Vec<Entry> {
         cash_moved(),
         stock_counted(),
         pin_locked_out(),
+        clock_stepped_back(),
     ]
 }
 

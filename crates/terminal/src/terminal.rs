@@ -14,8 +14,9 @@ use sentra_domain::{
 use sentra_journal_store::data_dir::{self, ExistingKeyFile, KeyChoice};
 use sentra_keystore::{DbKey, KeyStoreKind};
 use sentra_protocol::payload::{
-    CashDirection, CashMoved, DiscountSpec, PinLockedOut, RefundIssued, RefundLine, SaleCompleted,
-    SaleLine, SaleVoided, ShiftClosed, ShiftOpened, StockCounted, TenderRecord,
+    CashDirection, CashMoved, ClockSteppedBack, DiscountSpec, PinLockedOut, RefundIssued,
+    RefundLine, SaleCompleted, SaleLine, SaleVoided, ShiftClosed, ShiftOpened, StockCounted,
+    TenderRecord,
 };
 use sentra_protocol::{Entry, EntryPayload, encode_payload};
 use serde::Serialize;
@@ -28,6 +29,10 @@ use crate::manifest::Manifest;
 use crate::projection::{self, ProjectionCheck};
 use crate::reports::ShiftReport;
 use crate::store;
+
+/// A wall clock that reads this much less than at the previous entry was
+/// set back (the cloud's default clock-skew tolerance, 2 min).
+pub const CLOCK_STEP_TOLERANCE_MS: i64 = 120_000;
 
 /// Options of `init`.
 #[derive(Clone, Debug, Default)]
@@ -697,6 +702,7 @@ impl Context {
     /// Append the payload's entry and apply it to the projections, inside
     /// `tx`.
     fn record<P: EntryPayload>(&self, tx: &Transaction<'_>, payload: &P) -> Result<Entry> {
+        self.watch_clock(tx)?;
         let entry = journal::append(
             tx,
             &self.author,
@@ -706,6 +712,40 @@ impl Context {
         )?;
         projection::apply(tx, &entry)?;
         Ok(entry)
+    }
+
+    /// Notes the wall clock's reading; when it reads more than
+    /// [`CLOCK_STEP_TOLERANCE_MS`] less than at the previous entry, first
+    /// journals `clock_stepped_back`: the cloud then knows where the entries
+    /// made with a clock behind begin, and corrects only those.
+    fn watch_clock(&self, tx: &Transaction<'_>) -> Result<()> {
+        let now = i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX);
+        let last: Option<i64> = tx
+            .prepare_cached("SELECT last_clock_ms FROM clock_watch WHERE singleton = 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        tx.prepare_cached(
+            "INSERT INTO clock_watch (singleton, last_clock_ms) VALUES (1, ?1)
+             ON CONFLICT (singleton) DO UPDATE SET last_clock_ms = excluded.last_clock_ms",
+        )?
+        .execute([now])?;
+        if let Some(last) = last
+            && last.saturating_sub(now) > CLOCK_STEP_TOLERANCE_MS
+        {
+            let step = ClockSteppedBack {
+                behind_ms: last - now,
+                clock_ms: now.max(0),
+            };
+            let marker = journal::append(
+                tx,
+                &self.author,
+                self.clock.as_ref(),
+                ClockSteppedBack::kind(),
+                encode_payload(&step)?,
+            )?;
+            projection::apply(tx, &marker)?;
+        }
+        Ok(())
     }
 
     /// Record the payload and commit: how every single-entry action ends.

@@ -15,8 +15,8 @@ use sentra_ledger::rules::{self, RefundClaim, SoldLine};
 use sentra_ledger::shift::summary_of;
 use sentra_ledger::{Typed, figures_of, parse_method, totals_of};
 use sentra_protocol::payload::{
-    CashDirection, CashMoved, PinLockedOut, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed,
-    ShiftOpened, ShiftTotals, StockCounted,
+    CashDirection, CashMoved, ClockSteppedBack, PinLockedOut, RefundIssued, SaleCompleted,
+    SaleVoided, ShiftClosed, ShiftOpened, ShiftTotals, StockCounted,
 };
 use sentra_protocol::{Entry, Hlc};
 use serde_json::json;
@@ -231,6 +231,7 @@ impl Applier {
                 Typed::CashMoved(m) => self.cash_moved(tx, a, m).await?,
                 Typed::StockCounted(c) => self.stock_counted(tx, a, c).await?,
                 Typed::PinLockedOut(p) => self.pin_locked_out(tx, a, p).await?,
+                Typed::ClockSteppedBack(c) => self.clock_stepped_back(tx, a, c).await?,
             }
         }
         self.flush_sales(tx, batch).await?;
@@ -1481,6 +1482,30 @@ impl Applier {
             "failures": p.failures,
             "locked_for_ms": p.locked_for_ms,
         }))
+        .bind(ms_to_time(a.occurred_ms))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A till's clock was set back: an alert (the offset rules use the
+    /// marker when the batch is placed, `rules::offset_applies`).
+    async fn clock_stepped_back(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        a: &Accepted<'_>,
+        c: &ClockSteppedBack,
+    ) -> R<()> {
+        sqlx::query(
+            "INSERT INTO alerts (branch_id, alert_id, kind, device_id, seq, details, raised_at)
+             VALUES ($1, $2, 'clock_stepped_back', $3, $4, $5, $6)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(self.branch_id)
+        .bind(a.entry.id)
+        .bind(a.entry.device_id)
+        .bind(a.entry.seq as i64)
+        .bind(json!({"behind_ms": c.behind_ms, "clock_ms": c.clock_ms}))
         .bind(ms_to_time(a.occurred_ms))
         .execute(&mut **tx)
         .await?;

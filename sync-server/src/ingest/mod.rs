@@ -23,7 +23,7 @@ use sentra_protocol::wire::{
     ConflictNotice, DeviceAck, PushRequest, PushResponse, QuarantinedEntry, RefusalReason,
     RefusedEntry,
 };
-use sentra_protocol::{ChainPoint, Hash};
+use sentra_protocol::{ChainPoint, EntryKind, Hash};
 use serde_json::json;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -317,16 +317,20 @@ async fn ingest_tx(
         let mut skewed: Option<(u64, u64, i64)> = None;
         // The offset measured now explains only the entries made since the
         // clock went wrong, not a whole backlog.
-        let stamps: Vec<(u64, u32)> = p
+        let stamps: Vec<rules::Stamp> = p
             .accept
             .iter()
-            .map(|&i| (b.entries[i].hlc.wall_ms, b.entries[i].hlc.counter))
+            .map(|&i| rules::Stamp {
+                wall_ms: b.entries[i].hlc.wall_ms,
+                counter: b.entries[i].hlc.counter,
+                stepped_back: b.entries[i].kind == EntryKind::ClockSteppedBack,
+            })
             .collect();
-        let explained_from =
-            offset.map_or(0, |o| rules::offset_applies_from(&stamps, o, tolerance));
+        let explained = offset.map(|o| rules::offset_applies(&stamps, o, tolerance));
         for (n, &i) in p.accept.iter().enumerate() {
             let e = &b.entries[i];
-            let measured = if n >= explained_from { offset } else { None };
+            let applies = explained.as_ref().is_none_or(|x| x.get(n) == Some(&true));
+            let measured = if applies { offset } else { None };
             let t = rules::assess_time(e.hlc.wall_ms, received_ms, measured, tolerance);
             if let Some(skew) = t.skew_ms {
                 skewed = Some(match skewed {
