@@ -14,35 +14,34 @@ use sentra_keystore::DbKey;
 
 use crate::error::{Result, StoreError};
 
-/// The schema of terminal and relay databases, in order. Forward-only; see
-/// `migrations/terminal`.
+/// One schema step: its file name in `migrations/terminal` and its SQL.
+macro_rules! step {
+    ($file:literal) => {
+        (
+            $file,
+            include_str!(concat!("../../../migrations/terminal/", $file)),
+        )
+    };
+}
+
+/// The schema of terminal and relay databases, in order. Forward-only; a
+/// new file in `migrations/terminal` is added here (a test checks that none
+/// is left out).
+const STEPS: &[(&str, &str)] = &[
+    step!("0001_journal.sql"),
+    step!("0002_relay.sql"),
+    step!("0003_sync.sql"),
+    step!("0004_pos.sql"),
+    step!("0005_relay_parking.sql"),
+    step!("0006_relay_bypass.sql"),
+    step!("0007_pin_attempts.sql"),
+    step!("0008_signed_master_data.sql"),
+    step!("0009_pin_lockout_journal.sql"),
+    step!("0010_clock_watch.sql"),
+];
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
-        M::up(include_str!(
-            "../../../migrations/terminal/0001_journal.sql"
-        )),
-        M::up(include_str!("../../../migrations/terminal/0002_relay.sql")),
-        M::up(include_str!("../../../migrations/terminal/0003_sync.sql")),
-        M::up(include_str!("../../../migrations/terminal/0004_pos.sql")),
-        M::up(include_str!(
-            "../../../migrations/terminal/0005_relay_parking.sql"
-        )),
-        M::up(include_str!(
-            "../../../migrations/terminal/0006_relay_bypass.sql"
-        )),
-        M::up(include_str!(
-            "../../../migrations/terminal/0007_pin_attempts.sql"
-        )),
-        M::up(include_str!(
-            "../../../migrations/terminal/0008_signed_master_data.sql"
-        )),
-        M::up(include_str!(
-            "../../../migrations/terminal/0009_pin_lockout_journal.sql"
-        )),
-        M::up(include_str!(
-            "../../../migrations/terminal/0010_clock_watch.sql"
-        )),
-    ])
+    Migrations::new(STEPS.iter().map(|(_, sql)| M::up(sql)).collect())
 }
 
 /// SQLCipher page size (the default of SQLCipher 4, stated so a change of
@@ -217,5 +216,18 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn every_migration_file_is_a_step_in_order() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/terminal");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let steps: Vec<&str> = STEPS.iter().map(|(file, _)| *file).collect();
+        assert_eq!(steps, files);
     }
 }
