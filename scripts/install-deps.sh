@@ -40,6 +40,7 @@ dbus-x11
 keyutils
 libsecret-tools
 mingw-w64
+faketime
 "
 # xvfb              a display for the cashier app in tests and screenshots
 # webkit2gtk-driver WebKitWebDriver, which tauri-driver drives the app through
@@ -51,6 +52,7 @@ mingw-w64
 # keyutils        keyctl: Linux kernel session keyring tests
 # libsecret-tools secret-tool: inspect / back up keys in the Secret Service
 # mingw-w64       Windows cross-compilation (x86_64-pc-windows-gnu)
+# faketime        libfaketime: the fault soak sets a till's clock back and ahead
 
 # rustup targets (test only).
 RUST_TARGETS="

@@ -11,6 +11,7 @@
 //! handle is dropped, also when a test panics.
 
 pub mod app;
+pub mod soak;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -520,6 +521,14 @@ impl Link {
         }
     }
 
+    /// Pause the link for `duration`, then forward again by itself.
+    pub fn pause_for(&self, duration: Duration) {
+        let _guard = self.rt.enter();
+        if let Some(p) = &self.proxy {
+            p.pause_for(duration);
+        }
+    }
+
     /// Delay every chunk passing the link (a slow uplink).
     pub fn set_delay(&self, delay: Duration) {
         if let Some(p) = &self.proxy {
@@ -560,6 +569,8 @@ impl Drop for Link {
 pub struct Till {
     pub data_dir: PathBuf,
     pub key_file: PathBuf,
+    /// Extra environment of every `sentra-term` run (e.g. libfaketime's).
+    env: std::sync::Mutex<Vec<(String, String)>>,
     _root: tempfile::TempDir,
 }
 
@@ -634,6 +645,7 @@ impl Till {
         let till = Till {
             data_dir: root.path().join("data"),
             key_file: root.path().join("keys").join("db.key"),
+            env: std::sync::Mutex::new(Vec::new()),
             _root: root,
         };
         let key_file = till.key_file.to_str().context("key path")?.to_owned();
@@ -668,7 +680,20 @@ impl Till {
             .env_remove("SENTRA_DATA_DIR")
             .env_remove("SENTRA_KEY_STORE")
             .env_remove("SENTRA_KEY_FILE");
+        if let Ok(env) = self.env.lock() {
+            cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        }
         Ok(cmd)
+    }
+
+    /// Set (replace) the extra environment of every later run.
+    pub fn set_env(&self, vars: &[(&str, &str)]) {
+        if let Ok(mut env) = self.env.lock() {
+            *env = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+        }
     }
 
     /// Start a long-running command (stdout and stderr to files).

@@ -40,7 +40,7 @@ type Tamper = Arc<Mutex<Option<(Vec<u8>, Vec<u8>)>>>;
 /// A running proxy; it stops when dropped.
 pub struct Proxy {
     addr: SocketAddr,
-    state: watch::Sender<State>,
+    state: Arc<watch::Sender<State>>,
     tamper: Tamper,
     tamper_back: Tamper,
     task: tokio::task::JoinHandle<()>,
@@ -75,7 +75,7 @@ impl Proxy {
         });
         Ok(Proxy {
             addr,
-            state,
+            state: Arc::new(state),
             tamper,
             tamper_back,
             task,
@@ -94,6 +94,22 @@ impl Proxy {
 
     pub fn set_mode(&self, mode: Mode) {
         self.state.send_modify(|s| s.mode = mode);
+    }
+
+    /// Pause the link for `duration`, then forward again (unless its mode
+    /// was changed meanwhile): a stall that clears by itself. Call from
+    /// within the proxy's tokio runtime.
+    pub fn pause_for(&self, duration: Duration) {
+        self.set_mode(Mode::Pause);
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            state.send_modify(|s| {
+                if s.mode == Mode::Pause {
+                    s.mode = Mode::Forward;
+                }
+            });
+        });
     }
 
     pub fn mode(&self) -> Mode {
