@@ -122,13 +122,13 @@ impl Relay {
     fn open(dir: &std::path::Path, key: &DbKey, create: bool) -> RelayStore {
         let path = dir.join("relay.db");
         let mut conn = if create {
-            sentra_terminal::store::create_new(&path, key).unwrap()
+            sentra_journal_store::db::create_new(&path, key).unwrap()
         } else {
-            sentra_terminal::store::open_existing(&path, key)
+            sentra_journal_store::db::open_existing(&path, key)
                 .map_err(|e| format!("{e:?}"))
                 .unwrap()
         };
-        sentra_terminal::store::prepare(&mut conn).unwrap();
+        sentra_journal_store::db::prepare(&mut conn).unwrap();
         RelayStore::new(conn, BRANCH)
     }
 

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use sentra_domain::DomainError;
+use sentra_journal_store::StoreError;
 use sentra_keystore::KeyError;
 use sentra_protocol::{ChainError, ProtocolError};
 
@@ -165,6 +166,48 @@ impl TerminalError {
                 }
             }
             other => other,
+        }
+    }
+}
+
+/// The data dir's failures in the terminal's words: each lands on the
+/// variant (and so the message and app error code) it had before the data
+/// dir became a crate of its own.
+impl From<StoreError> for TerminalError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotSetUp(dir) => TerminalError::NotInitialised(dir),
+            StoreError::AlreadySetUp(path) => TerminalError::AlreadyInitialised(path),
+            StoreError::DatabaseMissing(path) => TerminalError::DatabaseMissing(path),
+            StoreError::Key(e) => TerminalError::Key(e),
+            StoreError::KeyFileInDataDir { file, data_dir } => TerminalError::invalid(
+                "key file",
+                format!(
+                    "{} is inside the data dir {}: the key would sit next to the database it protects; put it elsewhere (e.g. a systemd credential or a protected directory)",
+                    file.display(),
+                    data_dir.display()
+                ),
+            ),
+            StoreError::WrongKey {
+                path,
+                store,
+                found,
+                expected,
+            } => TerminalError::WrongKey {
+                path,
+                store: store.to_string(),
+                found,
+                expected,
+            },
+            StoreError::Corrupted { path, detail } => TerminalError::Corrupted { path, detail },
+            StoreError::BadManifest { path, detail } => TerminalError::BadManifest { path, detail },
+            StoreError::BadJournalRow { seq, detail } => {
+                TerminalError::BadJournalRow { seq, detail }
+            }
+            StoreError::Payload(e) => TerminalError::invalid("journal payload", e.to_string()),
+            StoreError::Sqlite(e) => TerminalError::Sqlite(e),
+            StoreError::Migration(e) => TerminalError::Migration(e),
+            StoreError::Io { context, source } => TerminalError::Io { context, source },
         }
     }
 }

@@ -2,13 +2,16 @@
 //!
 //! `append` must be called inside the transaction that also updates the
 //! projections: the entry and its effects commit together or not at all.
+//! The rows themselves are [`sentra_journal_store::journal`]'s, shared with
+//! the relay.
 
 use ed25519_dalek::SigningKey;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use sentra_protocol::{
-    ChainPoint, Entry, EntryKind, Hash, Hlc, HlcClock, Signature, UnsignedEntry,
-};
+use rusqlite::{Connection, Transaction};
+use sentra_journal_store::journal as store;
+use sentra_protocol::{ChainPoint, Entry, EntryKind, HlcClock, UnsignedEntry};
 use uuid::Uuid;
+
+pub use sentra_journal_store::journal::Tip;
 
 use crate::error::{Result, TerminalError};
 
@@ -35,52 +38,9 @@ pub struct Author {
     pub signing_key: SigningKey,
 }
 
-/// The last entry of a device's chain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Tip {
-    pub seq: u64,
-    pub hash: Hash,
-    pub hlc: Hlc,
-}
-
-impl Tip {
-    const GENESIS: Tip = Tip {
-        seq: 0,
-        hash: Hash::ZERO,
-        hlc: Hlc {
-            wall_ms: 0,
-            counter: 0,
-        },
-    };
-}
-
+/// The device's last stored entry, or [`Tip::GENESIS`].
 pub fn tip(conn: &Connection, device_id: Uuid) -> Result<Tip> {
-    let row = conn
-        .prepare_cached(
-            "SELECT seq, hash, hlc_wall_ms, hlc_counter FROM journal
-             WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1",
-        )?
-        .query_row([device_id.to_string()], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })
-        .optional()?;
-    let Some((seq, hash, wall, counter)) = row else {
-        return Ok(Tip::GENESIS);
-    };
-    let seq = seq as u64;
-    Ok(Tip {
-        seq,
-        hash: hash_from_blob(seq, &hash)?,
-        hlc: Hlc {
-            wall_ms: wall as u64,
-            counter: counter as u32,
-        },
-    })
+    Ok(store::tip(conn, device_id)?)
 }
 
 /// Build, sign and insert the next entry of the chain.
@@ -119,81 +79,7 @@ pub fn append(
 
 /// Store an entry exactly as signed.
 pub fn insert(conn: &Connection, entry: &Entry) -> Result<()> {
-    let payload = serde_json::to_string(&entry.payload)
-        .map_err(|e| TerminalError::invalid("journal payload", e.to_string()))?;
-    conn.prepare_cached(
-        "INSERT INTO journal (device_id, seq, id, format, branch, hlc_wall_ms, hlc_counter,
-                              kind, payload, prev_hash, hash, signature)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
-    .execute(params![
-        entry.device_id.to_string(),
-        entry.seq as i64,
-        entry.id.to_string(),
-        entry.format,
-        entry.branch,
-        entry.hlc.wall_ms as i64,
-        entry.hlc.counter,
-        entry.kind.as_str(),
-        payload,
-        entry.prev_hash.0.as_slice(),
-        entry.hash.0.as_slice(),
-        entry.signature.0.as_slice(),
-    ])?;
-    Ok(())
-}
-
-const ENTRY_COLUMNS: &str = "seq, format, id, branch, device_id, hlc_wall_ms, hlc_counter,
-     kind, payload, prev_hash, hash, signature";
-
-/// A stored row as raw values, so a damaged row is reported with its seq
-/// instead of failing the whole read.
-fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entry>> {
-    let seq = r.get::<_, i64>(0)? as u64;
-    let format: i64 = r.get(1)?;
-    let id: String = r.get(2)?;
-    let branch: String = r.get(3)?;
-    let device_id: String = r.get(4)?;
-    let wall: i64 = r.get(5)?;
-    let counter: i64 = r.get(6)?;
-    let kind: String = r.get(7)?;
-    let payload: String = r.get(8)?;
-    let prev_hash: Vec<u8> = r.get(9)?;
-    let hash: Vec<u8> = r.get(10)?;
-    let signature: Vec<u8> = r.get(11)?;
-    let bad = |detail: String| TerminalError::BadJournalRow { seq, detail };
-    let build = || -> Result<Entry> {
-        Ok(Entry {
-            format: u16::try_from(format).map_err(|_| bad(format!("format {format}")))?,
-            id: Uuid::parse_str(&id).map_err(|e| bad(format!("id: {e}")))?,
-            branch,
-            device_id: Uuid::parse_str(&device_id).map_err(|e| bad(format!("device_id: {e}")))?,
-            seq,
-            hlc: Hlc {
-                wall_ms: wall as u64,
-                counter: u32::try_from(counter).map_err(|_| bad("hlc counter".into()))?,
-            },
-            kind: EntryKind::from_name(&kind),
-            payload: serde_json::from_str(&payload).map_err(|e| bad(format!("payload: {e}")))?,
-            prev_hash: hash_from_blob(seq, &prev_hash)?,
-            hash: hash_from_blob(seq, &hash)?,
-            signature: Signature(
-                signature
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| bad("signature is not 64 bytes".into()))?,
-            ),
-        })
-    };
-    Ok(build())
-}
-
-fn hash_from_blob(seq: u64, blob: &[u8]) -> Result<Hash> {
-    let bytes: [u8; 32] = blob.try_into().map_err(|_| TerminalError::BadJournalRow {
-        seq,
-        detail: "hash is not 32 bytes".into(),
-    })?;
-    Ok(Hash(bytes))
+    Ok(store::insert(conn, entry)?)
 }
 
 /// Visit the device's entries in seq order.
@@ -203,14 +89,9 @@ pub fn for_each(
     after_seq: u64,
     mut visit: impl FnMut(Result<Entry>) -> Result<()>,
 ) -> Result<()> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM journal WHERE device_id = ?1 AND seq > ?2 ORDER BY seq"
-    ))?;
-    let mut rows = stmt.query(params![device_id.to_string(), after_seq as i64])?;
-    while let Some(row) = rows.next()? {
-        visit(entry_from_row(row)?)?;
-    }
-    Ok(())
+    store::for_each(conn, device_id, after_seq, |entry| {
+        visit(entry.map_err(TerminalError::from))
+    })
 }
 
 /// Up to `limit` of the device's entries after `after_seq`, in seq order.
@@ -220,28 +101,11 @@ pub fn read_after(
     after_seq: u64,
     limit: usize,
 ) -> Result<Vec<Entry>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM journal WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
-    ))?;
-    let mut rows = stmt.query(params![
-        device_id.to_string(),
-        after_seq as i64,
-        i64::try_from(limit).unwrap_or(i64::MAX)
-    ])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(entry_from_row(row)??);
-    }
-    Ok(out)
+    Ok(store::read_after(conn, device_id, after_seq, limit)?)
 }
 
 pub fn read_all(conn: &Connection, device_id: Uuid) -> Result<Vec<Entry>> {
-    let mut entries = Vec::new();
-    for_each(conn, device_id, 0, |e| {
-        entries.push(e?);
-        Ok(())
-    })?;
-    Ok(entries)
+    Ok(store::read_all(conn, device_id)?)
 }
 
 /// What `journal verify` found.

@@ -1,15 +1,17 @@
 //! The data dir's plaintext manifest: which branch and device this is, where
 //! the database key is kept and a fingerprint to recognise it. It holds no
 //! secret and no business data; everything else is inside the encrypted
-//! database.
+//! database. Reading, checking and writing the file is
+//! [`sentra_journal_store::manifest`]'s.
 
 use std::path::{Path, PathBuf};
 
+use sentra_journal_store::manifest::{self, DataDirManifest};
 use sentra_keystore::KeyLocation;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::{Result, TerminalError};
+use crate::error::Result;
 
 pub const MANIFEST_FILE: &str = "sentra-terminal.json";
 pub const DATABASE_FILE: &str = "journal.db";
@@ -54,65 +56,42 @@ impl Manifest {
         data_dir.join(&self.database)
     }
 
+    /// Read and check the manifest; none is [`crate::TerminalError::NotInitialised`].
     pub fn load(data_dir: &Path) -> Result<Manifest> {
-        let path = Self::path(data_dir);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(TerminalError::NotInitialised(data_dir.to_owned()));
-            }
-            Err(e) => return Err(TerminalError::io(format!("reading {}", path.display()), e)),
-        };
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| TerminalError::BadManifest {
-                path: path.clone(),
-                detail: e.to_string(),
-            })?;
-        if manifest.format != MANIFEST_FORMAT {
-            return Err(TerminalError::BadManifest {
-                path,
-                detail: format!(
-                    "format {} is not supported by this version (expects {MANIFEST_FORMAT})",
-                    manifest.format
-                ),
-            });
-        }
-        if manifest.database.contains(['/', '\\']) || manifest.database.is_empty() {
-            return Err(TerminalError::BadManifest {
-                path,
-                detail: "database must be a plain file name inside the data dir".into(),
-            });
-        }
-        Ok(manifest)
+        Ok(manifest::load(data_dir)?)
     }
 
     /// Written with a temporary file and a rename, so a crash leaves either
     /// the old manifest or the new one, never half of one.
     pub fn save(&self, data_dir: &Path) -> Result<()> {
-        let path = Self::path(data_dir);
-        let tmp = data_dir.join(format!("{MANIFEST_FILE}.tmp"));
-        let text = serde_json::to_string_pretty(self).map_err(|e| TerminalError::BadManifest {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            sync_dir(data_dir)
-        };
-        write().map_err(|e| TerminalError::io(format!("writing {}", path.display()), e))
+        Ok(manifest::save(self, data_dir)?)
     }
 }
 
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
+/// Reading, checking and writing are shared with the relay.
+impl DataDirManifest for Manifest {
+    const FILE: &'static str = MANIFEST_FILE;
+    const DATABASE: &'static str = DATABASE_FILE;
+    const KEY_ACCOUNT: &'static str = "db-key";
+    const FORMAT: u32 = MANIFEST_FORMAT;
 
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> std::io::Result<()> {
-    Ok(())
+    fn format(&self) -> u32 {
+        self.format
+    }
+
+    fn device_id(&self) -> Uuid {
+        self.device_id
+    }
+
+    fn database(&self) -> &str {
+        &self.database
+    }
+
+    fn key(&self) -> &KeyLocation {
+        &self.key
+    }
+
+    fn key_fingerprint(&self) -> &str {
+        &self.key_fingerprint
+    }
 }

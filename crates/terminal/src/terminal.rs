@@ -11,6 +11,7 @@ use sentra_domain::{
     Currency, Discount, LineInput, Money, PaymentMethod, PricedSale, Quantity, RefundRequest,
     Settlement, SoldLine, TaxConfig, TaxMode, Tender,
 };
+use sentra_journal_store::data_dir::{self, ExistingKeyFile, KeyChoice};
 use sentra_keystore::{DbKey, KeyStoreKind};
 use sentra_protocol::payload::{
     CashDirection, CashMoved, ClockSteppedBack, DiscountSpec, PinLockedOut, RefundIssued,
@@ -27,7 +28,7 @@ use crate::journal::{self, Author, Clock, SystemClock, Verification};
 use crate::manifest::Manifest;
 use crate::projection::{self, ProjectionCheck};
 use crate::reports::ShiftReport;
-use crate::store::{self, OpenFailure};
+use crate::store;
 
 /// A wall clock that reads this much less than at the previous entry was
 /// set back (the cloud's default clock-skew tolerance, 2 min).
@@ -118,37 +119,13 @@ impl Terminal {
     pub fn init(data_dir: &Path, options: &InitOptions) -> Result<(Terminal, InitReport)> {
         let branch = validate_code("branch code", &options.branch)?;
         let device_name = validate_code("device name", &options.device_name)?;
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| TerminalError::io(format!("creating {}", data_dir.display()), e))?;
-        let manifest_path = Manifest::path(data_dir);
-        if manifest_path.exists() {
-            return Err(TerminalError::AlreadyInitialised(data_dir.to_owned()));
-        }
-        let db_path = data_dir.join(crate::manifest::DATABASE_FILE);
-        if db_path.exists() {
-            return Err(TerminalError::AlreadyInitialised(db_path));
-        }
-        if let Some(file) = &options.key_file
-            && sentra_keystore::is_within(file, data_dir)
-        {
-            return Err(TerminalError::invalid(
-                "key file",
-                format!(
-                    "{} is inside the data dir {}: the key would sit next to the database it protects; put it elsewhere (e.g. a systemd credential or a protected directory)",
-                    file.display(),
-                    data_dir.display()
-                ),
-            ));
-        }
-        let device_id = Uuid::now_v7();
-        let account = format!("db-key:{device_id}");
-        let choice =
-            sentra_keystore::choose(options.key_store, options.key_file.clone(), &account)?;
-        let key = DbKey::generate()?;
-        sentra_keystore::store_key(&choice.location, &key)?;
-
-        let mut conn = store::create_new(&db_path, &key)?;
-        store::prepare(&mut conn)?;
+        let keys = KeyChoice {
+            store: options.key_store,
+            file: options.key_file.clone(),
+        };
+        let mut new = data_dir::create::<Manifest>(data_dir, &keys, ExistingKeyFile::Refuse)?;
+        let device_id = new.device_id();
+        let warning = new.warning().map(str::to_owned);
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| TerminalError::invalid("random source", e.to_string()))?;
@@ -160,7 +137,7 @@ impl Terminal {
             ..TaxConfig::indonesia_default()
         };
         {
-            let tx = conn.transaction()?;
+            let tx = new.connection().transaction()?;
             tx.execute(
                 "INSERT INTO device (singleton, device_id, branch, device_name, signing_key,
                                      public_key, currency, tax_mode, created_at_ms)
@@ -184,24 +161,19 @@ impl Terminal {
             }
             tx.commit()?;
         }
-        let manifest = Manifest::new(
-            &branch,
-            &device_name,
-            device_id,
-            choice.location.clone(),
-            key.fingerprint(),
-        );
         // The manifest is written last: until it exists, open() treats the
         // data dir as not initialised and nothing can be sold into it.
-        manifest.save(data_dir)?;
+        let (conn, manifest) = new.finish(|b| {
+            Manifest::new(&branch, &device_name, b.device_id, b.key, b.key_fingerprint)
+        })?;
         let report = InitReport {
             branch: branch.clone(),
             device_name: device_name.clone(),
             device_id,
             public_key: hex::encode(public_key.to_bytes()),
-            key_store: choice.location.kind,
-            key_file: choice.location.file.clone(),
-            warning: choice.warning,
+            key_store: manifest.key.kind,
+            key_file: manifest.key.file.clone(),
+            warning,
         };
         let terminal = Terminal {
             conn,
@@ -222,52 +194,18 @@ impl Terminal {
 
     /// Open an initialised terminal, loading its key from the key store.
     pub fn open(data_dir: &Path) -> Result<Terminal> {
-        let manifest = Manifest::load(data_dir)?;
-        let key = sentra_keystore::load_key(&manifest.key)?;
-        Self::open_with(data_dir, manifest, &key)
+        let (conn, manifest) = data_dir::open::<Manifest>(data_dir)?;
+        Self::open_with(data_dir, manifest, conn)
     }
 
     /// Open with a key already in hand (benchmarks, recovery tools).
     pub fn open_with_key(data_dir: &Path, key: &DbKey) -> Result<Terminal> {
-        let manifest = Manifest::load(data_dir)?;
-        Self::open_with(data_dir, manifest, key)
+        let (conn, manifest) = data_dir::open_with_key::<Manifest>(data_dir, key)?;
+        Self::open_with(data_dir, manifest, conn)
     }
 
-    fn open_with(data_dir: &Path, manifest: Manifest, key: &DbKey) -> Result<Terminal> {
+    fn open_with(data_dir: &Path, manifest: Manifest, conn: Connection) -> Result<Terminal> {
         let path = manifest.database_path(data_dir);
-        if !path.exists() {
-            return Err(TerminalError::DatabaseMissing(path));
-        }
-        if key.fingerprint() != manifest.key_fingerprint {
-            return Err(TerminalError::WrongKey {
-                path,
-                store: format!("{:?}", manifest.key.kind).to_lowercase(),
-                found: key.fingerprint(),
-                expected: manifest.key_fingerprint.clone(),
-            });
-        }
-        let mut conn = match store::open_existing(&path, key) {
-            Ok(conn) => conn,
-            Err(OpenFailure::Truncated(len)) => {
-                return Err(TerminalError::Corrupted {
-                    path,
-                    detail: format!(
-                        "the file is truncated: {len} bytes is not a whole number of 4096-byte pages"
-                    ),
-                });
-            }
-            Err(OpenFailure::NotADatabase(detail)) => {
-                return Err(TerminalError::Corrupted {
-                    path,
-                    detail: format!("the first page does not decrypt: {detail}"),
-                });
-            }
-            Err(OpenFailure::Other(e)) => return Err(corrupted_or(path, e)),
-        };
-        store::prepare(&mut conn).map_err(|e| match e {
-            TerminalError::Sqlite(e) => corrupted_or(path.clone(), e),
-            other => other,
-        })?;
         let (device_id, branch, seed, mode): (String, String, Vec<u8>, String) = conn
             .query_row(
                 "SELECT device_id, branch, signing_key, tax_mode FROM device WHERE singleton = 1",

@@ -3,19 +3,25 @@
 //! schema, and the relay's identity inside it (device id, Ed25519 key,
 //! upstream, and after enrollment its branch and bearer credential).
 //!
-//! Key custody is the terminal's (`sentra-keystore`): the OS keyring, or a
+//! The data dir is the terminal's kind (`sentra-journal-store`: manifest
+//! written last, key fingerprint checked before the database is opened),
+//! and so is key custody (`sentra-keystore`): the OS keyring, or a
 //! key file — on a mini-PC without a keyring service, a systemd credential
 //! (`LoadCredentialEncrypted=`), which must already hold the key: a key
 //! file that exists when the relay is first set up is used, not replaced.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OptionalExtension, params};
-use sentra_keystore::{DbKey, KeyLocation, KeyStoreKind};
+use sentra_journal_store::{DataDirManifest, ExistingKeyFile, StoreError, data_dir};
+use sentra_keystore::KeyLocation;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+/// Where to keep the database key of a new relay.
+pub use sentra_journal_store::KeyChoice;
 
 pub const MANIFEST_FILE: &str = "sentra-relay.json";
 pub const DATABASE_FILE: &str = "relay.db";
@@ -30,11 +36,31 @@ pub struct RelayManifest {
     pub key_fingerprint: String,
 }
 
-/// Where to keep the database key of a new relay.
-#[derive(Clone, Debug, Default)]
-pub struct KeyChoice {
-    pub store: Option<KeyStoreKind>,
-    pub file: Option<PathBuf>,
+impl DataDirManifest for RelayManifest {
+    const FILE: &'static str = MANIFEST_FILE;
+    const DATABASE: &'static str = DATABASE_FILE;
+    const KEY_ACCOUNT: &'static str = "relay-db-key";
+    const FORMAT: u32 = MANIFEST_FORMAT;
+
+    fn format(&self) -> u32 {
+        self.format
+    }
+
+    fn device_id(&self) -> Uuid {
+        self.device_id
+    }
+
+    fn database(&self) -> &str {
+        &self.database
+    }
+
+    fn key(&self) -> &KeyLocation {
+        &self.key
+    }
+
+    fn key_fingerprint(&self) -> &str {
+        &self.key_fingerprint
+    }
 }
 
 /// The relay's identity as stored.
@@ -53,106 +79,51 @@ fn now_ms() -> i64 {
 }
 
 /// Opens the relay's database, creating the data dir, key and database on
-/// first use. Returns the migrated connection.
+/// first use (the data dir lifecycle is `sentra_journal_store::data_dir`'s).
+/// Returns the migrated connection.
 pub fn open_or_create(
     data_dir: &Path,
     keys: &KeyChoice,
     name: &str,
     upstream: &str,
 ) -> Result<Connection> {
-    let manifest_path = data_dir.join(MANIFEST_FILE);
-    if manifest_path.exists() {
-        let text = std::fs::read_to_string(&manifest_path)
-            .with_context(|| format!("reading {}", manifest_path.display()))?;
-        let manifest: RelayManifest = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a relay manifest", manifest_path.display()))?;
-        let key = sentra_keystore::load_key(&manifest.key).with_context(|| {
-            format!(
-                "loading the relay's database key ({:?} store)",
-                manifest.key.kind
-            )
-        })?;
-        if key.fingerprint() != manifest.key_fingerprint {
-            bail!(
-                "the database key found has fingerprint {} but this relay's database needs {}: \
-                 the wrong key file or credential is configured",
-                key.fingerprint(),
-                manifest.key_fingerprint
-            );
+    match data_dir::open::<RelayManifest>(data_dir) {
+        Ok((conn, manifest)) => {
+            if identity(&conn)?.is_none() {
+                bail!(
+                    "{} holds no relay identity",
+                    data_dir.join(&manifest.database).display()
+                );
+            }
+            return Ok(conn);
         }
-        let path = data_dir.join(&manifest.database);
-        let mut conn = sentra_terminal::store::open_existing(&path, &key).map_err(|e| {
-            anyhow!(
-                "cannot open the relay database {}: {e:?} (wrong key or damaged file; \
-                 the file was not changed)",
-                path.display()
-            )
-        })?;
-        sentra_terminal::store::prepare(&mut conn)?;
-        if identity(&conn)?.is_none() {
-            bail!("{} holds no relay identity", path.display());
-        }
-        return Ok(conn);
-    }
-
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let device_id = Uuid::now_v7();
-    let account = format!("relay-db-key:{device_id}");
-    if let Some(file) = &keys.file
-        && sentra_keystore::is_within(file, data_dir)
-    {
-        bail!(
-            "the key file {} is inside the data dir {}: the key would sit next to the database it protects",
-            file.display(),
-            data_dir.display()
-        );
+        Err(StoreError::NotSetUp(_)) => {}
+        Err(e) => return Err(e).context("opening the relay's data dir"),
     }
     // A key file that already exists (a systemd credential) is used as is.
-    let (location, key) = match &keys.file {
-        Some(file) if file.exists() => {
-            let location = KeyLocation {
-                kind: KeyStoreKind::File,
-                service: "sentra-pos".into(),
-                account: account.clone(),
-                file: Some(file.clone()),
-            };
-            let key = sentra_keystore::load_key(&location)
-                .with_context(|| format!("reading the key file {}", file.display()))?;
-            (location, key)
-        }
-        _ => {
-            let choice = sentra_keystore::choose(keys.store, keys.file.clone(), &account)?;
-            if let Some(w) = &choice.warning {
-                eprintln!("warning: {w}");
-            }
-            let key = DbKey::generate()?;
-            sentra_keystore::store_key(&choice.location, &key)?;
-            (choice.location, key)
-        }
-    };
-    let db_path = data_dir.join(DATABASE_FILE);
-    let mut conn = sentra_terminal::store::create_new(&db_path, &key)?;
-    sentra_terminal::store::prepare(&mut conn)?;
+    let mut new = data_dir::create::<RelayManifest>(data_dir, keys, ExistingKeyFile::Adopt)
+        .context("setting up the relay's data dir")?;
+    if let Some(w) = new.warning() {
+        eprintln!("warning: {w}");
+    }
+    let device_id = new.device_id();
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow!("no randomness: {e}"))?;
-    conn.execute(
+    new.connection().execute(
         "INSERT INTO relay_identity (singleton, device_id, name, signing_key, upstream, created_at_ms)
          VALUES (1, ?1, ?2, ?3, ?4, ?5)",
         params![device_id.to_string(), name, seed.as_slice(), upstream, now_ms()],
     )?;
     seed.fill(0);
-    let manifest = RelayManifest {
+    // The manifest is written last: until it exists the data dir is not a
+    // relay.
+    let (conn, _) = new.finish(|b| RelayManifest {
         format: MANIFEST_FORMAT,
-        device_id,
-        database: DATABASE_FILE.into(),
-        key: location,
-        key_fingerprint: key.fingerprint(),
-    };
-    // Written last: until it exists the data dir is not a relay.
-    let tmp = data_dir.join(format!("{MANIFEST_FILE}.tmp"));
-    std::fs::write(&tmp, serde_json::to_string_pretty(&manifest)?)?;
-    std::fs::rename(&tmp, &manifest_path)?;
+        device_id: b.device_id,
+        database: b.database,
+        key: b.key,
+        key_fingerprint: b.key_fingerprint,
+    })?;
     Ok(conn)
 }
 
@@ -215,4 +186,94 @@ pub fn set_enrolled(conn: &Connection, branch: &str, credential: &str) -> Result
         params![branch, credential, now_ms()],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use sentra_keystore::{DbKey, KeyStoreKind};
+
+    fn keys(dir: &Path) -> KeyChoice {
+        KeyChoice {
+            store: Some(KeyStoreKind::File),
+            file: Some(dir.join("relay.key")),
+        }
+    }
+
+    #[test]
+    fn the_relay_opens_what_it_set_up_in_the_same_files() {
+        let data = tempfile::tempdir().unwrap();
+        let key_dir = tempfile::tempdir().unwrap();
+        let conn = open_or_create(data.path(), &keys(key_dir.path()), "R1", "http://a").unwrap();
+        let first = identity(&conn).unwrap().unwrap();
+        drop(conn);
+
+        // The manifest byte for byte as it always was.
+        let text = std::fs::read_to_string(data.path().join("sentra-relay.json")).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let id = first.device_id;
+        let file = serde_json::to_string(&key_dir.path().join("relay.key")).unwrap();
+        let fingerprint = json["key_fingerprint"].as_str().unwrap();
+        assert_eq!(
+            text,
+            format!(
+                r#"{{
+  "format": 1,
+  "device_id": "{id}",
+  "database": "relay.db",
+  "key": {{
+    "kind": "file",
+    "service": "sentra-pos",
+    "account": "relay-db-key:{id}",
+    "file": {file}
+  }},
+  "key_fingerprint": "{fingerprint}"
+}}"#
+            )
+        );
+
+        let conn = open_or_create(data.path(), &keys(key_dir.path()), "R2", "http://b").unwrap();
+        let again = identity(&conn).unwrap().unwrap();
+        assert_eq!(again.device_id, first.device_id);
+        assert_eq!(
+            (again.name.as_str(), again.upstream.as_str()),
+            ("R1", "http://a")
+        );
+        assert_eq!(again.signing_key.to_bytes(), first.signing_key.to_bytes());
+    }
+
+    #[test]
+    fn a_key_file_given_in_advance_is_used_and_a_wrong_one_is_named() {
+        let data = tempfile::tempdir().unwrap();
+        let key_dir = tempfile::tempdir().unwrap();
+        let given = DbKey::generate().unwrap();
+        let file = key_dir.path().join("relay.key");
+        std::fs::write(&file, format!("{}\n", given.to_hex().as_str())).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        drop(open_or_create(data.path(), &keys(key_dir.path()), "R1", "http://a").unwrap());
+        let manifest: RelayManifest = serde_json::from_str(
+            &std::fs::read_to_string(data.path().join(MANIFEST_FILE)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(manifest.key_fingerprint, given.fingerprint());
+
+        let other = DbKey::generate().unwrap();
+        std::fs::write(&file, format!("{}\n", other.to_hex().as_str())).unwrap();
+        let err = open_or_create(data.path(), &keys(key_dir.path()), "R1", "http://a")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err.downcast_ref::<StoreError>(),
+                Some(StoreError::WrongKey { .. })
+            ),
+            "{err:?}"
+        );
+        assert!(format!("{err:#}").contains("wrong database key"), "{err:#}");
+    }
 }

@@ -4,7 +4,7 @@
 //!
 //! One connection behind a mutex: every operation is a short transaction on
 //! a blocking thread, and `synchronous=FULL` (set by
-//! `sentra_terminal::store::configure`) makes a commit durable when it
+//! `sentra_journal_store::db::configure`) makes a commit durable when it
 //! returns, so an ack is only sent for entries that survive a power cut.
 
 use std::collections::{BTreeMap, HashMap};
@@ -281,7 +281,7 @@ impl RelayStore {
             let mut out = Vec::new();
             for (device, n) in shares {
                 let after = from.get(&device).copied().unwrap_or(0);
-                let more = sentra_terminal::journal::read_after(conn, device, after, n)
+                let more = sentra_journal_store::journal::read_after(conn, device, after, n)
                     .map_err(|e| internal("reading the journal", e))?;
                 out.extend(more);
             }
@@ -572,8 +572,8 @@ fn commit_blocking(
         }
         let p = check::place(&b.entries, &b.verified, tip, &held);
         for &i in &p.accept {
-            sentra_terminal::journal::insert(&tx, &b.entries[i]).map_err(|e| match e {
-                sentra_terminal::TerminalError::Sqlite(e) => sql(e),
+            sentra_journal_store::journal::insert(&tx, &b.entries[i]).map_err(|e| match e {
+                sentra_journal_store::StoreError::Sqlite(e) => sql(e),
                 other => internal("storing an entry", other),
             })?;
         }
