@@ -54,7 +54,7 @@ fn handle(mut stream: TcpStream, fake: &Mutex<Fake>) {
     }
     let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
     let mut length = 0usize;
-    let mut authorised = false;
+    let mut bearer = String::new();
     let mut versioned = false;
     loop {
         let mut h = String::new();
@@ -65,13 +65,23 @@ fn handle(mut stream: TcpStream, fake: &Mutex<Fake>) {
         if let Some(v) = lower.strip_prefix("content-length:") {
             length = v.trim().parse().unwrap_or(0);
         }
-        authorised |= lower.trim() == "authorization: bearer secret-credential";
+        if let Some(v) = lower.trim().strip_prefix("authorization: bearer ") {
+            bearer = v.to_owned();
+        }
         versioned |= lower.trim() == "sentra-protocol: 1";
     }
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
     let mut f = fake.lock().unwrap();
     f.log.push(target.clone());
+    // The cloud credential never goes to the relay, nor the relay's to the
+    // cloud.
+    let authorised = bearer
+        == if f.relay {
+            "relay-credential"
+        } else {
+            "secret-credential"
+        };
     if !authorised || !versioned {
         respond(
             &mut stream,
@@ -130,9 +140,19 @@ fn handle(mut stream: TcpStream, fake: &Mutex<Fake>) {
         }
         "/v1/pull" => {
             let cursor = if f.relay { "relay.1" } else { "cloud.1" };
-            json!({"changes": [{"entity": "tax", "key": "luxury",
-                                "data": {"category": "luxury", "rate": "20"}, "deleted": false}],
-                   "next_cursor": cursor, "more": false})
+            // Signed by the cloud's master-data key (seed [1; 32]), as
+            // the real cloud does; the relay passes it on unchanged.
+            let mut change = sentra_protocol::wire::Change {
+                entity: "tax".into(),
+                key: "luxury".into(),
+                data: json!({"category": "luxury", "rate": "20"}),
+                deleted: false,
+                scope: None,
+                version: 1,
+                signature: String::new(),
+            };
+            sentra_protocol::master::sign_change(&mut change, &cloud_key()).unwrap();
+            json!({"changes": [change], "next_cursor": cursor, "more": false})
         }
         _ => {
             respond(
@@ -204,12 +224,22 @@ fn till(root: &Path, server: &str, relay: Option<&str>) -> Terminal {
     t.connection()
         .execute(
             "UPDATE sync_state SET server_url = ?1, relay_url = ?2,
-                 credential = 'secret-credential', enrolled_device_id = ?3,
-                 enrolled_branch = 'JKT01'",
-            rusqlite::params![server, relay, t.device_id().to_string()],
+                 credential = 'secret-credential', relay_credential = 'relay-credential',
+                 master_key = ?4, enrolled_device_id = ?3, enrolled_branch = 'JKT01'",
+            rusqlite::params![
+                server,
+                relay,
+                t.device_id().to_string(),
+                hex::encode(cloud_key().verifying_key().to_bytes())
+            ],
         )
         .unwrap();
     t
+}
+
+/// The fake cloud's master-data key.
+fn cloud_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[1; 32])
 }
 
 fn fake(relay: bool, device: &Terminal) -> Arc<Mutex<Fake>> {
