@@ -42,7 +42,7 @@ impl Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -53,7 +53,7 @@ impl Rng {
 
     /// 0 ≤ n < `below`.
     pub fn below(&mut self, below: u64) -> u64 {
-        self.next() % below.max(1)
+        self.next_u64() % below.max(1)
     }
 
     /// True with probability `percent` %.
@@ -218,7 +218,7 @@ impl Soak {
             }
             let t = rng.below(tills.len() as u64) as usize;
             if poison_at == Some(step as u64) && !relay_down {
-                push_poison(cloud, &relay, branch, rng.next())?;
+                push_poison(cloud, &relay, branch, rng.next_u64())?;
                 poisoned = true;
                 report.faults.push("poison entry to the relay".into());
                 continue;

@@ -328,6 +328,16 @@ fn a_relay_that_alters_master_data_is_caught_and_the_old_values_are_kept() -> Re
             "{change}: the alert outlived a clean pull"
         );
     }
+    // Head office heard of each, through the till's journal.
+    let alerts = cloud.sql(
+        "SELECT details->>'upstream', details->>'entity', details->>'problem' FROM alerts
+         WHERE kind = 'master_data_refused' ORDER BY seq",
+    )?;
+    ensure!(
+        alerts.trim()
+            == "relay|price|bad_signature\nrelay|user|bad_signature\nrelay|tax|bad_signature",
+        "alerts in the cloud: {alerts}"
+    );
     Ok(())
 }
 

@@ -6,8 +6,8 @@
 //! bad entry never wedges a device's queue; see `docs/sync-protocol.md`.
 
 use sentra_protocol::payload::{
-    CashMoved, ClockSteppedBack, PinLockedOut, RefundIssued, SaleCompleted, SaleVoided,
-    ShiftClosed, ShiftOpened, StockCounted,
+    CashMoved, ClockSteppedBack, MasterDataRefused, PinLockedOut, RefundIssued, SaleCompleted,
+    SaleVoided, ShiftClosed, ShiftOpened, StockCounted,
 };
 use sentra_protocol::{Entry, EntryKind, EntryPayload, canonical_json};
 
@@ -44,6 +44,7 @@ pub enum Typed {
     StockCounted(StockCounted),
     PinLockedOut(PinLockedOut),
     ClockSteppedBack(ClockSteppedBack),
+    MasterDataRefused(MasterDataRefused),
 }
 
 /// Why a payload cannot be applied.
@@ -116,6 +117,7 @@ pub fn validate_sized(e: &Entry, canonical_payload_len: usize) -> Result<Typed, 
         EntryKind::StockCounted => Typed::StockCounted(decode(e)?),
         EntryKind::PinLockedOut => Typed::PinLockedOut(decode(e)?),
         EntryKind::ClockSteppedBack => Typed::ClockSteppedBack(decode(e)?),
+        EntryKind::MasterDataRefused => Typed::MasterDataRefused(decode(e)?),
         EntryKind::Other(name) => return Err(Invalid::UnknownKind(name.clone())),
     };
     check(&typed).map_err(|reason| Invalid::Rule {
@@ -271,6 +273,14 @@ fn check(t: &Typed) -> Result<(), String> {
         Typed::ClockSteppedBack(c) => {
             positive("behind_ms", c.behind_ms)?;
             non_negative("clock_ms", c.clock_ms)
+        }
+        Typed::MasterDataRefused(m) => {
+            if !matches!(m.upstream.as_str(), "relay" | "cloud") {
+                return Err(format!("upstream {:?} is not relay or cloud", m.upstream));
+            }
+            text("entity", &m.entity, true)?;
+            text("key", &m.key, false)?;
+            text("problem", &m.problem, true)
         }
     }
 }

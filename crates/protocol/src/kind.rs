@@ -23,13 +23,15 @@ pub enum EntryKind {
     /// The till's clock stepped back: entries after it were made with a
     /// clock behind (see `docs/sync-protocol.md`, clock skew).
     ClockSteppedBack,
+    /// Pulled master data was refused: not as the cloud signed it.
+    MasterDataRefused,
     /// A kind this build does not know, by name.
     Other(String),
 }
 
 impl EntryKind {
     /// Every kind this build knows, in a fixed order.
-    pub const KNOWN: [EntryKind; 9] = [
+    pub const KNOWN: [EntryKind; 10] = [
         EntryKind::SaleCompleted,
         EntryKind::SaleVoided,
         EntryKind::RefundIssued,
@@ -39,6 +41,7 @@ impl EntryKind {
         EntryKind::StockCounted,
         EntryKind::PinLockedOut,
         EntryKind::ClockSteppedBack,
+        EntryKind::MasterDataRefused,
     ];
 
     pub fn as_str(&self) -> &str {
@@ -52,6 +55,7 @@ impl EntryKind {
             EntryKind::StockCounted => "stock_counted",
             EntryKind::PinLockedOut => "pin_locked_out",
             EntryKind::ClockSteppedBack => "clock_stepped_back",
+            EntryKind::MasterDataRefused => "master_data_refused",
             EntryKind::Other(name) => name,
         }
     }
@@ -68,6 +72,7 @@ impl EntryKind {
             "stock_counted" => EntryKind::StockCounted,
             "pin_locked_out" => EntryKind::PinLockedOut,
             "clock_stepped_back" => EntryKind::ClockSteppedBack,
+            "master_data_refused" => EntryKind::MasterDataRefused,
             other => EntryKind::Other(other.to_owned()),
         }
     }

@@ -57,6 +57,26 @@ pub enum ChangeProblem {
     },
 }
 
+impl ChangeProblem {
+    /// A stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChangeProblem::Unsigned { .. } => "unsigned",
+            ChangeProblem::BadSignature { .. } => "bad_signature",
+            ChangeProblem::OtherBranch { .. } => "other_branch",
+        }
+    }
+
+    /// The entity and key of the change.
+    pub fn change(&self) -> (&str, &str) {
+        match self {
+            ChangeProblem::Unsigned { entity, key }
+            | ChangeProblem::BadSignature { entity, key }
+            | ChangeProblem::OtherBranch { entity, key, .. } => (entity, key),
+        }
+    }
+}
+
 /// Checks that `change` is exactly as the cloud signed it, and meant for
 /// `branch` (its own or every branch).
 pub fn verify_change(

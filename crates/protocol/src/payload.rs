@@ -211,6 +211,20 @@ pub struct ClockSteppedBack {
     pub clock_ms: i64,
 }
 
+/// A till refused a page of pulled master data because a change in it was
+/// not as the cloud signed it (altered by a relay or on the LAN, unsigned,
+/// or for another branch): nothing of the page was applied. Journaled once
+/// per alert, so head office learns of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MasterDataRefused {
+    /// `relay` or `cloud`: who served it.
+    pub upstream: String,
+    pub entity: String,
+    pub key: String,
+    /// `unsigned`, `bad_signature` or `other_branch`.
+    pub problem: String,
+}
+
 macro_rules! entry_payload {
     ($($ty:ty => $kind:ident),* $(,)?) => {
         $(impl crate::EntryPayload for $ty {
@@ -231,4 +245,5 @@ entry_payload! {
     StockCounted => StockCounted,
     PinLockedOut => PinLockedOut,
     ClockSteppedBack => ClockSteppedBack,
+    MasterDataRefused => MasterDataRefused,
 }

@@ -258,6 +258,18 @@ fn clock_stepped_back() -> Entry {
     )
 }
 
+fn master_data_refused() -> Entry {
+    entry(
+        10,
+        &MasterDataRefused {
+            upstream: "relay".into(),
+            entity: "price".into(),
+            key: "17".into(),
+            problem: "bad_signature".into(),
+        },
+    )
+}
+
 fn all() -> Vec<Entry> {
     vec![
         sale_completed(),
@@ -269,6 +281,7 @@ fn all() -> Vec<Entry> {
         stock_counted(),
         pin_locked_out(),
         clock_stepped_back(),
+        master_data_refused(),
     ]
 }
 

@@ -28,7 +28,9 @@ pub fn apply(conn: &Connection, entry: &Entry) -> Result<()> {
         EntryKind::StockCounted => stock_counted(conn, entry.decode_payload()?),
         // The lock-out itself is kept in `pin_attempts`; the entry is for
         // head office.
-        EntryKind::PinLockedOut | EntryKind::ClockSteppedBack => Ok(()),
+        EntryKind::PinLockedOut | EntryKind::ClockSteppedBack | EntryKind::MasterDataRefused => {
+            Ok(())
+        }
         // A kind this version does not know changes nothing it projects.
         EntryKind::Other(_) => Ok(()),
     }

@@ -14,9 +14,9 @@ use sentra_domain::{
 use sentra_journal_store::data_dir::{self, ExistingKeyFile, KeyChoice};
 use sentra_keystore::{DbKey, KeyStoreKind};
 use sentra_protocol::payload::{
-    CashDirection, CashMoved, ClockSteppedBack, DiscountSpec, PinLockedOut, RefundIssued,
-    RefundLine, SaleCompleted, SaleLine, SaleVoided, ShiftClosed, ShiftOpened, StockCounted,
-    TenderRecord,
+    CashDirection, CashMoved, ClockSteppedBack, DiscountSpec, MasterDataRefused, PinLockedOut,
+    RefundIssued, RefundLine, SaleCompleted, SaleLine, SaleVoided, ShiftClosed, ShiftOpened,
+    StockCounted, TenderRecord,
 };
 use sentra_protocol::{Entry, EntryPayload, encode_payload};
 use serde::Serialize;
@@ -672,6 +672,15 @@ impl Terminal {
             recorded.push(self.ctx.commit(tx, payload)?);
         }
         Ok(recorded)
+    }
+
+    /// Journal that pulled master data was refused (see `sync::pull`).
+    pub(crate) fn journal_master_data_refused(
+        &mut self,
+        payload: MasterDataRefused,
+    ) -> Result<Recorded<MasterDataRefused>> {
+        let tx = begin(&mut self.conn)?;
+        self.ctx.commit(tx, payload)
     }
 
     /// Copy committed WAL pages into the database file without waiting for

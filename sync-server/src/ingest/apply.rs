@@ -15,8 +15,8 @@ use sentra_ledger::rules::{self, RefundClaim, SoldLine};
 use sentra_ledger::shift::summary_of;
 use sentra_ledger::{Typed, figures_of, parse_method, totals_of};
 use sentra_protocol::payload::{
-    CashDirection, CashMoved, ClockSteppedBack, PinLockedOut, RefundIssued, SaleCompleted,
-    SaleVoided, ShiftClosed, ShiftOpened, ShiftTotals, StockCounted,
+    CashDirection, CashMoved, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed, ShiftOpened,
+    ShiftTotals, StockCounted,
 };
 use sentra_protocol::{Entry, Hlc};
 use serde_json::json;
@@ -230,8 +230,22 @@ impl Applier {
                 Typed::ShiftClosed(c) => self.shift_closed(tx, a, c).await?,
                 Typed::CashMoved(m) => self.cash_moved(tx, a, m).await?,
                 Typed::StockCounted(c) => self.stock_counted(tx, a, c).await?,
-                Typed::PinLockedOut(p) => self.pin_locked_out(tx, a, p).await?,
-                Typed::ClockSteppedBack(c) => self.clock_stepped_back(tx, a, c).await?,
+                // The lock-out lives on the till: head office gets an alert.
+                Typed::PinLockedOut(p) => {
+                    let details = json!({"user_id": p.user_id, "failures": p.failures,
+                                         "locked_for_ms": p.locked_for_ms});
+                    self.alert(tx, a, "pin_locked_out", details).await?
+                }
+                // Used when the batch is placed (`rules::offset_applies`).
+                Typed::ClockSteppedBack(c) => {
+                    let details = json!({"behind_ms": c.behind_ms, "clock_ms": c.clock_ms});
+                    self.alert(tx, a, "clock_stepped_back", details).await?
+                }
+                Typed::MasterDataRefused(m) => {
+                    let details = json!({"upstream": m.upstream, "entity": m.entity,
+                                         "key": m.key, "problem": m.problem});
+                    self.alert(tx, a, "master_data_refused", details).await?
+                }
             }
         }
         self.flush_sales(tx, batch).await?;
@@ -1460,52 +1474,26 @@ impl Applier {
         Ok(())
     }
 
-    /// A PIN lock-out at a till: an alert for head office (the lock itself
-    /// lives on the till).
-    async fn pin_locked_out(
+    /// An alert of `kind` for head office, keyed by the entry (so a replay
+    /// raises nothing more).
+    async fn alert(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
         a: &Accepted<'_>,
-        p: &PinLockedOut,
+        kind: &str,
+        details: serde_json::Value,
     ) -> R<()> {
         sqlx::query(
             "INSERT INTO alerts (branch_id, alert_id, kind, device_id, seq, details, raised_at)
-             VALUES ($1, $2, 'pin_locked_out', $3, $4, $5, $6)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT DO NOTHING",
         )
         .bind(self.branch_id)
         .bind(a.entry.id)
+        .bind(kind)
         .bind(a.entry.device_id)
         .bind(a.entry.seq as i64)
-        .bind(json!({
-            "user_id": p.user_id,
-            "failures": p.failures,
-            "locked_for_ms": p.locked_for_ms,
-        }))
-        .bind(ms_to_time(a.occurred_ms))
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
-    /// A till's clock was set back: an alert (the offset rules use the
-    /// marker when the batch is placed, `rules::offset_applies`).
-    async fn clock_stepped_back(
-        &mut self,
-        tx: &mut Transaction<'_, Postgres>,
-        a: &Accepted<'_>,
-        c: &ClockSteppedBack,
-    ) -> R<()> {
-        sqlx::query(
-            "INSERT INTO alerts (branch_id, alert_id, kind, device_id, seq, details, raised_at)
-             VALUES ($1, $2, 'clock_stepped_back', $3, $4, $5, $6)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(self.branch_id)
-        .bind(a.entry.id)
-        .bind(a.entry.device_id)
-        .bind(a.entry.seq as i64)
-        .bind(json!({"behind_ms": c.behind_ms, "clock_ms": c.clock_ms}))
+        .bind(details)
         .bind(ms_to_time(a.occurred_ms))
         .execute(&mut **tx)
         .await?;

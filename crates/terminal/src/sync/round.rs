@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 
 use sentra_protocol::Entry;
+use sentra_protocol::payload::MasterDataRefused;
 use sentra_protocol::wire::{
     ConflictNotice, MAX_BODY_BYTES, MAX_PULL_LIMIT, MAX_PUSH_ENTRIES, PushRequest, RefusalReason,
     UplinkState,
@@ -597,7 +598,22 @@ impl Terminal {
             )?;
             if let Some(problem) = effect.refused {
                 let message = format!("{} served {problem}", kind.as_str());
-                state::record_master_alert(&self.conn, kind, &message, self.ctx.clock.now_ms())?;
+                let new = state::record_master_alert(
+                    &self.conn,
+                    kind,
+                    &message,
+                    self.ctx.clock.now_ms(),
+                )?;
+                // Head office hears of it once per alert, through the journal.
+                if new {
+                    let (entity, key) = problem.change();
+                    self.journal_master_data_refused(MasterDataRefused {
+                        upstream: kind.as_str().to_owned(),
+                        entity: entity.to_owned(),
+                        key: key.to_owned(),
+                        problem: problem.code().to_owned(),
+                    })?;
+                }
                 report.master_data_refused = Some(message.clone());
                 return Ok(Leg::Done {
                     uplink,

@@ -175,20 +175,26 @@ pub fn store_trust(
     Ok(())
 }
 
-/// Record master data refused from `upstream`.
+/// Record master data refused from `upstream`; true when this starts an
+/// alert (none was standing for that upstream).
 pub fn record_master_alert(
     conn: &Connection,
     upstream: UpstreamKind,
     message: &str,
     now_ms: u64,
-) -> Result<()> {
+) -> Result<bool> {
+    let standing: Option<String> = conn.query_row(
+        "SELECT master_alert_upstream FROM sync_state WHERE singleton = 1",
+        [],
+        |r| r.get(0),
+    )?;
     conn.execute(
         "UPDATE sync_state SET master_alert = ?1, master_alert_at_ms = ?2,
              master_alert_upstream = ?3
          WHERE singleton = 1",
         params![message, now_ms as i64, upstream.as_str()],
     )?;
-    Ok(())
+    Ok(standing.as_deref() != Some(upstream.as_str()))
 }
 
 /// A clean pull from `upstream` ends an alert it caused.
