@@ -482,10 +482,10 @@ fn push_poison(cloud: &Cloud, relay: &Relay, branch: &str, seed: u64) -> Result<
         "public_key": hex::encode(key.verifying_key().to_bytes()),
         "device_id": device_id,
     });
-    let answer = curl_post(&format!("{}/v1/enroll", cloud.url()), None, &enroll)?;
-    let credential = answer["relay_credential"]
+    let enrolled = curl_post(&format!("{}/v1/enroll", cloud.url()), None, &enroll)?;
+    let credential = enrolled["relay_credential"]
         .as_str()
-        .with_context(|| format!("enroll answered {answer}"))?
+        .with_context(|| format!("enroll answered {enrolled}"))?
         .to_owned();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -507,6 +507,21 @@ fn push_poison(cloud: &Cloud, relay: &Relay, branch: &str, seed: u64) -> Result<
         Some(&credential),
         &push,
     )?;
+    if answer["error"] == "unknown_to_relay" {
+        // Enrolled while the relay's uplink was down: the relay cannot know
+        // it yet, and a till would go straight to the cloud. So does this.
+        let cloud_credential = enrolled["credential"].as_str().context("no credential")?;
+        let answer = curl_post(
+            &format!("{}/v1/push", cloud.url()),
+            Some(cloud_credential),
+            &push,
+        )?;
+        ensure!(
+            answer["stored"] == 1,
+            "the cloud did not take the poison entry: {answer}"
+        );
+        return Ok(());
+    }
     ensure!(
         answer["stored"] == 1,
         "the relay did not take the poison entry: {answer}"
