@@ -14,7 +14,7 @@ impl Rng {
         Rng((seed ^ 0x9e37_79b9_7f4a_7c15) | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -25,7 +25,7 @@ impl Rng {
 
     /// A number in `0..n` (`n` > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 
     fn chance(&mut self, one_in: usize) -> bool {
@@ -107,13 +107,13 @@ fn edit(rng: &mut Rng, out: &mut Vec<u8>, others: &[Vec<u8>]) {
                 0 => 0,
                 1 => 0xff,
                 2 => 0x7f,
-                _ => rng.next() as u8,
+                _ => rng.next_u64() as u8,
             };
         }
         // Insert random bytes.
         2 => {
             let n = 1 + rng.below(8);
-            let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+            let bytes: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
             out.splice(at..at, bytes);
         }
         // Delete a range.
