@@ -622,6 +622,12 @@ async fn fuzz(
             }
             None => 0,
         };
+        // Devices go on from what the receiver holds: as before, unless
+        // an ack below says otherwise.
+        for (d, (seq, prev)) in devices.iter_mut().zip(&saved) {
+            d.seq = *seq;
+            d.prev = *prev;
+        }
         let (status, text) = match to.send(&req).await {
             Ok(answer) => answer,
             // A body over the limit may be refused (413, or 401/400 from
@@ -645,11 +651,6 @@ async fn fuzz(
         );
         let body: Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{context}: answer {status} is not JSON ({e}): {shown}"));
-        // Devices go on from what the receiver holds.
-        for (d, (seq, prev)) in devices.iter_mut().zip(&saved) {
-            d.seq = *seq;
-            d.prev = *prev;
-        }
         match status {
             200 => {
                 tally.ok += 1;
@@ -660,7 +661,22 @@ async fn fuzz(
                 tally.refused_entries += r.refused.len() as u64;
                 for ack in &r.acks {
                     if let Some(d) = devices.iter_mut().find(|d| d.device_id == ack.device_id) {
-                        assert!(ack.acked_seq >= d.seq, "{context}: the tip went back");
+                        if ack.acked_seq < d.seq {
+                            let heads = match to.relay {
+                                Some(r) => format!("{:?}", r.relay.store.heads().await),
+                                None => String::new(),
+                            };
+                            panic!(
+                                "{context}: the tip of {} went back from {} to {}: {shown}\nrelay heads: {heads}\nrequest: {}",
+                                d.device_id,
+                                d.seq,
+                                ack.acked_seq,
+                                String::from_utf8_lossy(&req.body)
+                                    .chars()
+                                    .take(3000)
+                                    .collect::<String>()
+                            );
+                        }
                         d.prev = match ack.acked_seq {
                             s if s == d.seq => d.prev,
                             s => *signed.0.get(&(d.device_id, s)).unwrap_or_else(|| {
