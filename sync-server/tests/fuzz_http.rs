@@ -334,6 +334,16 @@ fn mutated_request(
             entries.push(e);
         }
     }
+    if rng.chance(8) {
+        // An entry of a device no one enrolled (the receiver asks the cloud
+        // about it, and refuses it `unknown_device`).
+        what.push("stranger's entry");
+        let mut stranger = Device::unenrolled("JKT01", 99);
+        stranger.device_id = Uuid::from_u128(0x5e17_a2f0);
+        stranger.seq = rng.below(3) as u64;
+        let e = valid_entry(rng, &mut stranger);
+        entries.insert(rng.below(entries.len() + 1), e);
+    }
     let mut body = json!({ "sent_at_ms": common::now_ms(), "entries": entries });
     // Mutate the envelope (or not: a genuine batch must go through too).
     for _ in 0..rng.below(3) {
@@ -541,7 +551,7 @@ async fn relay_digest(r: &RelayRunning) -> Digest {
                     .collect::<Result<_, _>>()
                     .unwrap();
                 rows.sort();
-                out.insert(t, rows.join("\n"));
+                out.insert(t, Hash::digest(rows.join("\n").as_bytes()).to_hex());
             }
             Ok(out)
         })
