@@ -196,6 +196,44 @@ async fn a_terminal_of_another_branch_is_refused_and_pull_serves_the_branch_data
     relay.running.stop().await.unwrap();
 }
 
+/// Found while writing the HTTP mutator (`tests/fuzz_http.rs`, whose
+/// "nothing stored, no table changed" property it breaks): a batch naming a
+/// device the relay did not know was received, the device list refreshed,
+/// and the batch received again — so the answer counted the entries the
+/// first pass stored as duplicates (`stored: 0`), and neither the metrics
+/// nor the forwarder heard of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_naming_an_unknown_device_reports_what_it_stored() {
+    let cloud = Server::start().await;
+    cloud.branch("JKT01").await;
+    let code = cloud.code("JKT01", DeviceKind::Relay).await;
+    let relay = start_relay(&cloud, code).await;
+    let mut t = cloud.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut stranger = Device::unenrolled("JKT01", 2);
+    let batch = [note(&mut t, 1), note(&mut stranger, 1)];
+
+    let (status, body) = relay.push(&t.relay_credential, &batch).await;
+    assert_eq!(status, 200, "{body}");
+    let r: PushResponse = serde_json::from_value(body).unwrap();
+    assert_eq!((r.stored, r.duplicates), (1, 0), "{r:?}");
+    assert_eq!(r.refused.len(), 1);
+    assert_eq!(r.refused[0].reason.code(), "unknown_device");
+    let metrics = relay
+        .http
+        .get(format!("{}/metrics", relay.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sentra_relay_entries_received_total 1"),
+        "{metrics}"
+    );
+    relay.running.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_to_the_relay_get_clear_errors_and_change_nothing() {
     let cloud = Server::start().await;

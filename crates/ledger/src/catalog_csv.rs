@@ -38,6 +38,8 @@ pub struct CatalogRow {
 #[error("catalog file {file}, line {line}: {detail}")]
 pub struct CatalogCsvError {
     pub file: String,
+    /// 1 for the header (or the file as a whole); 0 when the file could not
+    /// be read at all.
     pub line: u64,
     pub detail: String,
 }
@@ -46,7 +48,7 @@ pub struct CatalogCsvError {
 /// in errors; `known_tax_categories` are the categories a row may use.
 pub fn parse(
     file_name: &str,
-    reader: impl Read,
+    mut reader: impl Read,
     known_tax_categories: &[String],
 ) -> Result<Vec<CatalogRow>, CatalogCsvError> {
     let bad = |line: u64, detail: String| CatalogCsvError {
@@ -54,11 +56,16 @@ pub fn parse(
         line,
         detail,
     };
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad(0, format!("cannot read the file: {e}")))?;
+    let lines = Lines::of(&bytes);
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(reader);
+        .from_reader(bytes.as_slice());
     let headers = csv
         .headers()
         .map_err(|e| bad(1, e.to_string()))?
@@ -82,10 +89,10 @@ pub fn parse(
     let mut seen_barcode: HashMap<String, u64> = HashMap::new();
     for record in csv.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
+            let line = e.position().map_or(0, |p| lines.at(p));
             bad(line, e.to_string())
         })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| lines.at(p));
         let field = |i: usize| record.get(index[i]).unwrap_or("");
         for (i, column) in COLUMNS.iter().enumerate() {
             if field(i).len() > MAX_FIELD {
@@ -167,9 +174,11 @@ pub fn parse(
         let stock_milli = match field(5) {
             "" => None,
             text => {
-                let negative = text.starts_with('-');
-                let q: Quantity = text
-                    .trim_start_matches('-')
+                let (negative, digits) = match text.strip_prefix('-') {
+                    Some(rest) => (true, rest),
+                    None => (false, text),
+                };
+                let q: Quantity = digits
                     .parse()
                     .map_err(|e| bad(line, format!("stock: {e}")))?;
                 if q.milli() > crate::validate::MAX_QUANTITY_MILLI {
@@ -198,6 +207,40 @@ pub fn parse(
         return Err(bad(1, "no products in the file".into()));
     }
     Ok(rows)
+}
+
+/// Line numbers as an editor shows them. The CSV reader counts LF only, and
+/// a record's position is where the reader began looking for it: after CR LF
+/// that is on the line before, and blank lines before a record count as
+/// its own. Here a line ends at LF, CR LF or a lone CR, and a record is on
+/// the line of its first byte.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Where each line after the first starts.
+    starts: Vec<u64>,
+}
+
+impl<'a> Lines<'a> {
+    fn of(bytes: &'a [u8]) -> Self {
+        let starts = bytes
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+            .map(|(i, _)| i as u64 + 1)
+            .collect();
+        Lines { bytes, starts }
+    }
+
+    /// The line of the record the reader reports at `position`.
+    fn at(&self, position: &csv::Position) -> u64 {
+        let first = self
+            .bytes
+            .iter()
+            .skip(position.byte() as usize)
+            .position(|&b| b != b'\n' && b != b'\r')
+            .map_or(self.bytes.len() as u64, |n| position.byte() + n as u64);
+        1 + self.starts.partition_point(|&s| s <= first) as u64
+    }
 }
 
 #[cfg(test)]
@@ -280,6 +323,55 @@ mod tests {
             "sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5000,standard,2000000\n",
         );
         assert!(e.contains("line 2: stock 2000000 is over"), "{e}");
+    }
+
+    /// Found by the fuzz smoke (`catalog_csv`): the CSV reader counts only
+    /// LF and places a record that follows CR LF on the line before, so a
+    /// file saved on Windows named every row one line too early (its first
+    /// product on the header's line 1), and a CR-only file named line 1
+    /// for every row.
+    #[test]
+    fn lines_are_named_right_whatever_ends_them() {
+        for end in ["\n", "\r\n", "\r"] {
+            let csv = [
+                "sku,barcode,name,price,tax_category,stock",
+                "A1,111,Teh,5000,standard,1",
+                "",
+                "A2,112,Kopi,5000,standard,1",
+                "A3,113,Gula,5000,standard,1",
+                "",
+            ]
+            .join(end);
+            let rows = parse("c.csv", csv.as_bytes(), &cats()).expect("valid");
+            let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+            assert_eq!(lines, [2, 4, 5], "lines ended by {end:?}");
+            let e = error_of(&csv.replace("A3,113", "A1,113"));
+            assert!(
+                e.contains("line 5: sku A1 already appears on line 2"),
+                "lines ended by {end:?}: {e}"
+            );
+            // A quoted field over two lines: the record starts on line 4.
+            let e = error_of(&csv.replace("Kopi", &format!("\"Kopi{end}Susu\"")));
+            assert!(
+                e.contains("line 4: name contains a control character"),
+                "lines ended by {end:?}: {e}"
+            );
+        }
+    }
+
+    /// Found by the fuzz smoke (`catalog_csv`): every leading `-` was
+    /// stripped, so `--5` was read as -5.
+    #[test]
+    fn a_stock_with_more_than_one_sign_is_refused() {
+        for stock in ["--5", "---0", "-+1", "+1"] {
+            let e = error_of(&format!(
+                "sku,barcode,name,price,tax_category,stock\nA1,111,Teh,5000,standard,{stock}\n"
+            ));
+            assert!(
+                e.contains("line 2: stock: invalid quantity"),
+                "{stock}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sentra_protocol::wire::{
     DeviceKind, HeadResponse, MAX_BODY_BYTES, MAX_HEAD_WAIT_MS, MAX_PULL_LIMIT, PROTOCOL_HEADER,
-    PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse, RefusalReason,
+    PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse,
 };
 use tower_http::catch_panic::CatchPanicLayer;
 use uuid::Uuid;
@@ -30,7 +30,7 @@ use crate::error::ApiError;
 use crate::http::JsonBody;
 use crate::metrics::ReasonLabel;
 use crate::pull::DEFAULT_PULL_LIMIT;
-use crate::receive::{Arrival, Sender, receive};
+use crate::receive::{Arrival, ReceiveStore, Sender, receive};
 
 type Shared = Arc<Relay>;
 
@@ -108,22 +108,20 @@ async fn push(
         received_ms: crate::ingest::now_ms(),
         sent_at_ms: req.sent_at_ms,
     };
-    let unknown_device = |r: &PushResponse| {
-        r.refused
-            .iter()
-            .find(|x| x.reason == RefusalReason::UnknownDevice)
-            .map(|x| {
-                let mut key = [0u8; 32];
-                key[..16].copy_from_slice(x.device_id.as_bytes());
-                key
-            })
-    };
-    let mut resp = receive(&relay.store, &sender, req.clone(), arrival).await?;
-    if let Some(key) = unknown_device(&resp)
-        && relay.refresh_devices_for(key).await.is_ok()
-    {
-        resp = receive(&relay.store, &sender, req, arrival).await?;
+    // A device this relay does not know (enrolled since the last refresh):
+    // ask the cloud first, then receive the batch once, so the answer, the
+    // metrics and the forwarder see everything it stores.
+    let mut ids: Vec<Uuid> = req.entries.iter().map(|e| e.device_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let known = relay.store.devices(&ids).await?;
+    if let Some(unknown) = ids.iter().find(|id| !known.contains_key(id)) {
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(unknown.as_bytes());
+        // Unreachable cloud: the entry is refused `unknown_device`, resent later.
+        let _ = relay.refresh_devices_for(key).await;
     }
+    let resp = receive(&relay.store, &sender, req, arrival).await?;
     let m = &relay.metrics;
     m.received.inc_by(resp.stored);
     m.duplicates.inc_by(resp.duplicates);
