@@ -171,6 +171,9 @@ fn entry(e: &Entry) {
                 sentra_ledger::validate::Typed::ShiftClosed(p) => encode_payload(p),
                 sentra_ledger::validate::Typed::CashMoved(p) => encode_payload(p),
                 sentra_ledger::validate::Typed::StockCounted(p) => encode_payload(p),
+                sentra_ledger::validate::Typed::PinLockedOut(p) => encode_payload(p),
+                sentra_ledger::validate::Typed::ClockSteppedBack(p) => encode_payload(p),
+                sentra_ledger::validate::Typed::MasterDataRefused(p) => encode_payload(p),
             };
             again.expect("a valid payload re-encodes");
         }
