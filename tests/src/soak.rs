@@ -664,8 +664,3 @@ pub fn parse_seeds(text: &str) -> Option<Vec<u64>> {
     }
     text.split(',').map(|s| s.trim().parse().ok()).collect()
 }
-
-/// The sum of `Value` integers at `key` (helper for reports).
-pub fn int(v: &Value) -> i64 {
-    v.as_i64().unwrap_or_default()
-}

@@ -113,7 +113,7 @@ pub fn verify_change(
 }
 
 /// What of `change` is signed, as JSON (before canonical encoding).
-pub fn change_body(change: &Change) -> Value {
+fn change_body(change: &Change) -> Value {
     json!({
         "data": change.data,
         "deleted": change.deleted,
