@@ -173,23 +173,30 @@ async fn a_terminal_of_another_branch_is_refused_and_pull_serves_the_branch_data
     sentra_sync::admin::prices::set(&cloud.pool, "RICE", 15_000, None, None)
         .await
         .unwrap_or_else(|e| panic!("price: {e}"));
-    let (status, body) = relay.get("/v1/pull", &t.relay_credential).await;
-    assert_eq!(status, 200, "{body}");
-    let page: PullResponse = serde_json::from_value(body).unwrap();
-    assert!(page.next_cursor.starts_with("r1."));
-    assert!(
-        page.changes
-            .iter()
-            .any(|c| c.entity == "price" && c.data["price"] == 15_000),
-        "{:?}",
-        page.changes
-    );
+    // The cloud hands out only changes of transactions older than the
+    // oldest one running anywhere on its PostgreSQL (docs/sync-protocol.md,
+    // "The cursor"): a concurrent test's transaction on the shared cluster
+    // can hold the price back for a moment. Pull on until it arrives.
+    let mut cursor = String::new();
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !seen
+        .iter()
+        .any(|c: &sentra_protocol::wire::Change| c.entity == "price" && c.data["price"] == 15_000)
+    {
+        assert!(std::time::Instant::now() < deadline, "{seen:?}");
+        let (status, body) = relay
+            .get(&format!("/v1/pull?cursor={cursor}"), &t.relay_credential)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let page: PullResponse = serde_json::from_value(body).unwrap();
+        assert!(page.next_cursor.starts_with("r1."));
+        cursor = page.next_cursor;
+        seen.extend(page.changes);
+    }
     // The cursor moves on: nothing new since.
     let (_, body) = relay
-        .get(
-            &format!("/v1/pull?cursor={}", page.next_cursor),
-            &t.relay_credential,
-        )
+        .get(&format!("/v1/pull?cursor={cursor}"), &t.relay_credential)
         .await;
     let next: PullResponse = serde_json::from_value(body).unwrap();
     assert!(next.changes.is_empty());
