@@ -1156,6 +1156,7 @@ async fn run(cfg: &Config, db: &Db) -> Result<bool> {
         sweep_interval: Duration::from_secs(3600),
         shutdown_grace: Duration::from_secs(30),
         limits: Default::default(),
+        office: Default::default(),
     };
     let running = sentra_sync::http::start(&config).await?;
     let url = format!("http://{}", running.addr);

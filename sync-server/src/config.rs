@@ -35,4 +35,6 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Connections, header and request timeouts, requests in flight.
     pub limits: crate::http::listen::Limits,
+    /// The head-office pages under `/office`.
+    pub office: sentra_office::OfficeConfig,
 }

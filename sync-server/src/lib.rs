@@ -9,6 +9,7 @@
 //!   enrollment codes, devices, prices, catalog, ledger).
 //! * [`db`]: the pool, migrations (`migrations/cloud`) and partitions.
 
+pub mod activity;
 pub mod admin;
 pub mod config;
 pub mod credentials;

@@ -70,6 +70,8 @@ enum Command {
         sweep_interval_ms: u64,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        office: OfficeArgs,
         #[arg(long, value_enum, default_value = "json")]
         log_format: LogFormat,
     },
@@ -145,6 +147,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Head-office users of the `/office` pages (passwords stored as Argon2id hashes).
+    OfficeUser {
+        #[command(subcommand)]
+        command: OfficeUserCommand,
     },
     /// A branch's reconciled totals.
     Ledger {
@@ -230,6 +237,83 @@ enum UserCommand {
     },
 }
 
+/// Settings of the head-office pages under `/office`.
+#[derive(clap::Args)]
+struct OfficeArgs {
+    /// Mark the session cookie `Secure`: set this when browsers reach the
+    /// server over HTTPS (e.g. behind a TLS-terminating load balancer).
+    #[arg(long, env = "SENTRA_OFFICE_SECURE_COOKIES")]
+    office_secure_cookies: bool,
+    /// A session unused this many minutes ends.
+    #[arg(long, default_value_t = 30)]
+    office_idle_minutes: u64,
+    /// A session ends this many hours after sign-in, used or not.
+    #[arg(long, default_value_t = 12)]
+    office_session_hours: u64,
+    /// Take the client address (audit log, sign-in throttle) from
+    /// `X-Forwarded-For`: only behind a proxy that sets it.
+    #[arg(long)]
+    office_trust_forwarded_for: bool,
+    /// Highlight a shift whose cash variance passes this many rupiah.
+    #[arg(long, default_value_t = 10_000)]
+    office_variance_threshold: i64,
+}
+
+impl OfficeArgs {
+    fn config(&self) -> sentra_office::OfficeConfig {
+        sentra_office::OfficeConfig {
+            secure_cookies: self.office_secure_cookies,
+            idle_timeout: Duration::from_secs(self.office_idle_minutes.max(1) * 60),
+            absolute_timeout: Duration::from_secs(self.office_session_hours.max(1) * 3600),
+            trust_forwarded_for: self.office_trust_forwarded_for,
+            variance_threshold: self.office_variance_threshold.max(0),
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OfficeRoleArg {
+    /// Everything.
+    Admin,
+    /// Every branch; resolves conflicts.
+    Finance,
+    /// The branches given with --branch, read only.
+    Manager,
+    /// Every branch and the audit log, read only.
+    Auditor,
+}
+
+#[derive(Subcommand)]
+enum OfficeUserCommand {
+    /// Add an office user, or reset an existing one's role, branches and
+    /// password (ending their sessions). The password is read from the first
+    /// line of stdin, never from the command line:
+    /// `printf '%s\n' "$PASSWORD" | sentra-sync office-user add EMAIL --role finance`
+    Add {
+        email: String,
+        #[arg(long, value_enum)]
+        role: OfficeRoleArg,
+        /// A branch a manager sees (repeat for several); managers only.
+        #[arg(long = "branch")]
+        branches: Vec<String>,
+    },
+}
+
+/// The first line of stdin, without its line ending.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let pw = line.trim_end_matches(['\n', '\r']).to_owned();
+    anyhow::ensure!(
+        !pw.is_empty(),
+        "no password on stdin: pipe it in, e.g. printf '%s\\n' \"$PASSWORD\" | sentra-sync office-user add …"
+    );
+    Ok(pw)
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -292,6 +376,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             orphan_grace_secs,
             sweep_interval_ms,
             limits,
+            office,
             log_format,
         } => {
             init_logging(log_format);
@@ -308,6 +393,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 sweep_interval: Duration::from_millis(sweep_interval_ms.max(10)),
                 shutdown_grace: Duration::from_secs(30),
                 limits: limits.limits(),
+                office: office.config(),
             };
             let running = sentra_sync::http::start(&config).await?;
             tracing::info!(addr = %running.addr, "sentra-sync listening");
@@ -460,6 +546,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 } => {
                     let id =
                         admin::users::add(&pool, branch.as_deref(), &name, &pin, &role).await?;
+                    println!("{id}");
+                }
+            }
+        }
+        Command::OfficeUser { command } => {
+            let pool = pool(&cli.database_url).await?;
+            match command {
+                OfficeUserCommand::Add {
+                    email,
+                    role,
+                    branches,
+                } => {
+                    let role = match role {
+                        OfficeRoleArg::Admin => "admin",
+                        OfficeRoleArg::Finance => "finance",
+                        OfficeRoleArg::Manager => "manager",
+                        OfficeRoleArg::Auditor => "auditor",
+                    };
+                    let password = password_from_stdin()?;
+                    let id = sentra_office::users::add(&pool, &email, role, &branches, &password)
+                        .await?;
                     println!("{id}");
                 }
             }

@@ -128,6 +128,7 @@ pub async fn pull(
     let Query(q) = query.map_err(|e| ApiError::Malformed(e.body_text()))?;
     let limit = parse_limit(q.limit.as_deref())?;
     let cursor = Cursor::parse(q.cursor.as_deref().unwrap_or(""))?;
+    crate::activity::record(&state.pool, &caller, &Default::default()).await;
     let page = changes_since(
         &state.pool,
         &state.master_key,

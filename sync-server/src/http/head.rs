@@ -21,6 +21,7 @@ pub async fn head(
             .bind(caller.device_id)
             .fetch_optional(&state.pool)
             .await?;
+    crate::activity::record(&state.pool, &caller, &Default::default()).await;
     Ok(Json(HeadResponse {
         device_id: caller.device_id,
         acked_seq: seq.unwrap_or(0).max(0) as u64,

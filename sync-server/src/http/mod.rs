@@ -110,7 +110,8 @@ pub(crate) fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Re
 }
 
 /// The full router.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, office: sentra_office::OfficeConfig) -> Router {
+    let office = sentra_office::router(state.pool.clone(), office);
     let v1 = Router::new()
         .route("/enroll", post(enroll::enroll))
         .route("/trust", post(enroll::trust))
@@ -123,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", v1)
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
+        .nest_service("/office", office)
         .layer(middleware::from_fn_with_state(state.clone(), stamp_response))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -178,7 +180,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let sweeper =
         crate::ingest::orphans::spawn_sweeper(state.clone(), config.sweep_interval, tx.subscribe());
     let limits = config.limits;
-    let app = listen::limit_requests(router(state), limits);
+    let app = listen::limit_requests(router(state, config.office.clone()), limits);
     let grace = config.shutdown_grace;
     let task = tokio::spawn(async move {
         let shutdown = async move {

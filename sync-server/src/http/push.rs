@@ -25,7 +25,9 @@ pub async fn push(
 ) -> Result<Json<PushResponse>, ApiError> {
     check_batch_size(&req)?;
     let started = std::time::Instant::now();
+    let reported = crate::activity::reported_seqs(&req.entries);
     let resp = crate::ingest::ingest(&state, &caller, req).await?;
+    crate::activity::record(&state.pool, &caller, &reported).await;
     state
         .metrics
         .batch_seconds

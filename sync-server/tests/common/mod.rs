@@ -49,6 +49,7 @@ impl Server {
             sweep_interval,
             shutdown_grace: Duration::from_secs(10),
             limits: Default::default(),
+            office: Default::default(),
         };
         let running = sentra_sync::http::start(&config)
             .await

@@ -1,0 +1,169 @@
+//! Head office in the browser, served under `/office` by `sentra-sync
+//! serve`: sign-in and roles, the overview, branch ledgers, receipts with
+//! their signed journal entries, the conflict queue and the audit log.
+//!
+//! Server-rendered HTML (maud); the one script is Chart.js (bundled) plus a
+//! few lines of ours. Every asset is compiled into the binary. Every query a
+//! page makes runs under row-level security scoped to the caller's branches
+//! (see [`scope`]).
+
+mod audit;
+pub mod auth;
+mod conflicts;
+mod error;
+mod form;
+mod ledger;
+mod overview;
+mod receipts;
+pub mod scope;
+pub mod ui;
+pub mod users;
+mod verify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Request};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono_tz::Tz;
+use sqlx::PgPool;
+
+pub use error::OfficeError;
+pub use verify::{EntryCheck, check_entry};
+
+/// Settings of the office pages.
+#[derive(Clone, Debug)]
+pub struct OfficeConfig {
+    /// Mark cookies `Secure` (the server sits behind TLS).
+    pub secure_cookies: bool,
+    /// A session unused this long ends.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub absolute_timeout: Duration,
+    /// Take the client address from `X-Forwarded-For` (behind a proxy).
+    pub trust_forwarded_for: bool,
+    /// Failed sign-ins are counted over this window.
+    pub throttle_window: Duration,
+    /// A shift's cash variance beyond this (minor units, either way) is
+    /// highlighted.
+    pub variance_threshold: i64,
+    /// No page query runs longer than this.
+    pub statement_timeout: Duration,
+}
+
+impl Default for OfficeConfig {
+    fn default() -> Self {
+        OfficeConfig {
+            secure_cookies: false,
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(12 * 3600),
+            trust_forwarded_for: false,
+            throttle_window: Duration::from_secs(15 * 60),
+            variance_threshold: 10_000,
+            statement_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What every office handler shares.
+#[derive(Clone)]
+pub struct Office {
+    pub pool: PgPool,
+    pub config: Arc<OfficeConfig>,
+}
+
+/// A branch the caller may see.
+#[derive(Clone, Debug)]
+pub struct BranchRef {
+    pub id: i32,
+    pub code: String,
+    pub name: String,
+    pub tz: Tz,
+}
+
+/// The `/office` routes, to be nested at `/office`.
+pub fn router(pool: PgPool, config: OfficeConfig) -> Router {
+    let office = Office {
+        pool,
+        config: Arc::new(config),
+    };
+    Router::new()
+        .route("/", get(overview::page))
+        .route("/signin", get(auth::signin_form).post(auth::signin))
+        .route("/signout", post(auth::signout))
+        .route("/lang", post(auth::set_lang))
+        .route("/branches/{code}", get(ledger::page))
+        .route("/receipts", get(receipts::search))
+        .route("/receipts/{branch}/{entry_id}", get(receipts::receipt))
+        .route(
+            "/devices/{device_id}/verify",
+            get(receipts::verify_chain_page),
+        )
+        .route("/conflicts", get(conflicts::page))
+        .route("/conflicts/decide", post(conflicts::decide))
+        .route("/audit", get(audit::page))
+        .route("/assets/{name}", get(asset))
+        .fallback(not_found)
+        .layer(middleware::from_fn(security_headers))
+        .with_state(office)
+}
+
+async fn not_found() -> Response {
+    OfficeError::NotFound.into_response()
+}
+
+/// No framing, no sniffing, scripts and styles only from us, and pages not
+/// kept in shared caches.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let is_asset =
+        req.uri().path().starts_with("/office/assets/") || req.uri().path().starts_with("/assets/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    if !is_asset {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+const CHART_JS: &[u8] = include_bytes!("../assets/vendor/chart.umd.min.js");
+const OFFICE_JS: &[u8] = include_bytes!("../assets/office.js");
+const OFFICE_CSS: &[u8] = include_bytes!("../assets/office.css");
+
+/// The bundled assets (no CDN, nothing fetched at run time).
+async fn asset(Path(name): Path<String>) -> Response {
+    let (body, ty) = match name.as_str() {
+        "chart.umd.min.js" => (CHART_JS, "text/javascript; charset=utf-8"),
+        "office.js" => (OFFICE_JS, "text/javascript; charset=utf-8"),
+        "office.css" => (OFFICE_CSS, "text/css; charset=utf-8"),
+        _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    };
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static(ty)),
+            (
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,99 @@
+//! Every query a page makes runs in a transaction scoped to the caller's
+//! branches by PostgreSQL row-level security: `SET LOCAL ROLE sentra_office`
+//! and `sentra.office_branches` set to the caller's branch ids. The policies
+//! (migration `…_office.sql`) then hide every other branch's rows, whatever
+//! the page's SQL says — a missing `WHERE branch_id` leaks nothing.
+
+use chrono::NaiveDate;
+use sqlx::{Postgres, Transaction};
+
+use crate::Office;
+use crate::auth::Session;
+use crate::error::{OfficeError, Result};
+
+/// A read-only transaction scoped to `s`'s branches.
+pub async fn read(office: &Office, s: &Session) -> Result<Transaction<'static, Postgres>> {
+    scoped(office, s, true).await
+}
+
+/// A read-write transaction scoped to `s`'s branches (conflict decisions).
+pub async fn write(office: &Office, s: &Session) -> Result<Transaction<'static, Postgres>> {
+    scoped(office, s, false).await
+}
+
+async fn scoped(
+    office: &Office,
+    s: &Session,
+    read_only: bool,
+) -> Result<Transaction<'static, Postgres>> {
+    let mut tx = office.pool.begin().await?;
+    if read_only {
+        sqlx::query("SET TRANSACTION READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("SET LOCAL ROLE sentra_office")
+        .execute(&mut *tx)
+        .await?;
+    let ids = s
+        .branches
+        .iter()
+        .map(|b| b.id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    sqlx::query(
+        "SELECT set_config('sentra.office_branches', $1, true),
+                set_config('statement_timeout', $2, true)",
+    )
+    .bind(ids)
+    .bind(format!("{}", office.config.statement_timeout.as_millis()))
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
+
+/// A date from a filter (`YYYY-MM-DD`).
+pub fn parse_date(s: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| OfficeError::BadInput(format!("not a date (YYYY-MM-DD): {s:?}")))
+}
+
+/// An amount typed in rupiah: `14000`, `14.000`, `Rp 14.000`.
+pub fn parse_rupiah(s: &str) -> Result<i64> {
+    let digits: String = s
+        .trim()
+        .trim_start_matches("Rp")
+        .chars()
+        .filter(|c| !matches!(c, '.' | ' ' | '\u{a0}'))
+        .collect();
+    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(OfficeError::BadInput(format!(
+            "not an amount in rupiah: {s:?}"
+        )));
+    }
+    digits
+        .parse()
+        .map_err(|_| OfficeError::BadInput(format!("not an amount in rupiah: {s:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rupiah_amounts_as_typed() {
+        assert_eq!(parse_rupiah("14000").ok(), Some(14_000));
+        assert_eq!(parse_rupiah("Rp 14.000").ok(), Some(14_000));
+        assert_eq!(parse_rupiah("1.250.000").ok(), Some(1_250_000));
+        for bad in ["", "abc", "1,5", "-3", "' OR 1=1 --", "9999999999999999"] {
+            assert!(parse_rupiah(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_as_iso() {
+        assert!(parse_date("2026-12-06").is_ok());
+        assert!(parse_date("06/12/2026").is_err());
+        assert!(parse_date("2026-12-06'; --").is_err());
+    }
+}
