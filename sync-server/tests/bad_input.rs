@@ -398,7 +398,7 @@ async fn a_forged_signature_is_refused_unacknowledged_and_the_genuine_entry_stil
     let mut tampered = genuine.clone();
     tampered.payload["receipt_no"] = json!("JKT01-T1-999999");
 
-    let before = s.snapshot_except(&["alerts"]).await;
+    let before = s.snapshot_except(&["alerts", "device_activity"]).await;
     for (n, (forgery, reason)) in [
         (&flipped, RefusalReason::BadSignature),
         (&resigned, RefusalReason::BadSignature),
@@ -417,7 +417,7 @@ async fn a_forged_signature_is_refused_unacknowledged_and_the_genuine_entry_stil
         assert_eq!((r.stored, r.duplicates), (0, 0));
         assert!(r.conflicts.is_empty(), "{r:?}");
         assert_eq!(
-            s.snapshot_except(&["alerts"]).await,
+            s.snapshot_except(&["alerts", "device_activity"]).await,
             before,
             "a forgery changed a table"
         );
@@ -434,7 +434,7 @@ async fn a_forged_signature_is_refused_unacknowledged_and_the_genuine_entry_stil
     assert_eq!(ledger(&s, "JKT01").await.sales_count, 1);
 
     // A forgery of an entry already held is refused, not a duplicate and not a fork.
-    let held = s.snapshot_except(&["alerts"]).await;
+    let held = s.snapshot_except(&["alerts", "device_activity"]).await;
     for (n, forgery) in [&flipped, &resigned].into_iter().enumerate() {
         let (status, body) = s
             .push(&t.credential, std::slice::from_ref(forgery), None)
@@ -447,7 +447,7 @@ async fn a_forged_signature_is_refused_unacknowledged_and_the_genuine_entry_stil
         assert_eq!(r.duplicates, 0);
         assert!(r.conflicts.is_empty(), "{r:?}");
         assert_eq!(r.acks[0].acked_seq, 2);
-        assert_eq!(s.snapshot_except(&["alerts"]).await, held);
+        assert_eq!(s.snapshot_except(&["alerts", "device_activity"]).await, held);
         // Each forgery raises an alert for head office.
         let alerts = s
             .count("SELECT count(*) FROM alerts WHERE kind = 'refused_entry'")
