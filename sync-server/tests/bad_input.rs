@@ -447,7 +447,10 @@ async fn a_forged_signature_is_refused_unacknowledged_and_the_genuine_entry_stil
         assert_eq!(r.duplicates, 0);
         assert!(r.conflicts.is_empty(), "{r:?}");
         assert_eq!(r.acks[0].acked_seq, 2);
-        assert_eq!(s.snapshot_except(&["alerts", "device_activity"]).await, held);
+        assert_eq!(
+            s.snapshot_except(&["alerts", "device_activity"]).await,
+            held
+        );
         // Each forgery raises an alert for head office.
         let alerts = s
             .count("SELECT count(*) FROM alerts WHERE kind = 'refused_entry'")

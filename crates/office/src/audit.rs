@@ -96,7 +96,7 @@ pub async fn page(State(office): State<Office>, s: Session, uri: Uri) -> Result<
             "The audit log is for auditors and admins.",
         ));
     }
-    let q = Form::query(&uri);
+    let q = Form::query(&uri)?;
     let l = s.lang;
     let action = q.text("action").map(str::to_owned);
     let actor = q.text("actor").map(str::to_lowercase);

@@ -184,7 +184,7 @@ pub async fn page(
     OriginalUri(uri): OriginalUri,
 ) -> Result<Markup> {
     let l = s.lang;
-    let q = Form::query(&uri);
+    let q = Form::query(&uri)?;
     let kind = q.text("kind").map(str::to_owned);
     if let Some(k) = &kind
         && !KINDS.contains(&k.as_str())

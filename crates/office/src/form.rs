@@ -38,9 +38,23 @@ impl Form {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The query string of a request.
-    pub fn query(uri: &axum::http::Uri) -> Form {
-        Form::parse(uri.query().unwrap_or("").as_bytes())
+    /// The query string of a request; a value with a control character
+    /// (NUL and the like, which no filter needs and PostgreSQL text cannot
+    /// hold) is refused.
+    pub fn query(uri: &axum::http::Uri) -> Result<Form, OfficeError> {
+        Form::parse(uri.query().unwrap_or("").as_bytes()).checked()
+    }
+
+    fn checked(self) -> Result<Form, OfficeError> {
+        match self.0.iter().find(|(_, v)| {
+            v.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        }) {
+            Some((k, _)) => Err(OfficeError::BadInput(format!(
+                "{k}: control characters are not allowed"
+            ))),
+            None => Ok(self),
+        }
     }
 }
 
@@ -62,13 +76,19 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|e| OfficeError::BadInput(format!("form body: {e}")))?;
-        Ok(Form::parse(&body))
+        Form::parse(&body).checked()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_refused() {
+        assert!(Form::parse(b"a=x%00y").checked().is_err());
+        assert!(Form::parse(b"a=line%0Anext").checked().is_ok());
+    }
 
     #[test]
     fn repeated_names_and_encoding() {

@@ -53,7 +53,7 @@ pub async fn page(
 ) -> Result<Markup> {
     let l = s.lang;
     let branch = s.branch(&code).cloned().ok_or(OfficeError::NotFound)?;
-    let q = Form::query(&uri);
+    let q = Form::query(&uri)?;
     let today = Utc::now().with_timezone(&branch.tz).date_naive();
     let from = match q.text("from") {
         Some(v) => scope::parse_date(v)?,

@@ -176,7 +176,7 @@ type AlertRow = (
 );
 
 pub async fn page(State(office): State<Office>, s: Session, uri: Uri) -> Result<Markup> {
-    let q = Form::query(&uri);
+    let q = Form::query(&uri)?;
     let l = s.lang;
     let tz = s.branches.first().map_or(chrono_tz::Tz::UTC, |b| b.tz);
     let today = Utc::now().with_timezone(&tz).date_naive();

@@ -40,7 +40,7 @@ type HitRow = (
 
 pub async fn search(State(office): State<Office>, s: Session, uri: Uri) -> Result<Markup> {
     let l = s.lang;
-    let q = Form::query(&uri);
+    let q = Form::query(&uri)?;
     let receipt = q.text("receipt").map(|r| r.to_uppercase());
     let branch = match q.text("branch") {
         Some(code) => Some(s.branch(code).cloned().ok_or(OfficeError::NotFound)?),
@@ -425,7 +425,7 @@ pub async fn verify_chain_page(
 ) -> Result<Markup> {
     let l = s.lang;
     let device = Uuid::parse_str(&device).map_err(|_| OfficeError::NotFound)?;
-    let q = Form::query(&uri);
+    let q = Form::query(&uri)?;
     let mut tx = scope::read(&office, &s).await?;
     // Under row-level security a device of another branch is not found.
     let dev: Option<(i32, String, String, Vec<u8>, i64)> = sqlx::query_as(

@@ -26,7 +26,24 @@ async fn scoped(
     s: &Session,
     read_only: bool,
 ) -> Result<Transaction<'static, Postgres>> {
-    let mut tx = office.pool.begin().await?;
+    let ids: Vec<i32> = s.branches.iter().map(|b| b.id).collect();
+    Ok(for_branches(
+        &office.pool,
+        &ids,
+        read_only,
+        office.config.statement_timeout,
+    )
+    .await?)
+}
+
+/// A transaction that sees only `branches` (by id) of every ledger table.
+pub async fn for_branches(
+    pool: &sqlx::PgPool,
+    branches: &[i32],
+    read_only: bool,
+    statement_timeout: std::time::Duration,
+) -> std::result::Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
     if read_only {
         sqlx::query("SET TRANSACTION READ ONLY")
             .execute(&mut *tx)
@@ -35,10 +52,9 @@ async fn scoped(
     sqlx::query("SET LOCAL ROLE sentra_office")
         .execute(&mut *tx)
         .await?;
-    let ids = s
-        .branches
+    let ids = branches
         .iter()
-        .map(|b| b.id.to_string())
+        .map(|b| b.to_string())
         .collect::<Vec<_>>()
         .join(",");
     sqlx::query(
@@ -46,7 +62,7 @@ async fn scoped(
                 set_config('statement_timeout', $2, true)",
     )
     .bind(ids)
-    .bind(format!("{}", office.config.statement_timeout.as_millis()))
+    .bind(format!("{}", statement_timeout.as_millis()))
     .execute(&mut *tx)
     .await?;
     Ok(tx)

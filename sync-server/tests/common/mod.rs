@@ -3,6 +3,8 @@
 //! real HTTP, and devices that sign real entries.
 #![allow(dead_code)]
 
+pub mod office;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -37,6 +39,19 @@ impl Server {
     }
 
     pub async fn start_with(rules: RulesConfig, sweep_interval: Duration) -> Server {
+        Server::start_full(rules, sweep_interval, Default::default()).await
+    }
+
+    /// A server whose office pages have `office` settings.
+    pub async fn start_office(office: sentra_office::OfficeConfig) -> Server {
+        Server::start_full(default_rules(), Duration::from_secs(3600), office).await
+    }
+
+    pub async fn start_full(
+        rules: RulesConfig,
+        sweep_interval: Duration,
+        office: sentra_office::OfficeConfig,
+    ) -> Server {
         let db = tokio::task::spawn_blocking(|| sentra_pg_harness::database_for_test("sync"))
             .await
             .expect("join")
@@ -49,7 +64,7 @@ impl Server {
             sweep_interval,
             shutdown_grace: Duration::from_secs(10),
             limits: Default::default(),
-            office: Default::default(),
+            office,
         };
         let running = sentra_sync::http::start(&config)
             .await
