@@ -41,6 +41,7 @@ keyutils
 libsecret-tools
 mingw-w64
 faketime
+chromium
 "
 # xvfb              a display for the cashier app in tests and screenshots
 # webkit2gtk-driver WebKitWebDriver, which tauri-driver drives the app through
@@ -53,6 +54,7 @@ faketime
 # libsecret-tools secret-tool: inspect / back up keys in the Secret Service
 # mingw-w64       Windows cross-compilation (x86_64-pc-windows-gnu)
 # faketime        libfaketime: the fault soak sets a till's clock back and ahead
+# chromium        headless browser for the head-office page tests (playwright-core)
 
 # rustup targets (test only).
 RUST_TARGETS="

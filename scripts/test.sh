@@ -13,6 +13,9 @@ scripts/install-deps.sh test
 step "UI: npm packages, type check, Vitest unit tests, build (ui/dist is embedded in the app)"
 scripts/build-ui.sh --test
 
+step "head-office browser tests: playwright-core (drives Debian's chromium), from the lock file"
+(cd tests/office && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi)
+
 step "tauri-driver (WebDriver for the app's end-to-end tests), if missing"
 scripts/install-tauri-driver.sh
 

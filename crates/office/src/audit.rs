@@ -125,6 +125,7 @@ pub async fn page(State(office): State<Office>, s: Session, uri: Uri) -> Result<
         "signin_failed",
         "signin_throttled",
         "signout",
+        "office_user_set",
         "conflict_resolved",
         "conflict_dismissed",
     ];
@@ -157,9 +158,9 @@ pub async fn page(State(office): State<Office>, s: Session, uri: Uri) -> Result<
                             td { (r.3.clone().unwrap_or_default()) }
                             td { code { (r.4) } }
                             td { (r.5.clone().unwrap_or_default()) }
-                            td { (r.6.clone().unwrap_or_default()) }
-                            td.json { (r.7.as_ref().map(|v| v.to_string()).unwrap_or_default()) }
-                            td.json { (r.8.as_ref().map(|v| v.to_string()).unwrap_or_default()) }
+                            td.target { (r.6.clone().unwrap_or_default()) }
+                            td.json { (r.7.as_ref().map(key_values).unwrap_or_default()) }
+                            td.json { (r.8.as_ref().map(key_values).unwrap_or_default()) }
                         }
                     }
                     @if rows.is_empty() { tr { td colspan="9" { (l.t("Tidak ada catatan.", "No records.")) } } }
@@ -174,6 +175,22 @@ pub async fn page(State(office): State<Office>, s: Session, uri: Uri) -> Result<
         "/office/audit",
         body,
     ))
+}
+
+/// An old or new value as `key: value` lines (one level; deeper values as
+/// compact JSON), so a reader sees what changed without parsing JSON.
+fn key_values(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    }
 }
 
 /// The from/to date inputs every filter form has.

@@ -227,7 +227,7 @@ fn proof_block(
                             span.muted { (l.t("hash dihitung ulang dari data tersimpan dan tanda tangan Ed25519 perangkat cocok", "hash recomputed from the stored data; the device's Ed25519 signature matches")) } }
                     } @else {
                         p { span.badge.bad data-verified="false" { "✘ " (l.t("tidak terverifikasi", "not verified")) } " "
-                            span.error { @if let EntryCheck::NotVerified(why) = check { (why) } } }
+                            span.error { @if let EntryCheck::NotVerified(why) = check { (explain(l, why)) " " small.muted { "(" (why) ")" } } } }
                     }
                     dl.entry {
                         dt { (l.t("Perangkat", "Device")) } dd { (name) " " code { (device) } }
@@ -242,6 +242,31 @@ fn proof_block(
                 }
             }
         }
+    }
+}
+
+/// Why an entry does not verify, in the reader's words.
+fn explain(l: Lang, why: &str) -> &'static str {
+    if why.contains("hash mismatch") {
+        l.t(
+            "Isi entri yang tersimpan tidak cocok dengan hash yang ditandatangani: data telah diubah setelah diterima.",
+            "The stored content does not match its signed hash: the data was changed after it was received.",
+        )
+    } else if why.contains("signature") {
+        l.t(
+            "Tanda tangan tidak cocok dengan kunci perangkat.",
+            "The signature does not match the device's key.",
+        )
+    } else if why.contains("link") || why.contains("missing") {
+        l.t(
+            "Rantai terputus: entri hilang, tertukar atau disisipkan.",
+            "The chain is broken: an entry is missing, swapped or inserted.",
+        )
+    } else {
+        l.t(
+            "Entri tidak dapat diperiksa.",
+            "The entry cannot be checked.",
+        )
     }
 }
 
@@ -520,7 +545,7 @@ pub async fn verify_chain_page(
                 (l.t("setiap hash dihitung ulang, setiap tanda tangan cocok, setiap entri menunjuk yang sebelumnya", "every hash recomputes, every signature matches, every entry links to the one before")) }
         } @else {
             p.result { span.badge.bad data-verified="false" { "✘ " (l.t("tidak terverifikasi", "not verified")) } " "
-                span.error { @if let EntryCheck::NotVerified(why) = &check { (why) } } }
+                span.error { @if let EntryCheck::NotVerified(why) = &check { (explain(l, why)) " " small.muted { "(" (why) ")" } } } }
         }
     };
     Ok(ui::page(
