@@ -10,9 +10,24 @@
 # 5. The uplink returns: the relay forwards; every entry reaches the cloud.
 # 6. Shifts close; the head-office ledger is printed next to the sum of the
 #    terminals' Z reports: they must agree to the last rupiah.
+# 7. Head office: a second branch (BDG01) with a till, an admin and a JKT01
+#    branch manager with printed credentials, and the URL of the head-office
+#    pages (/office) to sign in at.
 # Demo data lives in .data/demo (re-created on each run; nothing else is touched).
+#
+# Usage: scripts/demo.sh [--keep]
+#   --keep (or SENTRA_DEMO_KEEP=1): leave the cloud, relay and database running
+#   at the end, for a person to look at the head-office pages; Ctrl-C stops all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+keep="${SENTRA_DEMO_KEEP:-0}"
+for arg in "$@"; do
+    case "$arg" in
+        --keep) keep=1 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+    esac
+done
 source scripts/env.sh
 scripts/install-deps.sh build
 
@@ -156,4 +171,34 @@ if [ "$ok" = "true" ]; then
     bold "Every sale reached the cloud exactly once: the ledger equals the Z reports."
 else
     bold "MISMATCH between the ledger and the Z reports"; exit 1
+fi
+
+# ---- 7. head office ---------------------------------------------------------------
+bold "== 7. Head office in the browser =="
+cloud branch create BDG01 --name "Bandung Dago" --timezone Asia/Jakarta
+"$sync" catalog import demo/catalog.csv --branch BDG01 >/dev/null
+t 4 init --branch BDG01 --device T01 --key-store file --key-file "$demo/keys/T04.key" >/dev/null
+t 4 enroll --server "$cloud_url" --code "$("$sync" enroll-code --branch BDG01)" --name "Bandung till 1"
+t 4 sync >/dev/null
+t 4 shift open --float 150000 --cashier "KASIR-BDG" >/dev/null
+# Head office raises the price after this till pulled it: its next sale is at
+# the old price, a stale_price conflict for finance to review at /office.
+cloud price set TEH-BTL 6500 --branch BDG01
+"$term" --data-dir "$demo/T04" sell --item TEH-BTLx2 --item AQUA600 --pay cash:20000 >/dev/null
+"$term" --data-dir "$demo/T04" sell --item BERAS-KGx5 --pay qris:72500:QR-BDG-$RANDOM >/dev/null
+sync_until 4 0
+printf 'Conflicts for head office to review: %s\n' "$(psql "$DATABASE_URL" -Atc "SELECT b.code || ' ' || kind || ': ' || count(*) FROM conflicts JOIN branches b USING (branch_id) GROUP BY b.code, kind ORDER BY b.code, kind" | paste -sd, - || true)"
+admin_pw="sentra-admin-demo"
+manager_pw="sentra-manajer-demo"
+printf '%s\n' "$admin_pw" | cloud office-user add admin@sentra.demo --role admin >/dev/null
+printf '%s\n' "$manager_pw" | cloud office-user add manajer.jkt@sentra.demo --role manager --branch JKT01 >/dev/null
+bold "Head office: $cloud_url/office"
+printf '  %-26s %-22s %s\n' "user" "password" "sees" \
+    "admin@sentra.demo" "$admin_pw" "every branch, the audit log" \
+    "manajer.jkt@sentra.demo" "$manager_pw" "JKT01 only"
+if [ "$keep" = "1" ]; then
+    bold "Everything keeps running (--keep): open $cloud_url/office in a browser. Ctrl-C stops it all."
+    wait
+else
+    echo "(run with --keep to leave it running and look at the pages)"
 fi
