@@ -245,17 +245,17 @@ struct OfficeArgs {
     #[arg(long, env = "SENTRA_OFFICE_SECURE_COOKIES")]
     office_secure_cookies: bool,
     /// A session unused this many minutes ends.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = sentra_office::DEFAULT_IDLE_MINUTES)]
     office_idle_minutes: u64,
     /// A session ends this many hours after sign-in, used or not.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = sentra_office::DEFAULT_SESSION_HOURS)]
     office_session_hours: u64,
     /// Take the client address (audit log, sign-in throttle) from
     /// `X-Forwarded-For`: only behind a proxy that sets it.
     #[arg(long)]
     office_trust_forwarded_for: bool,
     /// Highlight a shift whose cash variance passes this many rupiah.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = sentra_office::DEFAULT_VARIANCE_THRESHOLD)]
     office_variance_threshold: i64,
 }
 

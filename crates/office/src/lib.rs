@@ -56,15 +56,22 @@ pub struct OfficeConfig {
     pub statement_timeout: Duration,
 }
 
+/// Defaults of `serve`'s `--office-*` flags (docs/operations.md, section 6).
+pub const DEFAULT_IDLE_MINUTES: u64 = 30;
+pub const DEFAULT_SESSION_HOURS: u64 = 12;
+pub const DEFAULT_VARIANCE_THRESHOLD: i64 = 10_000;
+/// Failed sign-ins are counted over this many minutes.
+pub const THROTTLE_WINDOW_MINUTES: u64 = 15;
+
 impl Default for OfficeConfig {
     fn default() -> Self {
         OfficeConfig {
             secure_cookies: false,
-            idle_timeout: Duration::from_secs(30 * 60),
-            absolute_timeout: Duration::from_secs(12 * 3600),
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_MINUTES * 60),
+            absolute_timeout: Duration::from_secs(DEFAULT_SESSION_HOURS * 3600),
             trust_forwarded_for: false,
-            throttle_window: Duration::from_secs(15 * 60),
-            variance_threshold: 10_000,
+            throttle_window: Duration::from_secs(THROTTLE_WINDOW_MINUTES * 60),
+            variance_threshold: DEFAULT_VARIANCE_THRESHOLD,
             statement_timeout: Duration::from_secs(15),
         }
     }
