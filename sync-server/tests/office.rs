@@ -439,21 +439,30 @@ async fn row_level_security_scopes_a_query_without_a_where_clause() {
         .expect("tables");
     assert!(tables.len() >= 15, "{tables:?}");
     let timeout = std::time::Duration::from_secs(10);
+    let manager: Uuid =
+        sqlx::query_scalar("SELECT user_id FROM office_users WHERE email = 'jkt@x.test'")
+            .fetch_one(&f.s.pool)
+            .await
+            .expect("the JKT01 manager");
     for t in tables
         .iter()
         .map(String::as_str)
         .chain(["branches", "devices", "device_activity"])
     {
         let sql = format!("SELECT count(*), count(*) FILTER (WHERE branch_id <> $1) FROM {t}");
-        let mut tx = sentra_office::scope::for_branches(&f.s.pool, &[f.jkt_branch], true, timeout)
+        // As the JKT01 manager's session would: their branches, from the database.
+        let mut tx = sentra_office::scope::for_user(&f.s.pool, manager, true, timeout)
             .await
             .expect("scoped");
-        let (_all, others): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        let (mine, others): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(f.jkt_branch)
             .fetch_one(&mut *tx)
             .await
             .expect("query");
         assert_eq!(others, 0, "{t}: another branch's rows are visible");
+        if ["sales", "journal", "conflicts", "branches", "devices"].contains(&t) {
+            assert!(mine > 0, "{t}: the manager sees none of their own branch");
+        }
         tx.rollback().await.expect("rollback");
         // No branches: nothing at all.
         let mut tx = sentra_office::scope::for_branches(&f.s.pool, &[], true, timeout)

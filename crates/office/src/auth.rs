@@ -250,7 +250,7 @@ impl FromRequestParts<Office> for Session {
             return Err(refuse());
         };
         let role = Role::parse(&role).ok_or_else(refuse)?;
-        let branches = user_branches(office, user_id, role).await?;
+        let branches = user_branches(&office.pool, user_id, role).await?;
         Ok(Session {
             user_id,
             email,
@@ -265,10 +265,14 @@ impl FromRequestParts<Office> for Session {
 }
 
 /// The branches `user` may see: all for every role but manager.
-async fn user_branches(office: &Office, user: Uuid, role: Role) -> Result<Vec<BranchRef>> {
+pub async fn user_branches(
+    pool: &sqlx::PgPool,
+    user: Uuid,
+    role: Role,
+) -> std::result::Result<Vec<BranchRef>, sqlx::Error> {
     let rows: Vec<(i32, String, String, String)> = if role.all_branches() {
         sqlx::query_as("SELECT branch_id, code, name, timezone FROM branches ORDER BY code")
-            .fetch_all(&office.pool)
+            .fetch_all(pool)
             .await?
     } else {
         sqlx::query_as(
@@ -277,7 +281,7 @@ async fn user_branches(office: &Office, user: Uuid, role: Role) -> Result<Vec<Br
              WHERE ub.user_id = $1 ORDER BY b.code",
         )
         .bind(user)
-        .fetch_all(&office.pool)
+        .fetch_all(pool)
         .await?
     };
     Ok(rows

@@ -36,6 +36,24 @@ async fn scoped(
     .await?)
 }
 
+/// The transaction a page would open for office user `user`: their role's
+/// branches, read from the database as sign-in does.
+pub async fn for_user(
+    pool: &sqlx::PgPool,
+    user: uuid::Uuid,
+    read_only: bool,
+    statement_timeout: std::time::Duration,
+) -> std::result::Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let role: String = sqlx::query_scalar("SELECT role FROM office_users WHERE user_id = $1")
+        .bind(user)
+        .fetch_one(pool)
+        .await?;
+    let role = crate::auth::Role::parse(&role).ok_or(sqlx::Error::RowNotFound)?;
+    let branches = crate::auth::user_branches(pool, user, role).await?;
+    let ids: Vec<i32> = branches.iter().map(|b| b.id).collect();
+    for_branches(pool, &ids, read_only, statement_timeout).await
+}
+
 /// A transaction that sees only `branches` (by id) of every ledger table.
 pub async fn for_branches(
     pool: &sqlx::PgPool,
