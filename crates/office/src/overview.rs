@@ -57,25 +57,47 @@ pub async fn figures(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<Vec<Figures>> {
-    let rows: Vec<FigRow> = sqlx::query_as(
-        "SELECT b.code, b.name,
-                COALESCE(sum(r.sales_count), 0)::bigint, COALESCE(sum(r.voids_count), 0)::bigint,
-                COALESCE(sum(r.gross), 0)::bigint, COALESCE(sum(r.discounts), 0)::bigint,
-                (COALESCE(sum(r.tax), 0) - COALESCE(sum(r.refunds_tax), 0))::bigint,
-                COALESCE(sum(r.sales_total), 0)::bigint,
-                COALESCE(sum(r.refunds_count), 0)::bigint, COALESCE(sum(r.refunds_total), 0)::bigint
-         FROM branches b
-         LEFT JOIN daily_rollup r ON r.branch_id = b.branch_id
-              AND CASE WHEN $1 THEN r.business_date = (now() AT TIME ZONE b.timezone)::date
-                       ELSE ($2::date IS NULL OR r.business_date >= $2)
-                            AND ($3::date IS NULL OR r.business_date <= $3) END
-         GROUP BY b.branch_id, b.code, b.name ORDER BY b.code",
-    )
-    .bind(today)
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut **tx)
-    .await?;
+    // Sum the rollup per branch first, then join the branches: joining
+    // first carries every rollup row through the join (docs/benchmarks.md,
+    // "Head-office pages at 5 M sales"). Today is each branch's own date,
+    // bounded by the earliest and latest of them so the date index applies.
+    const SUMS: &str = "SELECT r.branch_id, sum(r.sales_count) AS sales_count,
+                sum(r.voids_count) AS voids_count, sum(r.gross) AS gross,
+                sum(r.discounts) AS discounts, sum(r.tax) - sum(r.refunds_tax) AS tax,
+                sum(r.sales_total) AS sales_total, sum(r.refunds_count) AS refunds_count,
+                sum(r.refunds_total) AS refunds_total
+         FROM daily_rollup r";
+    const OUTER: &str = "SELECT b.code, b.name,
+                COALESCE(s.sales_count, 0)::bigint, COALESCE(s.voids_count, 0)::bigint,
+                COALESCE(s.gross, 0)::bigint, COALESCE(s.discounts, 0)::bigint,
+                COALESCE(s.tax, 0)::bigint, COALESCE(s.sales_total, 0)::bigint,
+                COALESCE(s.refunds_count, 0)::bigint, COALESCE(s.refunds_total, 0)::bigint
+         FROM branches b LEFT JOIN (";
+    let rows: Vec<FigRow> = if today {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{OUTER}{SUMS} JOIN branches rb ON rb.branch_id = r.branch_id
+               WHERE r.business_date = (now() AT TIME ZONE rb.timezone)::date
+                 AND r.business_date BETWEEN
+                     (SELECT min((now() AT TIME ZONE timezone)::date) FROM branches)
+                     AND (SELECT max((now() AT TIME ZONE timezone)::date) FROM branches)
+               GROUP BY r.branch_id) s ON s.branch_id = b.branch_id
+             ORDER BY b.code"
+        )))
+        .fetch_all(&mut **tx)
+        .await?
+    } else {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{OUTER}{SUMS}
+               WHERE ($1::date IS NULL OR r.business_date >= $1)
+                 AND ($2::date IS NULL OR r.business_date <= $2)
+               GROUP BY r.branch_id) s ON s.branch_id = b.branch_id
+             ORDER BY b.code"
+        )))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut **tx)
+        .await?
+    };
     Ok(rows
         .into_iter()
         .map(|r| Figures {

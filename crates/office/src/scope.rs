@@ -76,8 +76,11 @@ pub async fn for_branches(
         .collect::<Vec<_>>()
         .join(",");
     sqlx::query(
+        // No JIT: the pages' queries are short, and JIT compiling them costs
+        // more than it saves (150 ms to 1.4 s, docs/benchmarks.md).
         "SELECT set_config('sentra.office_branches', $1, true),
-                set_config('statement_timeout', $2, true)",
+                set_config('statement_timeout', $2, true),
+                set_config('jit', 'off', true)",
     )
     .bind(ids)
     .bind(format!("{}", statement_timeout.as_millis()))
