@@ -210,58 +210,6 @@ fn branch_code(n: usize) -> String {
 
 // ------------------------------------------------------------- the database
 
-/// Where the benchmark database lives.
-enum Db {
-    Own {
-        cluster: sentra_pg_harness::Cluster,
-        url: String,
-    },
-    External(sentra_pg_harness::TestDatabase),
-}
-
-impl Db {
-    fn open() -> Result<Db> {
-        match std::env::var("DATABASE_URL") {
-            Ok(u) if !u.trim().is_empty() => {
-                let db = sentra_pg_harness::database_for_test("office_bench")
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                Ok(Db::External(db))
-            }
-            _ => {
-                let cluster =
-                    sentra_pg_harness::Cluster::start().map_err(|e| anyhow::anyhow!("{e}"))?;
-                let name = cluster.unique_database_name("office_bench");
-                let url = cluster
-                    .create_database(&name, None)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                Ok(Db::Own { cluster, url })
-            }
-        }
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Db::Own { url, .. } => url,
-            Db::External(d) => &d.url,
-        }
-    }
-
-    fn own(&self) -> bool {
-        matches!(self, Db::Own { .. })
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Db::Own { cluster, .. } => format!(
-                "throwaway durable cluster on 127.0.0.1:{} in {}",
-                cluster.port(),
-                cluster.root_dir().display()
-            ),
-            Db::External(d) => format!("DATABASE_URL server, fresh database {}", d.name),
-        }
-    }
-}
-
 // ------------------------------------------------------------- generation
 
 /// The catalog, the tills (with their till number, for receipt numbers) and
@@ -894,7 +842,7 @@ async fn till(pool: &PgPool, branch: i32, tn: i32) -> Result<Uuid> {
         .with_context(|| format!("till {tn} of branch {branch}"))
 }
 
-async fn run(cfg: &Config, db: &Db) -> Result<()> {
+async fn run(cfg: &Config, db: &sentra_pg_harness::BenchDatabase) -> Result<()> {
     let tz: chrono_tz::Tz = TZ
         .parse()
         .map_err(|e| anyhow::anyhow!("time zone {TZ}: {e}"))?;
@@ -940,7 +888,7 @@ async fn run(cfg: &Config, db: &Db) -> Result<()> {
     ensure!(healthy, "the server never became healthy");
 
     let pool = sentra_sync::db::connect(db.url(), 4).await?;
-    if db.own() {
+    if db.own_cluster().is_some() {
         // A bulk load: fewer forced checkpoints (the page timings read, they
         // do not write WAL to speak of).
         for sql in [
@@ -1232,7 +1180,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let db = match Db::open() {
+    let db = match sentra_pg_harness::BenchDatabase::open("office_bench")
+        .map_err(|e| anyhow::anyhow!("{e}"))
+    {
         Ok(d) => d,
         Err(e) => {
             eprintln!("FAIL: no database: {e:#}");

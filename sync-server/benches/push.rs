@@ -33,6 +33,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, Result, bail, ensure};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
+use sentra_pg_harness::BenchDatabase;
 use sentra_protocol::payload::{SaleCompleted, SaleLine, ShiftOpened, TenderRecord};
 use sentra_protocol::wire::{
     DeviceKind, EnrollRequest, EnrollResponse, PROTOCOL_HEADER, PushResponse,
@@ -385,79 +386,22 @@ fn cpu_split(a: CpuSnapshot, b: CpuSnapshot, wall: Duration, sales: usize) -> St
 
 // ------------------------------------------------------------- the database
 
-/// Where the benchmark database lives.
-enum Db {
-    Own {
-        cluster: sentra_pg_harness::Cluster,
-        url: String,
-    },
-    External(sentra_pg_harness::TestDatabase),
+/// The same database through the cluster's Unix socket (own cluster only).
+fn socket_url(db: &BenchDatabase) -> Option<String> {
+    let cluster = db.own_cluster()?;
+    let name = db.url().rsplit('/').next()?;
+    Some(format!(
+        "postgres://postgres@localhost:{}/{name}?host={}",
+        cluster.port(),
+        cluster.socket_dir().display()
+    ))
 }
 
-impl Db {
-    fn open() -> Result<Db> {
-        match std::env::var("DATABASE_URL") {
-            Ok(u) if !u.trim().is_empty() => {
-                let db = sentra_pg_harness::database_for_test("push_bench")
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                Ok(Db::External(db))
-            }
-            _ => {
-                let cluster =
-                    sentra_pg_harness::Cluster::start().map_err(|e| anyhow::anyhow!("{e}"))?;
-                let name = cluster.unique_database_name("push_bench");
-                let url = cluster
-                    .create_database(&name, None)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                Ok(Db::Own { cluster, url })
-            }
-        }
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Db::Own { url, .. } => url,
-            Db::External(d) => &d.url,
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Db::Own { cluster, .. } => format!(
-                "throwaway durable cluster on 127.0.0.1:{} in {}",
-                cluster.port(),
-                cluster.root_dir().display()
-            ),
-            Db::External(d) => format!("DATABASE_URL server, fresh database {}", d.name),
-        }
-    }
-
-    /// The same database through the cluster's Unix socket (own cluster only).
-    fn socket_url(&self) -> Option<String> {
-        match self {
-            Db::Own { cluster, url } => {
-                let name = url.rsplit('/').next()?;
-                Some(format!(
-                    "postgres://postgres@localhost:{}/{name}?host={}",
-                    cluster.port(),
-                    cluster.socket_dir().display()
-                ))
-            }
-            Db::External(_) => None,
-        }
-    }
-
-    /// The postmaster's pid, when it is our own cluster (for the CPU split).
-    fn postmaster(&self) -> Option<u64> {
-        match self {
-            Db::Own { cluster, .. } => {
-                std::fs::read_to_string(cluster.data_dir().join("postmaster.pid"))
-                    .ok()
-                    .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()))
-            }
-            Db::External(_) => None,
-        }
-    }
+/// The postmaster's pid, when it is our own cluster (for the CPU split).
+fn postmaster(db: &BenchDatabase) -> Option<u64> {
+    std::fs::read_to_string(db.own_cluster()?.data_dir().join("postmaster.pid"))
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()))
 }
 
 // ---------------------------------------------------------------- catalog
@@ -1125,19 +1069,19 @@ fn print_phase(name: &str, p: &Phase, sales: usize) -> (f64, Stats) {
     (rate, s)
 }
 
-async fn run(cfg: &Config, db: &Db) -> Result<bool> {
+async fn run(cfg: &Config, db: &BenchDatabase) -> Result<bool> {
     let tz: chrono_tz::Tz = TZ
         .parse()
         .map_err(|e| anyhow::anyhow!("time zone {TZ}: {e}"))?;
     let setup_started = Instant::now();
-    let server_url = match (cfg.server_socket, db.socket_url()) {
+    let server_url = match (cfg.server_socket, socket_url(db)) {
         (true, Some(u)) => u,
         (true, None) => {
             bail!("--server-socket needs the bench's own cluster (DATABASE_URL is set)")
         }
         (false, _) => db.url().to_owned(),
     };
-    let copy_url = match (cfg.copy_tcp, db.socket_url()) {
+    let copy_url = match (cfg.copy_tcp, socket_url(db)) {
         (false, Some(u)) => u,
         _ => db.url().to_owned(),
     };
@@ -1302,7 +1246,7 @@ async fn run(cfg: &Config, db: &Db) -> Result<bool> {
     );
     println!("- load average at start: {}\n", load_average());
 
-    let postmaster = db.postmaster();
+    let postmaster = postmaster(db);
     let mut checks = Checks(Vec::new());
     let sales = cfg.sales() as i64;
 
@@ -1484,7 +1428,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let db = match Db::open() {
+    let db = match BenchDatabase::open("push_bench").map_err(|e| anyhow::anyhow!("{e}")) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("FAIL: no database: {e:#}");

@@ -21,10 +21,12 @@
 //! `SENTRA_PG_BIN` (binaries), `SENTRA_PG_FAST=0` (a durable shared cluster),
 //! `SENTRA_PG_TMPDIR` (where cluster directories go).
 
+mod bench;
 mod cluster;
 mod database;
 mod tools;
 
+pub use bench::BenchDatabase;
 pub use cluster::{Cluster, ClusterOptions};
 pub use database::{
     TestDatabase, database_for_test, database_for_test_from_template, template_database,
