@@ -27,9 +27,10 @@ async fn scoped(
     read_only: bool,
 ) -> Result<Transaction<'static, Postgres>> {
     let ids: Vec<i32> = s.branches.iter().map(|b| b.id).collect();
-    Ok(for_branches(
+    Ok(for_role(
         &office.pool,
         &ids,
+        Some(s.role),
         read_only,
         office.config.statement_timeout,
     )
@@ -51,13 +52,26 @@ pub async fn for_user(
     let role = crate::auth::Role::parse(&role).ok_or(sqlx::Error::RowNotFound)?;
     let branches = crate::auth::user_branches(pool, user, role).await?;
     let ids: Vec<i32> = branches.iter().map(|b| b.id).collect();
-    for_branches(pool, &ids, read_only, statement_timeout).await
+    for_role(pool, &ids, Some(role), read_only, statement_timeout).await
 }
 
-/// A transaction that sees only `branches` (by id) of every ledger table.
+/// A transaction that sees only `branches` (by id) of every ledger table,
+/// with no office role (so none of the chain-wide writes an admin may make).
 pub async fn for_branches(
     pool: &sqlx::PgPool,
     branches: &[i32],
+    read_only: bool,
+    statement_timeout: std::time::Duration,
+) -> std::result::Result<Transaction<'static, Postgres>, sqlx::Error> {
+    for_role(pool, branches, None, read_only, statement_timeout).await
+}
+
+/// [`for_branches`] as a user of `role`: the policies on chain-wide master
+/// data (products, chain prices, office users) read `sentra.office_role`.
+pub async fn for_role(
+    pool: &sqlx::PgPool,
+    branches: &[i32],
+    role: Option<crate::auth::Role>,
     read_only: bool,
     statement_timeout: std::time::Duration,
 ) -> std::result::Result<Transaction<'static, Postgres>, sqlx::Error> {
@@ -80,10 +94,12 @@ pub async fn for_branches(
         // more than it saves (150 ms to 1.4 s, docs/benchmarks.md).
         "SELECT set_config('sentra.office_branches', $1, true),
                 set_config('statement_timeout', $2, true),
-                set_config('jit', 'off', true)",
+                set_config('jit', 'off', true),
+                set_config('sentra.office_role', $3, true)",
     )
     .bind(ids)
     .bind(format!("{}", statement_timeout.as_millis()))
+    .bind(role.map_or("", crate::auth::Role::as_str))
     .execute(&mut *tx)
     .await?;
     Ok(tx)
