@@ -209,3 +209,8 @@ BEGIN
     END CASE;
 END
 $$;
+-- An admin who changes a user's role or disables them ends their sessions.
+GRANT SELECT (user_id, ended_at), UPDATE (ended_at) ON office_sessions TO sentra_office;
+ALTER TABLE office_sessions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY office_admin ON office_sessions TO sentra_office
+    USING (sentra_office_role() = 'admin') WITH CHECK (sentra_office_role() = 'admin');
