@@ -34,7 +34,8 @@ pub enum Role {
     Admin,
     /// Every branch; decides conflicts.
     Finance,
-    /// Only the branches listed for them; reads.
+    /// Only the branches listed for them: reads, and runs them (branch
+    /// prices, settings, devices, cashiers).
     Manager,
     /// Every branch and the audit log; reads only.
     Auditor,

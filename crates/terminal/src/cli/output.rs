@@ -122,6 +122,16 @@ impl Out {
         Ok(())
     }
 
+    pub fn operators(&self, people: &[sentra_terminal::pos::cashiers::Operator]) -> Result<()> {
+        if self.json {
+            return self.print_json(people);
+        }
+        for p in people {
+            outln!("{:<12} {:<24} {}", p.role, p.name, p.user_id);
+        }
+        Ok(())
+    }
+
     pub fn products(&self, products: &[Product]) -> Result<()> {
         if self.json {
             return self.print_json(products);
