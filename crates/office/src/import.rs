@@ -95,15 +95,16 @@ async fn plan(tx: &mut sqlx::PgConnection, rows: &[CatalogRow]) -> Result<Vec<Ch
     let existing: Vec<Existing> = sqlx::query_as(
         "SELECT sku, jsonb_build_object('name', name, 'barcodes', barcodes, 'category', category,
                                         'tax_category', tax_category, 'unit', unit, 'active', active)
-         FROM products WHERE sku = ANY ($1)",
+         FROM products JOIN unnest($1::text[]) AS f(sku) USING (sku)",
     )
     .bind(&skus)
     .fetch_all(&mut *tx)
     .await?;
     let existing: HashMap<String, Value> = existing.into_iter().collect();
     let prices: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT DISTINCT ON (sku) sku, price FROM prices
-         WHERE sku = ANY ($1) AND branch_id IS NULL AND effective_from <= now()
+        "SELECT DISTINCT ON (sku) sku, price
+         FROM prices JOIN unnest($1::text[]) AS f(sku) USING (sku)
+         WHERE branch_id IS NULL AND effective_from <= now()
          ORDER BY sku, effective_from DESC, price_id DESC",
     )
     .bind(&skus)
