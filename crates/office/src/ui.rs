@@ -127,6 +127,7 @@ pub enum Nav {
     Branch,
     Receipts,
     Conflicts,
+    Reports,
     Audit,
 }
 
@@ -154,6 +155,7 @@ pub fn page(s: &Session, nav: Nav, title: &str, back: &str, body: Markup) -> Mar
                         }
                         a href="/office/receipts" class=[(nav == Nav::Receipts).then_some("on")] { (l.t("Struk", "Receipts")) }
                         a href="/office/conflicts" class=[(nav == Nav::Conflicts).then_some("on")] { (l.t("Konflik", "Conflicts")) }
+                        a href="/office/reports" class=[(nav == Nav::Reports).then_some("on")] { (l.t("Laporan", "Reports")) }
                         @if s.role.sees_audit_log() {
                             a href="/office/audit" class=[(nav == Nav::Audit).then_some("on")] { (l.t("Log audit", "Audit log")) }
                         }
