@@ -629,6 +629,7 @@ async fn sign_receipts(
             paid: s.9,
             change: s.10,
             cashier: s.4.clone(),
+            discount_approved_by: None,
         };
         let wall_ms = s.3.timestamp_millis();
         let prev = Hash(sha2::Sha256::digest(seq.to_le_bytes()).into());

@@ -74,6 +74,7 @@ fn sale(receipt: &str, shift: Uuid, lines: Vec<SaleLine>, method: &str) -> SaleC
         paid: total,
         change: 0,
         cashier: Some("Siti".into()),
+        discount_approved_by: None,
     }
 }
 
@@ -146,12 +147,14 @@ async fn fixture() -> Fixture {
         vec![line(1, "KOPI", "standard", 11, 1, 27_750, 0)],
         "cash",
     );
+    // The till signs who approved the discount into the sale.
+    let s3 = SaleCompleted {
+        discount_approved_by: Some("Budi".into()),
+        ..s3
+    };
     let e1 = t.entry(&s1);
     let e2 = t.entry(&s2);
-    // The till signs who approved the discount into the sale.
-    let mut p3 = sentra_protocol::encode_payload(&s3).expect("payload");
-    p3["discount_approved_by"] = "Budi".into();
-    let e3 = t.raw(sentra_protocol::EntryKind::SaleCompleted, p3);
+    let e3 = t.entry(&s3);
     let e4 = t.entry(&s4);
     let void = t.entry(&SaleVoided {
         receipt_no: s4.receipt_no.clone(),
