@@ -209,3 +209,13 @@ BEGIN
     END CASE;
 END
 $$;
+-- An admin who changes a user's role or disables them ends their sessions.
+GRANT SELECT (user_id, ended_at), UPDATE (ended_at) ON office_sessions TO sentra_office;
+ALTER TABLE office_sessions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY office_admin ON office_sessions TO sentra_office
+    USING (sentra_office_role() = 'admin') WITH CHECK (sentra_office_role() = 'admin');
+
+-- The change-log triggers run as the writer: the office role appends the
+-- pull changes of what it writes (and reads none of them).
+GRANT INSERT ON pull_changes TO sentra_office;
+GRANT USAGE ON SEQUENCE pull_changes_change_id_seq TO sentra_office;

@@ -3,10 +3,10 @@
 //! (a slow hash such as Argon2 protects guessable secrets like PINs; it would
 //! add nothing here and would cost every push).
 
-use sha2::{Digest, Sha256};
+use sentra_protocol::enroll_code;
 
-/// Alphabet of enrollment codes: Crockford base32 without look-alikes.
-const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+#[cfg(test)]
+use sentra_protocol::enroll_code::ALPHABET as CODE_ALPHABET;
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], getrandom::Error> {
     let mut b = [0u8; N];
@@ -19,39 +19,13 @@ pub fn new_credential() -> Result<String, getrandom::Error> {
     Ok(hex::encode(random_bytes::<32>()?))
 }
 
-/// A new one-time enrollment code, e.g. `K7QD-2M9X-PR4T` (60 random bits,
-/// easy to read out over the phone).
+/// A new one-time enrollment code, e.g. `K7QD-2M9X-PR4T`.
 pub fn new_enroll_code() -> Result<String, getrandom::Error> {
-    let bytes = random_bytes::<12>()?;
-    let chars: Vec<char> = bytes
-        .iter()
-        .map(|b| CODE_ALPHABET[usize::from(b % 32)] as char)
-        .collect();
-    Ok(chars
-        .chunks(4)
-        .map(|c| c.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join("-"))
+    Ok(enroll_code::from_random(random_bytes::<12>()?))
 }
 
-/// Normalises a typed code: upper case, no spaces; `O`→`0`, `I`/`L`→`1`.
-pub fn normalise_code(code: &str) -> String {
-    code.trim()
-        .to_ascii_uppercase()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| match c {
-            'O' => '0',
-            'I' | 'L' => '1',
-            other => other,
-        })
-        .collect()
-}
-
-/// SHA-256 of a secret, as stored.
-pub fn hash_secret(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
-}
+pub use enroll_code::hash as hash_secret;
+pub use enroll_code::normalise as normalise_code;
 
 #[cfg(test)]
 mod tests {

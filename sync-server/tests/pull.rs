@@ -315,7 +315,7 @@ async fn pull_gives_each_branch_its_master_data_in_pages() {
     assert_eq!(
         *data(&changes, "product", "TEH1"),
         json!({"sku": "TEH1", "name": "Teh Botol", "barcodes": ["8991", "8992"],
-               "tax_category": "standard", "active": true})
+               "tax_category": "standard", "active": true, "category": null, "unit": "unit"})
     );
     assert_eq!(data(&changes, "product", "KTG")["barcodes"], json!([]));
 
@@ -378,7 +378,8 @@ async fn pull_gives_each_branch_its_master_data_in_pages() {
     );
     assert!(!has(&changes, "user", &andi.to_string()));
 
-    // Tax rates: Indonesia's defaults.
+    // Tax rates: Indonesia's defaults (the effective percent the tills
+    // compute with; PMK 131/2024's classes, docs/money.md).
     assert_eq!(
         *data(&changes, "tax", "standard"),
         json!({"category": "standard", "rate": "11"})
@@ -392,7 +393,10 @@ async fn pull_gives_each_branch_its_master_data_in_pages() {
     assert_eq!(
         *data(&changes, "branch_settings", "JKT01"),
         json!({"branch": "JKT01", "name": "Jakarta Satu", "timezone": "Asia/Jakarta",
-               "currency": "IDR", "tax_mode": "inclusive", "receipt_header": "Jakarta Satu"})
+               "currency": "IDR", "tax_mode": "inclusive", "receipt_header": "Jakarta Satu",
+               "legal_name": null, "store_name": "Jakarta Satu", "address": null, "npwp": null,
+               "receipt_footer": null, "supervisor_discount_pct": null,
+               "tenders": ["cash", "card", "qris", "voucher"]})
     );
     assert_eq!(by_entity(&changes, "branch_settings").len(), 1);
 
@@ -952,14 +956,14 @@ async fn catalog_import_is_all_or_nothing_and_names_the_line() {
     );
     let unknown = env.csv(
         "tax.csv",
-        "sku,barcode,name,price,tax_category,stock\nNEW1,,Baru,1,luxury,\n",
+        "sku,barcode,name,price,tax_category,stock\nNEW1,,Baru,1,perhiasan,\n",
     );
     let text = admin::catalog::import(&env.pool, &unknown, None)
         .await
         .expect_err("refused")
         .to_string();
     assert!(
-        text.contains("line 2: tax category \"luxury\" is unknown"),
+        text.contains("line 2: tax category \"perhiasan\" is unknown"),
         "{text}"
     );
     let err = admin::catalog::import(&env.pool, &first, Some("NOPE"))

@@ -278,7 +278,7 @@ fn a_relay_that_alters_master_data_is_caught_and_the_old_values_are_kept() -> Re
             b"\"active\":true ",
         ),
         (
-            "UPDATE tax_rates SET rate = '12' WHERE category = 'standard'",
+            "UPDATE tax_rates SET rate = '12', nominal_rate = '12', dpp_numerator = 1, dpp_denominator = 1 WHERE category = 'standard'",
             b"\"rate\":\"12\"",
             b"\"rate\":\"00\"",
         ),

@@ -38,6 +38,7 @@ const STEPS: &[(&str, &str)] = &[
     step!("0008_signed_master_data.sql"),
     step!("0009_pin_lockout_journal.sql"),
     step!("0010_clock_watch.sql"),
+    step!("0011_branch_settings.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {

@@ -31,6 +31,11 @@ pub struct CatalogRow {
     pub tax_category: String,
     /// Thousandths of a unit; `None` when the column is empty.
     pub stock_milli: Option<i64>,
+    /// Optional column `category` (retail category); `None` when absent or empty.
+    pub category: Option<String>,
+    /// Optional column `unit`: `Some(true)` for `weighed`, `Some(false)` for
+    /// `unit`, `None` when absent or empty.
+    pub weighed: Option<bool>,
 }
 
 /// Why a catalog file was refused.
@@ -45,12 +50,24 @@ pub struct CatalogCsvError {
 }
 
 /// Parses and validates a whole catalog CSV. `file_name` only names the file
-/// in errors; `known_tax_categories` are the categories a row may use.
+/// in errors; `known_tax_categories` are the categories a row may use. The
+/// first bad line is the error.
 pub fn parse(
+    file_name: &str,
+    reader: impl Read,
+    known_tax_categories: &[String],
+) -> Result<Vec<CatalogRow>, CatalogCsvError> {
+    parse_all(file_name, reader, known_tax_categories).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// [`parse`], naming every bad line (in file order) rather than the first:
+/// what head office sees before it applies an upload. Never an empty error
+/// list.
+pub fn parse_all(
     file_name: &str,
     mut reader: impl Read,
     known_tax_categories: &[String],
-) -> Result<Vec<CatalogRow>, CatalogCsvError> {
+) -> Result<Vec<CatalogRow>, Vec<CatalogCsvError>> {
     let bad = |line: u64, detail: String| CatalogCsvError {
         file: file_name.to_owned(),
         line,
@@ -59,7 +76,7 @@ pub fn parse(
     let mut bytes = Vec::new();
     reader
         .read_to_end(&mut bytes)
-        .map_err(|e| bad(0, format!("cannot read the file: {e}")))?;
+        .map_err(|e| vec![bad(0, format!("cannot read the file: {e}"))])?;
     let lines = Lines::of(&bytes);
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -68,31 +85,76 @@ pub fn parse(
         .from_reader(bytes.as_slice());
     let headers = csv
         .headers()
-        .map_err(|e| bad(1, e.to_string()))?
+        .map_err(|e| vec![bad(1, e.to_string())])?
         .iter()
         .map(|h| h.to_ascii_lowercase())
         .collect::<Vec<_>>();
     let mut index = [0usize; 6];
     for (i, column) in COLUMNS.iter().enumerate() {
         index[i] = headers.iter().position(|h| h == column).ok_or_else(|| {
-            bad(
+            vec![bad(
                 1,
                 format!(
                     "missing column {column:?}; the header must name {}",
                     COLUMNS.join(", ")
                 ),
-            )
+            )]
         })?;
     }
+    let category_at = headers.iter().position(|h| h == "category");
+    let unit_at = headers.iter().position(|h| h == "unit");
+    let mut errors = Vec::new();
     let mut rows = Vec::new();
     let mut seen_sku: HashMap<String, u64> = HashMap::new();
     let mut seen_barcode: HashMap<String, u64> = HashMap::new();
     for record in csv.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| lines.at(p));
-            bad(line, e.to_string())
-        })?;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| lines.at(p));
+                errors.push(bad(line, e.to_string()));
+                // The reader cannot go on past a broken record.
+                break;
+            }
+        };
         let line = record.position().map_or(0, |p| lines.at(p));
+        match row(
+            &record,
+            line,
+            &index,
+            category_at,
+            unit_at,
+            &mut seen_sku,
+            &mut seen_barcode,
+            known_tax_categories,
+        ) {
+            Ok(r) => rows.push(r),
+            Err(detail) => errors.push(bad(line, detail)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if rows.is_empty() {
+        return Err(vec![bad(1, "no products in the file".into())]);
+    }
+    Ok(rows)
+}
+
+/// One record checked; the error is the detail for its line.
+#[allow(clippy::too_many_arguments)]
+fn row(
+    record: &csv::StringRecord,
+    line: u64,
+    index: &[usize; 6],
+    category_at: Option<usize>,
+    unit_at: Option<usize>,
+    seen_sku: &mut HashMap<String, u64>,
+    seen_barcode: &mut HashMap<String, u64>,
+    known_tax_categories: &[String],
+) -> Result<CatalogRow, String> {
+    let bad = |_line: u64, detail: String| detail;
+    {
         let field = |i: usize| record.get(index[i]).unwrap_or("");
         for (i, column) in COLUMNS.iter().enumerate() {
             if field(i).len() > MAX_FIELD {
@@ -193,7 +255,30 @@ pub fn parse(
                 Some(if negative { -q.milli() } else { q.milli() })
             }
         };
-        rows.push(CatalogRow {
+        let optional = |at: Option<usize>| {
+            at.and_then(|i| record.get(i))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let category = match optional(category_at) {
+            None => None,
+            Some(c) if c.len() > 64 || c.chars().any(char::is_control) => {
+                return Err(bad(
+                    line,
+                    format!("category {c:?} must be at most 64 bytes"),
+                ));
+            }
+            Some(c) => Some(c.to_owned()),
+        };
+        let weighed = match optional(unit_at).map(str::to_ascii_lowercase).as_deref() {
+            None => None,
+            Some("unit") => Some(false),
+            Some("weighed") => Some(true),
+            Some(other) => {
+                return Err(bad(line, format!("unit {other:?} must be unit or weighed")));
+            }
+        };
+        Ok(CatalogRow {
             line,
             sku,
             barcodes,
@@ -201,12 +286,10 @@ pub fn parse(
             price,
             tax_category,
             stock_milli,
-        });
+            category,
+            weighed,
+        })
     }
-    if rows.is_empty() {
-        return Err(bad(1, "no products in the file".into()));
-    }
-    Ok(rows)
 }
 
 /// Line numbers as an editor shows them. The CSV reader counts LF only, and
@@ -388,6 +471,8 @@ mod tests {
                 price: 72_000,
                 tax_category: "exempt".into(),
                 stock_milli: Some(12_500),
+                category: None,
+                weighed: None,
             }
         );
         assert_eq!(rows[1].stock_milli, None);
@@ -395,5 +480,26 @@ mod tests {
         assert_eq!(rows[2].barcodes, vec!["777"]);
         assert_eq!(rows[2].stock_milli, Some(-2_000));
         assert_eq!(rows[2].line, 4);
+    }
+
+    #[test]
+    fn every_bad_line_is_named_not_only_the_first() {
+        let csv = "sku,barcode,name,price,tax_category,stock,category,unit\n\
+                   A,1,Apel,1000,standard,,Buah,weighed\n\
+                   B,2,Bad price,abc,standard,,,\n\
+                   C,3,Ok,500,standard,,,unit\n\
+                   D,4,,700,standard,,,\n\
+                   E,5,Bad unit,700,standard,,,litre\n";
+        let errors = parse_all("c.csv", csv.as_bytes(), &cats()).expect_err("bad lines");
+        let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![3, 5, 6], "{errors:?}");
+        assert!(errors[2].detail.contains("litre"), "{}", errors[2]);
+        // `parse` reports the first of them.
+        let first = parse("c.csv", csv.as_bytes(), &cats()).expect_err("bad");
+        assert_eq!(first.line, 3);
+        let good = "sku,barcode,name,price,tax_category,stock,category,unit\nA,1,Apel,1000,standard,,Buah,weighed\n";
+        let rows = parse("c.csv", good.as_bytes(), &cats()).expect("valid");
+        assert_eq!(rows[0].category.as_deref(), Some("Buah"));
+        assert_eq!(rows[0].weighed, Some(true));
     }
 }

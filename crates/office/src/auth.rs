@@ -34,7 +34,8 @@ pub enum Role {
     Admin,
     /// Every branch; decides conflicts.
     Finance,
-    /// Only the branches listed for them; reads.
+    /// Only the branches listed for them: reads, and runs them (branch
+    /// prices, settings, devices, cashiers).
     Manager,
     /// Every branch and the audit log; reads only.
     Auditor,
@@ -79,6 +80,23 @@ impl Role {
 
     pub fn decides_conflicts(self) -> bool {
         matches!(self, Role::Admin | Role::Finance)
+    }
+
+    /// Products, chain-wide prices, catalog imports, tax classes: the
+    /// chain's master data.
+    pub fn manages_catalog(self) -> bool {
+        self == Role::Admin
+    }
+
+    /// Branch prices, settings, devices and cashiers of the caller's
+    /// branches.
+    pub fn manages_branches(self) -> bool {
+        matches!(self, Role::Admin | Role::Manager)
+    }
+
+    /// Office users and their roles.
+    pub fn manages_office_users(self) -> bool {
+        self == Role::Admin
     }
 }
 

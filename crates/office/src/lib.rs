@@ -10,14 +10,19 @@
 
 mod audit;
 pub mod auth;
+pub mod catalog;
 mod conflicts;
+mod devices;
 mod error;
 mod form;
+mod import;
 mod ledger;
 mod overview;
+mod people;
 mod receipts;
 mod reports;
 pub mod scope;
+pub mod settings;
 pub mod ui;
 pub mod users;
 mod verify;
@@ -119,6 +124,33 @@ pub fn router(pool: PgPool, config: OfficeConfig) -> Router {
         .route("/reports", get(reports::page))
         .route("/reports/csv", get(reports::csv))
         .route("/reports/xlsx", get(reports::xlsx))
+        .route("/catalog", get(catalog::list))
+        .route(
+            "/catalog/item/{sku}",
+            get(catalog::item).post(catalog::save_product),
+        )
+        .route("/catalog/item/{sku}/price", post(catalog::set_price))
+        .route(
+            "/catalog/import",
+            get(import::form)
+                .post(import::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(import::MAX_FILE_BYTES)),
+        )
+        .route("/catalog/import/{id}/apply", post(import::apply))
+        .route("/settings", get(settings::list))
+        .route(
+            "/branches/{code}/settings",
+            get(settings::page).post(settings::save),
+        )
+        .route("/devices", get(devices::page))
+        .route("/devices/enroll-code", post(devices::enroll_code))
+        .route("/devices/{device_id}/revoke", post(devices::revoke))
+        .route("/devices/{device_id}/readmit", post(devices::readmit))
+        .route("/people", get(people::page).post(people::add))
+        .route("/people/{id}/pin", post(people::reset_pin))
+        .route("/people/{id}/active", post(people::set_active))
+        .route("/users", get(people::users_page).post(people::add_user))
+        .route("/users/{id}", post(people::save_user))
         .route("/assets/{name}", get(asset))
         .fallback(not_found)
         .layer(middleware::from_fn(security_headers))

@@ -129,6 +129,11 @@ pub enum Nav {
     Conflicts,
     Reports,
     Audit,
+    Catalog,
+    Settings,
+    Devices,
+    People,
+    Users,
 }
 
 /// The frame every signed-in page shares.
@@ -156,6 +161,13 @@ pub fn page(s: &Session, nav: Nav, title: &str, back: &str, body: Markup) -> Mar
                         a href="/office/receipts" class=[(nav == Nav::Receipts).then_some("on")] { (l.t("Struk", "Receipts")) }
                         a href="/office/conflicts" class=[(nav == Nav::Conflicts).then_some("on")] { (l.t("Konflik", "Conflicts")) }
                         a href="/office/reports" class=[(nav == Nav::Reports).then_some("on")] { (l.t("Laporan", "Reports")) }
+                        a href="/office/catalog" class=[(nav == Nav::Catalog).then_some("on")] { (l.t("Katalog", "Catalog")) }
+                        a href="/office/settings" class=[(nav == Nav::Settings).then_some("on")] { (l.t("Pengaturan", "Settings")) }
+                        a href="/office/devices" class=[(nav == Nav::Devices).then_some("on")] { (l.t("Perangkat", "Devices")) }
+                        a href="/office/people" class=[(nav == Nav::People).then_some("on")] { (l.t("Kasir", "Cashiers")) }
+                        @if s.role.manages_office_users() {
+                            a href="/office/users" class=[(nav == Nav::Users).then_some("on")] { (l.t("Pengguna", "Users")) }
+                        }
                         @if s.role.sees_audit_log() {
                             a href="/office/audit" class=[(nav == Nav::Audit).then_some("on")] { (l.t("Log audit", "Audit log")) }
                         }

@@ -15,6 +15,7 @@
 
 mod canonical;
 mod chain;
+pub mod enroll_code;
 mod entry;
 mod error;
 mod hash;

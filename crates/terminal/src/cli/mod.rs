@@ -118,6 +118,8 @@ enum Command {
     Report(ReportCommand),
     #[command(subcommand)]
     Journal(JournalCommand),
+    #[command(subcommand)]
+    Cashier(CashierCommand),
     #[command(flatten)]
     Sync(sync::SyncCommand),
 }
@@ -174,6 +176,18 @@ enum ReportCommand {
     X,
     /// Closing report of the last closed shift.
     Z,
+}
+
+#[derive(Subcommand)]
+enum CashierCommand {
+    /// The people who may sign in at this till (as last pulled).
+    List,
+    /// Check a person's PIN as the till's sign-in does (counted, locks out
+    /// after repeated wrong PINs); the PIN is read from stdin.
+    Check {
+        /// Name or user id.
+        who: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -281,6 +295,29 @@ fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
             out.init(&report)
         }
         Command::Info => out.info(&open(&cli)?),
+        Command::Cashier(CashierCommand::List) => out.operators(
+            &sentra_terminal::pos::cashiers::list(open(&cli)?.connection())?,
+        ),
+        Command::Cashier(CashierCommand::Check { who }) => {
+            let mut t = open(&cli)?;
+            let people = sentra_terminal::pos::cashiers::list(t.connection())?;
+            let Some(person) = people.iter().find(|p| p.name == *who || p.user_id == *who) else {
+                bail!(
+                    "no active person {who:?} may sign in at this till; run `sentra-term sync` to pull head office's changes"
+                );
+            };
+            let mut pin = String::new();
+            std::io::stdin()
+                .read_line(&mut pin)
+                .context("reading the PIN from stdin")?;
+            let checked = sentra_terminal::pos::cashiers::verify_counted(
+                t.connection(),
+                &person.user_id,
+                pin.trim_end_matches(['\r', '\n']),
+            );
+            t.journal_pin_lockouts()?;
+            out.operators(std::slice::from_ref(&checked?))
+        }
         Command::Catalog(CatalogCommand::Import { file }) => {
             let summary = open(&cli)?.import_catalog(file)?;
             out.import(&summary)

@@ -69,6 +69,8 @@ impl Out {
             key_store: String,
             journal_entries: u64,
             last_hash: String,
+            /// What head office set for the branch, as last pulled.
+            branch_settings: Option<serde_json::Value>,
         }
         let tip = sentra_terminal::journal::tip(t.connection(), t.device_id())?;
         let m = t.manifest();
@@ -80,6 +82,7 @@ impl Out {
             key_store: format!("{:?}", m.key.kind).to_lowercase(),
             journal_entries: tip.seq,
             last_hash: tip.hash.to_hex(),
+            branch_settings: sentra_terminal::sync::branch_settings(t.connection(), &m.branch)?,
         };
         if self.json {
             return self.print_json(&info);
@@ -93,6 +96,15 @@ impl Out {
             info.journal_entries,
             info.last_hash
         );
+        if let Some(b) = &info.branch_settings {
+            let field = |k: &str| b.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_owned();
+            outln!(
+                "seller       {} ({})",
+                field("legal_name"),
+                field("store_name")
+            );
+            outln!("NPWP         {}", field("npwp"));
+        }
         Ok(())
     }
 
@@ -107,6 +119,16 @@ impl Out {
             s.updated,
             s.barcodes
         );
+        Ok(())
+    }
+
+    pub fn operators(&self, people: &[sentra_terminal::pos::cashiers::Operator]) -> Result<()> {
+        if self.json {
+            return self.print_json(people);
+        }
+        for p in people {
+            outln!("{:<12} {:<24} {}", p.role, p.name, p.user_id);
+        }
         Ok(())
     }
 

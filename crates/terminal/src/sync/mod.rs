@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 pub use backoff::{Backoff, full_jitter};
 pub use client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
-pub use pull::price_in_force;
+pub use pull::{branch_settings, price_in_force};
 pub use round::{DEFAULT_RELAY_STALL_MS, Outcome, RoundOptions, RoundRefusal, RoundReport};
 pub use state::{EntryStates, LastError, Refusal};
 pub use worker::{LoopEvent, LoopOptions, SyncLoop};

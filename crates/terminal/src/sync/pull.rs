@@ -268,10 +268,41 @@ fn apply_change(
                 ],
             )?;
         }
-        // branch_settings, device, and whatever a later server adds.
+        ("branch_settings", true) => {
+            tx.execute(
+                "DELETE FROM branch_settings WHERE branch = ?1",
+                [&change.key],
+            )?;
+        }
+        // Kept whole, as signed: the receipt and the till's rules read the
+        // fields they know (docs/sync-protocol.md, "Pull").
+        ("branch_settings", false) => {
+            if !change.data.is_object() {
+                return Ok(Applied::Unreadable);
+            }
+            tx.execute(
+                "INSERT INTO branch_settings (branch, data) VALUES (?1, ?2)
+                 ON CONFLICT (branch) DO UPDATE SET data = excluded.data",
+                params![change.key, change.data.to_string()],
+            )?;
+        }
+        // device, and whatever a later server adds.
         _ => return Ok(Applied::Ignored),
     }
     Ok(Applied::Yes)
+}
+
+/// The settings head office set for `branch`, as pulled; `None` before the
+/// first pull that carried them.
+pub fn branch_settings(conn: &Connection, branch: &str) -> Result<Option<serde_json::Value>> {
+    let data: Option<String> = conn
+        .query_row(
+            "SELECT data FROM branch_settings WHERE branch = ?1",
+            [branch],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(data.and_then(|d| serde_json::from_str(&d).ok()))
 }
 
 /// The price of `sku` in force at `now_ms`: the branch's own rows first,
