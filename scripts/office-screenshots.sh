@@ -11,5 +11,5 @@ scripts/install-deps.sh test
 cargo build -p sentra-sync --bin sentra-sync -p sentra-terminal --bin sentra-term --locked --quiet
 out="$PWD/docs/screenshots/office"
 mkdir -p "$out"
-SENTRA_OFFICE_SCREENSHOTS="$out" cargo test -p sentra-e2e --test office_browser --locked -- --nocapture
+SENTRA_OFFICE_SCREENSHOTS="$out" cargo test -p sentra-e2e --test office_browser --test office_reports_browser --locked -- --nocapture
 ls "$out"

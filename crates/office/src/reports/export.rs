@@ -28,6 +28,8 @@ use crate::error::{OfficeError, Result};
 const ROWS_IN_FLIGHT: usize = 256;
 /// CSV bytes gathered before a chunk goes out.
 const CHUNK: usize = 64 * 1024;
+/// The longest an export's query (and so its download) may run.
+const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 /// Rows of one worksheet (Excel's limit, less the header).
 const SHEET_ROWS: u32 = 1_048_575;
 
@@ -133,6 +135,12 @@ async fn start(
         // The transaction lives in this task for as long as rows flow.
         let run = async {
             let mut tx = crate::scope::for_role(&pool, &ids, Some(role), true, timeout).await?;
+            // The statement lasts as long as the download: a page's timeout
+            // would cut off a big export on a slow line.
+            sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+                .bind(EXPORT_TIMEOUT.as_millis().to_string())
+                .execute(&mut *tx)
+                .await?;
             {
                 let mut stream = query(&p).fetch(&mut *tx);
                 while let Some(row) = stream.try_next().await? {
