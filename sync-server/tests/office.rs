@@ -634,3 +634,152 @@ async fn finance_resolves_conflicts_in_bulk_with_a_comment_and_the_audit_log_kee
     }
     f.s.stop().await;
 }
+
+/// Issue 13: the pages that change the chain need a session, the session's
+/// CSRF token and a role that may make the change — and the database says
+/// the same when a query tries it without the page's checks.
+#[tokio::test]
+async fn the_chain_pages_need_a_session_a_token_and_a_role_that_may() {
+    let f = fixture(Default::default()).await;
+    let mut anon = OfficeClient::new(&f.s.url);
+    for p in [
+        "/office/catalog",
+        "/office/catalog/item/KOPI",
+        "/office/catalog/import",
+        "/office/settings",
+        "/office/branches/JKT01/settings",
+        "/office/devices",
+        "/office/people",
+        "/office/users",
+    ] {
+        assert_eq!(anon.get(p).await.status, 303, "GET {p} without a session");
+    }
+    let bdg = f.bdg_device.to_string();
+    let posts = [
+        "/office/catalog/item/KOPI/price".to_owned(),
+        "/office/catalog/item/KOPI".to_owned(),
+        "/office/branches/JKT01/settings".to_owned(),
+        "/office/devices/enroll-code".to_owned(),
+        format!("/office/devices/{bdg}/revoke"),
+        format!("/office/devices/{bdg}/readmit"),
+        "/office/people".to_owned(),
+        "/office/users".to_owned(),
+    ];
+    for p in &posts {
+        assert_eq!(anon.post(p, &[("csrf", "x")]).await.status, 401, "POST {p}");
+    }
+
+    let prices = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM prices")
+            .fetch_one(&f.s.pool)
+            .await
+            .expect("count")
+    };
+    let before = prices().await;
+    // An admin without the token: refused, nothing written.
+    let mut admin = OfficeClient::signed_in(&f.s.url, "admin@x.test", PW).await;
+    let r = admin
+        .post(
+            "/office/catalog/item/KOPI/price",
+            &[("csrf", "wrong"), ("price", "16000"), ("scope", "chain")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(prices().await, before);
+    // Roles that read do not write, whatever the form says.
+    for email in ["finance@x.test", "auditor@x.test"] {
+        let mut c = OfficeClient::signed_in(&f.s.url, email, PW).await;
+        assert_eq!(c.get("/office/catalog").await.status, 200, "{email} reads");
+        assert_eq!(c.get("/office/users").await.status, 403, "{email} users");
+        let csrf = c.csrf.clone();
+        for (path, form) in [
+            (
+                "/office/catalog/item/KOPI/price",
+                vec![("price", "1"), ("scope", "JKT01")],
+            ),
+            (
+                "/office/catalog/item/KOPI/price",
+                vec![("price", "1"), ("scope", "chain")],
+            ),
+            (
+                "/office/branches/JKT01/settings",
+                vec![("tenders", "cash"), ("npwp", "012345678901000")],
+            ),
+            ("/office/devices/enroll-code", vec![("branch", "JKT01")]),
+        ] {
+            let mut form = form.clone();
+            form.push(("csrf", &csrf));
+            let r = c.post(path, &form).await;
+            assert_eq!(r.status, 403, "{email} POST {path}");
+        }
+    }
+    assert_eq!(prices().await, before);
+    let npwp: Option<String> = sqlx::query_scalar("SELECT npwp FROM branches WHERE code = 'JKT01'")
+        .fetch_one(&f.s.pool)
+        .await
+        .expect("branch");
+    assert_eq!(npwp, None);
+    // Search text is data, never SQL.
+    for q in ["' OR 1=1 --", "%", "_", "\\"] {
+        let r = admin
+            .get(&format!(
+                "/office/catalog?q={}",
+                sentra_office::ui::url_encode(q)
+            ))
+            .await;
+        assert_eq!(r.status, 200, "search {q:?}");
+        assert!(
+            !r.body.contains(">KOPI<"),
+            "search {q:?} matched everything"
+        );
+    }
+
+    // Below the pages: a manager's transaction cannot write chain-wide rows
+    // or another branch's, an admin's can.
+    let manager: Uuid =
+        sqlx::query_scalar("SELECT user_id FROM office_users WHERE email = 'jkt@x.test'")
+            .fetch_one(&f.s.pool)
+            .await
+            .expect("manager");
+    let timeout = std::time::Duration::from_secs(5);
+    for (sql, what) in [
+        (
+            "INSERT INTO prices (sku, branch_id, price, effective_from) VALUES ('KOPI', NULL, 1, now())",
+            "a chain-wide price",
+        ),
+        (
+            "INSERT INTO prices (sku, branch_id, price, effective_from)
+             SELECT 'KOPI', branch_id, 1, now() FROM branches WHERE code = 'BDG01'",
+            "another branch's price",
+        ),
+        (
+            "UPDATE products SET name = 'x' WHERE sku = 'KOPI'",
+            "a product",
+        ),
+        ("UPDATE office_users SET role = 'admin'", "office users"),
+    ] {
+        let mut tx = sentra_office::scope::for_user(&f.s.pool, manager, false, timeout)
+            .await
+            .expect("scoped");
+        let done = sqlx::query(sql).execute(&mut *tx).await;
+        let wrote = done.as_ref().map_or(0, |d| d.rows_affected());
+        assert_eq!(wrote, 0, "a manager's transaction wrote {what}: {done:?}");
+    }
+    let mut tx = sentra_office::scope::for_user(&f.s.pool, manager, false, timeout)
+        .await
+        .expect("scoped");
+    sqlx::query(
+        "INSERT INTO prices (sku, branch_id, price, effective_from)
+         SELECT 'KOPI', branch_id, 14500, now() FROM branches WHERE code = 'JKT01'",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("a manager sets their own branch's price");
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM office_users")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count");
+    assert_eq!(seen, 0, "a manager's transaction sees no office users");
+    tx.rollback().await.expect("rollback");
+    f.s.stop().await;
+}

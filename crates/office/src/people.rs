@@ -144,7 +144,7 @@ pub async fn page(State(office): State<Office>, s: Session, uri: Uri) -> Result<
                     tr data-person=(r.2) {
                         td { (r.1.as_deref().unwrap_or(l.t("semua cabang", "every branch"))) }
                         td { (r.2) }
-                        td { (r.3) }
+                        td { (if r.3 == "supervisor" { "supervisor" } else { l.t("kasir", "cashier") }) }
                         td { @if r.4 { span.ok { (l.t("aktif", "active")) } } @else {
                             span.bad { (l.t("nonaktif", "disabled")) } @if let Some(why) = &r.5 { br; small { (why) } } } }
                         td { (ui::datetime(l, r.6, tz)) }
