@@ -734,6 +734,43 @@ async fn the_chain_pages_need_a_session_a_token_and_a_role_that_may() {
         );
     }
 
+    // An upload whose barcode another product keeps is refused whole, by
+    // line; a product the file lists may hand its barcode over.
+    sqlx::query("UPDATE products SET barcodes = '{8991}' WHERE sku = 'KOPI'")
+        .execute(&f.s.pool)
+        .await
+        .expect("barcode");
+    let header = "sku,barcode,name,price,tax_category,stock\n";
+    admin.get("/office/catalog/import").await;
+    let r = admin
+        .upload(
+            "/office/catalog/import",
+            "c.csv",
+            &format!("{header}TEH,8990,Teh,5000,standard,\nGULA,8991,Gula,9000,exempt,\n"),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body
+            .contains("baris 3: barcode 8991 already belongs to product KOPI"),
+        "{}",
+        r.body
+    );
+    let r = admin
+        .upload(
+            "/office/catalog/import",
+            "c.csv",
+            &format!("{header}KOPI,,Kopi Susu,15000,standard,\nGULA,8991,Gula,9000,exempt,\n"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("id=\"apply\""), "{}", r.body);
+    let products: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&f.s.pool)
+        .await
+        .expect("count");
+    assert_eq!(products, 1, "a preview applies nothing");
+
     // Below the pages: a manager's transaction cannot write chain-wide rows
     // or another branch's, an admin's can.
     let manager: Uuid =

@@ -48,7 +48,6 @@ type ListRow = (
     String,
     bool,
     Option<i64>,
-    i64,
 );
 
 /// `GET /office/catalog?q=&page=`.
@@ -70,26 +69,38 @@ pub async fn list(State(office): State<Office>, s: Session, uri: Uri) -> Result<
             .ok_or_else(|| OfficeError::BadInput(format!("not a page number: {p:?}")))?,
     };
     let mut tx = scope::read(&office, &s).await?;
-    let rows: Vec<ListRow> = sqlx::query_as(
+    const MATCH: &str =
+        "($1 = '' OR p.sku ILIKE $2 OR lower(p.name) LIKE $3 OR $1 = ANY (p.barcodes))";
+    let prefix = format!("{}%", like_escape(&text));
+    let inside = format!("%{}%", like_escape(&text.to_lowercase()));
+    // The page in SKU order (the primary key's order, so a deep page is an
+    // index walk), its prices only for the 50 rows shown; the count apart.
+    let rows: Vec<ListRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT p.sku, p.name, p.barcodes, p.category, p.tax_category, p.unit, p.active,
                 (SELECT r.price FROM prices r
                  WHERE r.sku = p.sku AND r.branch_id IS NULL AND r.effective_from <= now()
-                 ORDER BY r.effective_from DESC, r.price_id DESC LIMIT 1),
-                count(*) OVER ()
+                 ORDER BY r.effective_from DESC, r.price_id DESC LIMIT 1)
          FROM products p
-         WHERE $1 = '' OR p.sku ILIKE $2 OR lower(p.name) LIKE $3 OR $1 = ANY (p.barcodes)
+         WHERE {MATCH}
          ORDER BY p.sku
-         LIMIT $4 OFFSET $5",
-    )
+         LIMIT $4 OFFSET $5"
+    )))
     .bind(&text)
-    .bind(format!("{}%", like_escape(&text)))
-    .bind(format!("%{}%", like_escape(&text.to_lowercase())))
+    .bind(&prefix)
+    .bind(&inside)
     .bind(PAGE)
     .bind((page - 1) * PAGE)
     .fetch_all(&mut *tx)
     .await?;
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM products p WHERE {MATCH}"
+    )))
+    .bind(&text)
+    .bind(&prefix)
+    .bind(&inside)
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
-    let total = rows.first().map_or(0, |r| r.8);
     let pages = (total + PAGE - 1) / PAGE;
     let link = |p: i64| format!("/office/catalog?q={}&page={p}", ui::url_encode(&text));
     let body = html! {

@@ -149,15 +149,21 @@ async fn barcode_clashes(
             skus.push(r.sku.as_str());
         }
     }
+    // Hash joins both ways: a barcode of the file held by a product that
+    // the file does not list (a product the file lists may hand its
+    // barcode over).
     let clashes: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT f.code, f.sku, p.sku
-         FROM unnest($1::text[], $2::text[]) AS f(code, sku)
-         JOIN products p ON f.code = ANY (p.barcodes) AND p.sku <> f.sku
-         WHERE NOT (p.sku = ANY ($2))
+        "WITH f AS (SELECT code, sku FROM unnest($1::text[], $2::text[]) AS f(code, sku))
+         SELECT f.code, f.sku, held.sku
+         FROM f
+         JOIN (SELECT p.sku, u.code FROM products p CROSS JOIN LATERAL unnest(p.barcodes) AS u(code)) held
+           ON held.code = f.code AND held.sku <> f.sku
+         WHERE NOT (held.sku = ANY ($3))
          ORDER BY f.sku LIMIT 100",
     )
     .bind(&codes)
     .bind(&skus)
+    .bind(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
     .await?;
     let line_of: HashMap<&str, u64> = rows.iter().map(|r| (r.sku.as_str(), r.line)).collect();

@@ -105,6 +105,31 @@ impl OfficeClient {
         self.take(resp).await
     }
 
+    /// A file upload as the page's form sends it (multipart: the session's
+    /// CSRF token and `file`).
+    pub async fn upload(&mut self, path: &str, file_name: &str, content: &str) -> Page {
+        let boundary = "sentra-test-boundary-41c9";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+             Content-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n",
+            self.csrf
+        );
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        self.take(resp).await
+    }
+
     /// Signs in; returns the answer to the POST.
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         let form = self.get("/office/signin").await;
