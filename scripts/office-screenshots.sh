@@ -15,4 +15,6 @@ mkdir -p "$out"
 SENTRA_OFFICE_SCREENSHOTS="$out" cargo test -p sentra-e2e --test office_browser --locked -- --nocapture
 # The pages that run the chain (tests/tests/office_manage_browser.rs → tests/office/manage.mjs).
 SENTRA_OFFICE_SCREENSHOTS="$out" cargo test -p sentra-e2e --test office_manage_browser --locked -- --nocapture
+# The reports and the PPN return (tests/tests/office_reports_browser.rs → tests/office/reports.mjs).
+SENTRA_OFFICE_SCREENSHOTS="$out" cargo test -p sentra-e2e --test office_reports_browser --locked -- --nocapture
 ls "$out"

@@ -44,6 +44,22 @@ use uuid::Uuid;
 // ------------------------------------------------------------------ config
 
 const TARGET_P95: Duration = Duration::from_millis(200);
+/// Every report, month or year, all branches (issue 13).
+const REPORT_P95: Duration = Duration::from_millis(500);
+const REPORT_REQUESTS: usize = 5;
+const REPORTS: [&str; 11] = [
+    "items",
+    "categories",
+    "cashiers",
+    "payments",
+    "hours",
+    "discounts",
+    "voids",
+    "refunds",
+    "shifts",
+    "ledger",
+    "ppn",
+];
 const TZ: &str = "Asia/Jakarta";
 /// The branch the ledger, SKU and till cases look at, and the manager's.
 const FOCUS: &str = "B07";
@@ -613,6 +629,7 @@ async fn sign_receipts(
             paid: s.9,
             change: s.10,
             cashier: s.4.clone(),
+            discount_approved_by: None,
         };
         let wall_ms = s.3.timestamp_millis();
         let prev = Hash(sha2::Sha256::digest(seq.to_le_bytes()).into());
@@ -750,6 +767,8 @@ struct Outcome {
     stats: Stats,
     shown: String,
     bytes: usize,
+    /// `<tr>` in the report table's body.
+    body_rows: usize,
 }
 
 /// What a page showed: rows of its tables, counted by their data attributes.
@@ -820,6 +839,13 @@ async fn run_case(
         stats: stats(&samples),
         shown: shown(&last),
         bytes: last.len(),
+        body_rows: last.split_once("<tbody>").map_or(0, |(_, b)| {
+            b.split("</tbody>")
+                .next()
+                .unwrap_or("")
+                .matches("<tr")
+                .count()
+        }),
     })
 }
 
@@ -1135,6 +1161,59 @@ async fn run(cfg: &Config, db: &sentra_pg_harness::BenchDatabase) -> Result<()> 
             missed.push(case.name.clone());
         }
     }
+    // 4. Reports over every branch, a month and a year: fewer runs (each
+    // year-long report reads every line of the year).
+    let rcfg = Config {
+        requests: REPORT_REQUESTS.min(cfg.requests),
+        warmup: 1,
+        ..*cfg
+    };
+    println!(
+        "\nreports ({} timed runs each after 1 warm-up), target p95 ≤ {} ms",
+        rcfg.requests,
+        REPORT_P95.as_millis()
+    );
+    for kind in REPORTS {
+        for (label, period) in [("month", &month), ("year", &year)] {
+            let case = Case {
+                name: format!("report {kind}, {label}, {} branches", cfg.branches),
+                who: "admin",
+                paths: vec![format!("/office/reports?report={kind}&{period}")],
+            };
+            // A report that fails (e.g. hits the statement timeout) is a
+            // finding, not the end of the run.
+            let o = match run_case(&http, &base, &admin, &case, &rcfg).await {
+                Ok(o) => o,
+                Err(e) => {
+                    println!("{:<58} {:<8} FAILED: {e:#}", case.name, case.who);
+                    missed.push(case.name.clone());
+                    continue;
+                }
+            };
+            let ok = o.stats.p95 <= REPORT_P95;
+            println!(
+                "{:<58} {:<8} {:>8} {:>8} {:>8}  {:<30} {:>8.1}  {}",
+                case.name,
+                case.who,
+                ms(o.stats.p50),
+                ms(o.stats.p95),
+                ms(o.stats.max),
+                format!("{} rows", o.body_rows),
+                o.bytes as f64 / 1024.0,
+                if ok { "ok" } else { "MISS" }
+            );
+            if !ok {
+                missed.push(case.name.clone());
+            }
+        }
+    }
+
+    // 5. Year-long exports of every branch from `sentra-sync serve` in its
+    // own process, so its peak memory (VmHWM) is the export's alone.
+    if let Err(e) = exports(cfg, db.url(), &year).await {
+        println!("exports FAILED: {e:#}");
+    }
+
     // Row-level security, once: the manager does not see another branch.
     let other = http
         .get(format!("{base}/office/branches/B08"))
@@ -1169,6 +1248,107 @@ async fn run(cfg: &Config, db: &sentra_pg_harness::BenchDatabase) -> Result<()> 
     }
     pool.close().await;
     running.stop().await?;
+    Ok(())
+}
+
+/// Peak resident memory of process `pid` (VmHWM), KiB.
+fn peak_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/PID/status")
+}
+
+/// Starts `sentra-sync serve` on a free port, times year-long CSV and XLSX
+/// exports of every branch, and prints the server's peak memory after each.
+async fn exports(cfg: &Config, url: &str, year: &str) -> Result<()> {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sentra-sync"))
+        .args(["--database-url", url, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting sentra-sync serve")?;
+    let pid = child.id().context("no pid")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let base = loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .context("serve did not start in 60 s")??
+            .context("serve exited")?;
+        if let Some(b) = line.strip_prefix("listening on ") {
+            break b.trim().to_owned();
+        }
+    };
+    let http = http_client()?;
+    let admin = sign_in(&http, &base, ADMIN).await?;
+    let _ = http
+        .get(format!("{base}/office/reports?report=ledger"))
+        .header(reqwest::header::COOKIE, &admin)
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    println!(
+        "\nexports, {} branches, {} days, from `sentra-sync serve` (pid {pid}); peak RSS before: {:.1} MiB",
+        cfg.branches,
+        cfg.days,
+        peak_kib(pid)? as f64 / 1024.0
+    );
+    println!(
+        "{:<44} {:>10} {:>12} {:>10} {:>16}",
+        "export", "seconds", "rows", "MiB", "server peak MiB"
+    );
+    for (kind, ext) in [
+        ("ledger", "csv"),
+        ("items", "csv"),
+        ("discounts", "csv"),
+        ("discounts", "xlsx"),
+        ("shifts", "xlsx"),
+    ] {
+        let t = Instant::now();
+        let mut resp = http
+            .get(format!("{base}/office/reports/{ext}?report={kind}&{year}"))
+            .header(reqwest::header::COOKIE, &admin)
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            println!("{kind}.{ext}: HTTP {}", resp.status());
+            continue;
+        }
+        let (mut bytes, mut newlines) = (0usize, 0usize);
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    bytes += chunk.len();
+                    newlines += chunk.iter().filter(|b| **b == b'\n').count();
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    println!("{kind}.{ext}: cut off after {bytes} bytes: {e}");
+                    break;
+                }
+            }
+        }
+        let took = t.elapsed();
+        println!(
+            "{:<44} {:>10.2} {:>12} {:>10.1} {:>16.1}",
+            format!("{kind}.{ext}, year, all branches"),
+            took.as_secs_f64(),
+            if ext == "csv" {
+                thousands(newlines as i64 - 1)
+            } else {
+                "—".into()
+            },
+            bytes as f64 / 1_048_576.0,
+            peak_kib(pid)? as f64 / 1024.0
+        );
+    }
+    child.kill().await.context("stopping serve")?;
     Ok(())
 }
 

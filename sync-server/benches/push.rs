@@ -720,6 +720,7 @@ fn sale(rng: &mut Rng, items: &[Item], receipt_no: String, shift_id: Uuid) -> Sa
         paid,
         change: paid - total,
         cashier: Some("Siti".into()),
+        discount_approved_by: None,
     }
 }
 

@@ -135,6 +135,7 @@ fn ring(data_dir: &Path, n: u64) -> Result<()> {
             reference: None,
         }],
         cashier: None,
+        discount_approved_by: None,
     };
     for _ in 0..n {
         t.sell(&request)?;

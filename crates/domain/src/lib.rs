@@ -5,6 +5,7 @@
 pub mod error;
 pub mod money;
 pub mod pin;
+pub mod ppn;
 pub mod pricing;
 pub mod product;
 pub mod quantity;

@@ -277,3 +277,65 @@ fn rule8_refund_proportional() {
         Err(DomainError::OverRefund { .. })
     ));
 }
+
+#[test]
+fn rule9_ppn_return() {
+    use sentra_domain::ppn::{ClassSums, DppFraction, ReturnLine, return_line};
+    // The tills' inclusive line taxes (rule 6) of the example's lines.
+    let tax = |net: i64, rate| line_tax(idr(net), rate, TaxMode::Inclusive).unwrap().0;
+    assert_eq!(tax(55_500, dec!(11)), idr(5_500));
+    assert_eq!(tax(10_000, dec!(11)), idr(991));
+    assert_eq!(tax(112_000, dec!(12)), idr(12_000));
+    assert_eq!(tax(20_000, dec!(0)), idr(0));
+
+    let ordinary = ClassSums {
+        sales_incl: 65_500,
+        ppn: 5_500 + 991,
+    };
+    assert_eq!(
+        return_line(ordinary, DppFraction::NILAI_LAIN, false).unwrap(),
+        ReturnLine {
+            sales_incl: 65_500,
+            harga_jual: 59_009,
+            dpp: 54_092,
+            ppn: 6_491
+        }
+    );
+    let luxury = ClassSums {
+        sales_incl: 112_000,
+        ppn: 12_000,
+    };
+    assert_eq!(
+        return_line(luxury, DppFraction::FULL, false).unwrap(),
+        ReturnLine {
+            sales_incl: 112_000,
+            harga_jual: 100_000,
+            dpp: 100_000,
+            ppn: 12_000
+        }
+    );
+    let exempt = ClassSums {
+        sales_incl: 20_000,
+        ppn: 0,
+    };
+    assert_eq!(
+        return_line(exempt, DppFraction::FULL, true).unwrap(),
+        ReturnLine {
+            sales_incl: 20_000,
+            harga_jual: 20_000,
+            dpp: 0,
+            ppn: 0
+        }
+    );
+    // The Rp 10.000 ordinary line refunded in the same month.
+    let refunded = ClassSums {
+        sales_incl: 65_500 - 10_000,
+        ppn: 6_491 - 991,
+    };
+    assert_eq!(
+        return_line(refunded, DppFraction::NILAI_LAIN, false)
+            .unwrap()
+            .dpp,
+        45_833
+    );
+}

@@ -451,6 +451,7 @@ mod tests {
             paid: 20_000,
             change: 6_680,
             cashier: None,
+            discount_approved_by: None,
         }
     }
 

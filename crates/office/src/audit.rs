@@ -128,6 +128,7 @@ pub async fn page(State(office): State<Office>, s: Session, uri: Uri) -> Result<
         "office_user_set",
         "conflict_resolved",
         "conflict_dismissed",
+        "export",
     ];
     let body = html! {
         form.filters method="get" action="/office/audit" {

@@ -16,6 +16,9 @@ pub enum OfficeError {
     /// a valid CSRF token).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A branch asked for by name that the caller may not see (reports).
+    #[error("you may not see branch {0}")]
+    NotYourBranch(String),
     /// Not there — or not in the caller's branches, which looks the same.
     #[error("not found")]
     NotFound,
@@ -44,6 +47,10 @@ impl IntoResponse for OfficeError {
             }
             OfficeError::Unauthorized => (StatusCode::UNAUTHORIZED, "Sign in first.".to_owned()),
             OfficeError::Forbidden(m) => (StatusCode::FORBIDDEN, (*m).to_owned()),
+            OfficeError::NotYourBranch(code) => (
+                StatusCode::FORBIDDEN,
+                format!("You may not report on branch {code}: it is not one of your branches."),
+            ),
             OfficeError::NotFound => (StatusCode::NOT_FOUND, "Not found".to_owned()),
             OfficeError::BadInput(m) => (StatusCode::BAD_REQUEST, m.clone()),
             OfficeError::Throttled => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),

@@ -1,6 +1,7 @@
 //! Head office in the browser, served under `/office` by `sentra-sync
 //! serve`: sign-in and roles, the overview, branch ledgers, receipts with
-//! their signed journal entries, the conflict queue and the audit log.
+//! their signed journal entries, the conflict queue, the audit log, and
+//! reports with their CSV and XLSX exports (the PPN return among them).
 //!
 //! Server-rendered HTML (maud); the one script is Chart.js (bundled) plus a
 //! few lines of ours. Every asset is compiled into the binary. Every query a
@@ -19,6 +20,7 @@ mod ledger;
 mod overview;
 mod people;
 mod receipts;
+mod reports;
 pub mod scope;
 pub mod settings;
 pub mod ui;
@@ -119,6 +121,9 @@ pub fn router(pool: PgPool, config: OfficeConfig) -> Router {
         .route("/conflicts", get(conflicts::page))
         .route("/conflicts/decide", post(conflicts::decide))
         .route("/audit", get(audit::page))
+        .route("/reports", get(reports::page))
+        .route("/reports/csv", get(reports::csv))
+        .route("/reports/xlsx", get(reports::xlsx))
         .route("/catalog", get(catalog::list))
         .route(
             "/catalog/item/{sku}",

@@ -127,6 +127,7 @@ pub enum Nav {
     Branch,
     Receipts,
     Conflicts,
+    Reports,
     Audit,
     Catalog,
     Settings,
@@ -159,6 +160,7 @@ pub fn page(s: &Session, nav: Nav, title: &str, back: &str, body: Markup) -> Mar
                         }
                         a href="/office/receipts" class=[(nav == Nav::Receipts).then_some("on")] { (l.t("Struk", "Receipts")) }
                         a href="/office/conflicts" class=[(nav == Nav::Conflicts).then_some("on")] { (l.t("Konflik", "Conflicts")) }
+                        a href="/office/reports" class=[(nav == Nav::Reports).then_some("on")] { (l.t("Laporan", "Reports")) }
                         a href="/office/catalog" class=[(nav == Nav::Catalog).then_some("on")] { (l.t("Katalog", "Catalog")) }
                         a href="/office/settings" class=[(nav == Nav::Settings).then_some("on")] { (l.t("Pengaturan", "Settings")) }
                         a href="/office/devices" class=[(nav == Nav::Devices).then_some("on")] { (l.t("Perangkat", "Devices")) }

@@ -82,6 +82,10 @@ pub struct SaleCompleted {
     pub change: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cashier: Option<String>,
+    /// The supervisor who approved a discount above the branch's threshold
+    /// (head office's discount report); absent when none was needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_approved_by: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -132,6 +132,7 @@ fn sale_completed() -> Entry {
             paid: 45_000,
             change: 2_800,
             cashier: Some("Siti".into()),
+            discount_approved_by: None,
         },
     )
 }

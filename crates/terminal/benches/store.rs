@@ -499,6 +499,7 @@ fn sale_request(catalog: &Catalog, rng: &mut Rng) -> SaleRequest {
             reference: None,
         }],
         cashier: Some("BENCH".into()),
+        discount_approved_by: None,
     }
 }
 

@@ -70,6 +70,8 @@ pub struct SaleRequest {
     pub cart_discount: Option<Discount>,
     pub tenders: Vec<Tender>,
     pub cashier: Option<String>,
+    /// The supervisor who approved a discount above the threshold.
+    pub discount_approved_by: Option<String>,
 }
 
 /// What the cashier needs after a sale: the receipt number and its figures.
@@ -416,6 +418,7 @@ impl Terminal {
             &priced,
             &settlement,
             request.cashier.clone(),
+            request.discount_approved_by.clone(),
         );
         self.ctx.commit(tx, payload)
     }
@@ -848,6 +851,7 @@ fn sale_payload(
     priced: &PricedSale,
     settlement: &Settlement,
     cashier: Option<String>,
+    discount_approved_by: Option<String>,
 ) -> SaleCompleted {
     SaleCompleted {
         receipt_no,
@@ -892,6 +896,7 @@ fn sale_payload(
         paid: settlement.paid.minor(),
         change: settlement.change.minor(),
         cashier,
+        discount_approved_by,
     }
 }
 

@@ -167,6 +167,15 @@ fn big_discounts_and_voids_need_a_supervisor_pin() {
     s.set_cart_discount(Some(amount), Some("999999")).unwrap();
     let done = s.pay(&cash(3_950)).unwrap();
     assert_eq!(done.total, 3_950);
+    // The approver is signed into the sale, for head office's discount report.
+    let t = s.terminal();
+    let sale = sentra_terminal::projection::load_sale_payload(
+        t.connection(),
+        t.device_id(),
+        &done.receipt_no,
+    )
+    .unwrap();
+    assert_eq!(sale.discount_approved_by.as_deref(), Some("Budi"));
     assert_eq!(
         code(s.void(&done.receipt_no, None, None).unwrap_err()),
         "supervisor_required"

@@ -217,6 +217,7 @@ fn till(root: &Path, server: &str, relay: Option<&str>) -> Terminal {
                 reference: None,
             }],
             cashier: None,
+            discount_approved_by: None,
         })
         .unwrap();
     }

@@ -355,6 +355,7 @@ pub fn sale_with(
         paid: gross,
         change: 0,
         cashier: Some("Siti".into()),
+        discount_approved_by: None,
     }
 }
 

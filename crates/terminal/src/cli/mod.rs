@@ -369,6 +369,7 @@ fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
                     .map(|t| args::tender(t))
                     .collect::<Result<_>>()?,
                 cashier: cashier.clone(),
+                discount_approved_by: None,
             };
             out.sale(&open(&cli)?.sell(&request)?)
         }

@@ -64,6 +64,10 @@ pub struct CartItem {
 pub struct Cart {
     pub items: Vec<CartItem>,
     pub discount: Option<DiscountInput>,
+    /// The supervisor who last approved a discount on this cart (signed
+    /// into the sale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_approved_by: Option<String>,
 }
 
 /// Largest quantity on one line: 99,999 units (or kg).

@@ -436,7 +436,9 @@ impl PosSession {
             .lines
             .get(index as usize)
             .ok_or_else(|| TerminalError::invalid("line", "not in the cart"))?;
-        self.approve_discount(line.line_discount, line.gross, supervisor_pin)?;
+        if let Some(by) = self.approve_discount(line.line_discount, line.gross, supervisor_pin)? {
+            trial.discount_approved_by = Some(by);
+        }
         self.cart = trial;
         self.changed = Some(index as usize);
         self.cart()
@@ -452,27 +454,32 @@ impl PosSession {
         trial.discount = discount;
         let priced = self.price(&trial)?;
         let base = Money::idr(priced.gross.minor() - priced.line_discounts.minor());
-        self.approve_discount(priced.cart_discount_amount, base, supervisor_pin)?;
+        if let Some(by) =
+            self.approve_discount(priced.cart_discount_amount, base, supervisor_pin)?
+        {
+            trial.discount_approved_by = Some(by);
+        }
         self.cart = trial;
         self.cart()
     }
 
     /// A discount of `amount` on `base` above the threshold needs a
-    /// supervisor (signed in, or by PIN).
+    /// supervisor (signed in, or by PIN); the approver's name, when one was
+    /// needed.
     fn approve_discount(
         &mut self,
         amount: Money,
         base: Money,
         supervisor_pin: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         if cart::needs_supervisor(amount, base, self.settings.threshold()?) {
             let why = format!(
                 "a discount above {}%",
                 self.settings.supervisor_discount_pct
             );
-            self.supervisor(supervisor_pin, &why)?;
+            return Ok(Some(self.supervisor(supervisor_pin, &why)?.name));
         }
-        Ok(())
+        Ok(None)
     }
 
     fn price(&self, cart: &Cart) -> Result<sentra_domain::PricedSale> {
@@ -619,6 +626,7 @@ impl PosSession {
                 .transpose()?,
             tenders: domain_tenders,
             cashier: Some(cashier),
+            discount_approved_by: self.cart.discount_approved_by.clone(),
         };
         let sale = self.terminal.sell(&request)?;
         self.cart = Cart::default();

@@ -1,0 +1,587 @@
+//! What each report is: its columns and its one query. Every query takes
+//! the same three parameters — `$1` the branch ids asked for (`int[]`),
+//! `$2` and `$3` the first and last business date — and runs under the
+//! caller's row-level security (`scope`), so a branch outside the caller's
+//! set yields no rows even if it were asked for.
+//!
+//! The figures are those of `sentra-sync ledger` (sync-server
+//! `admin/ledger.rs`): sales that stand (not voided) on their business
+//! date; refunds on the refund's business date; tax = sales' tax − refunds'
+//! tax; payments net of change, voids and refunds.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+
+use crate::error::{OfficeError, Result};
+use crate::ui::Lang;
+
+/// How a column's values are typed, shown and exported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Text,
+    /// A count.
+    Int,
+    /// Whole rupiah.
+    Money,
+    /// Thousandths of a unit (`quantity_milli`).
+    Qty,
+    Date,
+    /// The first day of a month.
+    Month,
+    /// Local time in the branch's zone.
+    DateTime,
+}
+
+pub struct Column {
+    /// The CSV header and the `data-col` of the page's cells.
+    pub key: &'static str,
+    pub id: &'static str,
+    pub en: &'static str,
+    pub ty: Ty,
+}
+
+/// A column as a literal, so the lists below are promoted to statics.
+macro_rules! col {
+    ($key:literal, $id:literal, $en:literal, $ty:ident $(,)?) => {
+        Column {
+            key: $key,
+            id: $id,
+            en: $en,
+            ty: Ty::$ty,
+        }
+    };
+}
+
+/// One value of a report row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Text(Option<String>),
+    Int(i64),
+    Money(i64),
+    Qty(i64),
+    Date(NaiveDate),
+    Month(NaiveDate),
+    DateTime(Option<NaiveDateTime>),
+    /// A number that may be absent (an open shift's counted cash).
+    Empty,
+}
+
+impl Cell {
+    /// The number a total adds, if this cell is one.
+    pub fn number(&self) -> Option<i64> {
+        match self {
+            Cell::Int(v) | Cell::Money(v) | Cell::Qty(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Items,
+    Categories,
+    Cashiers,
+    Payments,
+    Hours,
+    Discounts,
+    Voids,
+    Refunds,
+    Shifts,
+    Ledger,
+    Ppn,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 11] = [
+        Kind::Items,
+        Kind::Categories,
+        Kind::Cashiers,
+        Kind::Payments,
+        Kind::Hours,
+        Kind::Discounts,
+        Kind::Voids,
+        Kind::Refunds,
+        Kind::Shifts,
+        Kind::Ledger,
+        Kind::Ppn,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Kind::Items => "items",
+            Kind::Categories => "categories",
+            Kind::Cashiers => "cashiers",
+            Kind::Payments => "payments",
+            Kind::Hours => "hours",
+            Kind::Discounts => "discounts",
+            Kind::Voids => "voids",
+            Kind::Refunds => "refunds",
+            Kind::Shifts => "shifts",
+            Kind::Ledger => "ledger",
+            Kind::Ppn => "ppn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.slug() == s)
+            .ok_or_else(|| OfficeError::BadInput(format!("no such report: {s:?}")))
+    }
+
+    pub fn title(self, l: Lang) -> &'static str {
+        match self {
+            Kind::Items => l.t("Penjualan per barang", "Sales by item"),
+            Kind::Categories => l.t("Penjualan per kategori", "Sales by category"),
+            Kind::Cashiers => l.t("Penjualan per kasir", "Sales by cashier"),
+            Kind::Payments => l.t("Per metode pembayaran", "By payment method"),
+            Kind::Hours => l.t("Penjualan per jam", "Sales by hour of day"),
+            Kind::Discounts => l.t("Diskon dan persetujuannya", "Discounts and approvals"),
+            Kind::Voids => l.t("Pembatalan", "Voids"),
+            Kind::Refunds => l.t("Retur", "Refunds"),
+            Kind::Shifts => l.t("Selisih kas shift", "Shift cash variances"),
+            Kind::Ledger => l.t("Buku besar cabang (harian)", "Branch ledger (daily)"),
+            Kind::Ppn => l.t(
+                "Laporan PPN (SPT Masa, PMK 131/2024)",
+                "PPN return (PMK 131/2024)",
+            ),
+        }
+    }
+
+    /// The columns, in the order the rows hold them (after [`finish`] for
+    /// the PPN report).
+    pub fn columns(self) -> &'static [Column] {
+        match self {
+            Kind::Items => &[
+                col!("sku", "SKU", "SKU", Text),
+                col!("name", "Nama", "Name", Text),
+                col!("category", "Kategori", "Category", Text),
+                col!("quantity", "Jumlah", "Quantity", Qty),
+                col!("gross", "Bruto", "Gross", Money),
+                col!("discounts", "Diskon", "Discounts", Money),
+                col!("net", "Neto", "Net", Money),
+                col!("tax", "PPN", "Tax", Money),
+                col!("sales_total", "Penjualan", "Sales", Money),
+                col!("refunded_quantity", "Jumlah diretur", "Refunded qty", Qty),
+                col!("refunds", "Retur", "Refunds", Money),
+                col!("refunds_tax", "PPN retur", "Refunds tax", Money),
+                col!(
+                    "net_sales",
+                    "Penjualan bersih",
+                    "Net sales (less refunds)",
+                    Money,
+                ),
+            ],
+            Kind::Categories => &[
+                col!("category", "Kategori", "Category", Text),
+                col!("quantity", "Jumlah", "Quantity", Qty),
+                col!("gross", "Bruto", "Gross", Money),
+                col!("discounts", "Diskon", "Discounts", Money),
+                col!("net", "Neto", "Net", Money),
+                col!("tax", "PPN", "Tax", Money),
+                col!("sales_total", "Penjualan", "Sales", Money),
+                col!("refunds", "Retur", "Refunds", Money),
+                col!("refunds_tax", "PPN retur", "Refunds tax", Money),
+                col!(
+                    "net_sales",
+                    "Penjualan bersih",
+                    "Net sales (less refunds)",
+                    Money,
+                ),
+            ],
+            Kind::Cashiers => &[
+                col!("cashier", "Kasir", "Cashier", Text),
+                col!("sales_count", "Transaksi", "Sales", Int),
+                col!("gross", "Bruto", "Gross", Money),
+                col!("discounts", "Diskon", "Discounts", Money),
+                col!("tax", "PPN", "Tax", Money),
+                col!("sales_total", "Penjualan", "Sales total", Money),
+                col!("voids_count", "Dibatalkan", "Voided", Int),
+                col!("refunds_count", "Retur (jumlah)", "Refunds (count)", Int),
+                col!("refunds", "Retur", "Refunds", Money),
+            ],
+            Kind::Payments => &[
+                col!("method", "Metode", "Method", Text),
+                col!("amount", "Jumlah bersih", "Net takings", Money),
+            ],
+            Kind::Hours => &[
+                col!("hour", "Jam", "Hour", Int),
+                col!("sales_count", "Transaksi", "Sales", Int),
+                col!("gross", "Bruto", "Gross", Money),
+                col!("discounts", "Diskon", "Discounts", Money),
+                col!("tax", "PPN", "Tax", Money),
+                col!("sales_total", "Penjualan", "Sales total", Money),
+            ],
+            Kind::Discounts => &[
+                col!("branch", "Cabang", "Branch", Text),
+                col!("receipt", "Struk", "Receipt", Text),
+                col!("at", "Waktu", "When", DateTime),
+                col!("cashier", "Kasir", "Cashier", Text),
+                col!("gross", "Bruto", "Gross", Money),
+                col!("discounts", "Diskon", "Discount", Money),
+                col!("total", "Total", "Total", Money),
+                col!("approved_by", "Disetujui oleh", "Approved by", Text),
+            ],
+            Kind::Voids => &[
+                col!("branch", "Cabang", "Branch", Text),
+                col!("receipt", "Struk", "Receipt", Text),
+                col!("at", "Waktu", "When", DateTime),
+                col!("cashier", "Kasir (shift)", "Cashier (shift)", Text),
+                col!("total", "Total", "Total", Money),
+                col!("reason", "Alasan", "Reason", Text),
+                col!("status", "Status", "Status", Text),
+            ],
+            Kind::Refunds => &[
+                col!("branch", "Cabang", "Branch", Text),
+                col!("refund", "No. retur", "Refund no.", Text),
+                col!("receipt", "Struk", "Receipt", Text),
+                col!("at", "Waktu", "When", DateTime),
+                col!("cashier", "Kasir (shift)", "Cashier (shift)", Text),
+                col!("method", "Metode", "Method", Text),
+                col!("total", "Total", "Total", Money),
+                col!("tax", "PPN", "Tax", Money),
+                col!("reason", "Alasan", "Reason", Text),
+                col!("status", "Status", "Status", Text),
+            ],
+            Kind::Shifts => &[
+                col!("branch", "Cabang", "Branch", Text),
+                col!("till", "Kasir (mesin)", "Till", Text),
+                col!("cashier", "Kasir", "Cashier", Text),
+                col!("opened", "Buka", "Opened", DateTime),
+                col!("closed", "Tutup", "Closed", DateTime),
+                col!("float", "Modal awal", "Opening float", Money),
+                col!("expected", "Kas seharusnya", "Expected cash", Money),
+                col!("counted", "Kas dihitung", "Counted cash", Money),
+                col!("variance", "Selisih", "Variance", Money),
+            ],
+            Kind::Ledger => &[
+                col!("branch", "Cabang", "Branch", Text),
+                col!("date", "Tanggal", "Date", Date),
+                col!("sales_count", "Transaksi", "Sales", Int),
+                col!("voids_count", "Pembatalan", "Voids", Int),
+                col!("gross", "Bruto", "Gross", Money),
+                col!("discounts", "Diskon", "Discounts", Money),
+                col!("refunds_count", "Retur (jumlah)", "Refunds (count)", Int),
+                col!("refunds", "Retur", "Refunds", Money),
+                col!("tax", "PPN", "Tax", Money),
+                col!("net", "Bersih", "Net", Money),
+                col!("cash", "Tunai", "Cash", Money),
+                col!("card", "Kartu", "Card", Money),
+                col!("qris", "QRIS", "QRIS", Money),
+                col!("voucher", "Voucher", "Voucher", Money),
+            ],
+            Kind::Ppn => &[
+                col!("branch", "Cabang", "Branch", Text),
+                col!("month", "Masa pajak", "Tax period", Month),
+                col!("class", "Kelas pajak", "Tax class", Text),
+                col!("rate", "Tarif kasir (%)", "Till rate (%)", Text),
+                col!(
+                    "sales_incl",
+                    "Penjualan termasuk PPN",
+                    "Sales incl. PPN",
+                    Money,
+                ),
+                col!(
+                    "harga_jual",
+                    "Harga jual (tanpa PPN)",
+                    "Selling price (excl. PPN)",
+                    Money,
+                ),
+                col!("dpp", "DPP", "DPP (tax base)", Money),
+                col!("ppn", "PPN", "PPN", Money),
+                col!("rule", "Ketentuan", "Rule", Text),
+            ],
+        }
+    }
+
+    /// The types of the query's columns, in order (the PPN query returns
+    /// what [`finish`] turns into its columns).
+    fn query_types(self) -> Vec<Ty> {
+        match self {
+            Kind::Ppn => vec![
+                Ty::Text,
+                Ty::Month,
+                Ty::Text,
+                Ty::Text,
+                Ty::Money,
+                Ty::Money,
+                Ty::Int,
+                Ty::Int,
+                Ty::Text,
+            ],
+            k => k.columns().iter().map(|c| c.ty).collect(),
+        }
+    }
+
+    pub fn sql(self) -> &'static str {
+        match self {
+            Kind::Items => ITEMS_SQL,
+            Kind::Categories => CATEGORIES_SQL,
+            Kind::Cashiers => CASHIERS_SQL,
+            Kind::Payments => PAYMENTS_SQL,
+            Kind::Hours => HOURS_SQL,
+            Kind::Discounts => DISCOUNTS_SQL,
+            Kind::Voids => VOIDS_SQL,
+            Kind::Refunds => REFUNDS_SQL,
+            Kind::Shifts => SHIFTS_SQL,
+            Kind::Ledger => LEDGER_SQL,
+            Kind::Ppn => PPN_SQL,
+        }
+    }
+
+    /// A database row as the report's cells.
+    pub fn row(self, row: &PgRow) -> Result<Vec<Cell>> {
+        let mut cells = Vec::new();
+        for (i, ty) in self.query_types().into_iter().enumerate() {
+            cells.push(match ty {
+                Ty::Text => Cell::Text(row.try_get(i)?),
+                Ty::Int | Ty::Money | Ty::Qty => match row.try_get::<Option<i64>, _>(i)? {
+                    None => Cell::Empty,
+                    Some(v) if ty == Ty::Int => Cell::Int(v),
+                    Some(v) if ty == Ty::Money => Cell::Money(v),
+                    Some(v) => Cell::Qty(v),
+                },
+                Ty::Date => Cell::Date(row.try_get(i)?),
+                Ty::Month => Cell::Month(row.try_get(i)?),
+                Ty::DateTime => Cell::DateTime(row.try_get(i)?),
+            });
+        }
+        if self == Kind::Ppn {
+            return ppn_line(cells);
+        }
+        Ok(cells)
+    }
+}
+
+/// The PPN query's row (branch, month, class, rate, sales incl., PPN, DPP
+/// numerator and denominator, rule) as the return's columns; the DPP is
+/// `sentra_domain::ppn` (money rule 9).
+fn ppn_line(c: Vec<Cell>) -> Result<Vec<Cell>> {
+    use sentra_domain::ppn::{ClassSums, DppFraction, return_line};
+    let num = |i: usize| c.get(i).and_then(Cell::number).unwrap_or(0);
+    let rate = match c.get(3) {
+        Some(Cell::Text(Some(r))) => r.clone(),
+        _ => String::new(),
+    };
+    // Rates are decimal strings ("11", "0", "0.00").
+    let rate_zero = !rate.is_empty() && rate.chars().all(|c| c == '0' || c == '.');
+    let line = return_line(
+        ClassSums {
+            sales_incl: num(4),
+            ppn: num(5),
+        },
+        DppFraction {
+            numerator: num(6),
+            denominator: num(7).max(1),
+        },
+        rate_zero,
+    )
+    .map_err(|e| OfficeError::Internal(format!("PPN return: {e}")))?;
+    let mut it = c.into_iter();
+    let (branch, month, class, rate_cell) = (it.next(), it.next(), it.next(), it.next());
+    let rule = it.nth(4);
+    Ok(vec![
+        branch.unwrap_or(Cell::Text(None)),
+        month.unwrap_or(Cell::Text(None)),
+        class.unwrap_or(Cell::Text(None)),
+        rate_cell.unwrap_or(Cell::Text(None)),
+        Cell::Money(line.sales_incl),
+        Cell::Money(line.harga_jual),
+        Cell::Money(line.dpp),
+        Cell::Money(line.ppn),
+        rule.unwrap_or(Cell::Text(None)),
+    ])
+}
+
+/// Lines of the sales that stand, and refund lines on the refund's date.
+const ITEMS_SQL: &str = "
+WITH x AS (
+    SELECT l.sku, l.name, l.quantity_milli AS qty, l.gross,
+           l.line_discount + l.cart_discount_share AS disc, l.net, l.tax, l.total,
+           0::bigint AS rqty, 0::bigint AS ramount, 0::bigint AS rtax
+    FROM sales s
+    JOIN sale_lines l ON l.branch_id = s.branch_id AND l.sale_entry_id = s.entry_id
+    WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3 AND s.voided_by IS NULL
+    UNION ALL
+    SELECT rl.sku, NULL, 0, 0, 0, 0, 0, 0, rl.quantity_milli, rl.amount, rl.tax
+    FROM refunds r
+    JOIN refund_lines rl ON rl.branch_id = r.branch_id AND rl.refund_entry_id = r.entry_id
+    WHERE r.branch_id = ANY($1) AND r.business_date BETWEEN $2 AND $3
+), g AS (
+    SELECT sku, max(name) AS name, sum(qty)::bigint AS qty, sum(gross)::bigint AS gross,
+           sum(disc)::bigint AS disc, sum(net)::bigint AS net, sum(tax)::bigint AS tax,
+           sum(total)::bigint AS total, sum(rqty)::bigint AS rqty,
+           sum(ramount)::bigint AS ramount, sum(rtax)::bigint AS rtax
+    FROM x GROUP BY sku
+)
+SELECT g.sku, COALESCE(p.name, g.name), p.category, g.qty, g.gross, g.disc, g.net, g.tax,
+       g.total, g.rqty, g.ramount, g.rtax, g.total - g.ramount
+FROM g LEFT JOIN products p ON p.sku = g.sku
+ORDER BY g.total - g.ramount DESC, g.sku";
+
+const CATEGORIES_SQL: &str = "
+WITH x AS (
+    SELECT l.sku, l.quantity_milli AS qty, l.gross,
+           l.line_discount + l.cart_discount_share AS disc, l.net, l.tax, l.total,
+           0::bigint AS ramount, 0::bigint AS rtax
+    FROM sales s
+    JOIN sale_lines l ON l.branch_id = s.branch_id AND l.sale_entry_id = s.entry_id
+    WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3 AND s.voided_by IS NULL
+    UNION ALL
+    SELECT rl.sku, 0, 0, 0, 0, 0, 0, rl.amount, rl.tax
+    FROM refunds r
+    JOIN refund_lines rl ON rl.branch_id = r.branch_id AND rl.refund_entry_id = r.entry_id
+    WHERE r.branch_id = ANY($1) AND r.business_date BETWEEN $2 AND $3
+), g AS (
+    SELECT sku, sum(qty) AS qty, sum(gross) AS gross, sum(disc) AS disc, sum(net) AS net,
+           sum(tax) AS tax, sum(total) AS total, sum(ramount) AS ramount, sum(rtax) AS rtax
+    FROM x GROUP BY sku
+)
+SELECT COALESCE(p.category, '—'), sum(g.qty)::bigint, sum(g.gross)::bigint, sum(g.disc)::bigint,
+       sum(g.net)::bigint, sum(g.tax)::bigint, sum(g.total)::bigint, sum(g.ramount)::bigint,
+       sum(g.rtax)::bigint, (sum(g.total) - sum(g.ramount))::bigint
+FROM g LEFT JOIN products p ON p.sku = g.sku
+GROUP BY 1 ORDER BY 10 DESC, 1";
+
+/// Sales by the cashier on the sale; refunds by the cashier of the shift
+/// they were given in.
+const CASHIERS_SQL: &str = "
+WITH x AS (
+    SELECT s.cashier, (s.voided_by IS NULL)::int AS n, (s.voided_by IS NOT NULL)::int AS v,
+           CASE WHEN s.voided_by IS NULL THEN s.gross ELSE 0 END AS gross,
+           CASE WHEN s.voided_by IS NULL THEN s.discounts ELSE 0 END AS disc,
+           CASE WHEN s.voided_by IS NULL THEN s.tax ELSE 0 END AS tax,
+           CASE WHEN s.voided_by IS NULL THEN s.total ELSE 0 END AS total,
+           0 AS rn, 0::bigint AS ramount
+    FROM sales s
+    WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3
+    UNION ALL
+    SELECT sh.cashier, 0, 0, 0, 0, 0, 0, 1, r.total
+    FROM refunds r
+    LEFT JOIN shifts sh ON sh.branch_id = r.branch_id AND sh.shift_id = r.shift_id
+    WHERE r.branch_id = ANY($1) AND r.business_date BETWEEN $2 AND $3
+)
+SELECT COALESCE(cashier, '—'), sum(n)::bigint, sum(gross)::bigint, sum(disc)::bigint,
+       sum(tax)::bigint, sum(total)::bigint, sum(v)::bigint, sum(rn)::bigint,
+       sum(ramount)::bigint
+FROM x GROUP BY 1 ORDER BY 6 DESC, 1";
+
+/// The rollup's takings per method (net of change, voids and refunds).
+const PAYMENTS_SQL: &str = "
+SELECT m.method, m.amount::bigint
+FROM (SELECT sum(cash) AS cash, sum(card) AS card, sum(qris) AS qris, sum(voucher) AS voucher
+      FROM daily_rollup
+      WHERE branch_id = ANY($1) AND business_date BETWEEN $2 AND $3) r
+CROSS JOIN LATERAL (VALUES (1, 'cash', COALESCE(r.cash, 0)), (2, 'card', COALESCE(r.card, 0)),
+                           (3, 'qris', COALESCE(r.qris, 0)),
+                           (4, 'voucher', COALESCE(r.voucher, 0))) m(o, method, amount)
+ORDER BY m.o";
+
+/// Hour of the sale in its branch's zone.
+const HOURS_SQL: &str = "
+SELECT extract(hour FROM s.occurred_at AT TIME ZONE b.timezone)::bigint AS h, count(*)::bigint,
+       sum(s.gross)::bigint, sum(s.discounts)::bigint, sum(s.tax)::bigint, sum(s.total)::bigint
+FROM sales s JOIN branches b ON b.branch_id = s.branch_id
+WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3 AND s.voided_by IS NULL
+GROUP BY 1 ORDER BY 1";
+
+/// Who approved a discount is what the till signed into the sale
+/// (`discount_approved_by`); a discount under the branch's threshold needs
+/// no approval.
+const DISCOUNTS_SQL: &str = "
+SELECT b.code, s.receipt_no, (s.occurred_at AT TIME ZONE b.timezone), s.cashier, s.gross,
+       s.discounts, s.total, j.payload->>'discount_approved_by'
+FROM sales s
+JOIN branches b ON b.branch_id = s.branch_id
+LEFT JOIN journal j ON j.branch_id = s.branch_id AND j.device_id = s.device_id AND j.seq = s.seq
+WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3 AND s.voided_by IS NULL
+  AND s.discounts > 0
+ORDER BY b.code, s.occurred_at, s.receipt_no";
+
+/// A void counts on its sale's business date (as in the ledger); one still
+/// waiting for its sale, on its own date. The reason (which names the
+/// approving supervisor) is in the signed entry.
+const VOIDS_SQL: &str = "
+SELECT b.code, v.receipt_no, (v.occurred_at AT TIME ZONE b.timezone), sh.cashier, v.total,
+       j.payload->>'reason', v.status
+FROM voids v
+JOIN branches b ON b.branch_id = v.branch_id
+LEFT JOIN sales s ON s.branch_id = v.branch_id AND s.entry_id = v.sale_entry_id
+LEFT JOIN shifts sh ON sh.branch_id = v.branch_id AND sh.shift_id = v.shift_id
+LEFT JOIN journal j ON j.branch_id = v.branch_id AND j.device_id = v.device_id AND j.seq = v.seq
+WHERE v.branch_id = ANY($1)
+  AND COALESCE(s.business_date, (v.occurred_at AT TIME ZONE b.timezone)::date) BETWEEN $2 AND $3
+ORDER BY b.code, v.occurred_at, v.receipt_no";
+
+const REFUNDS_SQL: &str = "
+SELECT b.code, r.refund_no, r.receipt_no, (r.occurred_at AT TIME ZONE b.timezone), sh.cashier,
+       r.method, r.total, r.tax, j.payload->>'reason',
+       r.status || CASE WHEN r.over_refund THEN ', over_refund' ELSE '' END
+FROM refunds r
+JOIN branches b ON b.branch_id = r.branch_id
+LEFT JOIN shifts sh ON sh.branch_id = r.branch_id AND sh.shift_id = r.shift_id
+LEFT JOIN journal j ON j.branch_id = r.branch_id AND j.device_id = r.device_id AND j.seq = r.seq
+WHERE r.branch_id = ANY($1) AND r.business_date BETWEEN $2 AND $3
+ORDER BY b.code, r.occurred_at, r.refund_no";
+
+/// Closed shifts opened in the period (local dates) whose count differed
+/// from what the till expected.
+const SHIFTS_SQL: &str = "
+SELECT b.code, d.name, sh.cashier, (sh.opened_at AT TIME ZONE b.timezone),
+       (sh.closed_at AT TIME ZONE b.timezone), sh.opening_float, sh.expected_cash,
+       sh.counted_cash, sh.variance
+FROM branches b
+JOIN shifts sh ON sh.branch_id = b.branch_id
+LEFT JOIN devices d ON d.device_id = sh.device_id
+WHERE b.branch_id = ANY($1) AND sh.branch_id = ANY($1)
+  AND sh.opened_at >= ($2::date)::timestamp AT TIME ZONE b.timezone
+  AND sh.opened_at < ($3::date + 1)::timestamp AT TIME ZONE b.timezone
+  AND sh.variance <> 0
+ORDER BY b.code, sh.opened_at";
+
+/// The daily rows of the branch ledger page, per branch.
+const LEDGER_SQL: &str = "
+SELECT b.code, r.business_date, sum(r.sales_count)::bigint, sum(r.voids_count)::bigint,
+       sum(r.gross)::bigint, sum(r.discounts)::bigint, sum(r.refunds_count)::bigint,
+       sum(r.refunds_total)::bigint, (sum(r.tax) - sum(r.refunds_tax))::bigint,
+       (sum(r.sales_total) - sum(r.refunds_total))::bigint, sum(r.cash)::bigint,
+       sum(r.card)::bigint, sum(r.qris)::bigint, sum(r.voucher)::bigint
+FROM daily_rollup r JOIN branches b ON b.branch_id = r.branch_id
+WHERE r.branch_id = ANY($1) AND r.business_date BETWEEN $2 AND $3
+GROUP BY b.code, r.business_date ORDER BY b.code, r.business_date";
+
+/// Per branch, month and rate the tills applied: line totals and taxes of
+/// the sales that stand, less refunds in the refund's month at the rate of
+/// the line refunded (or, without the sale, of the product's class). The
+/// class is the tax class with that rate.
+const PPN_SQL: &str = "
+WITH x AS (
+    SELECT s.branch_id, date_trunc('month', s.business_date)::date AS month, l.tax_rate AS rate,
+           l.total AS incl, l.tax
+    FROM sales s
+    JOIN sale_lines l ON l.branch_id = s.branch_id AND l.sale_entry_id = s.entry_id
+    WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3 AND s.voided_by IS NULL
+    UNION ALL
+    SELECT r.branch_id, date_trunc('month', r.business_date)::date,
+           COALESCE(sl.tax_rate, pt.rate, '0'), -rl.amount, -rl.tax
+    FROM refunds r
+    JOIN refund_lines rl ON rl.branch_id = r.branch_id AND rl.refund_entry_id = r.entry_id
+    LEFT JOIN sale_lines sl ON sl.branch_id = r.branch_id AND sl.sale_entry_id = r.sale_entry_id
+                           AND sl.line_no = rl.line_no
+    LEFT JOIN products p ON p.sku = rl.sku
+    LEFT JOIN tax_rates pt ON pt.category = p.tax_category
+    WHERE r.branch_id = ANY($1) AND r.business_date BETWEEN $2 AND $3
+), g AS (
+    SELECT branch_id, month, rate, sum(incl)::bigint AS incl, sum(tax)::bigint AS tax
+    FROM x GROUP BY 1, 2, 3
+)
+SELECT b.code, g.month, COALESCE(t.category, 'rate ' || g.rate), g.rate, g.incl, g.tax,
+       COALESCE(t.dpp_numerator, 1)::bigint, COALESCE(t.dpp_denominator, 1)::bigint, t.rule
+FROM g
+JOIN branches b ON b.branch_id = g.branch_id
+LEFT JOIN LATERAL (SELECT * FROM tax_rates t
+                   WHERE t.rate ~ '^[0-9.]+$' AND g.rate ~ '^[0-9.]+$'
+                     AND t.rate::numeric = g.rate::numeric
+                   ORDER BY t.category LIMIT 1) t ON true
+ORDER BY b.code, g.month, g.rate";
