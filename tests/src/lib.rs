@@ -11,6 +11,7 @@
 //! handle is dropped, also when a test panics.
 
 pub mod app;
+pub mod office;
 pub mod soak;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -12,71 +12,14 @@
 //!
 //! `SENTRA_OFFICE_SCREENSHOTS=DIR` also saves a picture of every new page.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
+use sentra_e2e::office::{PASSWORD, ensure_playwright, office_dir, office_user};
 use sentra_e2e::{Cloud, Till, binary, catalog_csv, run_with_timeout};
 use serde_json::json;
-
-const PASSWORD: &str = "kata-sandi-demo-1";
-
-fn office_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("office")
-}
-
-fn ensure_playwright() -> Result<()> {
-    let dir = office_dir();
-    if dir
-        .join("node_modules/playwright-core/package.json")
-        .is_file()
-    {
-        return Ok(());
-    }
-    let mut cmd = Command::new("npm");
-    cmd.args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir);
-    let out = run_with_timeout(cmd, Duration::from_secs(300)).context("npm ci in tests/office")?;
-    ensure!(
-        out.status.success(),
-        "npm ci in tests/office failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
-}
-
-fn office_user(cloud: &Cloud, email: &str, role: &str, branch: Option<&str>) -> Result<()> {
-    let mut cmd = Command::new(binary("sentra-sync")?);
-    cmd.arg("--database-url").arg(&cloud.db.url).args([
-        "office-user",
-        "add",
-        email,
-        "--role",
-        role,
-    ]);
-    if let Some(b) = branch {
-        cmd.args(["--branch", b]);
-    }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    child
-        .stdin
-        .take()
-        .context("stdin")?
-        .write_all(format!("{PASSWORD}\n").as_bytes())?;
-    let out = child.wait_with_output()?;
-    ensure!(
-        out.status.success(),
-        "office-user add {email}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
-}
 
 #[test]
 fn head_office_runs_the_chain_from_the_browser() -> Result<()> {
