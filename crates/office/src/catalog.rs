@@ -27,8 +27,6 @@ use crate::ui::{self, Lang, Nav};
 
 /// Products per page.
 const PAGE: i64 = 50;
-/// The largest price accepted (as the catalog CSV and the tills).
-pub const MAX_PRICE: i64 = 1_000_000_000_000;
 /// Chain-wide times are typed and shown in head office's zone.
 pub const CHAIN_TZ: Tz = chrono_tz::Asia::Jakarta;
 
@@ -352,10 +350,10 @@ pub async fn set_price(
 ) -> Result<Response> {
     s.check_csrf(&form)?;
     let price = scope::parse_rupiah(form.get("price").unwrap_or(""))?;
-    if price > MAX_PRICE {
+    if price > sentra_ledger::validate::MAX_AMOUNT {
         return Err(OfficeError::BadInput(format!(
             "a price is at most {}",
-            ui::rp(MAX_PRICE)
+            ui::rp(sentra_ledger::validate::MAX_AMOUNT)
         )));
     }
     let (branch, tz) = match form.text("scope") {

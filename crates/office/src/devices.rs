@@ -248,16 +248,6 @@ pub async fn enroll_code(State(office): State<Office>, s: Session, form: Form) -
     .into_response())
 }
 
-fn reason(form: &Form, name: &str) -> Result<String> {
-    let v = form.text(name).unwrap_or("");
-    if v.is_empty() || v.chars().count() > 500 || v.chars().any(char::is_control) {
-        return Err(OfficeError::BadInput(format!(
-            "{name}: say why, in at most 500 characters (wajib diisi)"
-        )));
-    }
-    Ok(v.to_owned())
-}
-
 type DeviceState = (
     i32,
     String,
@@ -287,7 +277,7 @@ pub async fn revoke(
 ) -> Result<Response> {
     s.check_csrf(&form)?;
     may_manage(&s)?;
-    let why = reason(&form, "reason")?;
+    let why = form.reason("reason")?;
     let mut tx = scope::write(&office, &s).await?;
     // RLS: another branch's device is not found.
     let d = device(&mut tx, id).await?;
@@ -324,7 +314,7 @@ pub async fn readmit(
 ) -> Result<Response> {
     s.check_csrf(&form)?;
     may_manage(&s)?;
-    let note = reason(&form, "note")?;
+    let note = form.reason("note")?;
     let mut tx = scope::write(&office, &s).await?;
     let d = device(&mut tx, id).await?;
     if d.3.is_some() {

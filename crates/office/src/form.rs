@@ -31,6 +31,18 @@ impl Form {
         self.get(name).map(str::trim).filter(|v| !v.is_empty())
     }
 
+    /// A required reason or note (a revocation, a review, disabling a
+    /// person): plain text of 1 to 500 characters.
+    pub fn reason(&self, name: &str) -> Result<String, OfficeError> {
+        let v = self.text(name).unwrap_or("");
+        if v.is_empty() || v.chars().count() > 500 || v.chars().any(char::is_control) {
+            return Err(OfficeError::BadInput(format!(
+                "{name}: say why, in at most 500 characters (wajib diisi)"
+            )));
+        }
+        Ok(v.to_owned())
+    }
+
     pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
         self.0
             .iter()

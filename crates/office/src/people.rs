@@ -286,13 +286,7 @@ pub async fn set_active(
     let reason = if active {
         None
     } else {
-        let r = form.text("reason").unwrap_or("");
-        if r.is_empty() || r.chars().count() > 500 || r.chars().any(char::is_control) {
-            return Err(OfficeError::BadInput(
-                "say why the person is disabled (alasan wajib diisi)".into(),
-            ));
-        }
-        Some(r.to_owned())
+        Some(form.reason("reason")?)
     };
     let mut tx = scope::write(&office, &s).await?;
     let p = person(&mut tx, id).await?;
