@@ -20,7 +20,7 @@ mod ledger;
 mod overview;
 mod people;
 mod receipts;
-mod reports;
+pub mod reports;
 pub mod scope;
 pub mod settings;
 pub mod ui;

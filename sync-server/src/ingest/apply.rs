@@ -23,6 +23,8 @@ use serde_json::json;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::summaries::Summaries;
+
 /// An accepted entry, ready to apply. It borrows the entry from the request
 /// (a retried transaction applies the same entries again), so a batch's
 /// payloads are never deep-copied.
@@ -120,6 +122,8 @@ pub struct Applier {
     /// Indexes (into the batch) of the sales not yet written.
     pending_sales: Vec<usize>,
     rollups: BTreeMap<(NaiveDate, Uuid), Rollup>,
+    /// The reports' summaries (`item_rollup`, `cashier_rollup`).
+    summaries: Summaries,
     shifts: HashMap<Uuid, ShiftState>,
     /// Stock movements of the batch, in order, applied by `flush_stock`.
     stock_events: Vec<StockEvent>,
@@ -138,12 +142,13 @@ type ShiftRow = (
     sqlx::types::Json<ShiftTotals>,
     DateTime<Utc>,
 );
-/// device id, payload, business date, voided by.
+/// device id, payload, business date, voided by, occurred at.
 type SaleJoinRow = (
     Uuid,
     sqlx::types::Json<SaleCompleted>,
     NaiveDate,
     Option<Uuid>,
+    DateTime<Utc>,
 );
 type R<T> = Result<T, ApplyError>;
 
@@ -184,6 +189,7 @@ impl Applier {
             tz,
             pending_sales: Vec::new(),
             rollups: BTreeMap::new(),
+            summaries: Summaries::new(tz),
             shifts: HashMap::new(),
             stock_events: Vec::new(),
             conflicts: Vec::new(),
@@ -258,6 +264,7 @@ impl Applier {
     async fn write_folded(&mut self, tx: &mut Transaction<'_, Postgres>) -> R<()> {
         self.write_shifts(tx).await?;
         self.write_rollups(tx).await?;
+        self.summaries.write(tx, self.branch_id).await?;
         self.flush_stock(tx).await
     }
 
@@ -769,6 +776,8 @@ impl Applier {
             let fig = figures_of(s)?;
             self.rollup(a.occurred_ms, a.entry.device_id)
                 .sale(&fig, 1)?;
+            self.summaries
+                .sale(date_of(a.occurred_ms, self.tz), a.occurred_ms, s, 1)?;
             if self.foreign_shift(s.shift_id, a, "sale_completed") {
                 continue;
             }
@@ -867,7 +876,7 @@ impl Applier {
 
     async fn sale_figures(&mut self, db: &mut Db, sale_entry_id: Uuid) -> R<Option<SaleRow>> {
         let row: Option<SaleJoinRow> = sqlx::query_as(
-            "SELECT s.device_id, j.payload, s.business_date, s.voided_by
+            "SELECT s.device_id, j.payload, s.business_date, s.voided_by, s.occurred_at
                  FROM sales s JOIN journal j
                    ON j.branch_id = s.branch_id AND j.device_id = s.device_id AND j.seq = s.seq
                  WHERE s.branch_id = $1 AND s.entry_id = $2 FOR UPDATE OF s",
@@ -876,15 +885,16 @@ impl Applier {
         .bind(sale_entry_id)
         .fetch_optional(&mut *db)
         .await?;
-        Ok(
-            row.map(|(device_id, payload, business_date, voided_by)| SaleRow {
+        Ok(row.map(
+            |(device_id, payload, business_date, voided_by, occurred_at)| SaleRow {
                 entry_id: sale_entry_id,
                 device_id,
                 payload: payload.0,
                 business_date,
                 voided_by,
-            }),
-        )
+                occurred_at,
+            },
+        ))
     }
 
     // ---- voids --------------------------------------------------------
@@ -1008,6 +1018,12 @@ impl Applier {
             .or_default();
         r.sale(&fig, -1)?;
         add(&mut r.voids_count, 1, "the daily rollup")?;
+        self.summaries.sale(
+            sale.business_date,
+            sale.occurred_at.timestamp_millis(),
+            &sale.payload,
+            -1,
+        )?;
         for (idx, l) in sale.payload.lines.iter().enumerate() {
             self.move_stock(
                 tx,
@@ -1095,10 +1111,25 @@ impl Applier {
         if inserted.rows_affected() == 0 {
             return Ok(());
         }
+        // The PPN return files a refunded line at the rate of its product's
+        // class until its sale is linked (`link_refund` moves it then).
+        let skus: Vec<&str> = r.lines.iter().map(|l| l.sku.as_str()).collect();
+        let class_rates: HashMap<String, String> = sqlx::query_as(
+            "SELECT p.sku, t.rate FROM products p JOIN tax_rates t ON t.category = p.tax_category
+             WHERE p.sku = ANY($1)",
+        )
+        .bind(&skus)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
+        let refund_date = date_of(a.occurred_ms, self.tz);
         for (idx, l) in r.lines.iter().enumerate() {
+            let rate = class_rates.get(&l.sku).map_or("0", String::as_str);
             sqlx::query(
                 "INSERT INTO refund_lines (branch_id, refund_entry_id, line_index, line_no, sku,
-                     quantity_milli, amount, tax) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     quantity_milli, amount, tax, tax_rate)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(self.branch_id)
             .bind(a.entry.id)
@@ -1108,8 +1139,18 @@ impl Applier {
             .bind(l.quantity_milli)
             .bind(l.amount)
             .bind(l.tax)
+            .bind(rate)
             .execute(&mut **tx)
             .await?;
+            self.summaries.refund_line(
+                refund_date,
+                &l.sku,
+                rate,
+                l.quantity_milli,
+                l.amount,
+                l.tax,
+                1,
+            )?;
             self.move_stock(
                 tx,
                 a.entry.id,
@@ -1133,6 +1174,15 @@ impl Applier {
         }
         self.rollup(a.occurred_ms, a.entry.device_id)
             .refund(r.total, r.tax, &r.method)?;
+        let cashier: Option<String> =
+            sqlx::query_scalar("SELECT cashier FROM shifts WHERE branch_id = $1 AND shift_id = $2")
+                .bind(self.branch_id)
+                .bind(r.shift_id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .flatten();
+        self.summaries
+            .refund(refund_date, a.occurred_ms, cashier.as_deref(), r.total)?;
         // Serialised with the sale's own batch (see `lock_receipts`): if the
         // sale is not visible now, its batch will see this refund parked.
         self.lock_receipts(tx, std::slice::from_ref(&r.receipt_no))
@@ -1191,6 +1241,7 @@ impl Applier {
         .bind(sale_id)
         .execute(&mut **tx)
         .await?;
+        self.refile_refund_lines(tx, refund_id, sale_id).await?;
         self.resolve_orphan_conflict(tx, refund_id).await?;
         let claims_rows: Vec<(Uuid, Uuid, i64, i64, i32, bool)> = sqlx::query_as(
             "SELECT entry_id, device_id, seq, hlc_wall_ms, hlc_counter, over_refund FROM refunds
@@ -1268,6 +1319,40 @@ impl Applier {
                     "over": o,
                 }),
             });
+        }
+        Ok(())
+    }
+
+    /// A refund's lines filed at their product's rate move to the rate of
+    /// the sale lines they refund, now that the sale is known.
+    async fn refile_refund_lines(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        refund_id: Uuid,
+        sale_id: Uuid,
+    ) -> R<()> {
+        // `o` is the line as it was before this update.
+        let moved: Vec<(NaiveDate, String, String, String, i64, i64, i64)> = sqlx::query_as(
+            "UPDATE refund_lines rl SET tax_rate = sl.tax_rate
+             FROM refund_lines o, refunds r, sale_lines sl
+             WHERE rl.branch_id = $1 AND rl.refund_entry_id = $2
+               AND o.branch_id = $1 AND o.refund_entry_id = $2 AND o.line_index = rl.line_index
+               AND r.branch_id = $1 AND r.entry_id = $2
+               AND sl.branch_id = $1 AND sl.sale_entry_id = $3 AND sl.line_no = rl.line_no
+               AND rl.tax_rate <> sl.tax_rate
+             RETURNING r.business_date, rl.sku, o.tax_rate, rl.tax_rate, rl.quantity_milli,
+                       rl.amount, rl.tax",
+        )
+        .bind(self.branch_id)
+        .bind(refund_id)
+        .bind(sale_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (date, sku, old, new, qty, amount, tax) in moved {
+            self.summaries
+                .refund_line(date, &sku, &old, qty, amount, tax, -1)?;
+            self.summaries
+                .refund_line(date, &sku, &new, qty, amount, tax, 1)?;
         }
         Ok(())
     }
@@ -1567,4 +1652,5 @@ struct SaleRow {
     payload: SaleCompleted,
     business_date: NaiveDate,
     voided_by: Option<Uuid>,
+    occurred_at: DateTime<Utc>,
 }

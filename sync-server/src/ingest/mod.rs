@@ -14,6 +14,7 @@
 
 pub mod apply;
 pub mod orphans;
+mod summaries;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,20 +1,70 @@
 //! What each report is: its columns and its one query. Every query takes
-//! the same three parameters — `$1` the branch ids asked for (`int[]`),
-//! `$2` and `$3` the first and last business date — and runs under the
+//! the same parameters ([`query`]) — `$1` the branch ids asked for
+//! (`int[]`), `$2` and `$3` the first and last business date, `$4` and `$5`
+//! the whole months inside them ([`whole_months`]) — and runs under the
 //! caller's row-level security (`scope`), so a branch outside the caller's
 //! set yields no rows even if it were asked for.
+//!
+//! Sales by item, category, cashier and hour and the PPN return read the
+//! summaries ingest keeps per day and per month (`item_rollup`,
+//! `cashier_rollup`, migration `20261209000001_report_rollups.sql`): month
+//! rows for the whole months, day rows for the odd days at either end.
 //!
 //! The figures are those of `sentra-sync ledger` (sync-server
 //! `admin/ledger.rs`): sales that stand (not voided) on their business
 //! date; refunds on the refund's business date; tax = sales' tax − refunds'
 //! tax; payments net of change, voids and refunds.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike as _, Months, NaiveDate, NaiveDateTime};
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
 use crate::error::{OfficeError, Result};
 use crate::ui::Lang;
+
+/// The whole calendar months inside `[from, to]`, as `[first, until)`:
+/// their summaries are read by the month; the days of the period outside
+/// them by the day. Without a whole month, an empty range just past `to`.
+pub fn whole_months(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let none = to.succ_opt().unwrap_or(to);
+    let first = if from.day() == 1 {
+        Some(from)
+    } else {
+        from.with_day(1)
+            .and_then(|d| d.checked_add_months(Months::new(1)))
+    };
+    let until = if none.day() == 1 {
+        Some(none)
+    } else {
+        to.with_day(1)
+    };
+    match (first, until) {
+        (Some(a), Some(b)) if a < b => (a, b),
+        _ => (none, none),
+    }
+}
+
+/// The report's query, bound to its parameters (see the module's doc),
+/// returning at most `limit` rows.
+pub fn query(
+    kind: Kind,
+    ids: Vec<i32>,
+    from: NaiveDate,
+    to: NaiveDate,
+    limit: Option<usize>,
+) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let (first, until) = whole_months(from, to);
+    let sql = match limit {
+        Some(n) => format!("{}\nLIMIT {n}", kind.sql()),
+        None => kind.sql().to_owned(),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .bind(from)
+        .bind(to)
+        .bind(first)
+        .bind(until)
+}
 
 /// How a column's values are typed, shown and exported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,6 +364,17 @@ impl Kind {
         }
     }
 
+    /// Whether the report lists events (one row per sale, void, refund or
+    /// shift) rather than sums: it is run one branch at a time, in the
+    /// order of the branches' codes, so a page's first rows come straight
+    /// off an index instead of after sorting the whole period.
+    pub fn is_list(self) -> bool {
+        matches!(
+            self,
+            Kind::Discounts | Kind::Voids | Kind::Refunds | Kind::Shifts
+        )
+    }
+
     pub fn sql(self) -> &'static str {
         match self {
             Kind::Items => ITEMS_SQL,
@@ -394,78 +455,71 @@ fn ppn_line(c: Vec<Cell>) -> Result<Vec<Cell>> {
     ])
 }
 
-/// Lines of the sales that stand, and refund lines on the refund's date.
-const ITEMS_SQL: &str = "
-WITH x AS (
-    SELECT l.sku, l.name, l.quantity_milli AS qty, l.gross,
-           l.line_discount + l.cart_discount_share AS disc, l.net, l.tax, l.total,
-           0::bigint AS rqty, 0::bigint AS ramount, 0::bigint AS rtax
-    FROM sales s
-    JOIN sale_lines l ON l.branch_id = s.branch_id AND l.sale_entry_id = s.entry_id
-    WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3 AND s.voided_by IS NULL
-    UNION ALL
-    SELECT rl.sku, NULL, 0, 0, 0, 0, 0, 0, rl.quantity_milli, rl.amount, rl.tax
-    FROM refunds r
-    JOIN refund_lines rl ON rl.branch_id = r.branch_id AND rl.refund_entry_id = r.entry_id
-    WHERE r.branch_id = ANY($1) AND r.business_date BETWEEN $2 AND $3
-), g AS (
-    SELECT sku, max(name) AS name, sum(qty)::bigint AS qty, sum(gross)::bigint AS gross,
-           sum(disc)::bigint AS disc, sum(net)::bigint AS net, sum(tax)::bigint AS tax,
-           sum(total)::bigint AS total, sum(rqty)::bigint AS rqty,
-           sum(ramount)::bigint AS ramount, sum(rtax)::bigint AS rtax
-    FROM x GROUP BY sku
+/// Whether a summary row (`item_rollup`, `cashier_rollup`) is in the
+/// period: month rows for the whole months `[$4, $5)`, day rows for the
+/// days of `[$2, $3]` outside them ([`whole_months`]).
+macro_rules! in_period {
+    () => {
+        "branch_id = ANY($1)
+  AND ((span = 'month' AND period >= $4 AND period < $5)
+       OR (span = 'day' AND ((period >= $2 AND period < $4) OR (period >= $5 AND period <= $3))))"
+    };
+}
+
+/// Sale lines that stand, and refund lines on the refund's date (the
+/// summaries; `item_rollup` in the cloud migrations).
+const ITEMS_SQL: &str = concat!(
+    "
+WITH g AS (
+    SELECT sku, max(name) AS name, sum(quantity_milli)::bigint AS qty, sum(gross)::bigint AS gross,
+           sum(discounts)::bigint AS disc, sum(net)::bigint AS net, sum(tax)::bigint AS tax,
+           sum(total)::bigint AS total, sum(refunded_milli)::bigint AS rqty,
+           sum(refunds)::bigint AS ramount, sum(refunds_tax)::bigint AS rtax
+    FROM item_rollup
+    WHERE ",
+    in_period!(),
+    "
+    GROUP BY sku HAVING sum(lines) > 0
 )
 SELECT g.sku, COALESCE(p.name, g.name), p.category, g.qty, g.gross, g.disc, g.net, g.tax,
        g.total, g.rqty, g.ramount, g.rtax, g.total - g.ramount
 FROM g LEFT JOIN products p ON p.sku = g.sku
-ORDER BY g.total - g.ramount DESC, g.sku";
+ORDER BY g.total - g.ramount DESC, g.sku"
+);
 
-const CATEGORIES_SQL: &str = "
-WITH x AS (
-    SELECT l.sku, l.quantity_milli AS qty, l.gross,
-           l.line_discount + l.cart_discount_share AS disc, l.net, l.tax, l.total,
-           0::bigint AS ramount, 0::bigint AS rtax
-    FROM sales s
-    JOIN sale_lines l ON l.branch_id = s.branch_id AND l.sale_entry_id = s.entry_id
-    WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3 AND s.voided_by IS NULL
-    UNION ALL
-    SELECT rl.sku, 0, 0, 0, 0, 0, 0, rl.amount, rl.tax
-    FROM refunds r
-    JOIN refund_lines rl ON rl.branch_id = r.branch_id AND rl.refund_entry_id = r.entry_id
-    WHERE r.branch_id = ANY($1) AND r.business_date BETWEEN $2 AND $3
-), g AS (
-    SELECT sku, sum(qty) AS qty, sum(gross) AS gross, sum(disc) AS disc, sum(net) AS net,
-           sum(tax) AS tax, sum(total) AS total, sum(ramount) AS ramount, sum(rtax) AS rtax
-    FROM x GROUP BY sku
+const CATEGORIES_SQL: &str = concat!(
+    "
+WITH g AS (
+    SELECT sku, sum(lines) AS lines, sum(quantity_milli) AS qty, sum(gross) AS gross,
+           sum(discounts) AS disc, sum(net) AS net, sum(tax) AS tax, sum(total) AS total,
+           sum(refunds) AS ramount, sum(refunds_tax) AS rtax
+    FROM item_rollup
+    WHERE ",
+    in_period!(),
+    "
+    GROUP BY sku
 )
 SELECT COALESCE(p.category, '—'), sum(g.qty)::bigint, sum(g.gross)::bigint, sum(g.disc)::bigint,
        sum(g.net)::bigint, sum(g.tax)::bigint, sum(g.total)::bigint, sum(g.ramount)::bigint,
        sum(g.rtax)::bigint, (sum(g.total) - sum(g.ramount))::bigint
 FROM g LEFT JOIN products p ON p.sku = g.sku
-GROUP BY 1 ORDER BY 10 DESC, 1";
+GROUP BY 1 HAVING sum(g.lines) > 0 ORDER BY 10 DESC, 1"
+);
 
-/// Sales by the cashier on the sale; refunds by the cashier of the shift
-/// they were given in.
-const CASHIERS_SQL: &str = "
-WITH x AS (
-    SELECT s.cashier, (s.voided_by IS NULL)::int AS n, (s.voided_by IS NOT NULL)::int AS v,
-           CASE WHEN s.voided_by IS NULL THEN s.gross ELSE 0 END AS gross,
-           CASE WHEN s.voided_by IS NULL THEN s.discounts ELSE 0 END AS disc,
-           CASE WHEN s.voided_by IS NULL THEN s.tax ELSE 0 END AS tax,
-           CASE WHEN s.voided_by IS NULL THEN s.total ELSE 0 END AS total,
-           0 AS rn, 0::bigint AS ramount
-    FROM sales s
-    WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3
-    UNION ALL
-    SELECT sh.cashier, 0, 0, 0, 0, 0, 0, 1, r.total
-    FROM refunds r
-    LEFT JOIN shifts sh ON sh.branch_id = r.branch_id AND sh.shift_id = r.shift_id
-    WHERE r.branch_id = ANY($1) AND r.business_date BETWEEN $2 AND $3
-)
-SELECT COALESCE(cashier, '—'), sum(n)::bigint, sum(gross)::bigint, sum(disc)::bigint,
-       sum(tax)::bigint, sum(total)::bigint, sum(v)::bigint, sum(rn)::bigint,
-       sum(ramount)::bigint
-FROM x GROUP BY 1 ORDER BY 6 DESC, 1";
+/// Sales by the cashier on the sale (voided ones counted apart); refunds by
+/// the cashier of the shift they were given in.
+const CASHIERS_SQL: &str = concat!(
+    "
+SELECT CASE WHEN cashier = '' THEN '—' ELSE cashier END, sum(sales_count)::bigint,
+       sum(gross)::bigint, sum(discounts)::bigint, sum(tax)::bigint, sum(sales_total)::bigint,
+       sum(voids_count)::bigint, sum(refunds_count)::bigint, sum(refunds_total)::bigint
+FROM cashier_rollup
+WHERE ",
+    in_period!(),
+    "
+GROUP BY 1 HAVING sum(sales_count) + sum(voids_count) + sum(refunds_count) > 0
+ORDER BY 6 DESC, 1"
+);
 
 /// The rollup's takings per method (net of change, voids and refunds).
 const PAYMENTS_SQL: &str = "
@@ -478,17 +532,21 @@ CROSS JOIN LATERAL (VALUES (1, 'cash', COALESCE(r.cash, 0)), (2, 'card', COALESC
                            (4, 'voucher', COALESCE(r.voucher, 0))) m(o, method, amount)
 ORDER BY m.o";
 
-/// Hour of the sale in its branch's zone.
-const HOURS_SQL: &str = "
-SELECT extract(hour FROM s.occurred_at AT TIME ZONE b.timezone)::bigint AS h, count(*)::bigint,
-       sum(s.gross)::bigint, sum(s.discounts)::bigint, sum(s.tax)::bigint, sum(s.total)::bigint
-FROM sales s JOIN branches b ON b.branch_id = s.branch_id
-WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3 AND s.voided_by IS NULL
-GROUP BY 1 ORDER BY 1";
+/// Hour of the sale in its branch's zone; sales that stand.
+const HOURS_SQL: &str = concat!(
+    "
+SELECT hour::bigint, sum(sales_count)::bigint, sum(gross)::bigint, sum(discounts)::bigint,
+       sum(tax)::bigint, sum(sales_total)::bigint
+FROM cashier_rollup
+WHERE ",
+    in_period!(),
+    "
+GROUP BY 1 HAVING sum(sales_count) > 0 ORDER BY 1"
+);
 
 /// Who approved a discount is what the till signed into the sale
 /// (`discount_approved_by`); a discount under the branch's threshold needs
-/// no approval.
+/// no approval. The order is the `sales_discounted` index's.
 const DISCOUNTS_SQL: &str = "
 SELECT b.code, s.receipt_no, (s.occurred_at AT TIME ZONE b.timezone), s.cashier, s.gross,
        s.discounts, s.total, j.payload->>'discount_approved_by'
@@ -497,7 +555,7 @@ JOIN branches b ON b.branch_id = s.branch_id
 LEFT JOIN journal j ON j.branch_id = s.branch_id AND j.device_id = s.device_id AND j.seq = s.seq
 WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3 AND s.voided_by IS NULL
   AND s.discounts > 0
-ORDER BY b.code, s.occurred_at, s.receipt_no";
+ORDER BY s.branch_id, s.business_date, s.occurred_at, s.receipt_no";
 
 /// A void counts on its sale's business date (as in the ledger); one still
 /// waiting for its sale, on its own date. The reason (which names the
@@ -553,28 +611,18 @@ GROUP BY b.code, r.business_date ORDER BY b.code, r.business_date";
 
 /// Per branch, month and rate the tills applied: line totals and taxes of
 /// the sales that stand, less refunds in the refund's month at the rate of
-/// the line refunded (or, without the sale, of the product's class). The
-/// class is the tax class with that rate.
-const PPN_SQL: &str = "
-WITH x AS (
-    SELECT s.branch_id, date_trunc('month', s.business_date)::date AS month, l.tax_rate AS rate,
-           l.total AS incl, l.tax
-    FROM sales s
-    JOIN sale_lines l ON l.branch_id = s.branch_id AND l.sale_entry_id = s.entry_id
-    WHERE s.branch_id = ANY($1) AND s.business_date BETWEEN $2 AND $3 AND s.voided_by IS NULL
-    UNION ALL
-    SELECT r.branch_id, date_trunc('month', r.business_date)::date,
-           COALESCE(sl.tax_rate, pt.rate, '0'), -rl.amount, -rl.tax
-    FROM refunds r
-    JOIN refund_lines rl ON rl.branch_id = r.branch_id AND rl.refund_entry_id = r.entry_id
-    LEFT JOIN sale_lines sl ON sl.branch_id = r.branch_id AND sl.sale_entry_id = r.sale_entry_id
-                           AND sl.line_no = rl.line_no
-    LEFT JOIN products p ON p.sku = rl.sku
-    LEFT JOIN tax_rates pt ON pt.category = p.tax_category
-    WHERE r.branch_id = ANY($1) AND r.business_date BETWEEN $2 AND $3
-), g AS (
-    SELECT branch_id, month, rate, sum(incl)::bigint AS incl, sum(tax)::bigint AS tax
-    FROM x GROUP BY 1, 2, 3
+/// the line refunded (or, without the sale, of the product's class; see
+/// `refund_lines.tax_rate`). The class is the tax class with that rate.
+const PPN_SQL: &str = concat!(
+    "
+WITH g AS (
+    SELECT branch_id, date_trunc('month', period)::date AS month, tax_rate AS rate,
+           sum(total - refunds)::bigint AS incl, sum(tax - refunds_tax)::bigint AS tax
+    FROM item_rollup
+    WHERE ",
+    in_period!(),
+    "
+    GROUP BY 1, 2, 3 HAVING sum(lines) > 0
 )
 SELECT b.code, g.month, COALESCE(t.category, 'rate ' || g.rate), g.rate, g.incl, g.tax,
        COALESCE(t.dpp_numerator, 1)::bigint, COALESCE(t.dpp_denominator, 1)::bigint, t.rule
@@ -584,4 +632,5 @@ LEFT JOIN LATERAL (SELECT * FROM tax_rates t
                    WHERE t.rate ~ '^[0-9.]+$' AND g.rate ~ '^[0-9.]+$'
                      AND t.rate::numeric = g.rate::numeric
                    ORDER BY t.category LIMIT 1) t ON true
-ORDER BY b.code, g.month, g.rate";
+ORDER BY b.code, g.month, g.rate"
+);

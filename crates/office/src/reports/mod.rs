@@ -119,12 +119,15 @@ impl Params {
     }
 }
 
-/// The report's query, bound to `p`.
-fn query(p: &Params) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    sqlx::query(p.kind.sql())
-        .bind(p.ids())
-        .bind(p.from)
-        .bind(p.to)
+/// The branch ids each of the report's queries covers, in order: all at
+/// once, or one at a time by code for a list ([`Kind::is_list`]).
+fn runs(p: &Params) -> Vec<Vec<i32>> {
+    if !p.kind.is_list() {
+        return vec![p.ids()];
+    }
+    let mut branches = p.branches.clone();
+    branches.sort();
+    branches.into_iter().map(|(_, id)| vec![id]).collect()
 }
 
 pub async fn page(State(office): State<Office>, s: Session, uri: Uri) -> Result<Markup> {
@@ -133,14 +136,19 @@ pub async fn page(State(office): State<Office>, s: Session, uri: Uri) -> Result<
     let mut tx = scope::read(&office, &s).await?;
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     let mut more = false;
-    {
-        let mut stream = query(&p).fetch(&mut *tx);
+    for ids in runs(&p) {
+        // One row past the page tells that there are more.
+        let left = PAGE_ROWS + 1 - rows.len();
+        let mut stream = kinds::query(p.kind, ids, p.from, p.to, Some(left)).fetch(&mut *tx);
         while let Some(row) = stream.try_next().await? {
             if rows.len() == PAGE_ROWS {
                 more = true;
                 break;
             }
             rows.push(p.kind.row(&row)?);
+        }
+        if more {
+            break;
         }
     }
     tx.rollback().await?;
