@@ -1,7 +1,7 @@
 //! The head-office reports by item, category, cashier and hour and the PPN
-//! return read summaries (`item_rollup`, `cashier_rollup`) that ingest keeps
-//! in the same transaction as the daily rollup, per business day and per
-//! month. Here they must give exactly what the ledger's own rows give —
+//! return read summaries (`item_daily_rollup`, `item_monthly_rollup`,
+//! `cashier_…`) that ingest keeps in the same transaction as the daily
+//! rollup, per business day and per month. Here they must give exactly what the ledger's own rows give —
 //! the reference queries below read `sales`, `sale_lines`, `refunds` and
 //! `refund_lines` directly — for periods that are single days, whole
 //! months, and whole months with odd days on either side, after voids,
@@ -236,13 +236,23 @@ async fn summaries(pool: &sqlx::PgPool) -> BTreeMap<&'static str, Vec<String>> {
     let mut out = BTreeMap::new();
     for (table, sql) in [
         (
-            "item_rollup",
-            "SELECT r::text FROM item_rollup r
+            "item_daily_rollup",
+            "SELECT r::text FROM item_daily_rollup r
              WHERE lines <> 0 OR quantity_milli <> 0 OR total <> 0 OR refunds <> 0",
         ),
         (
-            "cashier_rollup",
-            "SELECT r::text FROM cashier_rollup r
+            "item_monthly_rollup",
+            "SELECT r::text FROM item_monthly_rollup r
+             WHERE lines <> 0 OR quantity_milli <> 0 OR total <> 0 OR refunds <> 0",
+        ),
+        (
+            "cashier_daily_rollup",
+            "SELECT r::text FROM cashier_daily_rollup r
+             WHERE sales_count <> 0 OR voids_count <> 0 OR refunds_count <> 0",
+        ),
+        (
+            "cashier_monthly_rollup",
+            "SELECT r::text FROM cashier_monthly_rollup r
              WHERE sales_count <> 0 OR voids_count <> 0 OR refunds_count <> 0",
         ),
     ] {

@@ -122,7 +122,7 @@ pub struct Applier {
     /// Indexes (into the batch) of the sales not yet written.
     pending_sales: Vec<usize>,
     rollups: BTreeMap<(NaiveDate, Uuid), Rollup>,
-    /// The reports' summaries (`item_rollup`, `cashier_rollup`).
+    /// The reports' summaries (`item_daily_rollup` and the others).
     summaries: Summaries,
     shifts: HashMap<Uuid, ShiftState>,
     /// Stock movements of the batch, in order, applied by `flush_stock`.

@@ -1,8 +1,8 @@
-//! The head-office report summaries, `item_rollup` (per SKU and tax rate)
-//! and `cashier_rollup` (per cashier and hour of day): folded in memory
+//! The head-office report summaries, per SKU and tax rate (`item_…`) and
+//! per cashier and hour of day (`cashier_…`): folded in memory
 //! while a batch applies and written once at its end, in the batch's
-//! transaction, as a day row and a month row each (migration
-//! `20261209000001_report_rollups.sql`). They follow the daily rollup's
+//! transaction, to a day row and a month row each (`…_daily_rollup`,
+//! `…_monthly_rollup`, migration `20261209000001_report_rollups.sql`). They follow the daily rollup's
 //! rules: a sale counts on its business date and a void takes it back on
 //! that date; a refund counts on its own.
 
@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike as _, NaiveDate, TimeZone as _, Timelike as _};
 use chrono_tz::Tz;
 use sentra_protocol::payload::SaleCompleted;
-use sqlx::{Postgres, Transaction};
+use sqlx::{AssertSqlSafe, Postgres, Transaction};
 
 use super::apply::ApplyError;
 
@@ -153,37 +153,43 @@ impl Summaries {
         add(&mut c[7], total)
     }
 
-    /// Adds the batch's sums to the tables: one day row and one month row
-    /// per key, in key order (so concurrent batches of a branch, which share
-    /// these rows, lock them in one order and never deadlock).
+    /// Adds the batch's sums to the tables — each to its day's row and its
+    /// month's row — in key order (so concurrent batches of a branch, which
+    /// share these rows, lock them in one order and never deadlock).
     pub async fn write(&self, tx: &mut Transaction<'_, Postgres>, branch_id: i32) -> R<()> {
-        self.write_items(tx, branch_id).await?;
-        self.write_cashiers(tx, branch_id).await
+        for grain in [Grain::Day, Grain::Month] {
+            self.write_items(tx, branch_id, grain).await?;
+        }
+        for grain in [Grain::Day, Grain::Month] {
+            self.write_cashiers(tx, branch_id, grain).await?;
+        }
+        Ok(())
     }
 
-    async fn write_items(&self, tx: &mut Transaction<'_, Postgres>, branch_id: i32) -> R<()> {
+    async fn write_items(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        branch_id: i32,
+        grain: Grain,
+    ) -> R<()> {
         if self.items.is_empty() {
             return Ok(());
         }
-        let mut rows: BTreeMap<(&str, NaiveDate, &str, &str), ItemSums> = BTreeMap::new();
+        let mut rows: BTreeMap<(NaiveDate, &str, &str), ItemSums> = BTreeMap::new();
         for ((date, sku, rate), sums) in &self.items {
-            for (span, period) in spans(*date) {
-                rows.entry((span, period, sku, rate))
-                    .or_default()
-                    .merge(sums)?;
-            }
+            rows.entry((grain.period(*date), sku, rate))
+                .or_default()
+                .merge(sums)?;
         }
         let n = rows.len();
-        let (mut spans_, mut periods, mut skus, mut rates, mut names) = (
-            Vec::with_capacity(n),
+        let (mut periods, mut skus, mut rates, mut names) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
         let mut cols: [Vec<i64>; 10] = Default::default();
-        for ((span, period, sku, rate), s) in rows {
-            spans_.push(span);
+        for ((period, sku, rate), s) in rows {
             periods.push(period);
             skus.push(sku);
             rates.push(rate);
@@ -192,14 +198,18 @@ impl Summaries {
                 c.push(v);
             }
         }
-        let mut q = sqlx::query(
-            "INSERT INTO item_rollup AS r (branch_id, span, period, sku, tax_rate, name, lines,
+        let (table, date) = match grain {
+            Grain::Day => ("item_daily_rollup", "business_date"),
+            Grain::Month => ("item_monthly_rollup", "month"),
+        };
+        let sql = format!(
+            "INSERT INTO {table} AS r (branch_id, {date}, sku, tax_rate, name, lines,
                  quantity_milli, gross, discounts, net, tax, total, refunded_milli, refunds,
                  refunds_tax)
-             SELECT $1, * FROM UNNEST($2::text[], $3::date[], $4::text[], $5::text[], $6::text[],
-                 $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
-                 $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
-             ON CONFLICT (branch_id, span, period, sku, tax_rate) DO UPDATE SET
+             SELECT $1, * FROM UNNEST($2::date[], $3::text[], $4::text[], $5::text[],
+                 $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
+                 $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
+             ON CONFLICT (branch_id, {date}, sku, tax_rate) DO UPDATE SET
                  name = GREATEST(r.name, EXCLUDED.name),
                  lines = r.lines + EXCLUDED.lines,
                  quantity_milli = r.quantity_milli + EXCLUDED.quantity_milli,
@@ -210,14 +220,14 @@ impl Summaries {
                  total = r.total + EXCLUDED.total,
                  refunded_milli = r.refunded_milli + EXCLUDED.refunded_milli,
                  refunds = r.refunds + EXCLUDED.refunds,
-                 refunds_tax = r.refunds_tax + EXCLUDED.refunds_tax",
-        )
-        .bind(branch_id)
-        .bind(spans_)
-        .bind(periods)
-        .bind(skus)
-        .bind(rates)
-        .bind(names);
+                 refunds_tax = r.refunds_tax + EXCLUDED.refunds_tax"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(branch_id)
+            .bind(periods)
+            .bind(skus)
+            .bind(rates)
+            .bind(names);
         for c in cols {
             q = q.bind(c);
         }
@@ -225,29 +235,32 @@ impl Summaries {
         Ok(())
     }
 
-    async fn write_cashiers(&self, tx: &mut Transaction<'_, Postgres>, branch_id: i32) -> R<()> {
+    async fn write_cashiers(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        branch_id: i32,
+        grain: Grain,
+    ) -> R<()> {
         if self.cashiers.is_empty() {
             return Ok(());
         }
-        let mut rows: BTreeMap<(&str, NaiveDate, &str, i16), CashierSums> = BTreeMap::new();
+        let mut rows: BTreeMap<(NaiveDate, &str, i16), CashierSums> = BTreeMap::new();
         for ((date, cashier, hour), sums) in &self.cashiers {
-            for (span, period) in spans(*date) {
-                let e = rows.entry((span, period, cashier, *hour)).or_default();
-                for (a, b) in e.iter_mut().zip(sums) {
-                    add(a, *b)?;
-                }
+            let e = rows
+                .entry((grain.period(*date), cashier, *hour))
+                .or_default();
+            for (a, b) in e.iter_mut().zip(sums) {
+                add(a, *b)?;
             }
         }
         let n = rows.len();
-        let (mut spans_, mut periods, mut cashiers, mut hours) = (
-            Vec::with_capacity(n),
+        let (mut periods, mut cashiers, mut hours) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
         let mut cols: [Vec<i64>; 8] = Default::default();
-        for ((span, period, cashier, hour), s) in rows {
-            spans_.push(span);
+        for ((period, cashier, hour), s) in rows {
             periods.push(period);
             cashiers.push(cashier);
             hours.push(hour);
@@ -255,13 +268,17 @@ impl Summaries {
                 c.push(v);
             }
         }
-        let mut q = sqlx::query(
-            "INSERT INTO cashier_rollup AS r (branch_id, span, period, cashier, hour, sales_count,
+        let (table, date) = match grain {
+            Grain::Day => ("cashier_daily_rollup", "business_date"),
+            Grain::Month => ("cashier_monthly_rollup", "month"),
+        };
+        let sql = format!(
+            "INSERT INTO {table} AS r (branch_id, {date}, cashier, hour, sales_count,
                  voids_count, gross, discounts, tax, sales_total, refunds_count, refunds_total)
-             SELECT $1, * FROM UNNEST($2::text[], $3::date[], $4::text[], $5::smallint[],
+             SELECT $1, * FROM UNNEST($2::date[], $3::text[], $4::smallint[], $5::bigint[],
                  $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
-                 $11::bigint[], $12::bigint[], $13::bigint[])
-             ON CONFLICT (branch_id, span, period, cashier, hour) DO UPDATE SET
+                 $11::bigint[], $12::bigint[])
+             ON CONFLICT (branch_id, {date}, cashier, hour) DO UPDATE SET
                  sales_count = r.sales_count + EXCLUDED.sales_count,
                  voids_count = r.voids_count + EXCLUDED.voids_count,
                  gross = r.gross + EXCLUDED.gross,
@@ -269,13 +286,13 @@ impl Summaries {
                  tax = r.tax + EXCLUDED.tax,
                  sales_total = r.sales_total + EXCLUDED.sales_total,
                  refunds_count = r.refunds_count + EXCLUDED.refunds_count,
-                 refunds_total = r.refunds_total + EXCLUDED.refunds_total",
-        )
-        .bind(branch_id)
-        .bind(spans_)
-        .bind(periods)
-        .bind(cashiers)
-        .bind(hours);
+                 refunds_total = r.refunds_total + EXCLUDED.refunds_total"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(branch_id)
+            .bind(periods)
+            .bind(cashiers)
+            .bind(hours);
         for c in cols {
             q = q.bind(c);
         }
@@ -284,9 +301,21 @@ impl Summaries {
     }
 }
 
-/// The rows a business date's sums go to: its day and its month.
-fn spans(date: NaiveDate) -> [(&'static str, NaiveDate); 2] {
-    [("day", date), ("month", date.with_day(1).unwrap_or(date))]
+/// The two tables each sum goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Grain {
+    Day,
+    Month,
+}
+
+impl Grain {
+    /// The row a business date's sums go to: the date, or its month's first day.
+    fn period(self, date: NaiveDate) -> NaiveDate {
+        match self {
+            Grain::Day => date,
+            Grain::Month => date.with_day(1).unwrap_or(date),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -297,7 +326,8 @@ mod tests {
     fn a_date_goes_to_its_day_and_its_month() {
         let d = NaiveDate::from_ymd_opt(2026, 2, 28).expect("date");
         let first = NaiveDate::from_ymd_opt(2026, 2, 1).expect("date");
-        assert_eq!(spans(d), [("day", d), ("month", first)]);
+        assert_eq!(Grain::Day.period(d), d);
+        assert_eq!(Grain::Month.period(d), first);
     }
 
     #[test]

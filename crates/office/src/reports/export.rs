@@ -18,7 +18,7 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use tokio::sync::mpsc;
 
 use super::kinds::{self, Cell, Column, Ty};
-use super::{Params, quantity, runs};
+use super::{Params, quantity};
 use crate::Office;
 use crate::audit::{self, Record};
 use crate::auth::Session;
@@ -141,8 +141,8 @@ async fn start(
                 .bind(EXPORT_TIMEOUT.as_millis().to_string())
                 .execute(&mut *tx)
                 .await?;
-            for ids in runs(&p) {
-                let mut stream = kinds::query(p.kind, ids, p.from, p.to, None).fetch(&mut *tx);
+            {
+                let mut stream = kinds::query(p.kind, p.ids(), p.from, p.to, None).fetch(&mut *tx);
                 while let Some(row) = stream.try_next().await? {
                     if send.send(p.kind.row(&row)).await.is_err() {
                         // The client went away.

@@ -6,9 +6,10 @@
 //! set yields no rows even if it were asked for.
 //!
 //! Sales by item, category, cashier and hour and the PPN return read the
-//! summaries ingest keeps per day and per month (`item_rollup`,
-//! `cashier_rollup`, migration `20261209000001_report_rollups.sql`): month
-//! rows for the whole months, day rows for the odd days at either end.
+//! summaries ingest keeps per day and per month (`item_daily_rollup`,
+//! `item_monthly_rollup`, `cashier_…`; migration
+//! `20261209000001_report_rollups.sql`): month rows for the whole months,
+//! day rows for the odd days at either end.
 //!
 //! The figures are those of `sentra-sync ledger` (sync-server
 //! `admin/ledger.rs`): sales that stand (not voided) on their business
@@ -364,17 +365,6 @@ impl Kind {
         }
     }
 
-    /// Whether the report lists events (one row per sale, void, refund or
-    /// shift) rather than sums: it is run one branch at a time, in the
-    /// order of the branches' codes, so a page's first rows come straight
-    /// off an index instead of after sorting the whole period.
-    pub fn is_list(self) -> bool {
-        matches!(
-            self,
-            Kind::Discounts | Kind::Voids | Kind::Refunds | Kind::Shifts
-        )
-    }
-
     pub fn sql(self) -> &'static str {
         match self {
             Kind::Items => ITEMS_SQL,
@@ -455,19 +445,56 @@ fn ppn_line(c: Vec<Cell>) -> Result<Vec<Cell>> {
     ])
 }
 
-/// Whether a summary row (`item_rollup`, `cashier_rollup`) is in the
-/// period: month rows for the whole months `[$4, $5)`, day rows for the
-/// days of `[$2, $3]` outside them ([`whole_months`]).
-macro_rules! in_period {
+/// The summary rows of the period, as `r`: month rows for the whole months
+/// `[$4, $5)`, day rows for the days of `[$2, $3]` outside them
+/// ([`whole_months`]); `period` is the month's first day or the date.
+/// `$kind` is `item` or `cashier`, `$cols` the columns read.
+macro_rules! summaries {
+    ($kind:literal, $cols:literal) => {
+        concat!(
+            "(SELECT branch_id, month AS period, ",
+            $cols,
+            "
+      FROM ",
+            $kind,
+            "_monthly_rollup
+      WHERE branch_id = ANY($1) AND month >= $4 AND month < $5
+      UNION ALL
+      SELECT branch_id, business_date, ",
+            $cols,
+            "
+      FROM ",
+            $kind,
+            "_daily_rollup
+      WHERE branch_id = ANY($1)
+        AND ((business_date >= $2 AND business_date < $4)
+             OR (business_date >= $5 AND business_date <= $3))) r"
+        )
+    };
+}
+
+macro_rules! item_summaries {
     () => {
-        "branch_id = ANY($1)
-  AND ((span = 'month' AND period >= $4 AND period < $5)
-       OR (span = 'day' AND ((period >= $2 AND period < $4) OR (period >= $5 AND period <= $3))))"
+        summaries!(
+            "item",
+            "sku, tax_rate, name, lines, quantity_milli, gross, discounts, net, tax, total,
+             refunded_milli, refunds, refunds_tax"
+        )
+    };
+}
+
+macro_rules! cashier_summaries {
+    () => {
+        summaries!(
+            "cashier",
+            "cashier, hour, sales_count, voids_count, gross, discounts, tax, sales_total,
+             refunds_count, refunds_total"
+        )
     };
 }
 
 /// Sale lines that stand, and refund lines on the refund's date (the
-/// summaries; `item_rollup` in the cloud migrations).
+/// summaries `item_daily_rollup`, `item_monthly_rollup`).
 const ITEMS_SQL: &str = concat!(
     "
 WITH g AS (
@@ -475,9 +502,8 @@ WITH g AS (
            sum(discounts)::bigint AS disc, sum(net)::bigint AS net, sum(tax)::bigint AS tax,
            sum(total)::bigint AS total, sum(refunded_milli)::bigint AS rqty,
            sum(refunds)::bigint AS ramount, sum(refunds_tax)::bigint AS rtax
-    FROM item_rollup
-    WHERE ",
-    in_period!(),
+    FROM ",
+    item_summaries!(),
     "
     GROUP BY sku HAVING sum(lines) > 0
 )
@@ -493,9 +519,8 @@ WITH g AS (
     SELECT sku, sum(lines) AS lines, sum(quantity_milli) AS qty, sum(gross) AS gross,
            sum(discounts) AS disc, sum(net) AS net, sum(tax) AS tax, sum(total) AS total,
            sum(refunds) AS ramount, sum(refunds_tax) AS rtax
-    FROM item_rollup
-    WHERE ",
-    in_period!(),
+    FROM ",
+    item_summaries!(),
     "
     GROUP BY sku
 )
@@ -513,9 +538,8 @@ const CASHIERS_SQL: &str = concat!(
 SELECT CASE WHEN cashier = '' THEN '—' ELSE cashier END, sum(sales_count)::bigint,
        sum(gross)::bigint, sum(discounts)::bigint, sum(tax)::bigint, sum(sales_total)::bigint,
        sum(voids_count)::bigint, sum(refunds_count)::bigint, sum(refunds_total)::bigint
-FROM cashier_rollup
-WHERE ",
-    in_period!(),
+FROM ",
+    cashier_summaries!(),
     "
 GROUP BY 1 HAVING sum(sales_count) + sum(voids_count) + sum(refunds_count) > 0
 ORDER BY 6 DESC, 1"
@@ -537,9 +561,8 @@ const HOURS_SQL: &str = concat!(
     "
 SELECT hour::bigint, sum(sales_count)::bigint, sum(gross)::bigint, sum(discounts)::bigint,
        sum(tax)::bigint, sum(sales_total)::bigint
-FROM cashier_rollup
-WHERE ",
-    in_period!(),
+FROM ",
+    cashier_summaries!(),
     "
 GROUP BY 1 HAVING sum(sales_count) > 0 ORDER BY 1"
 );
@@ -570,7 +593,7 @@ LEFT JOIN shifts sh ON sh.branch_id = v.branch_id AND sh.shift_id = v.shift_id
 LEFT JOIN journal j ON j.branch_id = v.branch_id AND j.device_id = v.device_id AND j.seq = v.seq
 WHERE v.branch_id = ANY($1)
   AND COALESCE(s.business_date, (v.occurred_at AT TIME ZONE b.timezone)::date) BETWEEN $2 AND $3
-ORDER BY b.code, v.occurred_at, v.receipt_no";
+ORDER BY v.branch_id, v.occurred_at, v.receipt_no";
 
 const REFUNDS_SQL: &str = "
 SELECT b.code, r.refund_no, r.receipt_no, (r.occurred_at AT TIME ZONE b.timezone), sh.cashier,
@@ -581,7 +604,7 @@ JOIN branches b ON b.branch_id = r.branch_id
 LEFT JOIN shifts sh ON sh.branch_id = r.branch_id AND sh.shift_id = r.shift_id
 LEFT JOIN journal j ON j.branch_id = r.branch_id AND j.device_id = r.device_id AND j.seq = r.seq
 WHERE r.branch_id = ANY($1) AND r.business_date BETWEEN $2 AND $3
-ORDER BY b.code, r.occurred_at, r.refund_no";
+ORDER BY r.branch_id, r.occurred_at, r.refund_no";
 
 /// Closed shifts opened in the period (local dates) whose count differed
 /// from what the till expected.
@@ -596,7 +619,7 @@ WHERE b.branch_id = ANY($1) AND sh.branch_id = ANY($1)
   AND sh.opened_at >= ($2::date)::timestamp AT TIME ZONE b.timezone
   AND sh.opened_at < ($3::date + 1)::timestamp AT TIME ZONE b.timezone
   AND sh.variance <> 0
-ORDER BY b.code, sh.opened_at";
+ORDER BY sh.branch_id, sh.opened_at";
 
 /// The daily rows of the branch ledger page, per branch.
 const LEDGER_SQL: &str = "
@@ -618,9 +641,8 @@ const PPN_SQL: &str = concat!(
 WITH g AS (
     SELECT branch_id, date_trunc('month', period)::date AS month, tax_rate AS rate,
            sum(total - refunds)::bigint AS incl, sum(tax - refunds_tax)::bigint AS tax
-    FROM item_rollup
-    WHERE ",
-    in_period!(),
+    FROM ",
+    item_summaries!(),
     "
     GROUP BY 1, 2, 3 HAVING sum(lines) > 0
 )
