@@ -447,7 +447,8 @@ fn ppn_line(c: Vec<Cell>) -> Result<Vec<Cell>> {
 
 /// The summary rows of the period, as `r`: month rows for the whole months
 /// `[$4, $5)`, day rows for the days of `[$2, $3]` outside them
-/// ([`whole_months`]); `period` is the month's first day or the date.
+/// ([`whole_months`]); `period` is the month's first day or the date. The
+/// two day ranges are apart so that each is one range of the primary key.
 /// `$kind` is `item` or `cashier`, `$cols` the columns read.
 macro_rules! summaries {
     ($kind:literal, $cols:literal) => {
@@ -466,9 +467,15 @@ macro_rules! summaries {
       FROM ",
             $kind,
             "_daily_rollup
-      WHERE branch_id = ANY($1)
-        AND ((business_date >= $2 AND business_date < $4)
-             OR (business_date >= $5 AND business_date <= $3))) r"
+      WHERE branch_id = ANY($1) AND business_date >= $2 AND business_date < $4
+      UNION ALL
+      SELECT branch_id, business_date, ",
+            $cols,
+            "
+      FROM ",
+            $kind,
+            "_daily_rollup
+      WHERE branch_id = ANY($1) AND business_date >= $5 AND business_date <= $3) r"
         )
     };
 }
