@@ -445,57 +445,84 @@ fn ppn_line(c: Vec<Cell>) -> Result<Vec<Cell>> {
     ])
 }
 
-/// The summary rows of the period, as `r`: month rows for the whole months
-/// `[$4, $5)`, day rows for the days of `[$2, $3]` outside them
-/// ([`whole_months`]); `period` is the month's first day or the date. The
-/// two day ranges are apart so that each is one range of the primary key.
-/// `$kind` is `item` or `cashier`, `$cols` the columns read.
-macro_rules! summaries {
-    ($kind:literal, $cols:literal) => {
+/// The period's summaries summed by `$keys`, as `r`: the month table for
+/// the whole months `[$4, $5)`, the day table for the days of `[$2, $3]`
+/// before and after them ([`whole_months`]) — each summed on its own (so
+/// each is one parallel scan, or one range of the primary key), then
+/// put together. `$kind` is `item` or `cashier`; `$month_keys` and
+/// `$day_keys` name the same keys in each table, `$n` is `1, 2, …` as many
+/// as there are keys; `$sums` the sums, named as the columns.
+macro_rules! summed {
+    ($kind:literal, $month_keys:literal, $day_keys:literal, $n:literal, $sums:literal) => {
         concat!(
-            "(SELECT branch_id, month AS period, ",
-            $cols,
+            "(SELECT ",
+            $month_keys,
+            ", ",
+            $sums,
             "
       FROM ",
             $kind,
             "_monthly_rollup
       WHERE branch_id = ANY($1) AND month >= $4 AND month < $5
+      GROUP BY ",
+            $n,
+            "
       UNION ALL
-      SELECT branch_id, business_date, ",
-            $cols,
+      SELECT ",
+            $day_keys,
+            ", ",
+            $sums,
             "
       FROM ",
             $kind,
             "_daily_rollup
       WHERE branch_id = ANY($1) AND business_date >= $2 AND business_date < $4
+      GROUP BY ",
+            $n,
+            "
       UNION ALL
-      SELECT branch_id, business_date, ",
-            $cols,
+      SELECT ",
+            $day_keys,
+            ", ",
+            $sums,
             "
       FROM ",
             $kind,
             "_daily_rollup
-      WHERE branch_id = ANY($1) AND business_date >= $5 AND business_date <= $3) r"
+      WHERE branch_id = ANY($1) AND business_date >= $5 AND business_date <= $3
+      GROUP BY ",
+            $n,
+            ") r"
         )
     };
 }
 
-macro_rules! item_summaries {
-    () => {
-        summaries!(
+macro_rules! item_sums {
+    ($month_keys:literal, $day_keys:literal, $n:literal) => {
+        summed!(
             "item",
-            "sku, tax_rate, name, lines, quantity_milli, gross, discounts, net, tax, total,
-             refunded_milli, refunds, refunds_tax"
+            $month_keys,
+            $day_keys,
+            $n,
+            "max(name) AS name, sum(lines) AS lines, sum(quantity_milli) AS quantity_milli,
+             sum(gross) AS gross, sum(discounts) AS discounts, sum(net) AS net, sum(tax) AS tax,
+             sum(total) AS total, sum(refunded_milli) AS refunded_milli, sum(refunds) AS refunds,
+             sum(refunds_tax) AS refunds_tax"
         )
     };
 }
 
-macro_rules! cashier_summaries {
-    () => {
-        summaries!(
+macro_rules! cashier_sums {
+    ($keys:literal) => {
+        summed!(
             "cashier",
-            "cashier, hour, sales_count, voids_count, gross, discounts, tax, sales_total,
-             refunds_count, refunds_total"
+            $keys,
+            $keys,
+            "1",
+            "sum(sales_count) AS sales_count, sum(voids_count) AS voids_count,
+             sum(gross) AS gross, sum(discounts) AS discounts, sum(tax) AS tax,
+             sum(sales_total) AS sales_total, sum(refunds_count) AS refunds_count,
+             sum(refunds_total) AS refunds_total"
         )
     };
 }
@@ -510,7 +537,7 @@ WITH g AS (
            sum(total)::bigint AS total, sum(refunded_milli)::bigint AS rqty,
            sum(refunds)::bigint AS ramount, sum(refunds_tax)::bigint AS rtax
     FROM ",
-    item_summaries!(),
+    item_sums!("sku", "sku", "1"),
     "
     GROUP BY sku HAVING sum(lines) > 0
 )
@@ -527,7 +554,7 @@ WITH g AS (
            sum(discounts) AS disc, sum(net) AS net, sum(tax) AS tax, sum(total) AS total,
            sum(refunds) AS ramount, sum(refunds_tax) AS rtax
     FROM ",
-    item_summaries!(),
+    item_sums!("sku", "sku", "1"),
     "
     GROUP BY sku
 )
@@ -546,7 +573,7 @@ SELECT CASE WHEN cashier = '' THEN '—' ELSE cashier END, sum(sales_count)::big
        sum(gross)::bigint, sum(discounts)::bigint, sum(tax)::bigint, sum(sales_total)::bigint,
        sum(voids_count)::bigint, sum(refunds_count)::bigint, sum(refunds_total)::bigint
 FROM ",
-    cashier_summaries!(),
+    cashier_sums!("cashier"),
     "
 GROUP BY 1 HAVING sum(sales_count) + sum(voids_count) + sum(refunds_count) > 0
 ORDER BY 6 DESC, 1"
@@ -569,7 +596,7 @@ const HOURS_SQL: &str = concat!(
 SELECT hour::bigint, sum(sales_count)::bigint, sum(gross)::bigint, sum(discounts)::bigint,
        sum(tax)::bigint, sum(sales_total)::bigint
 FROM ",
-    cashier_summaries!(),
+    cashier_sums!("hour"),
     "
 GROUP BY 1 HAVING sum(sales_count) > 0 ORDER BY 1"
 );
@@ -646,10 +673,14 @@ GROUP BY b.code, r.business_date ORDER BY b.code, r.business_date";
 const PPN_SQL: &str = concat!(
     "
 WITH g AS (
-    SELECT branch_id, date_trunc('month', period)::date AS month, tax_rate AS rate,
+    SELECT branch_id, period AS month, tax_rate AS rate,
            sum(total - refunds)::bigint AS incl, sum(tax - refunds_tax)::bigint AS tax
     FROM ",
-    item_summaries!(),
+    item_sums!(
+        "branch_id, month AS period, tax_rate",
+        "branch_id, date_trunc('month', business_date)::date, tax_rate",
+        "1, 2, 3"
+    ),
     "
     GROUP BY 1, 2, 3 HAVING sum(lines) > 0
 )
