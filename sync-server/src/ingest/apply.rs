@@ -171,7 +171,8 @@ impl From<sentra_domain::DomainError> for ApplyError {
     }
 }
 
-fn add(a: &mut i64, b: i64, what: &str) -> R<()> {
+/// `a += b`, or the entry cannot be applied (`what` would overflow).
+pub(super) fn add(a: &mut i64, b: i64, what: &str) -> R<()> {
     *a = a
         .checked_add(b)
         .ok_or_else(|| ApplyError::Entry(format!("{what} would overflow")))?;

@@ -17,11 +17,9 @@ use super::apply::ApplyError;
 
 type R<T> = Result<T, ApplyError>;
 
+/// `a += b`, checked like every running sum of the ledger.
 fn add(a: &mut i64, b: i64) -> R<()> {
-    *a = a
-        .checked_add(b)
-        .ok_or_else(|| ApplyError::Entry("the report summaries would overflow".into()))?;
-    Ok(())
+    super::apply::add(a, b, "the report summaries")
 }
 
 /// Business date, SKU, tax rate.
