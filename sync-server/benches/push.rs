@@ -1099,6 +1099,7 @@ async fn run(cfg: &Config, db: &BenchDatabase) -> Result<bool> {
         max_connections: cfg.pool,
         rules: RulesConfig::default(),
         sweep_interval: Duration::from_secs(3600),
+        fold_interval: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(30),
         limits: Default::default(),
         office: Default::default(),

@@ -31,6 +31,8 @@ pub struct ServeConfig {
     pub rules: RulesConfig,
     /// How often parked voids/refunds are checked against `orphan_grace`.
     pub sweep_interval: Duration,
+    /// How often the report summaries' deltas are folded in.
+    pub fold_interval: Duration,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
     /// Connections, header and request timeouts, requests in flight.

@@ -68,6 +68,9 @@ enum Command {
         /// How often to look for orphans past their grace, in milliseconds.
         #[arg(long, default_value_t = 60_000)]
         sweep_interval_ms: u64,
+        /// How often to fold pushed sums into the report summaries, in milliseconds.
+        #[arg(long, default_value_t = 1_000)]
+        fold_interval_ms: u64,
         #[command(flatten)]
         limits: LimitArgs,
         #[command(flatten)]
@@ -375,6 +378,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             skew_tolerance_secs,
             orphan_grace_secs,
             sweep_interval_ms,
+            fold_interval_ms,
             limits,
             office,
             log_format,
@@ -391,6 +395,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     orphan_grace: Duration::from_secs(orphan_grace_secs),
                 },
                 sweep_interval: Duration::from_millis(sweep_interval_ms.max(10)),
+                fold_interval: Duration::from_millis(fold_interval_ms.max(10)),
                 shutdown_grace: Duration::from_secs(30),
                 limits: limits.limits(),
                 office: office.config(),

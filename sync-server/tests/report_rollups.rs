@@ -1,14 +1,17 @@
 //! The head-office reports by item, category, cashier and hour and the PPN
 //! return read summaries (`item_daily_rollup`, `item_monthly_rollup`,
-//! `cashier_…`) that ingest keeps in the same transaction as the daily
-//! rollup, per business day and per month. Here they must give exactly what the ledger's own rows give —
-//! the reference queries below read `sales`, `sale_lines`, `refunds` and
-//! `refund_lines` directly — for periods that are single days, whole
-//! months, and whole months with odd days on either side, after voids,
-//! refunds parked until their sale arrived from another till, a refund
-//! whose sale never arrives, and sales on both sides of a month's end.
-//! And `sentra_rebuild_report_rollups`, which the migration used to fill
-//! them from an existing ledger, rebuilds the same summaries.
+//! `item_yearly_rollup`, `cashier_…`, `tax_…`) that the folder fills from
+//! the deltas ingest appends in each batch's transaction, plus the deltas
+//! not folded yet. Here they must give exactly what the ledger's own rows
+//! give — the reference queries below read `sales`, `sale_lines`, `refunds`
+//! and `refund_lines` directly — before the deltas are folded and after,
+//! whichever mix of years, months and days a period is read by, for
+//! periods that are single days, whole months, whole months with odd days
+//! on either side and whole years, after voids, refunds parked until their
+//! sale arrived from another till, a refund whose sale never arrives, and
+//! sales on both sides of a month's end. And
+//! `sentra_rebuild_report_rollups`, which the migrations used to fill them
+//! from an existing ledger, rebuilds the same summaries.
 
 mod common;
 
@@ -246,6 +249,21 @@ async fn summaries(pool: &sqlx::PgPool) -> BTreeMap<&'static str, Vec<String>> {
              WHERE lines <> 0 OR quantity_milli <> 0 OR total <> 0 OR refunds <> 0",
         ),
         (
+            "item_yearly_rollup",
+            "SELECT r::text FROM item_yearly_rollup r
+             WHERE lines <> 0 OR quantity_milli <> 0 OR total <> 0 OR refunds <> 0",
+        ),
+        (
+            "tax_daily_rollup",
+            "SELECT r::text FROM tax_daily_rollup r
+             WHERE lines <> 0 OR total <> 0 OR refunds <> 0",
+        ),
+        (
+            "tax_monthly_rollup",
+            "SELECT r::text FROM tax_monthly_rollup r
+             WHERE lines <> 0 OR total <> 0 OR refunds <> 0",
+        ),
+        (
             "cashier_daily_rollup",
             "SELECT r::text FROM cashier_daily_rollup r
              WHERE sales_count <> 0 OR voids_count <> 0 OR refunds_count <> 0",
@@ -268,7 +286,14 @@ async fn summaries(pool: &sqlx::PgPool) -> BTreeMap<&'static str, Vec<String>> {
 
 #[tokio::test]
 async fn summaries_give_what_the_ledger_rows_give_for_any_period() {
-    let s = Server::start().await;
+    // The folder is left to the test, which folds the deltas itself.
+    let s = Server::start_folding(
+        common::default_rules(),
+        std::time::Duration::from_secs(3600),
+        Default::default(),
+        std::time::Duration::from_secs(3600),
+    )
+    .await;
     let jkt = s.branch("JKT01").await;
     let bdg = s.branch("BDG01").await;
     sqlx::query(
@@ -409,6 +434,7 @@ async fn summaries_give_what_the_ledger_rows_give_for_any_period() {
     assert_eq!(linked, 1, "the parked refund found its sale");
 
     let month_end = next.pred_opt().expect("month end");
+    let year = today.with_ordinal(1).expect("1 January");
     let periods = [
         (d1, d1),
         (m, m),
@@ -418,32 +444,67 @@ async fn summaries_give_what_the_ledger_rows_give_for_any_period() {
         (d1, next + chrono::Days::new(2)),
         (next, next + chrono::Days::new(2)),
         (d1.with_day(1).expect("first"), today),
+        (year, today),
+        (today - chrono::Days::new(364), today),
+        (
+            year - Months::new(12),
+            year + Months::new(12) - chrono::Days::new(1),
+        ),
     ];
-    let mut compared = 0;
-    for (from, to) in periods {
-        for ids in [vec![jkt], vec![jkt, bdg]] {
-            for (kind, reference) in [
-                (Kind::Items, REFERENCE_ITEMS),
-                (Kind::Categories, REFERENCE_CATEGORIES),
-                (Kind::Cashiers, REFERENCE_CASHIERS),
-                (Kind::Hours, REFERENCE_HOURS),
-                (Kind::Ppn, REFERENCE_PPN),
-            ] {
-                let want = rows_of(&s.pool, reference, &[from, to], &ids).await;
-                let (whole_from, whole_until) = kinds::whole_months(from, to);
-                let got = rows_of(
-                    &s.pool,
-                    kind.sql(),
-                    &[from, to, whole_from, whole_until],
-                    &ids,
-                )
-                .await;
-                assert_eq!(got, want, "{kind:?} from {from} to {to}, branches {ids:?}");
-                compared += want.len();
+    // Each "today" makes a different cover the cheapest: far back, every
+    // unit is free and the coarsest win; far ahead, none is.
+    let todays = [
+        today.succ_opt().expect("tomorrow"),
+        NaiveDate::from_ymd_opt(2000, 1, 1).expect("date"),
+        NaiveDate::from_ymd_opt(2100, 1, 1).expect("date"),
+    ];
+    let pending = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT (SELECT count(*) FROM item_rollup_delta)
+                  + (SELECT count(*) FROM cashier_rollup_delta)",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("deltas")
+    };
+    assert!(pending(s.pool.clone()).await > 0, "the pushes left deltas");
+    for folded in [false, true] {
+        if folded {
+            let n = sentra_sync::ingest::summaries::fold(&s.pool)
+                .await
+                .expect("fold");
+            assert!(n > 0, "folded {n} deltas");
+            assert_eq!(pending(s.pool.clone()).await, 0, "all folded");
+        }
+        let mut compared = 0;
+        let mut covers = std::collections::BTreeSet::new();
+        for (from, to) in periods {
+            for ids in [vec![jkt], vec![jkt, bdg]] {
+                for (kind, reference) in [
+                    (Kind::Items, REFERENCE_ITEMS),
+                    (Kind::Categories, REFERENCE_CATEGORIES),
+                    (Kind::Cashiers, REFERENCE_CASHIERS),
+                    (Kind::Hours, REFERENCE_HOURS),
+                    (Kind::Ppn, REFERENCE_PPN),
+                ] {
+                    let want = rows_of(&s.pool, reference, &[from, to], &ids).await;
+                    for t in todays {
+                        let (sql, dates) = kinds::statement(kind, from, to, t);
+                        covers.insert(sql.clone());
+                        let got = rows_of(&s.pool, &sql, &dates, &ids).await;
+                        assert_eq!(
+                            got, want,
+                            "{kind:?} from {from} to {to} as of {t}, branches {ids:?}, \
+                             folded {folded}:\n{sql}"
+                        );
+                    }
+                    compared += want.len();
+                }
             }
         }
+        assert!(compared > 100, "the periods hold figures ({compared} rows)");
+        assert!(covers.len() > 40, "{} different statements", covers.len());
     }
-    assert!(compared > 100, "the periods hold figures ({compared} rows)");
 
     // Rebuilt from the ledger rows, the summaries are the same.
     let kept = summaries(&s.pool).await;
@@ -454,33 +515,4 @@ async fn summaries_give_what_the_ledger_rows_give_for_any_period() {
         .expect("rebuild");
     assert_eq!(summaries(&s.pool).await, kept);
     s.stop().await;
-}
-
-#[test]
-fn whole_months_split_a_period_into_months_and_odd_days() {
-    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
-    // Whole months: [from, until).
-    assert_eq!(
-        kinds::whole_months(d("2026-01-01"), d("2026-12-31")),
-        (d("2026-01-01"), d("2027-01-01"))
-    );
-    assert_eq!(
-        kinds::whole_months(d("2025-12-07"), d("2026-12-06")),
-        (d("2026-01-01"), d("2026-12-01"))
-    );
-    assert_eq!(
-        kinds::whole_months(d("2026-02-01"), d("2026-02-28")),
-        (d("2026-02-01"), d("2026-03-01"))
-    );
-    // No whole month: an empty range just past the period.
-    for (from, to) in [
-        ("2026-02-02", "2026-02-28"),
-        ("2026-02-01", "2026-02-27"),
-        ("2026-01-15", "2026-02-14"),
-        ("2026-03-05", "2026-03-05"),
-    ] {
-        let (a, b) = kinds::whole_months(d(from), d(to));
-        assert_eq!(a, b, "{from}..{to}");
-        assert_eq!(a, d(to).succ_opt().expect("next"), "{from}..{to}");
-    }
 }

@@ -179,6 +179,11 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     let sweeper =
         crate::ingest::orphans::spawn_sweeper(state.clone(), config.sweep_interval, tx.subscribe());
+    let folder = crate::ingest::summaries::spawn_folder(
+        state.pool.clone(),
+        config.fold_interval,
+        tx.subscribe(),
+    );
     let limits = config.limits;
     let app = listen::limit_requests(router(state, config.office.clone()), limits);
     let grace = config.shutdown_grace;
@@ -188,6 +193,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         };
         let r = listen::serve(listener, app, limits, shutdown, grace).await;
         let _ = tokio::time::timeout(grace.max(Duration::from_millis(1)), sweeper).await;
+        let _ = tokio::time::timeout(grace.max(Duration::from_millis(1)), folder).await;
         r
     });
     Ok(Running {

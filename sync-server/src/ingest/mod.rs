@@ -14,7 +14,7 @@
 
 pub mod apply;
 pub mod orphans;
-mod summaries;
+pub mod summaries;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,17 +1,20 @@
 //! The head-office report summaries, per SKU and tax rate (`item_…`) and
-//! per cashier and hour of day (`cashier_…`): folded in memory
-//! while a batch applies and written once at its end, in the batch's
-//! transaction, to a day row and a month row each (`…_daily_rollup`,
-//! `…_monthly_rollup`, migration `20261209000001_report_rollups.sql`). They follow the daily rollup's
-//! rules: a sale counts on its business date and a void takes it back on
-//! that date; a refund counts on its own.
+//! per cashier and hour of day (`cashier_…`): folded in memory while a
+//! batch applies and appended once at its end, in the batch's transaction,
+//! to the deltas (`…_rollup_delta`); after the commit the folder adds the
+//! deltas to the day, month and year rows (`…_daily_rollup`, …; migrations
+//! `20261209000001_report_rollups.sql`,
+//! `20261210000001_report_rollup_deltas.sql`). They follow the daily
+//! rollup's rules: a sale counts on its business date and a void takes it
+//! back on that date; a refund counts on its own.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use chrono::{Datelike as _, NaiveDate, TimeZone as _, Timelike as _};
+use chrono::{NaiveDate, TimeZone as _, Timelike as _};
 use chrono_tz::Tz;
 use sentra_protocol::payload::SaleCompleted;
-use sqlx::{AssertSqlSafe, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 
 use super::apply::ApplyError;
 
@@ -33,18 +36,6 @@ struct ItemSums {
     /// `[lines, quantity_milli, gross, discounts, net, tax, total,
     /// refunded_milli, refunds, refunds_tax]`, the table's column order.
     n: [i64; 10],
-}
-
-impl ItemSums {
-    fn merge(&mut self, o: &ItemSums) -> R<()> {
-        if o.name > self.name {
-            self.name.clone_from(&o.name);
-        }
-        for (a, b) in self.n.iter_mut().zip(o.n) {
-            add(a, b)?;
-        }
-        Ok(())
-    }
 }
 
 /// `[sales_count, voids_count, gross, discounts, tax, sales_total,
@@ -151,147 +142,71 @@ impl Summaries {
         add(&mut c[7], total)
     }
 
-    /// Adds the batch's sums to the tables — each to its day's row and its
-    /// month's row — in key order (so concurrent batches of a branch, which
-    /// share these rows, lock them in one order and never deadlock).
+    /// Appends the batch's sums to the deltas (`item_rollup_delta`,
+    /// `cashier_rollup_delta`), in one statement. Nothing is shared with
+    /// another batch, so nothing waits; the folder ([`spawn_folder`]) adds
+    /// them to the day, month and year rows after the commit.
     pub async fn write(&self, tx: &mut Transaction<'_, Postgres>, branch_id: i32) -> R<()> {
-        for grain in [Grain::Day, Grain::Month] {
-            self.write_items(tx, branch_id, grain).await?;
-        }
-        for grain in [Grain::Day, Grain::Month] {
-            self.write_cashiers(tx, branch_id, grain).await?;
-        }
-        Ok(())
-    }
-
-    async fn write_items(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        branch_id: i32,
-        grain: Grain,
-    ) -> R<()> {
-        if self.items.is_empty() {
+        if self.items.is_empty() && self.cashiers.is_empty() {
             return Ok(());
         }
-        let mut rows: BTreeMap<(NaiveDate, &str, &str), ItemSums> = BTreeMap::new();
-        for ((date, sku, rate), sums) in &self.items {
-            rows.entry((grain.period(*date), sku, rate))
-                .or_default()
-                .merge(sums)?;
-        }
-        let n = rows.len();
-        let (mut periods, mut skus, mut rates, mut names) = (
+        let n = self.items.len();
+        let (mut dates, mut skus, mut rates, mut names) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
         let mut cols: [Vec<i64>; 10] = Default::default();
-        for ((period, sku, rate), s) in rows {
-            periods.push(period);
-            skus.push(sku);
-            rates.push(rate);
-            names.push(s.name);
+        for ((date, sku, rate), s) in &self.items {
+            dates.push(*date);
+            skus.push(sku.as_str());
+            rates.push(rate.as_str());
+            names.push(s.name.as_deref());
             for (c, v) in cols.iter_mut().zip(s.n) {
                 c.push(v);
             }
         }
-        let (table, date) = match grain {
-            Grain::Day => ("item_daily_rollup", "business_date"),
-            Grain::Month => ("item_monthly_rollup", "month"),
-        };
-        let sql = format!(
-            "INSERT INTO {table} AS r (branch_id, {date}, sku, tax_rate, name, lines,
-                 quantity_milli, gross, discounts, net, tax, total, refunded_milli, refunds,
-                 refunds_tax)
-             SELECT $1, * FROM UNNEST($2::date[], $3::text[], $4::text[], $5::text[],
-                 $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
-                 $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
-             ON CONFLICT (branch_id, {date}, sku, tax_rate) DO UPDATE SET
-                 name = GREATEST(r.name, EXCLUDED.name),
-                 lines = r.lines + EXCLUDED.lines,
-                 quantity_milli = r.quantity_milli + EXCLUDED.quantity_milli,
-                 gross = r.gross + EXCLUDED.gross,
-                 discounts = r.discounts + EXCLUDED.discounts,
-                 net = r.net + EXCLUDED.net,
-                 tax = r.tax + EXCLUDED.tax,
-                 total = r.total + EXCLUDED.total,
-                 refunded_milli = r.refunded_milli + EXCLUDED.refunded_milli,
-                 refunds = r.refunds + EXCLUDED.refunds,
-                 refunds_tax = r.refunds_tax + EXCLUDED.refunds_tax"
+        let m = self.cashiers.len();
+        let (mut c_dates, mut cashiers, mut hours) = (
+            Vec::with_capacity(m),
+            Vec::with_capacity(m),
+            Vec::with_capacity(m),
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql))
-            .bind(branch_id)
-            .bind(periods)
-            .bind(skus)
-            .bind(rates)
-            .bind(names);
+        let mut c_cols: [Vec<i64>; 8] = Default::default();
+        for ((date, cashier, hour), s) in &self.cashiers {
+            c_dates.push(*date);
+            cashiers.push(cashier.as_str());
+            hours.push(*hour);
+            for (c, v) in c_cols.iter_mut().zip(s) {
+                c.push(*v);
+            }
+        }
+        let mut q = sqlx::query(
+            "WITH items AS (
+                 INSERT INTO item_rollup_delta (branch_id, business_date, sku, tax_rate, name,
+                     lines, quantity_milli, gross, discounts, net, tax, total, refunded_milli,
+                     refunds, refunds_tax)
+                 SELECT $1, * FROM UNNEST($2::date[], $3::text[], $4::text[], $5::text[],
+                     $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
+                     $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[]))
+             INSERT INTO cashier_rollup_delta (branch_id, business_date, cashier, hour,
+                 sales_count, voids_count, gross, discounts, tax, sales_total, refunds_count,
+                 refunds_total)
+             SELECT $1, * FROM UNNEST($16::date[], $17::text[], $18::smallint[], $19::bigint[],
+                 $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[],
+                 $25::bigint[], $26::bigint[])",
+        )
+        .bind(branch_id)
+        .bind(dates)
+        .bind(skus)
+        .bind(rates)
+        .bind(names);
         for c in cols {
             q = q.bind(c);
         }
-        q.execute(&mut **tx).await?;
-        Ok(())
-    }
-
-    async fn write_cashiers(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        branch_id: i32,
-        grain: Grain,
-    ) -> R<()> {
-        if self.cashiers.is_empty() {
-            return Ok(());
-        }
-        let mut rows: BTreeMap<(NaiveDate, &str, i16), CashierSums> = BTreeMap::new();
-        for ((date, cashier, hour), sums) in &self.cashiers {
-            let e = rows
-                .entry((grain.period(*date), cashier, *hour))
-                .or_default();
-            for (a, b) in e.iter_mut().zip(sums) {
-                add(a, *b)?;
-            }
-        }
-        let n = rows.len();
-        let (mut periods, mut cashiers, mut hours) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let mut cols: [Vec<i64>; 8] = Default::default();
-        for ((period, cashier, hour), s) in rows {
-            periods.push(period);
-            cashiers.push(cashier);
-            hours.push(hour);
-            for (c, v) in cols.iter_mut().zip(s) {
-                c.push(v);
-            }
-        }
-        let (table, date) = match grain {
-            Grain::Day => ("cashier_daily_rollup", "business_date"),
-            Grain::Month => ("cashier_monthly_rollup", "month"),
-        };
-        let sql = format!(
-            "INSERT INTO {table} AS r (branch_id, {date}, cashier, hour, sales_count,
-                 voids_count, gross, discounts, tax, sales_total, refunds_count, refunds_total)
-             SELECT $1, * FROM UNNEST($2::date[], $3::text[], $4::smallint[], $5::bigint[],
-                 $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
-                 $11::bigint[], $12::bigint[])
-             ON CONFLICT (branch_id, {date}, cashier, hour) DO UPDATE SET
-                 sales_count = r.sales_count + EXCLUDED.sales_count,
-                 voids_count = r.voids_count + EXCLUDED.voids_count,
-                 gross = r.gross + EXCLUDED.gross,
-                 discounts = r.discounts + EXCLUDED.discounts,
-                 tax = r.tax + EXCLUDED.tax,
-                 sales_total = r.sales_total + EXCLUDED.sales_total,
-                 refunds_count = r.refunds_count + EXCLUDED.refunds_count,
-                 refunds_total = r.refunds_total + EXCLUDED.refunds_total"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql))
-            .bind(branch_id)
-            .bind(periods)
-            .bind(cashiers)
-            .bind(hours);
-        for c in cols {
+        q = q.bind(c_dates).bind(cashiers).bind(hours);
+        for c in c_cols {
             q = q.bind(c);
         }
         q.execute(&mut **tx).await?;
@@ -299,34 +214,44 @@ impl Summaries {
     }
 }
 
-/// The two tables each sum goes to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Grain {
-    Day,
-    Month,
+/// Folds the deltas into the summaries (`sentra_fold_report_rollups`):
+/// how many delta rows it moved, 0 if another server's folder was at it.
+pub async fn fold(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT sentra_fold_report_rollups()")
+        .fetch_one(pool)
+        .await
 }
 
-impl Grain {
-    /// The row a business date's sums go to: the date, or its month's first day.
-    fn period(self, date: NaiveDate) -> NaiveDate {
-        match self {
-            Grain::Day => date,
-            Grain::Month => date.with_day(1).unwrap_or(date),
+/// Runs [`fold`] every `every` until `stop` turns true. Every server runs
+/// one; the database lets one fold at a time.
+pub fn spawn_folder(
+    pool: PgPool,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = fold(&pool).await {
+                        tracing::warn!(error = %e, "folding the report summaries failed");
+                    }
+                }
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        break;
+                    }
+                }
+            }
         }
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_date_goes_to_its_day_and_its_month() {
-        let d = NaiveDate::from_ymd_opt(2026, 2, 28).expect("date");
-        let first = NaiveDate::from_ymd_opt(2026, 2, 1).expect("date");
-        assert_eq!(Grain::Day.period(d), d);
-        assert_eq!(Grain::Month.period(d), first);
-    }
 
     #[test]
     fn the_hour_is_the_branch_zone_s() {

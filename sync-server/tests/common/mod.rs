@@ -52,6 +52,17 @@ impl Server {
         sweep_interval: Duration,
         office: sentra_office::OfficeConfig,
     ) -> Server {
+        Server::start_folding(rules, sweep_interval, office, Duration::from_millis(250)).await
+    }
+
+    /// A server whose report summaries are folded every `fold_interval`
+    /// (a test that folds them itself gives an hour).
+    pub async fn start_folding(
+        rules: RulesConfig,
+        sweep_interval: Duration,
+        office: sentra_office::OfficeConfig,
+        fold_interval: Duration,
+    ) -> Server {
         let db = tokio::task::spawn_blocking(|| sentra_pg_harness::database_for_test("sync"))
             .await
             .expect("join")
@@ -62,6 +73,7 @@ impl Server {
             max_connections: 20,
             rules,
             sweep_interval,
+            fold_interval,
             shutdown_grace: Duration::from_secs(10),
             limits: Default::default(),
             office,

@@ -1,52 +1,34 @@
 //! What each report is: its columns and its one query. Every query takes
 //! the same parameters ([`query`]) — `$1` the branch ids asked for
-//! (`int[]`), `$2` and `$3` the first and last business date, `$4` and `$5`
-//! the whole months inside them ([`whole_months`]) — and runs under the
-//! caller's row-level security (`scope`), so a branch outside the caller's
-//! set yields no rows even if it were asked for.
+//! (`int[]`), `$2` and `$3` the first and last business date, and for the
+//! reports read from summaries `$4`, `$5`, … the ranges of the period's
+//! cover ([`super::cover`]) — and runs under the caller's row-level
+//! security (`scope`), so a branch outside the caller's set yields no rows
+//! even if it were asked for.
 //!
 //! Sales by item, category, cashier and hour and the PPN return read the
-//! summaries ingest keeps per day and per month (`item_daily_rollup`,
-//! `item_monthly_rollup`, `cashier_…`; migration
-//! `20261209000001_report_rollups.sql`): month rows for the whole months,
-//! day rows for the odd days at either end.
+//! summaries kept per day, month and year (`item_daily_rollup`,
+//! `item_monthly_rollup`, `item_yearly_rollup`, `cashier_…`, `tax_…`;
+//! migrations `20261209000001_report_rollups.sql` and
+//! `20261210000001_report_rollup_deltas.sql`): the cheapest mix of whole
+//! years, months and days, added or taken away, that counts each day of
+//! the period once — plus the sums ingest wrote that are not folded in yet.
 //!
 //! The figures are those of `sentra-sync ledger` (sync-server
 //! `admin/ledger.rs`): sales that stand (not voided) on their business
 //! date; refunds on the refund's business date; tax = sales' tax − refunds'
 //! tax; payments net of change, voids and refunds.
 
-use chrono::{Datelike as _, Months, NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
+use super::cover::{Grain, Part, cover};
 use crate::error::{OfficeError, Result};
 use crate::ui::Lang;
 
-/// The whole calendar months inside `[from, to]`, as `[first, until)`:
-/// their summaries are read by the month; the days of the period outside
-/// them by the day. Without a whole month, an empty range just past `to`.
-pub fn whole_months(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
-    let none = to.succ_opt().unwrap_or(to);
-    let first = if from.day() == 1 {
-        Some(from)
-    } else {
-        from.with_day(1)
-            .and_then(|d| d.checked_add_months(Months::new(1)))
-    };
-    let until = if none.day() == 1 {
-        Some(none)
-    } else {
-        to.with_day(1)
-    };
-    match (first, until) {
-        (Some(a), Some(b)) if a < b => (a, b),
-        _ => (none, none),
-    }
-}
-
-/// The report's query, bound to its parameters (see the module's doc),
-/// returning at most `limit` rows.
+/// The report's query over `[from, to]`, bound to its parameters (see the
+/// module's doc), returning at most `limit` rows.
 pub fn query(
     kind: Kind,
     ids: Vec<i32>,
@@ -54,17 +36,52 @@ pub fn query(
     to: NaiveDate,
     limit: Option<usize>,
 ) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    let (first, until) = whole_months(from, to);
-    let sql = match limit {
-        Some(n) => format!("{}\nLIMIT {n}", kind.sql()),
+    // Business dates run up to a day ahead of UTC's (UTC+14 at most).
+    let today = Utc::now().date_naive().succ_opt().unwrap_or(NaiveDate::MAX);
+    query_as_of(kind, ids, from, to, limit, today)
+}
+
+/// [`query`], its summaries read by the cover that is cheapest if no
+/// unit after `today` holds rows yet. Every `today` gives the same rows
+/// (the tests try several); only the speed differs.
+pub fn query_as_of(
+    kind: Kind,
+    ids: Vec<i32>,
+    from: NaiveDate,
+    to: NaiveDate,
+    limit: Option<usize>,
+    today: NaiveDate,
+) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let (mut sql, dates) = statement(kind, from, to, today);
+    if let Some(n) = limit {
+        sql.push_str(&format!("\nLIMIT {n}"));
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ids);
+    for d in dates {
+        q = q.bind(d);
+    }
+    q
+}
+
+/// The report's SQL over `[from, to]` as of `today` (see [`query_as_of`]),
+/// and the dates it takes after the branch ids: `from`, `to`, then each
+/// range of the cover.
+pub fn statement(
+    kind: Kind,
+    from: NaiveDate,
+    to: NaiveDate,
+    today: NaiveDate,
+) -> (String, Vec<NaiveDate>) {
+    let mut dates = vec![from, to];
+    let sql = match kind.summed() {
+        Some(s) => {
+            let parts = cover(from, to, s.grains, today);
+            dates.extend(parts.iter().flat_map(|p| [p.from, p.until]));
+            kind.sql().replace(SUMMED, &s.sql(&parts))
+        }
         None => kind.sql().to_owned(),
     };
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(ids)
-        .bind(from)
-        .bind(to)
-        .bind(first)
-        .bind(until)
+    (sql, dates)
 }
 
 /// How a column's values are typed, shown and exported.
@@ -365,7 +382,19 @@ impl Kind {
         }
     }
 
-    pub fn sql(self) -> &'static str {
+    /// The summaries the report reads, if it reads them.
+    fn summed(self) -> Option<&'static Summed> {
+        match self {
+            Kind::Items | Kind::Categories => Some(&BY_SKU),
+            Kind::Cashiers => Some(&BY_CASHIER),
+            Kind::Hours => Some(&BY_HOUR),
+            Kind::Ppn => Some(&BY_BRANCH_MONTH_RATE),
+            _ => None,
+        }
+    }
+
+    /// The report's SQL; [`SUMMED`] marks where its summaries go.
+    fn sql(self) -> &'static str {
         match self {
             Kind::Items => ITEMS_SQL,
             Kind::Categories => CATEGORIES_SQL,
@@ -445,87 +474,140 @@ fn ppn_line(c: Vec<Cell>) -> Result<Vec<Cell>> {
     ])
 }
 
-/// The period's summaries summed by `$keys`, as `r`: the month table for
-/// the whole months `[$4, $5)`, the day table for the days of `[$2, $3]`
-/// before and after them ([`whole_months`]) — each summed on its own (so
-/// each is one parallel scan, or one range of the primary key), then
-/// put together. `$kind` is `item` or `cashier`; `$month_keys` and
-/// `$day_keys` name the same keys in each table, `$n` is `1, 2, …` as many
-/// as there are keys; `$sums` the sums, named as the columns.
-macro_rules! summed {
-    ($kind:literal, $month_keys:literal, $day_keys:literal, $n:literal, $sums:literal) => {
-        concat!(
-            "(SELECT ",
-            $month_keys,
-            ", ",
-            $sums,
-            "
-      FROM ",
-            $kind,
-            "_monthly_rollup
-      WHERE branch_id = ANY($1) AND month >= $4 AND month < $5
-      GROUP BY ",
-            $n,
-            "
-      UNION ALL
-      SELECT ",
-            $day_keys,
-            ", ",
-            $sums,
-            "
-      FROM ",
-            $kind,
-            "_daily_rollup
-      WHERE branch_id = ANY($1) AND business_date >= $2 AND business_date < $4
-      GROUP BY ",
-            $n,
-            "
-      UNION ALL
-      SELECT ",
-            $day_keys,
-            ", ",
-            $sums,
-            "
-      FROM ",
-            $kind,
-            "_daily_rollup
-      WHERE branch_id = ANY($1) AND business_date >= $5 AND business_date <= $3
-      GROUP BY ",
-            $n,
-            ") r"
-        )
-    };
+/// The summaries a report reads: a family of tables kept per day, month
+/// (and for items per year) — `{family}_daily_rollup`,
+/// `{family}_monthly_rollup`, `{family}_yearly_rollup` — plus the sums
+/// ingest has written but the folder not yet folded into them (`delta`;
+/// migration `20261210000001_report_rollup_deltas.sql`).
+struct Summed {
+    family: &'static str,
+    delta: &'static str,
+    grains: &'static [Grain],
+    /// The keys the parts are grouped by; `{month}` stands for the month's
+    /// first day of the table's date.
+    keys: &'static str,
+    /// `1, 2, …`, as many as there are keys.
+    n: &'static str,
+    /// `(aggregate, column)`; a part taken away negates its `sum`s.
+    sums: &'static [(&'static str, &'static str)],
 }
 
-macro_rules! item_sums {
-    ($month_keys:literal, $day_keys:literal, $n:literal) => {
-        summed!(
-            "item",
-            $month_keys,
-            $day_keys,
-            $n,
-            "max(name) AS name, sum(lines) AS lines, sum(quantity_milli) AS quantity_milli,
-             sum(gross) AS gross, sum(discounts) AS discounts, sum(net) AS net, sum(tax) AS tax,
-             sum(total) AS total, sum(refunded_milli) AS refunded_milli, sum(refunds) AS refunds,
-             sum(refunds_tax) AS refunds_tax"
-        )
-    };
+const ITEM_SUMS: &[(&str, &str)] = &[
+    ("max", "name"),
+    ("sum", "lines"),
+    ("sum", "quantity_milli"),
+    ("sum", "gross"),
+    ("sum", "discounts"),
+    ("sum", "net"),
+    ("sum", "tax"),
+    ("sum", "total"),
+    ("sum", "refunded_milli"),
+    ("sum", "refunds"),
+    ("sum", "refunds_tax"),
+];
+
+const CASHIER_SUMS: &[(&str, &str)] = &[
+    ("sum", "sales_count"),
+    ("sum", "voids_count"),
+    ("sum", "gross"),
+    ("sum", "discounts"),
+    ("sum", "tax"),
+    ("sum", "sales_total"),
+    ("sum", "refunds_count"),
+    ("sum", "refunds_total"),
+];
+
+const TAX_SUMS: &[(&str, &str)] = &[
+    ("sum", "lines"),
+    ("sum", "total"),
+    ("sum", "tax"),
+    ("sum", "refunds"),
+    ("sum", "refunds_tax"),
+];
+
+const BY_SKU: Summed = Summed {
+    family: "item",
+    delta: "item_rollup_delta",
+    grains: &[Grain::Year, Grain::Month, Grain::Day],
+    keys: "sku",
+    n: "1",
+    sums: ITEM_SUMS,
+};
+
+const BY_CASHIER: Summed = Summed {
+    family: "cashier",
+    delta: "cashier_rollup_delta",
+    grains: &[Grain::Month, Grain::Day],
+    keys: "cashier",
+    n: "1",
+    sums: CASHIER_SUMS,
+};
+
+const BY_HOUR: Summed = Summed {
+    keys: "hour",
+    ..BY_CASHIER
+};
+
+/// Per branch, month and rate: the PPN return is monthly, so no year rows.
+const BY_BRANCH_MONTH_RATE: Summed = Summed {
+    family: "tax",
+    delta: "item_rollup_delta",
+    grains: &[Grain::Month, Grain::Day],
+    keys: "branch_id, {month} AS period, tax_rate",
+    n: "1, 2, 3",
+    sums: TAX_SUMS,
+};
+
+impl Summed {
+    /// The period's sums by the keys, as `r`: each part of the period's
+    /// [`cover`] summed on its own (so each is one parallel scan, or one
+    /// range of the primary key) — `$4`, `$5` the first part's range, and
+    /// so on — plus the deltas of `[$2, $3]`, all put together.
+    fn sql(&self, parts: &[Part]) -> String {
+        let select = |table: &str, date: &str, month: &str, lo: &str, hi: &str, sign: i8| {
+            let keys = self.keys.replace("{month}", month);
+            let sums = self
+                .sums
+                .iter()
+                .map(|(agg, col)| {
+                    let neg = if sign < 0 && *agg == "sum" { "-" } else { "" };
+                    format!("{neg}{agg}({col}) AS {col}")
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "SELECT {keys}, {sums}
+      FROM {table}
+      WHERE branch_id = ANY($1) AND {date} >= {lo} AND {date} {hi}
+      GROUP BY {n}",
+                n = self.n
+            )
+        };
+        let by_month = "date_trunc('month', business_date)::date";
+        let mut out = vec![select(
+            self.delta,
+            "business_date",
+            by_month,
+            "$2",
+            "<= $3",
+            1,
+        )];
+        for (i, p) in parts.iter().enumerate() {
+            let (table, date, month) = match p.grain {
+                Grain::Day => ("daily", "business_date", by_month),
+                Grain::Month => ("monthly", "month", "month"),
+                Grain::Year => ("yearly", "year", "year"),
+            };
+            let table = format!("{}_{table}_rollup", self.family);
+            let (lo, hi) = (format!("${}", 4 + 2 * i), format!("< ${}", 5 + 2 * i));
+            out.push(select(&table, date, month, &lo, &hi, p.sign));
+        }
+        format!("({}) r", out.join("\n      UNION ALL\n      "))
+    }
 }
 
-macro_rules! cashier_sums {
-    ($keys:literal) => {
-        summed!(
-            "cashier",
-            $keys,
-            $keys,
-            "1",
-            "sum(sales_count) AS sales_count, sum(voids_count) AS voids_count,
-             sum(gross) AS gross, sum(discounts) AS discounts, sum(tax) AS tax,
-             sum(sales_total) AS sales_total, sum(refunds_count) AS refunds_count,
-             sum(refunds_total) AS refunds_total"
-        )
-    };
-}
+/// Where a report's SQL puts its summaries.
+const SUMMED: &str = "@SUMMED@";
 
 /// Sale lines that stand, and refund lines on the refund's date (the
 /// summaries `item_daily_rollup`, `item_monthly_rollup`).
@@ -537,7 +619,7 @@ WITH g AS (
            sum(total)::bigint AS total, sum(refunded_milli)::bigint AS rqty,
            sum(refunds)::bigint AS ramount, sum(refunds_tax)::bigint AS rtax
     FROM ",
-    item_sums!("sku", "sku", "1"),
+    "@SUMMED@",
     "
     GROUP BY sku HAVING sum(lines) > 0
 )
@@ -554,7 +636,7 @@ WITH g AS (
            sum(discounts) AS disc, sum(net) AS net, sum(tax) AS tax, sum(total) AS total,
            sum(refunds) AS ramount, sum(refunds_tax) AS rtax
     FROM ",
-    item_sums!("sku", "sku", "1"),
+    "@SUMMED@",
     "
     GROUP BY sku
 )
@@ -573,7 +655,7 @@ SELECT CASE WHEN cashier = '' THEN '—' ELSE cashier END, sum(sales_count)::big
        sum(gross)::bigint, sum(discounts)::bigint, sum(tax)::bigint, sum(sales_total)::bigint,
        sum(voids_count)::bigint, sum(refunds_count)::bigint, sum(refunds_total)::bigint
 FROM ",
-    cashier_sums!("cashier"),
+    "@SUMMED@",
     "
 GROUP BY 1 HAVING sum(sales_count) + sum(voids_count) + sum(refunds_count) > 0
 ORDER BY 6 DESC, 1"
@@ -596,7 +678,7 @@ const HOURS_SQL: &str = concat!(
 SELECT hour::bigint, sum(sales_count)::bigint, sum(gross)::bigint, sum(discounts)::bigint,
        sum(tax)::bigint, sum(sales_total)::bigint
 FROM ",
-    cashier_sums!("hour"),
+    "@SUMMED@",
     "
 GROUP BY 1 HAVING sum(sales_count) > 0 ORDER BY 1"
 );
@@ -676,11 +758,7 @@ WITH g AS (
     SELECT branch_id, period AS month, tax_rate AS rate,
            sum(total - refunds)::bigint AS incl, sum(tax - refunds_tax)::bigint AS tax
     FROM ",
-    item_sums!(
-        "branch_id, month AS period, tax_rate",
-        "branch_id, date_trunc('month', business_date)::date, tax_rate",
-        "1, 2, 3"
-    ),
+    "@SUMMED@",
     "
     GROUP BY 1, 2, 3 HAVING sum(lines) > 0
 )

@@ -5,6 +5,7 @@
 //! over any period and any of the caller's branches. Every report is also
 //! an export (`/office/reports/csv`, `/office/reports/xlsx`, [`export`]).
 
+pub mod cover;
 mod export;
 pub mod kinds;
 
