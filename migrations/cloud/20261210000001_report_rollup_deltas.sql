@@ -41,13 +41,19 @@ CREATE TABLE tax_monthly_rollup (
 ALTER TABLE tax_monthly_rollup RENAME COLUMN business_date TO month;
 ALTER TABLE tax_monthly_rollup ADD PRIMARY KEY (branch_id, month, tax_rate);
 
--- What ingest appends: a batch's sums per business day and key. No key and
--- no index, so an insert waits for no one; the folder empties them.
+-- What ingest appends: a batch's sums per business day and key, under a
+-- key of their own (a number from a sequence), so an insert never meets
+-- another batch's row and waits for no one; the folder empties them.
+CREATE SEQUENCE report_rollup_delta_ids;
 CREATE TABLE item_rollup_delta (
-    LIKE item_daily_rollup INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+    LIKE item_daily_rollup INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+    delta_id bigint NOT NULL DEFAULT nextval('report_rollup_delta_ids'),
+    PRIMARY KEY (branch_id, delta_id)
 ) PARTITION BY LIST (branch_id);
 CREATE TABLE cashier_rollup_delta (
-    LIKE cashier_daily_rollup INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+    LIKE cashier_daily_rollup INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+    delta_id bigint NOT NULL DEFAULT nextval('report_rollup_delta_ids'),
+    PRIMARY KEY (branch_id, delta_id)
 ) PARTITION BY LIST (branch_id);
 
 SELECT sentra_ensure_branch_partitions(branch_id) FROM branches;

@@ -516,3 +516,81 @@ async fn summaries_give_what_the_ledger_rows_give_for_any_period() {
     assert_eq!(summaries(&s.pool).await, kept);
     s.stop().await;
 }
+
+/// The folder every server runs moves the pushed sums into the summaries by
+/// itself, and two folders at once (two servers on one database) neither
+/// count a delta twice nor lose one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_s_folder_folds_the_pushed_sums() {
+    let s = Server::start_folding(
+        common::default_rules(),
+        std::time::Duration::from_secs(3600),
+        Default::default(),
+        std::time::Duration::from_millis(50),
+    )
+    .await;
+    s.branch("JKT01").await;
+    let mut a = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let today = Utc::now().with_timezone(&Jakarta).date_naive();
+    let shift = Uuid::now_v7();
+    a.wall_ms = at(today, 0, 10);
+    let mut entries = vec![a.entry(&ShiftOpened {
+        shift_id: shift,
+        opening_float: 0,
+        cashier: Some("Siti".into()),
+    })];
+    for i in 0..20 {
+        entries.push(a.entry(&sale(
+            &format!("A-{i}"),
+            shift,
+            Some("Siti"),
+            vec![line(1, "KOPI", 11, 1 + i, 27_750, 0)],
+        )));
+    }
+    // Folds by hand race the server's folder while the batch arrives.
+    let racing = {
+        let pool = s.pool.clone();
+        tokio::spawn(async move {
+            let mut folded = 0;
+            for _ in 0..40 {
+                folded += sentra_sync::ingest::summaries::fold(&pool)
+                    .await
+                    .expect("fold");
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            folded
+        })
+    };
+    push(&s, &a, &entries).await;
+    racing.await.expect("racing folds");
+
+    // Poll until the server's folder has emptied the deltas (never a fixed
+    // sleep: the folder runs every 50 ms).
+    let mut left = i64::MAX;
+    for _ in 0..400 {
+        left = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM item_rollup_delta)
+                  + (SELECT count(*) FROM cashier_rollup_delta)",
+        )
+        .fetch_one(&s.pool)
+        .await
+        .expect("deltas");
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(left, 0, "the folder emptied the deltas");
+    let (lines, qty, sales): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT sum(lines)::bigint FROM item_yearly_rollup),
+                (SELECT sum(quantity_milli)::bigint FROM item_daily_rollup),
+                (SELECT sum(sales_count)::bigint FROM cashier_monthly_rollup)",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .expect("folded sums");
+    assert_eq!(lines, 20, "each line counted once");
+    assert_eq!(qty, (1..=20).sum::<i64>() * 1000);
+    assert_eq!(sales, 20);
+    s.stop().await;
+}
