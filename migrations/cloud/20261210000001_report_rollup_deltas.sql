@@ -77,6 +77,32 @@ $$;
 CREATE FUNCTION sentra_report_rollups_lock_key() RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT 7301326571 $$;
 
+-- Making a branch's partitions locks every partitioned table in turn, and a
+-- fold locks seven of them in another order: the two deadlocked (the bench
+-- saw it, creating branches while a folder ran). Partitions are now made
+-- under the folder's lock, so they wait for a fold (a second at most) and a
+-- fold skips its turn while they are made.
+CREATE OR REPLACE FUNCTION sentra_ensure_branch_partitions(p_branch integer) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
+    v_code text;
+BEGIN
+    PERFORM pg_advisory_xact_lock(sentra_report_rollups_lock_key());
+    SELECT lower(code) INTO STRICT v_code FROM branches WHERE branch_id = p_branch;
+    FOR t IN
+        SELECT c.relname
+        FROM pg_partitioned_table p
+        JOIN pg_class c ON c.oid = p.partrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema()
+    LOOP
+        EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF %I FOR VALUES IN (%s)',
+                       t.relname || '_' || v_code, t.relname, p_branch);
+    END LOOP;
+END
+$$;
+
 -- Moves every delta into the day, month and year rows, in one statement
 -- (and one transaction): returns how many delta rows it folded, or 0 at
 -- once if another folder holds the lock. Rows are written in key order.

@@ -594,3 +594,41 @@ async fn the_server_s_folder_folds_the_pushed_sums() {
     assert_eq!(sales, 20);
     s.stop().await;
 }
+
+/// Making a branch's partitions while folders run deadlocked once (each
+/// locks the partitioned tables in its own order); now neither waits on
+/// the other in a cycle, and every branch is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branches_are_made_while_the_summaries_are_folded() {
+    let s = Server::start_folding(
+        common::default_rules(),
+        std::time::Duration::from_secs(3600),
+        Default::default(),
+        std::time::Duration::from_millis(1),
+    )
+    .await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let folders: Vec<_> = (0..2)
+        .map(|_| {
+            let (pool, stop) = (s.pool.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut folds = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    sentra_sync::ingest::summaries::fold(&pool)
+                        .await
+                        .expect("a fold never deadlocks");
+                    folds += 1;
+                }
+                folds
+            })
+        })
+        .collect();
+    for i in 0..15 {
+        s.branch(&format!("B{i:02}")).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for f in folders {
+        assert!(f.await.expect("folder") > 0);
+    }
+    s.stop().await;
+}

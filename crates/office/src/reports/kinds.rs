@@ -610,7 +610,7 @@ impl Summed {
 const SUMMED: &str = "@SUMMED@";
 
 /// Sale lines that stand, and refund lines on the refund's date (the
-/// summaries `item_daily_rollup`, `item_monthly_rollup`).
+/// summaries by SKU, [`BY_SKU`]).
 const ITEMS_SQL: &str = concat!(
     "
 WITH g AS (
