@@ -6,7 +6,7 @@
 -- lost a fifth of its throughput (docs/benchmarks.md). Now ingest only
 -- appends the batch's sums to a delta table (no row is shared, nothing
 -- waits), and a folder in every `sentra-sync serve` moves the deltas into
--- the summaries about once a second (`sentra_fold_report_rollups`), in one
+-- the summaries every few seconds (`sentra_fold_report_rollups`), in one
 -- transaction: a report, which reads the summaries *and* the deltas in one
 -- snapshot, sees every sum exactly once, before or after the fold.
 --

@@ -205,7 +205,7 @@ async fn run(n: usize) -> Result<()> {
         max_connections: 8,
         rules: RulesConfig::default(),
         sweep_interval: Duration::from_secs(3600),
-        fold_interval: Duration::from_secs(1),
+        fold_interval: Duration::from_secs(5),
         shutdown_grace: Duration::from_secs(30),
         limits: Default::default(),
         office: Default::default(),

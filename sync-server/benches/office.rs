@@ -902,7 +902,7 @@ async fn run(cfg: &Config, db: &sentra_pg_harness::BenchDatabase) -> Result<()> 
         max_connections: 16,
         rules: RulesConfig::default(),
         sweep_interval: Duration::from_secs(3600),
-        fold_interval: Duration::from_secs(1),
+        fold_interval: Duration::from_secs(5),
         shutdown_grace: Duration::from_secs(30),
         limits: Default::default(),
         office: Default::default(),

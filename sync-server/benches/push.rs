@@ -73,10 +73,13 @@ struct Config {
     rate: f64,
     /// Batches per client in the paced phase.
     paced_batches: usize,
+    /// How often the server folds the report summaries' deltas, ms.
+    fold_ms: u64,
 }
 
 const USAGE: &str = "push bench: [--quick] [--full] [--strict] [--clients N] [--batches N] \
-[--batch-size N] [--skus N] [--rate N] [--paced-batches N] [--pool N] [--server-socket] [--copy-tcp]
+[--batch-size N] [--skus N] [--rate N] [--paced-batches N] [--pool N] [--fold-ms N] [--server-socket] \
+[--copy-tcp]
   --quick        16 clients x 3 batches (smoke); the default when run without `--bench`
                  (as by `cargo test --benches`)
   --full         full mode even without `--bench` (running the binary directly)
@@ -88,6 +91,7 @@ const USAGE: &str = "push bench: [--quick] [--full] [--strict] [--clients N] [--
   --rate N       offered load of the paced (open-loop) phase in sales/s (default 2,500; 0: skip)
   --paced-batches N  batches per client in the paced phase (default half of --batches; 2 with --quick)
   --pool N       the server's PostgreSQL pool size (default 24)
+  --fold-ms N    how often the server folds the report summaries, ms (default 5000, as `serve`)
   --server-socket  the server's pool connects through the cluster's Unix socket (default TCP)
   --copy-tcp     the COPY baseline connects over TCP (default: the Unix socket when the
                  cluster is the bench's own; sqlx 0.9.0 sets no TCP_NODELAY, so over TCP
@@ -108,6 +112,7 @@ impl Config {
             copy_tcp: false,
             rate: 2_500.0,
             paced_batches: 25,
+            fold_ms: 5_000,
         };
         let mut paced_set = false;
         let mut overrides: Vec<(String, usize)> = Vec::new();
@@ -120,7 +125,7 @@ impl Config {
                 "--server-socket" => cfg.server_socket = true,
                 "--copy-tcp" => cfg.copy_tcp = true,
                 "--clients" | "--batches" | "--batch-size" | "--skus" | "--pool" | "--rate"
-                | "--paced-batches" => {
+                | "--paced-batches" | "--fold-ms" => {
                     let n = args
                         .next()
                         .and_then(|n| n.parse().ok())
@@ -158,6 +163,7 @@ impl Config {
                 "--batches" => cfg.batches = n,
                 "--batch-size" => cfg.batch_size = n.min(999),
                 "--skus" => cfg.skus = n.max(10),
+                "--fold-ms" => cfg.fold_ms = n as u64,
                 _ => cfg.pool = u32::try_from(n).unwrap_or(u32::MAX),
             }
         }
@@ -1099,7 +1105,7 @@ async fn run(cfg: &Config, db: &BenchDatabase) -> Result<bool> {
         max_connections: cfg.pool,
         rules: RulesConfig::default(),
         sweep_interval: Duration::from_secs(3600),
-        fold_interval: Duration::from_secs(1),
+        fold_interval: Duration::from_millis(cfg.fold_ms),
         shutdown_grace: Duration::from_secs(30),
         limits: Default::default(),
         office: Default::default(),
@@ -1210,13 +1216,15 @@ async fn run(cfg: &Config, db: &BenchDatabase) -> Result<bool> {
     );
     println!(
         "- {} clients (enrolled terminals of one branch) × {} batches × {} sales (3 lines, cash) \
-         = {} sales; catalog {} SKUs × 3 prices; server pool {} connections",
+         = {} sales; catalog {} SKUs × 3 prices; server pool {} connections; report \
+         summaries folded every {} ms",
         cfg.clients,
         cfg.batches,
         cfg.batch_size,
         thousands(cfg.sales() as f64),
         thousands(cfg.skus as f64),
-        cfg.pool
+        cfg.pool,
+        cfg.fold_ms
     );
     if cfg.paced_batches > 0 {
         println!(
@@ -1357,6 +1365,24 @@ async fn run(cfg: &Config, db: &BenchDatabase) -> Result<bool> {
     checks.check(
         format!("push: {} entries quarantined (expected 0)", c.quarantined),
         c.quarantined == 0,
+    );
+    // The report summaries hold every pushed line once, folded or not.
+    let folded = sentra_sync::ingest::summaries::fold(&pool).await?;
+    let (summed, left): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COALESCE(sum(lines), 0)::bigint FROM item_yearly_rollup
+                 WHERE branch_id = $1),
+                (SELECT count(*) FROM item_rollup_delta WHERE branch_id = $1)",
+    )
+    .bind(push_branch)
+    .fetch_one(&pool)
+    .await?;
+    checks.check(
+        format!(
+            "push: report summaries hold {summed} lines (expected {}; {folded} deltas were \
+             left for the last fold, {left} after it)",
+            c.lines
+        ),
+        summed == c.lines && left == 0,
     );
     let c = counts(&pool, copy_branch).await?;
     checks.check(

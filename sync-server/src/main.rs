@@ -69,7 +69,7 @@ enum Command {
         #[arg(long, default_value_t = 60_000)]
         sweep_interval_ms: u64,
         /// How often to fold pushed sums into the report summaries, in milliseconds.
-        #[arg(long, default_value_t = 1_000)]
+        #[arg(long, default_value_t = 5_000)]
         fold_interval_ms: u64,
         #[command(flatten)]
         limits: LimitArgs,
