@@ -87,30 +87,20 @@ pub async fn apply_arrived(state: &AppState) -> Result<u64, super::apply::ApplyE
     Ok(done)
 }
 
-/// Runs [`sweep`] every `every` until `stop` turns true.
+/// Runs [`apply_arrived`] and [`sweep`] every `every` until `stop` turns true.
 pub fn spawn_sweeper(
     state: AppState,
     every: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(e) = apply_arrived(&state).await {
-                        tracing::warn!(error = %e, "applying parked entries failed");
-                    }
-                    if let Err(e) = sweep(&state).await {
-                        tracing::warn!(error = %e, "orphan sweep failed");
-                    }
-                }
-                changed = stop.changed() => {
-                    if changed.is_err() || *stop.borrow() {
-                        break;
-                    }
-                }
+    super::every::spawn_every(every, stop, move || {
+        let state = state.clone();
+        async move {
+            if let Err(e) = apply_arrived(&state).await {
+                tracing::warn!(error = %e, "applying parked entries failed");
+            }
+            if let Err(e) = sweep(&state).await {
+                tracing::warn!(error = %e, "orphan sweep failed");
             }
         }
     })

@@ -227,23 +227,13 @@ pub async fn fold(pool: &PgPool) -> Result<i64, sqlx::Error> {
 pub fn spawn_folder(
     pool: PgPool,
     every: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(e) = fold(&pool).await {
-                        tracing::warn!(error = %e, "folding the report summaries failed");
-                    }
-                }
-                changed = stop.changed() => {
-                    if changed.is_err() || *stop.borrow() {
-                        break;
-                    }
-                }
+    super::every::spawn_every(every, stop, move || {
+        let pool = pool.clone();
+        async move {
+            if let Err(e) = fold(&pool).await {
+                tracing::warn!(error = %e, "folding the report summaries failed");
             }
         }
     })
