@@ -42,6 +42,10 @@ libsecret-tools
 mingw-w64
 faketime
 chromium
+wixl
+msitools
+osslsigncode
+file
 "
 # xvfb              a display for the cashier app in tests and screenshots
 # webkit2gtk-driver WebKitWebDriver, which tauri-driver drives the app through
@@ -55,6 +59,10 @@ chromium
 # mingw-w64       Windows cross-compilation (x86_64-pc-windows-gnu)
 # faketime        libfaketime: the fault soak sets a till's clock back and ahead
 # chromium        headless browser for the head-office page tests (playwright-core)
+# wixl            builds the Windows .msi on Linux (scripts/build-installers.sh)
+# msitools        msiinfo, msiextract: the installer tests read the .msi back
+# osslsigncode    Authenticode signing and verifying of the exe and the .msi
+# file            the installer tests check what the shipped binaries are
 
 # rustup targets (test only).
 RUST_TARGETS="

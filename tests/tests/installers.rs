@@ -1,0 +1,507 @@
+//! The installers (issue 14), checked with the real tools: the cashier
+//! app's `.msi` read back with `msiinfo` and `msiextract`, its exe with
+//! `file` and `objdump`, a signed build with `osslsigncode verify`, and the
+//! relay's `.deb` with `dpkg-deb` — then installed, upgraded over itself and
+//! removed on this machine with `dpkg`, its data dir kept.
+//!
+//! They read what `scripts/build-installers.sh` built into
+//! `target-installers/`, so they are ignored by a plain `cargo test`; the
+//! test command builds the installers and runs them:
+//! `cargo test -p sentra-e2e --test installers -- --ignored`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use anyhow::{Context, Result, bail, ensure};
+
+const UPGRADE_CODE: &str = "{6C1E6F1B-3A57-4D39-9C52-2B0E7C9A4F10}";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The workspace version: the only place it is written.
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// The same version with its last number one higher: an upgrade.
+fn next_version() -> Result<String> {
+    let mut parts: Vec<u64> = version()
+        .split('.')
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .context("numeric version")?;
+    let last = parts.last_mut().context("a version has numbers")?;
+    *last += 1;
+    Ok(parts
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join("."))
+}
+
+fn output(cmd: &mut Command) -> Result<Output> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(out)
+}
+
+fn run(program: &str, args: &[&str]) -> Result<String> {
+    let out = output(Command::new(program).args(args).current_dir(root()))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn built(name: &str) -> Result<PathBuf> {
+    built_in("target-installers", name)
+}
+
+/// What `scripts/build-installers.sh --out DIR` built. Each test that builds
+/// again uses a `DIR` of its own, so none rewrites what another reads.
+fn built_in(dir: &str, name: &str) -> Result<PathBuf> {
+    let p = root().join(dir).join(name);
+    ensure!(
+        p.exists(),
+        "{} is missing: run scripts/build-installers.sh first (the test command does)",
+        p.display()
+    );
+    Ok(p)
+}
+
+fn msi() -> Result<PathBuf> {
+    built(&format!("SentraPOS-{}-x64.msi", version()))
+}
+
+/// A table of the `.msi` as rows of columns (after the three header lines).
+fn table(msi: &Path, name: &str) -> Result<Vec<Vec<String>>> {
+    let text = run("msiinfo", &["export", &msi.to_string_lossy(), name])?;
+    Ok(text
+        .lines()
+        .skip(3)
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect())
+}
+
+fn property(msi: &Path, name: &str) -> Result<String> {
+    table(msi, "Property")?
+        .into_iter()
+        .find(|r| r.first().map(String::as_str) == Some(name))
+        .and_then(|r| r.get(1).cloned())
+        .with_context(|| format!("property {name}"))
+}
+
+/// DLLs every Windows 10/11 has (the exe may import these) — anything else
+/// must ship beside the exe.
+const WINDOWS_DLLS: &[&str] = &[
+    "advapi32.dll",
+    "api-ms-win-core-synch-l1-2-0.dll",
+    "api-ms-win-core-winrt-error-l1-1-0.dll",
+    "bcrypt.dll",
+    "bcryptprimitives.dll",
+    "combase.dll",
+    "comctl32.dll",
+    "crypt32.dll",
+    "dwmapi.dll",
+    "gdi32.dll",
+    "imm32.dll",
+    "kernel32.dll",
+    "msvcrt.dll",
+    "ntdll.dll",
+    "ole32.dll",
+    "oleaut32.dll",
+    "propsys.dll",
+    "rpcrt4.dll",
+    "shell32.dll",
+    "shlwapi.dll",
+    "user32.dll",
+    "userenv.dll",
+    "uxtheme.dll",
+    "version.dll",
+    "winmm.dll",
+    "ws2_32.dll",
+];
+
+/// Extracts the `.msi` into a temp dir and returns the install folder.
+fn extract(msi: &Path) -> Result<(tempfile::TempDir, PathBuf)> {
+    let dir = tempfile::tempdir()?;
+    run(
+        "msiextract",
+        &["-C", &dir.path().to_string_lossy(), &msi.to_string_lossy()],
+    )?;
+    let app = dir.path().join("Sentra POS");
+    Ok((dir, app))
+}
+
+#[test]
+#[ignore = "needs scripts/build-installers.sh; the test command runs it"]
+fn the_app_msi_installs_the_app_and_nothing_else_where_it_should() -> Result<()> {
+    let msi = msi()?;
+
+    // Version, identity, Add/Remove Programs.
+    assert_eq!(property(&msi, "ProductVersion")?, version());
+    assert_eq!(property(&msi, "UpgradeCode")?, UPGRADE_CODE);
+    assert_eq!(property(&msi, "ProductName")?, "Sentra POS");
+    assert_eq!(property(&msi, "Manufacturer")?, "Sentra");
+    assert_eq!(property(&msi, "ALLUSERS")?, "1", "per machine");
+    assert_eq!(property(&msi, "ARPPRODUCTICON")?, "SentraPOS.ico");
+    assert!(property(&msi, "ARPHELPLINK")?.starts_with("https://"));
+    let conf = std::fs::read_to_string(root().join("src-tauri/tauri.conf.json"))?;
+    assert!(
+        !conf.contains("\"version\""),
+        "the version is kept once, in Cargo.toml"
+    );
+
+    // Files: the exe and its loader, under Program Files, nothing missing
+    // and nothing else.
+    let mut files: Vec<String> = table(&msi, "File")?
+        .into_iter()
+        .filter_map(|r| r.get(2).cloned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["WebView2Loader.dll", "sentra-pos.exe"]);
+    let dirs = table(&msi, "Directory")?;
+    let install = dirs
+        .iter()
+        .find(|r| r[0] == "INSTALLDIR")
+        .context("INSTALLDIR")?;
+    assert_eq!(install[1], "ProgramFiles64Folder");
+    // No component lives in a data folder: install, upgrade, repair and
+    // uninstall cannot touch the till's data.
+    for r in table(&msi, "Component")? {
+        let dir = &r[2];
+        assert!(
+            !["LocalAppDataFolder", "AppDataFolder", "CommonAppDataFolder"].contains(&dir.as_str()),
+            "component {} is in {dir}",
+            r[0]
+        );
+    }
+
+    // Major upgrade: newer replaces, older is refused with a message.
+    let upgrade = table(&msi, "Upgrade")?;
+    assert!(
+        upgrade
+            .iter()
+            .any(|r| r[0] == UPGRADE_CODE && r[6] == "WIX_UPGRADE_DETECTED"),
+        "{upgrade:?}"
+    );
+    assert!(
+        upgrade
+            .iter()
+            .any(|r| r[0] == UPGRADE_CODE && r[6] == "WIX_DOWNGRADE_DETECTED"),
+        "{upgrade:?}"
+    );
+    let launch = table(&msi, "LaunchCondition")?;
+    assert!(
+        launch
+            .iter()
+            .any(|r| r[0] == "NOT WIX_DOWNGRADE_DETECTED" && r[1].contains("newer version")),
+        "{launch:?}"
+    );
+    // WebView2: refused with what to install when it is missing.
+    assert!(
+        launch
+            .iter()
+            .any(|r| r[0].contains("WEBVIEW2_MACHINE") && r[1].contains("WebView2 Runtime")),
+        "{launch:?}"
+    );
+    let searched: Vec<String> = table(&msi, "RegLocator")?
+        .into_iter()
+        .map(|r| r[2].clone())
+        .collect();
+    assert!(
+        searched
+            .iter()
+            .all(|k| k.contains("{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}"))
+            && searched.len() == 2,
+        "{searched:?}"
+    );
+
+    // Shortcuts: Start menu and desktop, to the installed exe.
+    let shortcuts = table(&msi, "Shortcut")?;
+    for dir in ["ProgramMenuDir", "DesktopFolder"] {
+        assert!(
+            shortcuts
+                .iter()
+                .any(|r| r[1] == dir && r[4] == "[INSTALLDIR]sentra-pos.exe"),
+            "{dir}: {shortcuts:?}"
+        );
+    }
+
+    // Fleet roll-out properties, written where the app reads them.
+    let registry = table(&msi, "Registry")?;
+    for (name, prop) in [
+        ("ServerUrl", "[SERVERURL]"),
+        ("RelayUrl", "[RELAYURL]"),
+        ("Branch", "[BRANCH]"),
+        ("TillName", "[TILLNAME]"),
+        ("Printer", "[PRINTER]"),
+        ("DataDir", "[DATADIR]"),
+    ] {
+        assert!(
+            registry.iter().any(|r| r[1] == "2"
+                && r[2] == r"Software\Sentra\Sentra POS\Install"
+                && r[3] == name
+                && r[4] == prop),
+            "{name}: {registry:?}"
+        );
+    }
+
+    // The exe inside: the shipped one, a 64-bit GUI program that imports
+    // only what Windows has or what is shipped beside it.
+    let (_dir, app) = extract(&msi)?;
+    let exe = app.join("sentra-pos.exe");
+    let staged = built("app/sentra-pos.exe")?;
+    assert_eq!(std::fs::read(&exe)?, std::fs::read(&staged)?);
+    assert!(app.join("WebView2Loader.dll").exists());
+    let kind = run("file", &["-b", &exe.to_string_lossy()])?;
+    assert!(
+        kind.starts_with("PE32+ executable (GUI) x86-64"),
+        "sentra-pos.exe is {kind}"
+    );
+    let dump = run(
+        "x86_64-w64-mingw32-objdump",
+        &["-p", &exe.to_string_lossy()],
+    )?;
+    let imports: Vec<String> = dump
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("DLL Name: "))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    assert!(imports.len() > 5, "{imports:?}");
+    for dll in &imports {
+        assert!(
+            WINDOWS_DLLS.contains(&dll.as_str()) || dll == "webview2loader.dll",
+            "sentra-pos.exe imports {dll}, which Windows does not have and the .msi does not ship"
+        );
+    }
+    Ok(())
+}
+
+/// A throwaway self-signed code-signing certificate (PEM cert and key).
+fn throwaway_certificate(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Sentra POS test signing",
+            "-addext",
+            "extendedKeyUsage=codeSigning",
+            "-keyout",
+            &key.to_string_lossy(),
+            "-out",
+            &cert.to_string_lossy(),
+        ],
+    )?;
+    Ok((cert, key))
+}
+
+#[test]
+#[ignore = "needs scripts/build-installers.sh; the test command runs it"]
+fn a_build_with_a_certificate_is_signed_and_one_without_says_it_is_not() -> Result<()> {
+    msi()?;
+    let certs = tempfile::tempdir()?;
+    let (cert, key) = throwaway_certificate(certs.path())?;
+    let out = "target-installers/signed";
+    let signed = output(
+        Command::new(root().join("scripts/build-installers.sh"))
+            .args(["--no-build", "--out", out])
+            .env("SENTRA_SIGN_CERT", &cert)
+            .env("SENTRA_SIGN_KEY", &key)
+            .current_dir(root()),
+    )?;
+    assert!(
+        !String::from_utf8_lossy(&signed.stderr).contains("UNSIGNED"),
+        "a signed build does not warn"
+    );
+    let msi = root()
+        .join(out)
+        .join(format!("SentraPOS-{}-x64.msi", version()));
+    let (_dir, app) = extract(&msi)?;
+    let ca = cert.to_string_lossy();
+    for file in [msi.clone(), app.join("sentra-pos.exe")] {
+        let verified = run(
+            "osslsigncode",
+            &["verify", "-CAfile", &ca, "-in", &file.to_string_lossy()],
+        )?;
+        assert!(
+            verified.contains("Signature verification: ok"),
+            "{}: {verified}",
+            file.display()
+        );
+    }
+    // The unsigned build is not: verification fails, and the build said so.
+    let plain = msi_unsigned_build_stderr()?;
+    assert!(plain.contains("UNSIGNED"), "{plain}");
+    let unsigned = Command::new("osslsigncode")
+        .args(["verify", "-CAfile", &ca, "-in"])
+        .arg(self::msi()?)
+        .output()?;
+    assert!(!unsigned.status.success(), "the default build is unsigned");
+    Ok(())
+}
+
+fn msi_unsigned_build_stderr() -> Result<String> {
+    let out = output(
+        Command::new(root().join("scripts/build-installers.sh"))
+            .args(["--no-build", "--out", "target-installers/unsigned"])
+            .env_remove("SENTRA_SIGN_PFX")
+            .env_remove("SENTRA_SIGN_CERT")
+            .env_remove("SENTRA_SIGN_KEY")
+            .current_dir(root()),
+    )?;
+    Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn deb(version: &str) -> Result<PathBuf> {
+    built(&format!("sentra-relay_{version}_amd64.deb"))
+}
+
+/// The upgrade's `.deb`: the same build packaged as the next version.
+const NEXT: &str = "target-installers/next";
+
+fn next_deb(version: &str) -> Result<PathBuf> {
+    built_in(NEXT, &format!("sentra-relay_{version}_amd64.deb"))
+}
+
+#[test]
+#[ignore = "needs scripts/build-installers.sh; the test command runs it"]
+fn the_relay_deb_holds_the_service_and_its_binary() -> Result<()> {
+    let deb = deb(version())?;
+    let info = run("dpkg-deb", &["--info", &deb.to_string_lossy()])?;
+    for want in [
+        "Package: sentra-relay".to_owned(),
+        format!("Version: {}", version()),
+        "Architecture: amd64".to_owned(),
+    ] {
+        assert!(info.contains(&want), "{want}:\n{info}");
+    }
+    for script in ["postinst", "prerm", "postrm"] {
+        assert!(info.contains(script), "{script}:\n{info}");
+    }
+    let contents = run("dpkg-deb", &["--contents", &deb.to_string_lossy()])?;
+    for want in [
+        "./usr/bin/sentra-sync",
+        "./lib/systemd/system/sentra-relay.service",
+        "./usr/share/doc/sentra-relay/operations.md",
+    ] {
+        assert!(contents.contains(want), "{want}:\n{contents}");
+    }
+    assert!(
+        !contents.contains("./var/lib/"),
+        "the package ships no data dir:\n{contents}"
+    );
+    // The unit runs the packaged binary, restarts it, and reads its key
+    // from systemd credentials.
+    let dir = tempfile::tempdir()?;
+    run(
+        "dpkg-deb",
+        &["-x", &deb.to_string_lossy(), &dir.path().to_string_lossy()],
+    )?;
+    let unit = std::fs::read_to_string(dir.path().join("lib/systemd/system/sentra-relay.service"))?;
+    for want in [
+        "ExecStart=/usr/bin/sentra-sync relay",
+        "Restart=always",
+        "LoadCredentialEncrypted=sentra-relay-db-key",
+        "StateDirectory=sentra-relay",
+        "User=sentra-relay",
+    ] {
+        assert!(unit.contains(want), "{want}:\n{unit}");
+    }
+    Ok(())
+}
+
+/// Purges the relay package when the test ends, however it ends.
+struct Purge;
+
+impl Drop for Purge {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg")
+            .args(["--purge", "sentra-relay"])
+            .output();
+    }
+}
+
+fn installed_version() -> Option<String> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status} ${Version}", "sentra-relay"])
+        .output()
+        .ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    s.strip_prefix("install ok installed ").map(str::to_owned)
+}
+
+#[test]
+#[ignore = "needs scripts/build-installers.sh and root; the test command runs it"]
+fn the_relay_deb_installs_upgrades_and_removes_keeping_the_journal() -> Result<()> {
+    ensure!(
+        run("id", &["-u"])?.trim() == "0",
+        "installing a .deb needs root"
+    );
+    ensure!(
+        installed_version().is_none() && !Path::new("/var/lib/sentra-relay").exists(),
+        "a sentra-relay is already installed on this machine (or its data dir is \
+         left): this test installs and purges its own, so it will not run here"
+    );
+    let _purge = Purge;
+    let data = Path::new("/var/lib/sentra-relay");
+
+    // Install.
+    run("dpkg", &["-i", &deb(version())?.to_string_lossy()])?;
+    assert_eq!(installed_version().as_deref(), Some(version()));
+    run("getent", &["passwd", "sentra-relay"])?;
+    let meta = std::fs::metadata(data)?;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700, "data dir mode");
+    let uid: u32 = run("id", &["-u", "sentra-relay"])?.trim().parse()?;
+    assert_eq!(meta.uid(), uid, "the data dir belongs to the service user");
+    let help = run("/usr/bin/sentra-sync", &["relay", "--help"])?;
+    assert!(help.contains("SENTRA_RELAY_DATA_DIR"), "{help}");
+
+    // A journal in the data dir survives an upgrade…
+    let journal = data.join("relay.db");
+    std::fs::write(&journal, b"the branch's journal")?;
+    let next = next_version()?;
+    output(
+        Command::new(root().join("scripts/build-installers.sh"))
+            .args(["--no-build", "--version", &next, "--out", NEXT])
+            .current_dir(root()),
+    )?;
+    run("dpkg", &["-i", &next_deb(&next)?.to_string_lossy()])?;
+    assert_eq!(installed_version().as_deref(), Some(next.as_str()));
+    assert_eq!(std::fs::read(&journal)?, b"the branch's journal");
+    // …and a reinstall of the same version…
+    run("dpkg", &["-i", &next_deb(&next)?.to_string_lossy()])?;
+    assert_eq!(std::fs::read(&journal)?, b"the branch's journal");
+
+    // …and removal, which takes the program and leaves the data.
+    run("dpkg", &["--remove", "sentra-relay"])?;
+    assert!(!Path::new("/usr/bin/sentra-sync").exists());
+    assert_eq!(std::fs::read(&journal)?, b"the branch's journal");
+    // A reinstall finds it where it was.
+    run("dpkg", &["-i", &deb(version())?.to_string_lossy()])?;
+    assert_eq!(std::fs::read(&journal)?, b"the branch's journal");
+
+    // Only a purge deletes it.
+    run("dpkg", &["--purge", "sentra-relay"])?;
+    assert!(!data.exists(), "purge deletes the data dir");
+    assert!(installed_version().is_none());
+    Ok(())
+}
