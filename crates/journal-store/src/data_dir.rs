@@ -203,7 +203,7 @@ fn open_as<M: DataDirManifest>(
         });
     }
     let mut conn = db::open_checked(&path, key)?;
-    db::prepare(&mut conn).map_err(|e| match e {
+    db::prepare_existing(&mut conn, &path, key).map_err(|e| match e {
         StoreError::Sqlite(e) => db::corrupted_or(&path, e),
         other => other,
     })?;

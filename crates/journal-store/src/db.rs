@@ -172,6 +172,109 @@ pub fn prepare(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// The schema version this build writes: one per step.
+pub const SCHEMA_VERSION: usize = STEPS.len();
+
+/// The schema version of a database (`user_version`, which the migrations
+/// set; 0 for a new, empty one).
+pub fn schema_version(conn: &Connection) -> Result<usize> {
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok(usize::try_from(v).unwrap_or(0))
+}
+
+/// [`prepare`] for an existing database at `path`, keeping it safe across
+/// versions. One written by a newer version is refused before anything is
+/// written (an older app must not write a schema it does not know). One
+/// of an older schema is first copied, the copy read back and compared
+/// ([`verified_copy`]), and only then migrated — in one transaction, so a
+/// failed step leaves it as it was. Returns the copy, if one was made.
+pub fn prepare_existing(
+    conn: &mut Connection,
+    path: &Path,
+    key: &DbKey,
+) -> Result<Option<std::path::PathBuf>> {
+    let data = schema_version(conn)?;
+    if data > SCHEMA_VERSION {
+        return Err(StoreError::NewerData {
+            path: path.to_owned(),
+            data,
+            app: SCHEMA_VERSION,
+        });
+    }
+    let copy = if data > 0 && data < SCHEMA_VERSION {
+        Some(verified_copy(conn, path, key, data)?)
+    } else {
+        None
+    };
+    prepare(conn)?;
+    Ok(copy)
+}
+
+/// Copies the database at `path` (open on `conn`) to
+/// `<file>.schema-<version>.bak` beside it, durably, and proves the copy:
+/// it opens with the key, passes SQLite's integrity check, and holds the
+/// same journal (count, last sequence and last hash per device). The WAL is
+/// checkpointed into the file first, so the file alone is the database.
+pub fn verified_copy(
+    conn: &Connection,
+    path: &Path,
+    key: &DbKey,
+    version: usize,
+) -> Result<std::path::PathBuf> {
+    let bad = |detail: String| StoreError::UpgradeCopy {
+        path: path.to_owned(),
+        detail,
+    };
+    let (busy, _, _): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    if busy != 0 {
+        return Err(bad("another process has the database open".into()));
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "database".into());
+    let copy = path.with_file_name(format!("{name}.schema-{version}.bak"));
+    let tmp = path.with_file_name(format!("{name}.schema-{version}.bak.tmp"));
+    let write = || -> std::io::Result<()> {
+        std::fs::copy(path, &tmp)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &copy)?;
+        if let Some(dir) = copy.parent() {
+            // The rename is durable once the directory is (not on Windows,
+            // where a directory cannot be opened this way).
+            #[cfg(unix)]
+            std::fs::File::open(dir)?.sync_all()?;
+            #[cfg(not(unix))]
+            let _ = dir;
+        }
+        Ok(())
+    };
+    write().map_err(|e| bad(format!("writing {}: {e}", copy.display())))?;
+
+    let back = open_existing(&copy, key).map_err(|e| bad(format!("{e:?}")))?;
+    let check: String = back.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(bad(format!("integrity check: {check}")));
+    }
+    let journal = |c: &Connection| -> rusqlite::Result<Vec<(String, i64, i64, Vec<u8>)>> {
+        let mut st = c.prepare(
+            "SELECT j.device_id, count(*), max(j.seq),
+                    (SELECT hash FROM journal k WHERE k.device_id = j.device_id
+                     ORDER BY seq DESC LIMIT 1)
+             FROM journal j GROUP BY j.device_id ORDER BY j.device_id",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect()
+    };
+    if journal(conn)? != journal(&back)? || schema_version(&back)? != version {
+        return Err(bad("it does not hold the same journal".into()));
+    }
+    Ok(copy)
+}
+
 /// Apply the schema to a plain in-memory database (used to rebuild the
 /// projections from the journal for comparison).
 pub fn scratch_database() -> Result<Connection> {
@@ -213,6 +316,136 @@ pub fn corrupted_or(path: &Path, e: rusqlite::Error) -> StoreError {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A database as the previous release left it: encrypted with its key,
+    /// at its schema (every step but the newest), with a journal of three
+    /// entries from two devices.
+    fn previous_release_database(dir: &Path) -> (std::path::PathBuf, DbKey) {
+        let key = DbKey::generate().unwrap();
+        let path = dir.join("till.db");
+        let mut conn = create_new(&path, &key).unwrap();
+        configure(&conn).unwrap();
+        let previous = &STEPS[..STEPS.len() - 1];
+        Migrations::new(previous.iter().map(|(_, sql)| M::up(sql)).collect())
+            .to_latest(&mut conn)
+            .unwrap();
+        for (device, seq) in [("a", 1), ("a", 2), ("b", 1)] {
+            conn.execute(
+                "INSERT INTO journal (device_id, seq, id, format, branch, hlc_wall_ms, hlc_counter,
+                                      kind, payload, prev_hash, hash, signature)
+                 VALUES (?1, ?2, ?1 || ?2, 1, 'JKT01', 1, 0, 'sale_completed', '{}', x'00',
+                         randomblob(32), randomblob(64))",
+                rusqlite::params![device, seq],
+            )
+            .unwrap();
+        }
+        (path, key)
+    }
+
+    fn journal_of(conn: &Connection) -> Vec<(String, i64, Vec<u8>)> {
+        let mut st = conn
+            .prepare("SELECT device_id, seq, hash FROM journal ORDER BY device_id, seq")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    /// Every byte of the database and its WAL, to show nothing was written.
+    fn bytes_of(path: &Path) -> Vec<Vec<u8>> {
+        ["", "-wal"]
+            .iter()
+            .map(|ext| {
+                let p = std::path::PathBuf::from(format!("{}{ext}", path.display()));
+                std::fs::read(p).unwrap_or_default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_older_schema_is_copied_verified_and_then_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, key) = previous_release_database(dir.path());
+        let mut conn = open_existing(&path, &key).unwrap();
+        let before = journal_of(&conn);
+        assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION - 1);
+
+        let copy = prepare_existing(&mut conn, &path, &key)
+            .unwrap()
+            .expect("a copy before the upgrade");
+        assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION);
+        assert_eq!(journal_of(&conn), before, "the journal is as it was");
+
+        // The copy is the database as it was: the old schema, same journal,
+        // readable with the same key.
+        assert_eq!(
+            copy.file_name().unwrap().to_string_lossy(),
+            format!("till.db.schema-{}.bak", SCHEMA_VERSION - 1)
+        );
+        let old = open_existing(&copy, &key).unwrap();
+        assert_eq!(schema_version(&old).unwrap(), SCHEMA_VERSION - 1);
+        assert_eq!(journal_of(&old), before);
+
+        // Opened again, an up-to-date database makes no copy.
+        drop((conn, old));
+        let mut again = open_existing(&path, &key).unwrap();
+        assert_eq!(prepare_existing(&mut again, &path, &key).unwrap(), None);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, key) = previous_release_database(dir.path());
+        {
+            let conn = open_existing(&path, &key).unwrap();
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .unwrap();
+        }
+        let untouched = bytes_of(&path);
+        let mut conn = open_existing(&path, &key).unwrap();
+        match prepare_existing(&mut conn, &path, &key) {
+            Err(StoreError::NewerData { data, app, .. }) => {
+                assert_eq!((data, app), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+            }
+            other => panic!("expected NewerData, got {other:?}"),
+        }
+        drop(conn);
+        assert_eq!(bytes_of(&path), untouched, "not a byte written");
+        let copies = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains(".bak")
+            })
+            .count();
+        assert_eq!(copies, 0, "no copy either");
+    }
+
+    #[test]
+    fn a_copy_that_does_not_read_back_stops_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, key) = previous_release_database(dir.path());
+        let mut conn = open_existing(&path, &key).unwrap();
+        // Where the copy goes is taken by a directory: it cannot be written.
+        std::fs::create_dir(
+            dir.path()
+                .join(format!("till.db.schema-{}.bak", SCHEMA_VERSION - 1)),
+        )
+        .unwrap();
+        match prepare_existing(&mut conn, &path, &key) {
+            Err(StoreError::UpgradeCopy { .. }) => {}
+            other => panic!("expected UpgradeCopy, got {other:?}"),
+        }
+        assert_eq!(
+            schema_version(&conn).unwrap(),
+            SCHEMA_VERSION - 1,
+            "not upgraded without its copy"
+        );
+    }
 
     #[test]
     fn migrations_are_valid() {

@@ -68,6 +68,26 @@ pub enum StoreError {
     #[error("database migration failed: {0}")]
     Migration(#[from] rusqlite_migration::Error),
 
+    /// The database was written by a newer version (a higher schema) than
+    /// this one: it was not written to.
+    #[error(
+        "the database {} was written by a newer version of Sentra POS (schema {data}; this version knows schema {app} at most): install that version or a newer one; nothing was written",
+        path.display()
+    )]
+    NewerData {
+        path: PathBuf,
+        data: usize,
+        app: usize,
+    },
+
+    /// Before a schema upgrade, the copy of the database could not be made
+    /// or did not read back the same; the database was not upgraded.
+    #[error(
+        "the copy of {} made before upgrading its schema is not right ({detail}); the database was not upgraded",
+        path.display()
+    )]
+    UpgradeCopy { path: PathBuf, detail: String },
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -93,6 +113,8 @@ impl StoreError {
             StoreError::Payload(_) => "payload",
             StoreError::Sqlite(_) => "database",
             StoreError::Migration(_) => "migration",
+            StoreError::NewerData { .. } => "newer_data",
+            StoreError::UpgradeCopy { .. } => "upgrade_copy",
             StoreError::Io { .. } => "io",
         }
     }
