@@ -210,6 +210,9 @@ pub fn prepare_existing(
     Ok(copy)
 }
 
+/// Per device: its id, how many entries, the last sequence and hash.
+type JournalTip = (String, i64, i64, Vec<u8>);
+
 /// Copies the database at `path` (open on `conn`) to
 /// `<file>.schema-<version>.bak` beside it, durably, and proves the copy:
 /// it opens with the key, passes SQLite's integrity check, and holds the
@@ -259,7 +262,7 @@ pub fn verified_copy(
     if check != "ok" {
         return Err(bad(format!("integrity check: {check}")));
     }
-    let journal = |c: &Connection| -> rusqlite::Result<Vec<(String, i64, i64, Vec<u8>)>> {
+    let journal = |c: &Connection| -> rusqlite::Result<Vec<JournalTip>> {
         let mut st = c.prepare(
             "SELECT j.device_id, count(*), max(j.seq),
                     (SELECT hash FROM journal k WHERE k.device_id = j.device_id
