@@ -46,6 +46,7 @@ wixl
 msitools
 osslsigncode
 file
+wine
 "
 # xvfb              a display for the cashier app in tests and screenshots
 # webkit2gtk-driver WebKitWebDriver, which tauri-driver drives the app through
@@ -63,6 +64,8 @@ file
 # msitools        msiinfo, msiextract: the installer tests read the .msi back
 # osslsigncode    Authenticode signing and verifying of the exe and the .msi
 # file            the installer tests check what the shipped binaries are
+# wine            installs, upgrades and uninstalls the .msi in the tests (it
+#                 cannot run the app itself)
 
 # rustup targets (test only).
 RUST_TARGETS="

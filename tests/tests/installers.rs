@@ -261,7 +261,10 @@ fn the_app_msi_installs_the_app_and_nothing_else_where_it_should() -> Result<()>
     let (_dir, app) = extract(&msi)?;
     let exe = app.join("sentra-pos.exe");
     let staged = built("app/sentra-pos.exe")?;
-    assert_eq!(std::fs::read(&exe)?, std::fs::read(&staged)?);
+    assert!(
+        std::fs::read(&exe)? == std::fs::read(&staged)?,
+        "the .msi holds the staged exe"
+    );
     assert!(app.join("WebView2Loader.dll").exists());
     let kind = run("file", &["-b", &exe.to_string_lossy()])?;
     assert!(
@@ -504,4 +507,222 @@ fn the_relay_deb_installs_upgrades_and_removes_keeping_the_journal() -> Result<(
     assert!(!data.exists(), "purge deletes the data dir");
     assert!(installed_version().is_none());
     Ok(())
+}
+
+/// A private Wine prefix (a Windows of its own) for the `.msi` tests.
+struct Wine {
+    prefix: tempfile::TempDir,
+}
+
+impl Wine {
+    fn new() -> Result<Wine> {
+        let wine = Wine {
+            prefix: tempfile::tempdir()?,
+        };
+        std::fs::create_dir_all(wine.home())?;
+        output(wine.command("wineboot").arg("--init"))?;
+        Ok(wine)
+    }
+
+    /// Wine links the Windows desktop and documents to the home's: a home
+    /// of its own keeps the shortcuts off this machine's desktop.
+    fn home(&self) -> PathBuf {
+        self.prefix.path().join("home")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("WINEPREFIX", self.prefix.path().join("wine"))
+            .env("HOME", self.home())
+            .env("WINEARCH", "win64")
+            .env("WINEDEBUG", "-all")
+            // No Mono or Gecko downloads (there is no network to get them),
+            // and no Linux menu entries for the shortcuts.
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml,winemenubuilder.exe=")
+            .current_dir(root());
+        c
+    }
+
+    /// `wine msiexec ARGS /qn`, with a verbose log: Ok(log) when it
+    /// succeeded, Err(log) when it did not.
+    fn msiexec(&self, args: &[&str]) -> Result<Result<String, String>> {
+        let log = self.prefix.path().join("msiexec.log");
+        let _ = std::fs::remove_file(&log);
+        let status = self
+            .command("wine")
+            .arg("msiexec")
+            .args(args)
+            .args(["/qn", "/l*v"])
+            .arg(&log)
+            .status()?;
+        let text = std::fs::read(&log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        Ok(if status.success() {
+            Ok(text)
+        } else {
+            Err(text)
+        })
+    }
+
+    fn c(&self) -> PathBuf {
+        self.prefix.path().join("wine/drive_c")
+    }
+
+    fn installed(&self) -> Result<Vec<String>> {
+        let out = output(self.command("wine").args(["uninstaller", "--list"]))?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("Sentra POS"))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// A value the installer wrote under `HKLM\Software\Sentra\Sentra POS\Install`.
+    fn install_setting(&self, name: &str) -> Result<String> {
+        let out = output(self.command("wine").args([
+            "reg",
+            "query",
+            r"HKLM\Software\Sentra\Sentra POS\Install",
+            "/v",
+            name,
+            "/reg:64",
+        ]))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|rest| rest.trim().trim_start_matches("REG_SZ").trim().to_owned())
+            .with_context(|| format!("{name} in {text}"))
+    }
+}
+
+#[test]
+#[ignore = "needs scripts/build-installers.sh and wine; the test command runs it"]
+fn the_app_msi_installs_upgrades_and_uninstalls_under_wine_keeping_the_till_s_data() -> Result<()> {
+    let msi = msi()?;
+    let msi = msi.to_string_lossy();
+    let wine = Wine::new()?;
+    let app = wine.c().join("Program Files/Sentra POS");
+
+    // No WebView2 runtime: refused by the launch condition, nothing installed.
+    let refused = wine.msiexec(&["/i", &msi])?;
+    let log = refused.err().context("installed without WebView2")?;
+    assert!(
+        log.contains("LaunchConditions. Return value 0"),
+        "refused by its launch condition:\n{log}"
+    );
+    assert!(!app.exists());
+
+    // With the runtime (registered as its installer does), a silent install
+    // with fleet properties.
+    output(wine.command("wine").args([
+        "reg",
+        "add",
+        r"HKLM\SOFTWARE\Microsoft\EdgeUpdate\Clients\{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}",
+        "/v",
+        "pv",
+        "/t",
+        "REG_SZ",
+        "/d",
+        "131.0.2903.70",
+        "/f",
+        "/reg:32",
+    ]))?;
+    wine.msiexec(&[
+        "/i",
+        &msi,
+        "SERVERURL=https://sync.example.com",
+        "RELAYURL=http://192.168.1.10:8090",
+        "BRANCH=JKT01",
+        "TILLNAME=T01",
+        "PRINTER=192.168.1.50:9100",
+    ])?
+    .map_err(|log| anyhow::anyhow!("install failed:\n{log}"))?;
+    assert!(app.join("sentra-pos.exe").exists());
+    assert!(app.join("WebView2Loader.dll").exists());
+    assert_eq!(wine.installed()?.len(), 1);
+    assert_eq!(
+        wine.install_setting("ServerUrl")?,
+        "https://sync.example.com"
+    );
+    assert_eq!(wine.install_setting("Branch")?, "JKT01");
+    assert_eq!(wine.install_setting("TillName")?, "T01");
+    assert_eq!(wine.install_setting("ProductVersion")?, version());
+    let lnk: Vec<String> = walk(&wine.c(), 12)
+        .into_iter()
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .filter(|p| p.ends_with("/Sentra POS.lnk"))
+        .collect();
+    for place in ["/Start Menu/Programs/Sentra POS/", "/Desktop/"] {
+        assert!(
+            lnk.iter().any(|p| p.contains(place)),
+            "a shortcut in {place}: {lnk:?}"
+        );
+    }
+
+    // The till's data, where the app keeps it (the user's local app data).
+    let data = wine.c().join("users/root/AppData/Local/id.sentra.pos/till");
+    std::fs::create_dir_all(&data)?;
+    std::fs::write(data.join("till.db"), b"the till's journal")?;
+
+    // Version N+1 over N: one product, the new version, the data kept.
+    let next = next_version()?;
+    let out = "target-installers/wine-next";
+    output(
+        Command::new(root().join("scripts/build-installers.sh"))
+            .args(["--no-build", "--version", &next, "--out", out])
+            .current_dir(root()),
+    )?;
+    let newer = built_in(out, &format!("SentraPOS-{next}-x64.msi"))?;
+    wine.msiexec(&["/i", &newer.to_string_lossy()])?
+        .map_err(|log| anyhow::anyhow!("upgrade failed:\n{log}"))?;
+    assert_eq!(wine.installed()?.len(), 1, "one product registered");
+    assert_eq!(wine.install_setting("ProductVersion")?, next);
+    assert!(app.join("sentra-pos.exe").exists());
+    assert_eq!(std::fs::read(data.join("till.db"))?, b"the till's journal");
+
+    // Back to N: refused, N+1 stays.
+    let log = wine
+        .msiexec(&["/i", &msi])?
+        .err()
+        .context("a downgrade was installed")?;
+    assert!(log.contains("WIX_DOWNGRADE_DETECTED = {"), "{log}");
+    assert_eq!(wine.install_setting("ProductVersion")?, next);
+
+    // Uninstall: the program goes, the till's data stays.
+    wine.msiexec(&["/x", &newer.to_string_lossy()])?
+        .map_err(|log| anyhow::anyhow!("uninstall failed:\n{log}"))?;
+    assert!(!app.join("sentra-pos.exe").exists());
+    assert!(wine.installed()?.is_empty());
+    assert_eq!(std::fs::read(data.join("till.db"))?, b"the till's journal");
+    Ok(())
+}
+
+impl Drop for Wine {
+    /// Stops this prefix's wineserver before its directory goes, so it
+    /// does not write its registry into a deleted prefix.
+    fn drop(&mut self) {
+        let _ = self.command("wineserver").arg("-k").status();
+        let _ = self.command("wineserver").arg("-w").status();
+    }
+}
+
+/// Every file under `dir`, following Wine's links to its home, `depth`
+/// levels down at most.
+fn walk(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if depth > 0 {
+                out.extend(walk(&p, depth - 1));
+            }
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -45,6 +45,24 @@ pub enum TerminalError {
     #[error("the manifest {path} cannot be read: {detail}")]
     BadManifest { path: PathBuf, detail: String },
 
+    /// The till's database was written by a newer version of the app; this
+    /// (older) one does not write to it.
+    #[error(
+        "the database {path} was written by a newer version of Sentra POS (schema {data}; this version knows schema {app} at most). Install that version or a newer one; nothing was written"
+    )]
+    NewerData {
+        path: PathBuf,
+        data: usize,
+        app: usize,
+    },
+
+    /// The copy made before a schema upgrade is not right: the database was
+    /// left at its old schema.
+    #[error(
+        "the copy of {path} made before upgrading its schema is not right ({detail}); the database was not upgraded. Free disk space or fix the folder's permissions, then start again"
+    )]
+    UpgradeCopy { path: PathBuf, detail: String },
+
     #[error("invalid {what}: {detail}")]
     InvalidInput { what: &'static str, detail: String },
 
@@ -207,6 +225,10 @@ impl From<StoreError> for TerminalError {
             StoreError::Payload(e) => TerminalError::invalid("journal payload", e.to_string()),
             StoreError::Sqlite(e) => TerminalError::Sqlite(e),
             StoreError::Migration(e) => TerminalError::Migration(e),
+            StoreError::NewerData { path, data, app } => {
+                TerminalError::NewerData { path, data, app }
+            }
+            StoreError::UpgradeCopy { path, detail } => TerminalError::UpgradeCopy { path, detail },
             StoreError::Io { context, source } => TerminalError::Io { context, source },
         }
     }
