@@ -17,9 +17,14 @@ use sentra_terminal::pos::{self, AppError, PosSession};
 use sentra_terminal::sync::{LoopEvent, LoopOptions, SyncLoop};
 use tauri::{AppHandle, Emitter, Manager, State};
 
+mod install;
+use install::InstallSettings;
+
 /// Everything the commands share.
 struct Shell {
     data_dir: PathBuf,
+    /// What the installer was told for this till (`install.rs`).
+    install: InstallSettings,
     /// When the process started (epoch ms), for the cold-start figure.
     started_at_ms: u64,
     session: Mutex<Option<PosSession>>,
@@ -108,7 +113,16 @@ fn start_background(app: &AppHandle, shell: &Shell) {
 }
 
 fn set_up(app: &AppHandle, shell: &Shell, terminal: Terminal) -> Reply<AppStatus> {
-    let session = PosSession::new(terminal).map_err(AppError::from)?;
+    let mut session = PosSession::new(terminal).map_err(AppError::from)?;
+    // The printer the installer was told, on a till that has none yet.
+    if let Some(addr) = &shell.install.printer
+        && session.settings().printer.is_none()
+    {
+        let mut settings = session.settings().clone();
+        settings.printer = Some(addr.clone());
+        pos::settings::save(session.terminal().connection(), &settings).map_err(AppError::from)?;
+        session = PosSession::new(session.into_terminal()).map_err(AppError::from)?;
+    }
     *lock(&shell.session) = Some(session);
     start_background(app, shell);
     shell.with(|s| s.status())
@@ -122,6 +136,8 @@ struct Boot {
     /// Epoch ms when the process started: the UI measures cold start
     /// against it.
     process_started_at_ms: u64,
+    /// What the installer was told: the setup screen starts with it.
+    install: InstallSettings,
 }
 
 #[tauri::command]
@@ -134,6 +150,7 @@ fn boot(shell: State<'_, Arc<Shell>>) -> Reply<Boot> {
     Ok(Boot {
         status,
         process_started_at_ms: shell.started_at_ms,
+        install: shell.install.clone(),
     })
 }
 
@@ -415,9 +432,9 @@ fn sync_now(shell: State<'_, Arc<Shell>>) -> Reply<SyncView> {
     shell.with(|s| s.sync_view())
 }
 
-/// `--data-dir DIR`, else `SENTRA_DATA_DIR`, else the platform's local app
-/// data folder.
-fn data_dir_of(app: &tauri::App) -> anyhow::Result<PathBuf> {
+/// `--data-dir DIR`, else `SENTRA_DATA_DIR`, else the installer's `DATADIR`,
+/// else the platform's local app data folder.
+fn data_dir_of(app: &tauri::App, install: &InstallSettings) -> anyhow::Result<PathBuf> {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--data-dir" {
@@ -430,6 +447,9 @@ fn data_dir_of(app: &tauri::App) -> anyhow::Result<PathBuf> {
     }
     if let Some(d) = std::env::var_os("SENTRA_DATA_DIR") {
         return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = install.data_dir() {
+        return Ok(d);
     }
     Ok(app.path().app_local_data_dir()?.join("till"))
 }
@@ -448,10 +468,12 @@ pub fn run() {
         .init();
     let result = tauri::Builder::default()
         .setup(move |app| {
-            let data_dir = data_dir_of(app)?;
+            let install = InstallSettings::read();
+            let data_dir = data_dir_of(app, &install)?;
             std::fs::create_dir_all(&data_dir)?;
             let shell = Arc::new(Shell {
                 data_dir: data_dir.clone(),
+                install,
                 started_at_ms,
                 session: Mutex::new(None),
                 sync: Mutex::new(None),

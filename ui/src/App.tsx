@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, onPrint, onSync, startedAt, toAppError } from './api';
+import { api, onPrint, onSync, startedAt, toAppError, type InstallSettings } from './api';
 import type { AppError } from './bindings/AppError';
 import type { AppStatus } from './bindings/AppStatus';
 import type { PrintJob } from './bindings/PrintJob';
@@ -33,6 +33,7 @@ function storedLang(): Lang | null {
 
 export function App() {
   const [booted, setBooted] = useState(false);
+  const [install, setInstall] = useState<InstallSettings | null>(null);
   const [status, setStatusState] = useState<AppStatus | null>(null);
   const [overlay, setOverlay] = useState<Overlay | null>(null);
   const [error, setError] = useState<AppError | null>(null);
@@ -72,6 +73,7 @@ export function App() {
         const started = startedAt(b);
         if (started !== null) perf().processStartedAt = started;
         setStatusState(b.status);
+        setInstall(b.install ?? null);
         setBooted(true);
         requestAnimationFrame(() => {
           perf().firstScreenAt = Date.now();
@@ -198,9 +200,9 @@ export function App() {
   if (!booted) {
     screen = <main class="screen center">{t('app_loading')}</main>;
   } else if (status === null) {
-    screen = <Setup retry={null} />;
+    screen = <Setup retry={null} install={install} />;
   } else if (status.setup === 'unenrolled' || status.setup === null) {
-    screen = <Setup retry={status} />;
+    screen = <Setup retry={status} install={install} />;
   } else if (!status.operator || switching) {
     screen = (
       <SignIn

@@ -21,11 +21,22 @@ import type { SyncView } from './bindings/SyncView';
 import type { TenderInput } from './bindings/TenderInput';
 import type { UndeliveredView } from './bindings/UndeliveredView';
 
+/** What the Windows installer was told for this till (src-tauri `install.rs`). */
+export type InstallSettings = {
+  server_url: string | null;
+  relay_url: string | null;
+  branch: string | null;
+  till_name: string | null;
+  printer: string | null;
+  data_dir: string | null;
+};
+
 /** What `boot` returns; the start time has had two names. */
 export type Boot = {
   status: AppStatus | null;
   process_started_at_ms?: number;
   started_ms?: number;
+  install?: InstallSettings;
 };
 
 export function startedAt(b: Boot): number | null {

@@ -1,19 +1,22 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
+import type { InstallSettings } from '../api';
 import type { AppStatus } from '../bindings/AppStatus';
 import { useApp } from '../ctx';
 import { Field } from './common';
 
 /** First run: enroll with head office or start a local-only trial. With
- * `retry` (a till set up but not enrolled) only the enroll form shows. */
-export function Setup({ retry }: { retry: AppStatus | null }) {
+ * `retry` (a till set up but not enrolled) only the enroll form shows. What
+ * the installer was told (`install`, a fleet roll-out) fills the form in, so
+ * only the one-time enrollment code is typed. */
+export function Setup({ retry, install }: { retry: AppStatus | null; install?: InstallSettings | null }) {
   const { t, setStatus, fail, clearError } = useApp();
   const [busy, setBusy] = useState(false);
-  const [server, setServer] = useState('');
+  const [server, setServer] = useState(install?.server_url ?? '');
   const [code, setCode] = useState('');
-  const [branch, setBranch] = useState(retry?.branch ?? '');
-  const [till, setTill] = useState(retry?.device_name ?? '');
-  const [relay, setRelay] = useState('');
+  const [branch, setBranch] = useState(retry?.branch ?? install?.branch ?? '');
+  const [till, setTill] = useState(retry?.device_name ?? install?.till_name ?? '');
+  const [relay, setRelay] = useState(install?.relay_url ?? '');
   const [trialTill, setTrialTill] = useState('');
   const [supervisor, setSupervisor] = useState('');
   const [pin, setPin] = useState('');
