@@ -11,10 +11,12 @@
 # they are unsigned. SENTRA_SIGN_TIMESTAMP=URL adds a timestamp (needs the
 # network). Installation for shop IT: docs/operations.md §7.
 #
-# Usage: scripts/build-installers.sh [--version X.Y.Z] [--no-build] [--out DIR]
+# Usage: scripts/build-installers.sh [--version X.Y.Z] [--no-build] [--ui-built] [--out DIR]
 #   --version   package the build as another version (the tests make an
 #               upgrade of the same code this way)
 #   --no-build  package what the last run built, without building again
+#   --ui-built  ui/dist is fresh already (the test command built it): do not
+#               build the UI again
 #   --out DIR   where the installers go, relative to the clone (default
 #               target-installers)
 set -euo pipefail
@@ -24,13 +26,15 @@ source scripts/env.sh
 version=$(cargo metadata --no-deps --format-version 1 --locked \
     | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="sentra-pos"))')
 build=yes
+ui=yes
 out=target-installers
 while [ $# -gt 0 ]; do
     case "$1" in
         --version) version="$2"; shift 2 ;;
         --no-build) build=no; shift ;;
+        --ui-built) ui=no; shift ;;
         --out) out="$2"; shift 2 ;;
-        *) echo "usage: $0 [--version X.Y.Z] [--no-build] [--out DIR]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--version X.Y.Z] [--no-build] [--ui-built] [--out DIR]" >&2; exit 2 ;;
     esac
 done
 case "$out" in
@@ -62,7 +66,7 @@ sign() {
 
 # ---------------------------------------------------------------- the app
 if [ "$build" = yes ]; then
-    scripts/build-ui.sh
+    if [ "$ui" = yes ]; then scripts/build-ui.sh; fi
     cargo build -p sentra-pos --release --target "$win" --locked
 fi
 built="$CARGO_TARGET_DIR/$win/release"

@@ -43,7 +43,7 @@ step "sentra-term cross-build for Windows (x86_64-pc-windows-gnu)"
 cargo build -p sentra-terminal --bin sentra-term --target x86_64-pc-windows-gnu --locked
 
 step "installers: the app's .msi and the relay's .deb (scripts/build-installers.sh)"
-scripts/build-installers.sh
+scripts/build-installers.sh --ui-built
 
 step "installers, read back with msiinfo/msiextract/objdump, signed and verified with osslsigncode, the .deb installed, upgraded and removed with dpkg"
 cargo test -p sentra-e2e --test installers --locked -- --ignored

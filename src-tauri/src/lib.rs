@@ -118,10 +118,7 @@ fn set_up(app: &AppHandle, shell: &Shell, terminal: Terminal) -> Reply<AppStatus
     if let Some(addr) = &shell.install.printer
         && session.settings().printer.is_none()
     {
-        let mut settings = session.settings().clone();
-        settings.printer = Some(addr.clone());
-        pos::settings::save(session.terminal().connection(), &settings).map_err(AppError::from)?;
-        session = PosSession::new(session.into_terminal()).map_err(AppError::from)?;
+        session.set_printer(Some(addr.clone()))?;
     }
     *lock(&shell.session) = Some(session);
     start_background(app, shell);
@@ -489,10 +486,7 @@ pub fn run() {
                 let mut session = PosSession::new(terminal)?;
                 // Installers and tests may name the printer up front.
                 if let Ok(addr) = std::env::var("SENTRA_PRINTER") {
-                    let mut settings = session.settings().clone();
-                    settings.printer = Some(addr).filter(|a| !a.is_empty());
-                    pos::settings::save(session.terminal().connection(), &settings)?;
-                    session = PosSession::new(session.into_terminal())?;
+                    session.set_printer(Some(addr).filter(|a| !a.is_empty()))?;
                 }
                 *lock(&shell.session) = Some(session);
                 start_background(app.handle(), &shell);

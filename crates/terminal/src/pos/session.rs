@@ -127,6 +127,17 @@ impl PosSession {
         self.status()
     }
 
+    /// Names the receipt printer with no one signed in: the address the
+    /// installer or the environment gave, when the app starts or a till is
+    /// set up.
+    pub fn set_printer(&mut self, printer: Option<String>) -> Result<()> {
+        let mut new = self.settings.clone();
+        new.printer = printer;
+        settings::save(self.terminal.connection(), &new)?;
+        self.settings = new;
+        Ok(())
+    }
+
     // ----------------------------------------------------------- sign-in
 
     pub fn cashiers(&self) -> Result<Vec<Operator>> {
