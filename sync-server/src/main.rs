@@ -13,6 +13,7 @@ use sentra_sync::admin;
 use sentra_sync::config::{RulesConfig, ServeConfig};
 use sentra_sync::relay::RelayConfig;
 use sentra_sync::relay::identity::KeyChoice;
+use sentra_sync::relay::service;
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -81,39 +82,7 @@ enum Command {
     /// Run the branch relay: takes the branch terminals' pushes over the LAN,
     /// keeps them in an encrypted journal, forwards them to the cloud, and
     /// serves the cached master data.
-    Relay {
-        /// The relay's data dir (manifest + encrypted journal).
-        #[arg(long, env = "SENTRA_RELAY_DATA_DIR")]
-        data_dir: PathBuf,
-        /// The cloud sync server, e.g. https://sync.example.com
-        #[arg(long, env = "SENTRA_RELAY_UPSTREAM")]
-        upstream: String,
-        /// Address the terminals reach the relay on.
-        #[arg(long, default_value = "0.0.0.0:8090", env = "SENTRA_RELAY_LISTEN")]
-        listen: SocketAddr,
-        /// One-time code from `sentra-sync enroll-code --kind relay` (first run only; ignored once enrolled).
-        #[arg(long, env = "SENTRA_RELAY_ENROLL_CODE")]
-        enroll_code: Option<String>,
-        /// A name people recognise.
-        #[arg(long, default_value = "Branch relay")]
-        name: String,
-        /// Where to keep the database key of a new relay (default: the OS keyring, else a key file).
-        #[arg(long, value_enum, env = "SENTRA_KEY_STORE")]
-        key_store: Option<KeyStoreArg>,
-        /// The key file; if it exists at setup its key is used (a systemd credential).
-        #[arg(long, env = "SENTRA_KEY_FILE")]
-        key_file: Option<PathBuf>,
-        /// Entries per batch forwarded to the cloud.
-        #[arg(long, default_value_t = 1000)]
-        forward_batch: usize,
-        /// Seconds between refreshes of the cached master data and device list.
-        #[arg(long, default_value_t = 10)]
-        refresh_secs: u64,
-        #[command(flatten)]
-        limits: LimitArgs,
-        #[arg(long, value_enum, default_value = "json")]
-        log_format: LogFormat,
-    },
+    Relay(Box<RelayArgs>),
     /// Apply the database migrations and exit.
     Migrate,
     /// Branches.
@@ -303,6 +272,68 @@ enum OfficeUserCommand {
     },
 }
 
+/// `sentra-sync relay`.
+#[derive(clap::Args)]
+struct RelayArgs {
+    /// The relay's data dir (manifest + encrypted journal).
+    #[arg(long, env = "SENTRA_RELAY_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The cloud sync server, e.g. https://sync.example.com
+    #[arg(long, env = "SENTRA_RELAY_UPSTREAM")]
+    upstream: String,
+    /// Address the terminals reach the relay on.
+    #[arg(long, default_value = "0.0.0.0:8090", env = "SENTRA_RELAY_LISTEN")]
+    listen: SocketAddr,
+    /// One-time code from `sentra-sync enroll-code --kind relay` (first run only; ignored once enrolled).
+    #[arg(long, env = "SENTRA_RELAY_ENROLL_CODE")]
+    enroll_code: Option<String>,
+    /// A name people recognise.
+    #[arg(long, default_value = "Branch relay")]
+    name: String,
+    /// Where to keep the database key of a new relay (default: the OS keyring, else a key file).
+    #[arg(long, value_enum, env = "SENTRA_KEY_STORE")]
+    key_store: Option<KeyStoreArg>,
+    /// The key file; if it exists at setup its key is used (a systemd credential).
+    #[arg(long, env = "SENTRA_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// Entries per batch forwarded to the cloud.
+    #[arg(long, default_value_t = 1000)]
+    forward_batch: usize,
+    /// Seconds between refreshes of the cached master data and device list.
+    #[arg(long, default_value_t = 10)]
+    refresh_secs: u64,
+    #[command(flatten)]
+    limits: LimitArgs,
+    #[arg(long, value_enum, default_value = "json")]
+    log_format: LogFormat,
+    /// Run under the Windows service manager, as the relay's .msi installs
+    /// it: settings not on the command line come from the registry
+    /// (HKLM\Software\Sentra\Sentra POS Relay), logs go to the data dir.
+    #[arg(long)]
+    windows_service: bool,
+}
+
+impl RelayArgs {
+    fn config(self) -> RelayConfig {
+        let mut config = RelayConfig::new(self.data_dir, self.upstream, self.listen);
+        // An empty code (an installer given none) is no code.
+        config.enroll_code = self.enroll_code.filter(|c| !c.trim().is_empty());
+        config.name = self.name;
+        config.keys = KeyChoice {
+            store: self.key_store.map(|k| match k {
+                KeyStoreArg::Os => KeyStoreKind::Os,
+                KeyStoreArg::Keyutils => KeyStoreKind::Keyutils,
+                KeyStoreArg::File => KeyStoreKind::File,
+            }),
+            file: self.key_file,
+        };
+        config.forward_batch = self.forward_batch;
+        config.refresh_interval = Duration::from_secs(self.refresh_secs.max(1));
+        config.limits = self.limits.limits();
+        config
+    }
+}
+
 /// The first line of stdin, without its line ending.
 fn password_from_stdin() -> anyhow::Result<String> {
     let mut line = String::new();
@@ -357,6 +388,18 @@ async fn shutdown_signal() {
     }
 }
 
+async fn run_relay(args: Box<RelayArgs>) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let config = args.config();
+    let running = sentra_sync::relay::start(&config).await?;
+    tracing::info!(addr = %running.addr, branch = %running.relay.branch, "sentra-sync relay listening");
+    println!("listening on http://{}", running.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    running.stop().await?;
+    Ok(())
+}
+
 async fn pool(url: &Option<String>) -> anyhow::Result<sqlx::PgPool> {
     let url = url
         .as_deref()
@@ -409,41 +452,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             running.stop().await?;
             tracing::info!("stopped");
         }
-        Command::Relay {
-            data_dir,
-            upstream,
-            listen,
-            enroll_code,
-            name,
-            key_store,
-            key_file,
-            forward_batch,
-            refresh_secs,
-            limits,
-            log_format,
-        } => {
-            init_logging(log_format);
-            let mut config = RelayConfig::new(data_dir, upstream, listen);
-            config.enroll_code = enroll_code;
-            config.name = name;
-            config.keys = KeyChoice {
-                store: key_store.map(|k| match k {
-                    KeyStoreArg::Os => KeyStoreKind::Os,
-                    KeyStoreArg::Keyutils => KeyStoreKind::Keyutils,
-                    KeyStoreArg::File => KeyStoreKind::File,
-                }),
-                file: key_file,
-            };
-            config.forward_batch = forward_batch;
-            config.refresh_interval = Duration::from_secs(refresh_secs.max(1));
-            config.limits = limits.limits();
-            let running = sentra_sync::relay::start(&config).await?;
-            tracing::info!(addr = %running.addr, branch = %running.relay.branch, "sentra-sync relay listening");
-            println!("listening on http://{}", running.addr);
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            running.stop().await?;
-        }
+        Command::Relay(args) => run_relay(args).await?,
         Command::Migrate => {
             pool(&cli.database_url).await?;
             println!("migrations applied");
@@ -595,7 +604,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.iter().any(|a| a == "--windows-service") {
+        args = service::with_settings(args, service::registry_settings());
+    }
+    let cli = Cli::parse_from(args);
+    // The service manager starts its own thread for the service: no
+    // runtime here.
+    match cli.command {
+        Command::Relay(relay) if relay.windows_service => run_windows_service(*relay),
+        command => block_on(run(Cli { command, ..cli })),
+    }
+}
+
+#[cfg(windows)]
+fn run_windows_service(relay: RelayArgs) -> ExitCode {
+    service::run(relay.config())
+}
+
+#[cfg(not(windows))]
+fn run_windows_service(_: RelayArgs) -> ExitCode {
+    eprintln!(
+        "sentra-sync: --windows-service is for Windows; here the relay runs under \
+         systemd (installer/sentra-relay.service) or in a console without the flag"
+    );
+    ExitCode::FAILURE
+}
+
+fn block_on(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -606,7 +642,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    match rt.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sentra-sync: {e:#}");
@@ -641,5 +677,53 @@ impl LimitArgs {
             max_in_flight: self.max_in_flight.max(1),
             request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the relay's .msi writes, as `service::registry_settings` reads it.
+    fn installed(name: &str) -> Option<String> {
+        match name {
+            "Upstream" => Some("https://sync.example.com".into()),
+            "Listen" => Some("0.0.0.0:8090".into()),
+            "DataDir" => Some(r"C:\ProgramData\Sentra\Relay".into()),
+            "EnrollCode" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_service_s_command_line_and_the_registry_make_a_relay() -> anyhow::Result<()> {
+        let args = ["sentra-sync", "relay", "--windows-service"].map(std::ffi::OsString::from);
+        let cli = Cli::try_parse_from(service::with_settings(args.to_vec(), installed))?;
+        let Command::Relay(relay) = cli.command else {
+            anyhow::bail!("not the relay");
+        };
+        assert!(relay.windows_service);
+        let config = relay.config();
+        assert_eq!(config.upstream, "https://sync.example.com");
+        assert_eq!(config.listen.port(), 8090);
+        assert_eq!(
+            config.data_dir,
+            std::path::PathBuf::from(r"C:\ProgramData\Sentra\Relay")
+        );
+        assert_eq!(config.enroll_code, None, "an empty code is no code");
+        Ok(())
+    }
+
+    #[test]
+    fn a_service_with_no_upstream_is_refused_by_name() {
+        let args = ["sentra-sync", "relay", "--windows-service"].map(std::ffi::OsString::from);
+        let err = Cli::try_parse_from(service::with_settings(args.to_vec(), |_| None))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("--data-dir") && err.contains("--upstream"),
+            "{err}"
+        );
     }
 }

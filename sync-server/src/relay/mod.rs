@@ -15,6 +15,7 @@ pub mod forward;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod service;
 pub mod store;
 pub mod upstream;
 
