@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the installers into target-installers/:
 #   SentraPOS-<version>-x64.msi        the cashier app for Windows (wixl)
+#   SentraRelay-<version>-x64.msi      the branch relay as a Windows service (wixl)
 #   sentra-relay_<version>_amd64.deb   the branch relay for a Debian/Ubuntu mini-PC
 # <version> is the workspace version (Cargo.toml), the only place it is kept.
 #
 # Signing (Authenticode, osslsigncode): give a certificate as
 #   SENTRA_SIGN_PFX=cert.pfx [SENTRA_SIGN_PASSWORD=…]      or
 #   SENTRA_SIGN_CERT=cert.pem SENTRA_SIGN_KEY=key.pem
-# and the exe and the .msi are signed; without one the build says loudly that
+# and the exes and the .msi files are signed; without one the build says loudly that
 # they are unsigned. SENTRA_SIGN_TIMESTAMP=URL adds a timestamp (needs the
 # network). Installation for shop IT: docs/operations.md §7.
 #
@@ -84,7 +85,22 @@ wixl -a x64 -D Version="$version" -D SourceDir="$stage" -o "$msi" installer/Sent
 sign "$msi" "Sentra POS installer"
 echo "built $msi"
 
-# ---------------------------------------------------------------- the relay
+# ---------------------------------------------------------------- the relay, Windows
+if [ "$build" = yes ]; then
+    cargo build -p sentra-sync --release --target "$win" --bin sentra-sync --locked
+fi
+stage="$out/relay"
+rm -rf "$stage" && mkdir -p "$stage"
+cp "$built/sentra-sync.exe" "$stage/"
+cp src-tauri/icons/icon.ico "$stage/"
+x86_64-w64-mingw32-strip "$stage/sentra-sync.exe"
+sign "$stage/sentra-sync.exe" "Sentra POS Relay"
+msi="$out/SentraRelay-$version-x64.msi"
+wixl -a x64 -D Version="$version" -D SourceDir="$stage" -o "$msi" installer/SentraRelay.wxs
+sign "$msi" "Sentra POS Relay installer"
+echo "built $msi"
+
+# ---------------------------------------------------------------- the relay, Linux
 if [ "$build" = yes ]; then
     cargo build -p sentra-sync --release --bin sentra-sync --locked
 fi
@@ -109,7 +125,8 @@ echo "built $deb"
 if [ ${#sign_args[@]} -eq 0 ]; then
     cat >&2 <<'EOF'
 
-  !!! UNSIGNED: sentra-pos.exe and the .msi carry no Authenticode signature.
+  !!! UNSIGNED: sentra-pos.exe, sentra-sync.exe and the .msi files carry no
+  !!! Authenticode signature.
   !!! Windows SmartScreen will warn the shop, and IT cannot tell this build
   !!! from a tampered one. Set SENTRA_SIGN_PFX (or SENTRA_SIGN_CERT and
   !!! SENTRA_SIGN_KEY) to sign a release.

@@ -1,20 +1,27 @@
 //! The installers (issue 14), checked with the real tools: the cashier
-//! app's `.msi` read back with `msiinfo` and `msiextract`, its exe with
-//! `file` and `objdump`, a signed build with `osslsigncode verify`, and the
-//! relay's `.deb` with `dpkg-deb` — then installed, upgraded over itself and
-//! removed on this machine with `dpkg`, its data dir kept.
+//! app's and the relay's `.msi` read back with `msiinfo` and `msiextract`,
+//! their exes with `file` and `objdump`, a signed build with `osslsigncode
+//! verify`, and the relay's `.deb` with `dpkg-deb` — then installed,
+//! upgraded over itself and removed on this machine with `dpkg`, its data
+//! dir kept. Both `.msi` files are installed, upgraded and uninstalled
+//! under Wine; the relay's runs its real `sentra-sync.exe` as a Windows
+//! service there, between a real till and a real cloud.
 //!
 //! They read what `scripts/build-installers.sh` built into
 //! `target-installers/`, so they are ignored by a plain `cargo test`; the
 //! test command builds the installers and runs them:
 //! `cargo test -p sentra-e2e --test installers -- --ignored`.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use sentra_e2e::{Cloud, Till, catalog_csv, healthy};
 
 const UPGRADE_CODE: &str = "{6C1E6F1B-3A57-4D39-9C52-2B0E7C9A4F10}";
+const RELAY_UPGRADE_CODE: &str = "{2E8B4C61-7F0D-4A9E-B3C5-81D6F2A0E7B4}";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -82,6 +89,10 @@ fn msi() -> Result<PathBuf> {
     built(&format!("SentraPOS-{}-x64.msi", version()))
 }
 
+fn relay_msi() -> Result<PathBuf> {
+    built(&format!("SentraRelay-{}-x64.msi", version()))
+}
+
 /// A table of the `.msi` as rows of columns (after the three header lines).
 fn table(msi: &Path, name: &str) -> Result<Vec<Vec<String>>> {
     let text = run("msiinfo", &["export", &msi.to_string_lossy(), name])?;
@@ -133,13 +144,31 @@ const WINDOWS_DLLS: &[&str] = &[
 
 /// Extracts the `.msi` into a temp dir and returns the install folder.
 fn extract(msi: &Path) -> Result<(tempfile::TempDir, PathBuf)> {
+    extract_to(msi, "Sentra POS")
+}
+
+/// As [`extract`], for the install folder named `folder`.
+fn extract_to(msi: &Path, folder: &str) -> Result<(tempfile::TempDir, PathBuf)> {
     let dir = tempfile::tempdir()?;
     run(
         "msiextract",
         &["-C", &dir.path().to_string_lossy(), &msi.to_string_lossy()],
     )?;
-    let app = dir.path().join("Sentra POS");
+    let app = dir.path().join(folder);
     Ok((dir, app))
+}
+
+/// The DLLs a PE file imports, lower-case (`objdump -p`).
+fn imports(exe: &Path) -> Result<Vec<String>> {
+    let dump = run(
+        "x86_64-w64-mingw32-objdump",
+        &["-p", &exe.to_string_lossy()],
+    )?;
+    Ok(dump
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("DLL Name: "))
+        .map(str::to_ascii_lowercase)
+        .collect())
 }
 
 #[test]
@@ -271,20 +300,189 @@ fn the_app_msi_installs_the_app_and_nothing_else_where_it_should() -> Result<()>
         kind.starts_with("PE32+ executable (GUI) x86-64"),
         "sentra-pos.exe is {kind}"
     );
-    let dump = run(
-        "x86_64-w64-mingw32-objdump",
-        &["-p", &exe.to_string_lossy()],
-    )?;
-    let imports: Vec<String> = dump
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("DLL Name: "))
-        .map(str::to_ascii_lowercase)
-        .collect();
+    let imports = imports(&exe)?;
     assert!(imports.len() > 5, "{imports:?}");
     for dll in &imports {
         assert!(
             WINDOWS_DLLS.contains(&dll.as_str()) || dll == "webview2loader.dll",
             "sentra-pos.exe imports {dll}, which Windows does not have and the .msi does not ship"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs scripts/build-installers.sh; the test command runs it"]
+fn the_relay_msi_installs_the_relay_as_a_service_that_starts_and_restarts() -> Result<()> {
+    let msi = relay_msi()?;
+
+    assert_eq!(property(&msi, "ProductVersion")?, version());
+    assert_eq!(property(&msi, "UpgradeCode")?, RELAY_UPGRADE_CODE);
+    assert_eq!(property(&msi, "ProductName")?, "Sentra POS Relay");
+    assert_eq!(property(&msi, "Manufacturer")?, "Sentra");
+    assert_eq!(property(&msi, "ALLUSERS")?, "1", "per machine");
+    assert!(property(&msi, "ARPHELPLINK")?.starts_with("https://"));
+
+    // One file, the relay, under Program Files; nothing in a data folder.
+    let files: Vec<String> = table(&msi, "File")?
+        .into_iter()
+        .filter_map(|r| r.get(2).cloned())
+        .collect();
+    assert_eq!(files, ["sentra-sync.exe"]);
+    let dirs = table(&msi, "Directory")?;
+    let install = dirs
+        .iter()
+        .find(|r| r[0] == "INSTALLDIR")
+        .context("INSTALLDIR")?;
+    assert_eq!(install[1], "ProgramFiles64Folder");
+    for r in table(&msi, "Component")? {
+        assert!(
+            !["LocalAppDataFolder", "AppDataFolder", "CommonAppDataFolder"]
+                .contains(&r[2].as_str()),
+            "component {} is in {}",
+            r[0],
+            r[2]
+        );
+    }
+
+    // The service: its own process, started automatically, as LocalSystem,
+    // running the installed relay with the service flag.
+    let services = table(&msi, "ServiceInstall")?;
+    let [service] = services.as_slice() else {
+        bail!("one service: {services:?}");
+    };
+    assert_eq!(service[1], "SentraRelay", "name");
+    assert_eq!(service[3], "16", "SERVICE_WIN32_OWN_PROCESS");
+    assert_eq!(service[4], "2", "SERVICE_AUTO_START");
+    assert_eq!(service[5], "1", "SERVICE_ERROR_NORMAL");
+    assert_eq!(service[8], "LocalSystem");
+    assert_eq!(service[10], "relay --windows-service");
+    assert_eq!(
+        service[11], "RelayService",
+        "installed with the exe's component"
+    );
+    let components = table(&msi, "Component")?;
+    let exe_component = components
+        .iter()
+        .find(|r| r[0] == "RelayService")
+        .context("RelayService component")?;
+    assert_eq!(exe_component[5], "SentraSyncExe", "the exe is its key");
+    // Started at install; stopped at install and uninstall (so an upgrade
+    // replaces a stopped exe); removed at uninstall; the installer waits.
+    let controls = table(&msi, "ServiceControl")?;
+    let [control] = controls.as_slice() else {
+        bail!("one service control: {controls:?}");
+    };
+    assert_eq!(control[1], "SentraRelay");
+    let event: u32 = control[2].parse()?;
+    let (start_install, stop_install, stop_uninstall, remove_uninstall) = (0x1, 0x2, 0x20, 0x80);
+    for bit in [
+        start_install,
+        stop_install,
+        stop_uninstall,
+        remove_uninstall,
+    ] {
+        assert!(event & bit != 0, "event {event:#x} lacks {bit:#x}");
+    }
+    assert_eq!(control[4], "1", "wait");
+
+    // Restart on failure: `sc failure` after the service is installed and
+    // before it starts, as the system (deferred, not impersonated), and a
+    // failure of it fails the install.
+    let actions = table(&msi, "CustomAction")?;
+    let restart = actions
+        .iter()
+        .find(|r| r[0] == "RestartOnFailure")
+        .context("RestartOnFailure")?;
+    let kind: u32 = restart[1].parse()?;
+    let (deferred, no_impersonate, ignore_result) = (0x400, 0x800, 0x40);
+    assert!(
+        kind & deferred != 0 && kind & no_impersonate != 0,
+        "type {kind:#x}"
+    );
+    assert!(kind & ignore_result == 0, "its result is checked");
+    assert!(
+        restart[3].starts_with("failure SentraRelay ") && restart[3].contains("actions= restart/"),
+        "{restart:?}"
+    );
+    let sequence = table(&msi, "InstallExecuteSequence")?;
+    let at = |action: &str| -> Result<u32> {
+        sequence
+            .iter()
+            .find(|r| r[0] == action)
+            .with_context(|| format!("{action} in {sequence:?}"))?[2]
+            .parse()
+            .context("sequence number")
+    };
+    assert!(at("InstallServices")? < at("RestartOnFailure")?);
+    assert!(at("RestartOnFailure")? < at("StartServices")?);
+    assert!(at("InstallInitialize")? < at("CloseFirewall")?);
+    assert!(at("OpenFirewall")? < at("InstallFinalize")?);
+
+    // Its settings: written where the service reads them, remembered by a
+    // search of the same values, and UPSTREAM required.
+    let registry = table(&msi, "Registry")?;
+    for (name, prop) in [
+        ("Upstream", "[UPSTREAM]"),
+        ("Listen", "[LISTEN]"),
+        ("DataDir", "[RELAYDATA]"),
+        ("EnrollCode", "[ENROLLCODE]"),
+    ] {
+        assert!(
+            registry.iter().any(|r| r[1] == "2"
+                && r[2] == r"Software\Sentra\Sentra POS Relay"
+                && r[3] == name
+                && r[4] == prop),
+            "{name}: {registry:?}"
+        );
+    }
+    let remembered: Vec<String> = table(&msi, "AppSearch")?
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(remembered, ["UPSTREAM", "LISTEN", "RELAYDATA"]);
+    // In the 64-bit view, where the settings are written (wixl 0.101 reads
+    // the 32-bit one unless told).
+    for r in table(&msi, "RegLocator")? {
+        let kind: u32 = r[4].parse()?;
+        assert!(kind & 0x10 != 0, "{r:?} searches the 32-bit view");
+    }
+    let launch = table(&msi, "LaunchCondition")?;
+    assert!(
+        launch
+            .iter()
+            .any(|r| r[0] == "Installed OR UPSTREAM" && r[1].contains("UPSTREAM=https://")),
+        "{launch:?}"
+    );
+    let upgrade = table(&msi, "Upgrade")?;
+    for found in ["WIX_UPGRADE_DETECTED", "WIX_DOWNGRADE_DETECTED"] {
+        assert!(
+            upgrade
+                .iter()
+                .any(|r| r[0] == RELAY_UPGRADE_CODE && r[6] == found),
+            "{found}: {upgrade:?}"
+        );
+    }
+
+    // The exe inside: the shipped one, a 64-bit console program (a service
+    // has no window) importing only what Windows has.
+    let (_dir, app) = extract_to(&msi, "Sentra POS Relay")?;
+    let exe = app.join("sentra-sync.exe");
+    assert!(
+        std::fs::read(&exe)? == std::fs::read(built("relay/sentra-sync.exe")?)?,
+        "the .msi holds the staged exe"
+    );
+    let kind = run("file", &["-b", &exe.to_string_lossy()])?;
+    assert!(
+        kind.starts_with("PE32+ executable (console) x86-64"),
+        "sentra-sync.exe is {kind}"
+    );
+    let imports = imports(&exe)?;
+    assert!(imports.len() > 3, "{imports:?}");
+    for dll in &imports {
+        assert!(
+            WINDOWS_DLLS.contains(&dll.as_str()),
+            "sentra-sync.exe imports {dll}, which Windows does not have"
         );
     }
     Ok(())
@@ -338,8 +536,17 @@ fn a_build_with_a_certificate_is_signed_and_one_without_says_it_is_not() -> Resu
         .join(out)
         .join(format!("SentraPOS-{}-x64.msi", version()));
     let (_dir, app) = extract(&msi)?;
+    let relay_msi = root()
+        .join(out)
+        .join(format!("SentraRelay-{}-x64.msi", version()));
+    let (_relay_dir, relay) = extract_to(&relay_msi, "Sentra POS Relay")?;
     let ca = cert.to_string_lossy();
-    for file in [msi.clone(), app.join("sentra-pos.exe")] {
+    for file in [
+        msi.clone(),
+        app.join("sentra-pos.exe"),
+        relay_msi.clone(),
+        relay.join("sentra-sync.exe"),
+    ] {
         let verified = run(
             "osslsigncode",
             &["verify", "-CAfile", &ca, "-in", &file.to_string_lossy()],
@@ -569,30 +776,62 @@ impl Wine {
         self.prefix.path().join("wine/drive_c")
     }
 
-    fn installed(&self) -> Result<Vec<String>> {
+    /// The products named `name` in Add/Remove Programs.
+    fn installed(&self, name: &str) -> Result<Vec<String>> {
         let out = output(self.command("wine").args(["uninstaller", "--list"]))?;
         Ok(String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter(|l| l.contains("Sentra POS"))
+            .filter(|l| l.trim_end().ends_with(&format!("|||{name}")))
             .map(str::to_owned)
             .collect())
     }
 
+    /// `reg query KEY` (64-bit view): its text, or None when the key is missing.
+    fn reg(&self, key: &str) -> Result<Option<String>> {
+        let out = self
+            .command("wine")
+            .args(["reg", "query", key, "/reg:64"])
+            .output()?;
+        Ok(out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
+    }
+
+    /// One value of `reg query KEY` (`NAME  REG_TYPE  DATA`): its data.
+    fn reg_value(&self, key: &str, name: &str) -> Result<String> {
+        let text = self
+            .reg(key)?
+            .with_context(|| format!("{key} is missing"))?;
+        text.lines()
+            .find_map(|l| {
+                let mut cols = l.trim().splitn(3, "    ");
+                (cols.next() == Some(name)).then(|| cols.nth(1).unwrap_or("").trim().to_owned())
+            })
+            .with_context(|| format!("{name} in {text}"))
+    }
+
+    /// Lets current Rust programs run here: Wine 8 lacks the
+    /// `bcryptprimitives.dll` (ProcessPrng) that Windows 10 and 11 have and
+    /// Rust's standard library imports, so a stand-in built from
+    /// `tests/wine/bcryptprimitives.c` goes into this prefix's system32.
+    fn run_rust_programs(&self) -> Result<()> {
+        let src = root().join("tests/wine");
+        let dll = self.c().join("windows/system32/bcryptprimitives.dll");
+        output(
+            Command::new("x86_64-w64-mingw32-gcc")
+                .args(["-shared", "-O2", "-o"])
+                .arg(&dll)
+                .arg(src.join("bcryptprimitives.c"))
+                .arg(src.join("bcryptprimitives.def"))
+                .arg("-ladvapi32"),
+        )?;
+        Ok(())
+    }
+
     /// A value the installer wrote under `HKLM\Software\Sentra\Sentra POS\Install`.
     fn install_setting(&self, name: &str) -> Result<String> {
-        let out = output(self.command("wine").args([
-            "reg",
-            "query",
-            r"HKLM\Software\Sentra\Sentra POS\Install",
-            "/v",
-            name,
-            "/reg:64",
-        ]))?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(name))
-            .map(|rest| rest.trim().trim_start_matches("REG_SZ").trim().to_owned())
-            .with_context(|| format!("{name} in {text}"))
+        self.reg_value(r"HKLM\Software\Sentra\Sentra POS\Install", name)
     }
 }
 
@@ -640,7 +879,7 @@ fn the_app_msi_installs_upgrades_and_uninstalls_under_wine_keeping_the_till_s_da
     .map_err(|log| anyhow::anyhow!("install failed:\n{log}"))?;
     assert!(app.join("sentra-pos.exe").exists());
     assert!(app.join("WebView2Loader.dll").exists());
-    assert_eq!(wine.installed()?.len(), 1);
+    assert_eq!(wine.installed("Sentra POS")?.len(), 1);
     assert_eq!(
         wine.install_setting("ServerUrl")?,
         "https://sync.example.com"
@@ -676,7 +915,11 @@ fn the_app_msi_installs_upgrades_and_uninstalls_under_wine_keeping_the_till_s_da
     let newer = built_in(out, &format!("SentraPOS-{next}-x64.msi"))?;
     wine.msiexec(&["/i", &newer.to_string_lossy()])?
         .map_err(|log| anyhow::anyhow!("upgrade failed:\n{log}"))?;
-    assert_eq!(wine.installed()?.len(), 1, "one product registered");
+    assert_eq!(
+        wine.installed("Sentra POS")?.len(),
+        1,
+        "one product registered"
+    );
     assert_eq!(wine.install_setting("ProductVersion")?, next);
     assert!(app.join("sentra-pos.exe").exists());
     assert_eq!(std::fs::read(data.join("till.db"))?, b"the till's journal");
@@ -693,8 +936,173 @@ fn the_app_msi_installs_upgrades_and_uninstalls_under_wine_keeping_the_till_s_da
     wine.msiexec(&["/x", &newer.to_string_lossy()])?
         .map_err(|log| anyhow::anyhow!("uninstall failed:\n{log}"))?;
     assert!(!app.join("sentra-pos.exe").exists());
-    assert!(wine.installed()?.is_empty());
+    assert!(wine.installed("Sentra POS")?.is_empty());
     assert_eq!(std::fs::read(data.join("till.db"))?, b"the till's journal");
+    Ok(())
+}
+
+const SERVICE_KEY: &str = r"HKLM\System\CurrentControlSet\Services\SentraRelay";
+const RELAY_SETTINGS: &str = r"HKLM\Software\Sentra\Sentra POS Relay";
+
+/// A port nothing listens on now.
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Waits until `/health` at `addr` answers 200 (`want`) or stops answering.
+fn wait_health(addr: SocketAddr, want: bool, what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while healthy(addr) != want {
+        ensure!(
+            Instant::now() < deadline,
+            "{what}: /health at {addr} still {}",
+            !want
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs scripts/build-installers.sh, wine and the workspace binaries; the test command runs it"]
+fn the_relay_msi_runs_the_relay_as_a_windows_service_under_wine_and_keeps_its_journal() -> Result<()>
+{
+    let msi = relay_msi()?;
+    let msi = msi.to_string_lossy();
+    let cloud = Cloud::start()?;
+    cloud.branch_create("JKT01")?;
+    cloud.catalog_import(&catalog_csv(), None)?;
+    let wine = Wine::new()?;
+    wine.run_rust_programs()?;
+    let program = wine
+        .c()
+        .join("Program Files/Sentra POS Relay/sentra-sync.exe");
+    let data = wine.c().join("ProgramData/Sentra/Relay");
+    let port = free_port()?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let relay_url = format!("http://{addr}");
+
+    // Not told where the cloud is: refused, nothing installed.
+    let log = wine
+        .msiexec(&["/i", &msi])?
+        .err()
+        .context("installed without UPSTREAM")?;
+    assert!(log.contains("LaunchConditions. Return value 0"), "{log}");
+    assert!(!program.exists());
+
+    // A silent install with the fleet values. The installer waits for the
+    // service to run, and the service runs once it has enrolled with the
+    // cloud and listens.
+    let code = cloud.enroll_code("JKT01", "relay")?;
+    let log = wine
+        .msiexec(&[
+            "/i",
+            &msi,
+            &format!("UPSTREAM={}", cloud.url()),
+            &format!("ENROLLCODE={code}"),
+            &format!("LISTEN={addr}"),
+        ])?
+        .map_err(|log| anyhow::anyhow!("install failed:\n{log}"))?;
+    assert!(log.contains("RestartOnFailure. Return value 1"), "{log}");
+    wait_health(addr, true, "after install")?;
+    assert!(program.exists());
+    assert_eq!(wine.installed("Sentra POS Relay")?.len(), 1);
+    let image = wine.reg_value(SERVICE_KEY, "ImagePath")?;
+    // Windows Installer quotes the path; Wine's does not.
+    assert!(
+        image
+            .replace('"', "")
+            .ends_with(r"\Sentra POS Relay\sentra-sync.exe relay --windows-service"),
+        "{image}"
+    );
+    assert_eq!(wine.reg_value(SERVICE_KEY, "Start")?, "0x2", "automatic");
+    assert_eq!(wine.reg_value(SERVICE_KEY, "ObjectName")?, "LocalSystem");
+    assert_eq!(wine.reg_value(RELAY_SETTINGS, "Upstream")?, cloud.url());
+    assert_eq!(
+        wine.reg_value(RELAY_SETTINGS, "DataDir")?,
+        r"C:\ProgramData\Sentra\Relay"
+    );
+    // Its data dir, made by the relay itself, and its log there.
+    let manifest = std::fs::read(data.join("sentra-relay.json"))?;
+    assert!(data.join("relay.db").exists());
+    let logs: Vec<PathBuf> = walk(&data.join("logs"), 0);
+    assert!(
+        logs.iter()
+            .any(|l| std::fs::read_to_string(l).is_ok_and(|t| t.contains("relay service running"))),
+        "{logs:?}"
+    );
+    assert_eq!(
+        cloud.count("SELECT count(*) FROM devices WHERE kind = 'relay'")?,
+        1,
+        "enrolled once"
+    );
+
+    // A till's sale reaches the cloud through the service.
+    let till = Till::ready("JKT01", "T01")?;
+    till.enroll(
+        &cloud.url(),
+        &cloud.enroll_code("JKT01", "terminal")?,
+        Some(&relay_url),
+    )?;
+    till.sell(&["TEH-BTL"], &["cash:6000"])?;
+    let report = till.sync_until(0, Duration::from_secs(60))?;
+    assert_eq!(report["upstream"], "relay", "{report}");
+    assert_eq!(cloud.count("SELECT count(*) FROM sales")?, 1);
+
+    // Version N+1 over N, with no values given: the remembered ones, the
+    // same relay (no second enrollment: its code was one-time), its journal
+    // kept, one product registered — and it relays again.
+    let next = next_version()?;
+    let out = "target-installers/wine-relay-next";
+    output(
+        Command::new(root().join("scripts/build-installers.sh"))
+            .args(["--no-build", "--version", &next, "--out", out])
+            .current_dir(root()),
+    )?;
+    let newer = built_in(out, &format!("SentraRelay-{next}-x64.msi"))?;
+    let newer = newer.to_string_lossy();
+    wine.msiexec(&["/i", &newer])?
+        .map_err(|log| anyhow::anyhow!("upgrade failed:\n{log}"))?;
+    wait_health(addr, true, "after the upgrade")?;
+    assert_eq!(wine.installed("Sentra POS Relay")?.len(), 1, "one product");
+    assert_eq!(wine.reg_value(RELAY_SETTINGS, "ProductVersion")?, next);
+    assert_eq!(wine.reg_value(RELAY_SETTINGS, "Upstream")?, cloud.url());
+    assert_eq!(
+        wine.reg_value(RELAY_SETTINGS, "EnrollCode")?,
+        "",
+        "not kept"
+    );
+    assert_eq!(std::fs::read(data.join("sentra-relay.json"))?, manifest);
+    assert_eq!(
+        cloud.count("SELECT count(*) FROM devices WHERE kind = 'relay'")?,
+        1
+    );
+    till.sell(&["AQUA600"], &["cash:4000"])?;
+    let report = till.sync_until(0, Duration::from_secs(60))?;
+    assert_eq!(report["upstream"], "relay", "{report}");
+    assert_eq!(cloud.count("SELECT count(*) FROM sales")?, 2);
+
+    // Back to N: refused, N+1 stays and keeps running.
+    let log = wine
+        .msiexec(&["/i", &msi])?
+        .err()
+        .context("a downgrade was installed")?;
+    assert!(log.contains("WIX_DOWNGRADE_DETECTED = {"), "{log}");
+    assert_eq!(wine.reg_value(RELAY_SETTINGS, "ProductVersion")?, next);
+    assert!(healthy(addr));
+
+    // Uninstall: the service stops and goes, the program goes, the branch's
+    // journal stays.
+    wine.msiexec(&["/x", &newer])?
+        .map_err(|log| anyhow::anyhow!("uninstall failed:\n{log}"))?;
+    wait_health(addr, false, "after uninstall")?;
+    assert!(wine.reg(SERVICE_KEY)?.is_none(), "the service is removed");
+    assert!(!program.exists());
+    assert!(wine.installed("Sentra POS Relay")?.is_empty());
+    assert_eq!(std::fs::read(data.join("sentra-relay.json"))?, manifest);
+    assert!(data.join("relay.db").exists());
     Ok(())
 }
 
