@@ -1134,3 +1134,88 @@ fn walk(dir: &Path, depth: usize) -> Vec<PathBuf> {
     }
     out
 }
+
+/// `docs/operations.md` §8 states what the relay's installer does: each
+/// figure and name it gives is the installer's (`installer/SentraRelay.wxs`).
+#[test]
+fn operations_section_8_says_what_the_relay_msi_does() -> Result<()> {
+    let doc = std::fs::read_to_string(root().join("docs/operations.md"))?;
+    let section = doc
+        .split("\n## ")
+        .find(|s| s.starts_with("8. The relay on a Windows mini-PC"))
+        .context("operations.md has §8, the relay on Windows")?;
+    let wxs = std::fs::read_to_string(root().join("installer/SentraRelay.wxs"))?;
+    // An attribute of the element whose Id is `id`.
+    let attr = |id: &str, name: &str| -> Result<String> {
+        let at = wxs
+            .find(&format!("Id=\"{id}\""))
+            .with_context(|| format!("{id} in the .wxs"))?;
+        let start = wxs[..at].rfind('<').context("element start")?;
+        let end = at + wxs[at..].find('>').context("element end")?;
+        let element = &wxs[start..end];
+        let key = format!("{name}=");
+        let from = element
+            .find(&key)
+            .with_context(|| format!("{id} has no {name}"))?
+            + key.len();
+        let quote = element[from..].chars().next().context("a quoted value")?;
+        let value = &element[from + 1..];
+        Ok(value[..value.find(quote).context("closing quote")?].to_owned())
+    };
+
+    let name = attr("SentraRelayService", "Name")?;
+    let args = attr("SentraRelayService", "Arguments")?;
+    assert!(section.contains(&format!("**{name}**")), "service {name}");
+    assert!(
+        section.contains(&format!("`sentra-sync.exe {args}`")),
+        "{args}"
+    );
+    assert!(section.contains(&attr("SentraRelayService", "DisplayName")?));
+    assert_eq!(attr("SentraRelayService", "Start")?, "auto");
+    assert!(section.contains("**automatic start**"));
+    assert!(section.contains(&attr("SentraRelayService", "Account")?));
+
+    // Defaults and the settings' key.
+    let listen = attr("DefaultListen", "Value")?;
+    assert!(
+        section.contains(&format!("| `{listen}` |")),
+        "LISTEN default {listen}"
+    );
+    let data =
+        attr("DefaultRelayData", "Value")?.replace("[CommonAppDataFolder]", r"C:\ProgramData\");
+    assert!(
+        section.contains(&format!("| `{data}` |")),
+        "RELAYDATA default {data}"
+    );
+    let key = attr("RememberUpstream", "Key")?;
+    assert!(section.contains(&format!("`HKLM\\{key}`")), "{key}");
+    for property in ["UPSTREAM", "ENROLLCODE", "LISTEN", "RELAYDATA"] {
+        assert!(
+            wxs.contains(&format!("[{property}]"))
+                && section.contains(&format!("| `{property}` |")),
+            "{property}"
+        );
+    }
+
+    // The restart actions, in words.
+    let failure = attr("RestartOnFailure", "ExeCommand")?;
+    let delays: Vec<u64> = failure
+        .split("actions= ")
+        .nth(1)
+        .context("actions=")?
+        .split('/')
+        .filter_map(|p| p.parse::<u64>().ok())
+        .collect();
+    let [first, second, then] = delays.as_slice() else {
+        bail!("three restart delays: {failure}");
+    };
+    let said = format!(
+        "restart after {} s, then {} s, then every {} s",
+        first / 1000,
+        second / 1000,
+        then / 1000
+    );
+    assert!(section.contains(&said), "§8 should say: {said}");
+    assert!(failure.contains("reset= 86400") && section.contains("resets\nafter a day"));
+    Ok(())
+}
