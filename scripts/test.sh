@@ -42,10 +42,10 @@ fi
 step "sentra-term cross-build for Windows (x86_64-pc-windows-gnu)"
 cargo build -p sentra-terminal --bin sentra-term --target x86_64-pc-windows-gnu --locked
 
-step "installers: the app's .msi and the relay's .deb (scripts/build-installers.sh)"
+step "installers: the app's .msi, the relay's .msi and .deb (scripts/build-installers.sh)"
 scripts/build-installers.sh --ui-built
 
-step "installers, read back with msiinfo/msiextract/objdump, signed and verified with osslsigncode, the .deb installed, upgraded and removed with dpkg"
+step "installers, read back with msiinfo/msiextract/objdump, signed and verified with osslsigncode, the .deb installed, upgraded and removed with dpkg, both .msi under Wine (the relay's as a running service)"
 cargo test -p sentra-e2e --test installers --locked -- --ignored
 
 step "done in $(( $(date +%s) - started ))s"
