@@ -16,6 +16,7 @@ import { Sale } from './components/Sale';
 import { Setup } from './components/Setup';
 import { Report, ShiftMenu } from './components/ShiftMenu';
 import { StatusBar } from './components/StatusBar';
+import { Icon } from './components/icons';
 
 const LANG_KEY = 'sentra.lang';
 const SYNC_POLL_MS = 15_000;
@@ -231,16 +232,18 @@ export function App() {
         <StatusBar lang={lang} onLang={changeLang} />
         {error && (
           <div class="banner error" role="alert" data-testid="error-banner" data-code={error.code}>
-            <span class="banner-icon">⚠</span>
+            <span class="banner-icon">
+              <Icon name="warn" />
+            </span>
             <span class="banner-text">{error.message}</span>
             <button type="button" class="btn ghost" onClick={() => setError(null)} aria-label={t('close')}>
-              ✕
+              <Icon name="close" />
             </button>
           </div>
         )}
         {notice && !error && (
           <div class="banner notice" role="status" data-testid="notice-banner">
-            ✔ {notice}
+            <Icon name="done" /> {notice}
           </div>
         )}
         {screen}

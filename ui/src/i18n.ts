@@ -162,6 +162,21 @@ const id = {
   pending: 'tertunda',
   last_sync: 'sinkron terakhir',
   never: 'belum pernah',
+  kind_sale_completed: 'Penjualan',
+  kind_sale_voided: 'Pembatalan struk',
+  kind_refund_issued: 'Retur',
+  kind_shift_opened: 'Shift dibuka',
+  kind_shift_closed: 'Shift ditutup',
+  kind_cash_moved: 'Kas masuk/keluar',
+  kind_stock_counted: 'Hitung stok',
+  kind_pin_locked_out: 'PIN terkunci',
+  kind_clock_stepped_back: 'Jam mundur',
+  kind_master_data_refused: 'Data pusat ditolak',
+  kind_other: 'Catatan lain ({kind})',
+  doc_receipt: 'Struk',
+  doc_reprint: 'Cetak ulang',
+  doc_refund: 'Struk retur',
+  doc_report: 'Laporan',
   undelivered_title: 'Belum terkirim',
   undelivered_none: 'Semua data sudah sampai ke kantor pusat',
   held_by_local: 'di kasir ini',
@@ -347,6 +362,21 @@ const en: Record<Key, string> = {
   pending: 'pending',
   last_sync: 'last sync',
   never: 'never',
+  kind_sale_completed: 'Sale',
+  kind_sale_voided: 'Receipt voided',
+  kind_refund_issued: 'Refund',
+  kind_shift_opened: 'Shift opened',
+  kind_shift_closed: 'Shift closed',
+  kind_cash_moved: 'Cash in/out',
+  kind_stock_counted: 'Stock count',
+  kind_pin_locked_out: 'PIN locked out',
+  kind_clock_stepped_back: 'Clock stepped back',
+  kind_master_data_refused: 'Head-office data refused',
+  kind_other: 'Other record ({kind})',
+  doc_receipt: 'Receipt',
+  doc_reprint: 'Reprint',
+  doc_refund: 'Refund receipt',
+  doc_report: 'Report',
   undelivered_title: 'Undelivered',
   undelivered_none: 'Everything has reached head office',
   held_by_local: 'on this till',
@@ -389,4 +419,34 @@ export function translator(lang: Lang): T {
     }
     return s;
   };
+}
+
+const ENTRY_KINDS = [
+  'sale_completed',
+  'sale_voided',
+  'refund_issued',
+  'shift_opened',
+  'shift_closed',
+  'cash_moved',
+  'stock_counted',
+  'pin_locked_out',
+  'clock_stepped_back',
+  'master_data_refused',
+] as const;
+
+/** A journal entry's kind in words; a kind this build does not know keeps its name. */
+export function entryKind(t: T, kind: string): string {
+  return (ENTRY_KINDS as readonly string[]).includes(kind) ? t(`kind_${kind}` as Key) : t('kind_other', { kind });
+}
+
+const PRINT_DOCUMENTS = ['receipt', 'reprint', 'refund', 'report'] as const;
+
+/** A print job's kind in words. */
+export function printDocument(t: T, kind: string): string {
+  return (PRINT_DOCUMENTS as readonly string[]).includes(kind) ? t(`doc_${kind}` as Key) : kind;
+}
+
+/** A tender method in words (`cash` → Tunai); an unknown one keeps its name. */
+export function methodLabel(t: T, method: string): string {
+  return ['cash', 'card', 'qris', 'voucher'].includes(method) ? t(`method_${method}` as Key) : method;
 }

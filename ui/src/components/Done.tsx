@@ -6,6 +6,7 @@ import { rupiah } from '../format';
 import { useHotkeys } from '../hotkeys';
 import { doneAction } from '../keys';
 import { Paper } from './common';
+import { Icon } from './icons';
 
 /** Print state of a job: printed, waiting, or no printer at all. */
 export function PrintStatus({ jobId }: { jobId: number | null }) {
@@ -21,13 +22,13 @@ export function PrintStatus({ jobId }: { jobId: number | null }) {
   if (job?.status === 'printed') {
     return (
       <p class="print-status ok" data-testid="print-status" data-state="printed">
-        ✔ {t('print_printed')}
+        <Icon name="done" /> {t('print_printed')}
       </p>
     );
   }
   return (
     <p class="print-status waiting" data-testid="print-status" data-state="pending">
-      ⏳ {t('print_waiting')}
+      <Icon name="wait" /> {t('print_waiting')}
       {job?.last_error ? ` (${job.last_error})` : ''}
       <button type="button" class="btn" data-testid="print-retry" onClick={() => api.retryPrint().then(setPrintJobs, fail)}>
         F3 {t('retry')}
@@ -61,7 +62,9 @@ export function Done({ sale, onNext }: { sale: SaleDone; onNext: (typed?: string
   return (
     <section class="done" data-testid="done-screen">
       <div class="done-main">
-        <h2>✔ {t('sale_done')}</h2>
+        <h2>
+          <Icon name="done" /> {t('sale_done')}
+        </h2>
         <p class="change-label">{t('change')}</p>
         <p class="change-amount" data-testid="change-amount" data-amount={sale.change}>
           {rupiah(sale.change)}
@@ -80,7 +83,7 @@ export function Done({ sale, onNext }: { sale: SaleDone; onNext: (typed?: string
         </p>
         <PrintStatus jobId={sale.print_job} />
         <button ref={next} type="button" class="btn primary huge" onClick={() => onNext()} data-testid="next-sale">
-          ⏎ {t('next_sale')}
+          <Icon name="enter" /> {t('next_sale')}
         </button>
       </div>
       <Paper lines={sale.preview} testid="receipt-preview" />

@@ -6,11 +6,12 @@ import type { RefundDone } from '../bindings/RefundDone';
 import type { UndeliveredView } from '../bindings/UndeliveredView';
 import { useApp } from '../ctx';
 import { dateTime, quantity, quantityText, rupiah } from '../format';
-import type { Key } from '../i18n';
+import { entryKind, printDocument, type Key } from '../i18n';
 import { isQuantityText } from '../cart-state';
 import { METHODS } from '../tender';
 import { Field, Modal, Paper } from './common';
 import { PrintStatus } from './Done';
+import { Icon } from './icons';
 
 /** F8: look up a receipt; reprint, void (supervisor) or refund items. */
 export function ReceiptDialog() {
@@ -99,7 +100,7 @@ export function ReceiptDialog() {
             <Field label={t('receipt_no')} value={no} onValue={setNo} testid="void-receipt-input" autoComplete="off" autoFocusSelect />
             <div class="row">
               <button type="submit" class="btn big" disabled={busy} data-testid="receipt-lookup">
-                ⏎ {t('look_up')}
+                <Icon name="enter" /> {t('look_up')}
               </button>
               {last && (
                 <button type="button" class="btn big" onClick={() => setNo(last)} data-testid="receipt-last">
@@ -114,7 +115,7 @@ export function ReceiptDialog() {
               {t('void')}
             </button>
             <button type="button" class="btn big" disabled={busy || !no.trim()} onClick={doReprint} data-testid="receipt-reprint">
-              🖶 {t('reprint')}
+              <Icon name="print" /> {t('reprint')}
             </button>
             <button
               type="button"
@@ -298,7 +299,7 @@ export function UndeliveredDialog() {
             }, fail)
           }
         >
-          ↻ {t('sync_now')}
+          <Icon name="sync" /> {t('sync_now')}
         </button>
       </div>
       {error && <p class="form-error">{error}</p>}
@@ -310,7 +311,7 @@ export function UndeliveredDialog() {
               {view.entries.map((e) => (
                 <tr key={e.seq} data-testid="undelivered-entry" data-held-by={e.held_by}>
                   <td class="num">#{e.seq}</td>
-                  <td>{e.kind}</td>
+                  <td>{entryKind(t, e.kind)}</td>
                   <td>{dateTime(e.at_ms)}</td>
                   <td class={`held held-${e.held_by}`}>{heldBy(e.held_by)}</td>
                 </tr>
@@ -321,7 +322,9 @@ export function UndeliveredDialog() {
         {view && view.more > 0 && <p class="hint">{t('more_entries', { n: view.more })}</p>}
         {view && view.refused.length > 0 && (
           <>
-            <h3 class="refused-title">⛔ {t('refused_title')}</h3>
+            <h3 class="refused-title">
+              <Icon name="refused" /> {t('refused_title')}
+            </h3>
             <ul class="refused">
               {view.refused.map((r) => (
                 <li key={`${r.seq}-${r.upstream}`} data-testid="refused-entry">
@@ -354,10 +357,10 @@ export function PrintQueueDialog() {
           {printJobs.map((j) => (
             <tr key={j.job_id} data-testid="print-job" data-status={j.status}>
               <td>{j.document}</td>
-              <td>{j.kind}</td>
+              <td>{printDocument(t, j.kind)}</td>
               <td>{dateTime(j.created_at_ms)}</td>
               <td class={j.status === 'printed' ? 'ok' : 'warn'}>
-                {j.status === 'printed' ? `✔ ${t('print_printed')}` : `⏳ ${t('print_waiting')}`}
+                <Icon name={j.status === 'printed' ? 'done' : 'wait'} /> {j.status === 'printed' ? t('print_printed') : t('print_waiting')}
                 {j.status !== 'printed' && ` · ${j.attempts} ${t('attempts')}`}
                 {j.last_error && <div class="detail">{j.last_error}</div>}
               </td>
@@ -366,7 +369,7 @@ export function PrintQueueDialog() {
         </tbody>
       </table>
       <button type="button" class="btn primary big" data-testid="print-retry-all" onClick={() => api.retryPrint().then(setPrintJobs, fail)}>
-        ↻ {t('retry')}
+        <Icon name="sync" /> {t('retry')}
       </button>
     </Modal>
   );

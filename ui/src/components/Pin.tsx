@@ -6,6 +6,7 @@ import { useApp } from '../ctx';
 import { useHotkeys } from '../hotkeys';
 import { pinScreenShown } from '../perf';
 import { PinPad } from './common';
+import { Icon } from './icons';
 
 function PinEntry({
   pin,
@@ -194,7 +195,9 @@ export function Lock({ status, onUnlocked, onSwitch }: { status: AppStatus; onUn
   return (
     <main class="screen lock" data-testid="lock-screen">
       <div class="panel pin-panel center">
-        <h1>🔒 {t('locked_title')}</h1>
+        <h1>
+          <Icon name="lock" /> {t('locked_title')}
+        </h1>
         <p class="big-name">{status.operator?.name}</p>
         <p class="hint">{t('locked_hint')}</p>
         <PinEntry pin={pin} setPin={(p) => { setPin(p); setError(''); }} onSubmit={submit} error={error} busy={busy} label={t('unlock')} />

@@ -14,6 +14,7 @@ import { cartPainted, scanFailed, scanStarted } from '../perf';
 import { Field, Modal } from './common';
 import { Done } from './Done';
 import { Tender } from './Tender';
+import { Icon } from './icons';
 
 type Dialog =
   | { kind: 'qty'; index: number; text: string }
@@ -566,7 +567,7 @@ function TextDialog({
             {t('cancel')}
           </button>
           <button type="submit" class="btn primary big" data-testid={`dialog-${dialog.kind}-submit`}>
-            ⏎ {t('ok')}
+            <Icon name="enter" /> {t('ok')}
           </button>
         </div>
       </form>

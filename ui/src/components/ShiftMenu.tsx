@@ -3,8 +3,10 @@ import { api, errorCode, toAppError } from '../api';
 import type { ReportView } from '../bindings/ReportView';
 import { useApp } from '../ctx';
 import { parseRupiah, rupiah } from '../format';
+import { methodLabel } from '../i18n';
 import { useHotkeys } from '../hotkeys';
 import { Field, Modal, Paper } from './common';
+import { Icon } from './icons';
 
 /** "Some records are not at head office yet — continue?" */
 function UndeliveredConfirm({ message, onConfirm, onCancel, testid }: { message: string; onConfirm: () => void; onCancel: () => void; testid: string }) {
@@ -12,7 +14,9 @@ function UndeliveredConfirm({ message, onConfirm, onCancel, testid }: { message:
   return (
     <div class="warn-box" role="alert" data-testid="undelivered-warning">
       <p>
-        <b>⚠ {t('undelivered_warning')}</b>
+        <b>
+          <Icon name="warn" /> {t('undelivered_warning')}
+        </b>
       </p>
       <p>{message}</p>
       <p>{t('undelivered_hint')}</p>
@@ -237,7 +241,7 @@ export function Report({ report }: { report: ReportView }) {
           </p>
           {report.payments.map((p) => (
             <p class="kv" key={p.method}>
-              <span>{p.method}</span>
+              <span>{methodLabel(t, p.method)}</span>
               <b>{rupiah(p.amount)}</b>
             </p>
           ))}
@@ -265,7 +269,7 @@ export function Report({ report }: { report: ReportView }) {
                 onClick={() => api.xReport(true).then(() => notify(t('reprint_ok')), fail)}
                 data-testid="report-print"
               >
-                🖶 {t('print')}
+                <Icon name="print" /> {t('print')}
               </button>
             )}
             <button type="button" class="btn primary big" onClick={closeOverlay} data-testid="report-close">

@@ -3,18 +3,19 @@ import { useApp } from '../ctx';
 import { time } from '../format';
 import type { Key } from '../i18n';
 import type { Lang } from '../i18n';
+import { Icon, type IconName } from './icons';
 
 /** Icon and label key of each sync state; the colour comes from CSS `.sync-<state>`. */
-export const SYNC_STATES: Record<string, { icon: string; label: Key }> = {
-  online: { icon: '●', label: 'sync_online' },
-  syncing: { icon: '↻', label: 'sync_syncing' },
-  waiting: { icon: '◌', label: 'sync_waiting' },
-  local_only: { icon: '⌂', label: 'sync_local_only' },
-  relay_unreachable: { icon: '⚠', label: 'sync_relay_unreachable' },
-  uplink_down: { icon: '⇡', label: 'sync_uplink_down' },
-  offline: { icon: '✕', label: 'sync_offline' },
-  cloud_refusing: { icon: '⛔', label: 'sync_cloud_refusing' },
-  master_data_refused: { icon: '⚠', label: 'sync_master_refused' },
+export const SYNC_STATES: Record<string, { icon: IconName; label: Key }> = {
+  online: { icon: 'online', label: 'sync_online' },
+  syncing: { icon: 'sync', label: 'sync_syncing' },
+  waiting: { icon: 'waiting', label: 'sync_waiting' },
+  local_only: { icon: 'home', label: 'sync_local_only' },
+  relay_unreachable: { icon: 'warn', label: 'sync_relay_unreachable' },
+  uplink_down: { icon: 'up', label: 'sync_uplink_down' },
+  offline: { icon: 'close', label: 'sync_offline' },
+  cloud_refusing: { icon: 'refused', label: 'sync_cloud_refusing' },
+  master_data_refused: { icon: 'warn', label: 'sync_master_refused' },
 };
 
 function Clock() {
@@ -40,7 +41,7 @@ export function StatusBar({ lang, onLang }: { lang: Lang; onLang: (l: Lang) => v
         {status?.branch ? ` · ${status.branch}` : ''}
       </span>
       <span class="sb-item shrink" data-testid="status-cashier">
-        👤 {status?.operator?.name ?? t('not_signed_in')}
+        <Icon name="user" /> {status?.operator?.name ?? t('not_signed_in')}
       </span>
       {status?.operator && (
         <span class="sb-item shrink" data-testid="status-shift">
@@ -50,7 +51,7 @@ export function StatusBar({ lang, onLang }: { lang: Lang; onLang: (l: Lang) => v
       <span class="sb-spacer" />
       {printPending > 0 && (
         <button type="button" class="sb-item sb-btn print-warn" data-testid="print-queue" onClick={() => open({ kind: 'print_queue' })}>
-          🖶 {t('print_pending', { n: printPending })}
+          <Icon name="print" /> {t('print_pending', { n: printPending })}
         </button>
       )}
       {sync && (
@@ -63,7 +64,7 @@ export function StatusBar({ lang, onLang }: { lang: Lang; onLang: (l: Lang) => v
           onClick={() => status?.setup && open({ kind: 'undelivered' })}
         >
           <span class="sync-icon" aria-hidden="true">
-            {known?.icon ?? '?'}
+            <Icon name={known?.icon ?? 'waiting'} />
           </span>
           <span>{t(known?.label ?? 'sync_unknown')}</span>
           <span class="sync-pending" data-testid="sync-pending" data-count={pending}>
@@ -79,7 +80,7 @@ export function StatusBar({ lang, onLang }: { lang: Lang; onLang: (l: Lang) => v
       </button>
       {signedIn && (
         <button type="button" class="sb-item sb-btn" data-testid="menu-button" onClick={() => open({ kind: 'menu' })}>
-          ☰ F9 {t('key_menu')}
+          <Icon name="menu" /> F9 {t('key_menu')}
         </button>
       )}
       <Clock />

@@ -9,6 +9,7 @@ import type { Key } from '../i18n';
 import { tenderAction } from '../keys';
 import * as tender from '../tender';
 import type { Method } from '../tender';
+import { Icon } from './icons';
 
 const METHOD_LABEL: Record<Method, Key> = {
   cash: 'method_cash',
@@ -193,7 +194,7 @@ export function Tender({ cart, onCancel, onPaid }: { cart: CartView; onCancel: (
               <span class="ref">{tt.reference ?? ''}</span>
               <b>{rupiah(tt.amount)}</b>
               <button type="button" class="btn ghost" onClick={() => setState(tender.removeAt(state, i))}>
-                ✕
+                <Icon name="close" />
               </button>
             </li>
           ))}
@@ -220,7 +221,7 @@ export function Tender({ cart, onCancel, onPaid }: { cart: CartView; onCancel: (
           + {t('add_tender')}
         </button>
         <button type="button" class="btn primary big" onClick={payButton} disabled={busy} data-testid="tender-pay">
-          ⏎ {t('pay')}
+          <Icon name="enter" /> {t('pay')}
         </button>
       </div>
     </section>

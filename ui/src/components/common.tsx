@@ -1,6 +1,7 @@
 import type { ComponentChildren, JSX } from 'preact';
 import { useLayoutEffect, useRef } from 'preact/hooks';
 import { useHotkeys } from '../hotkeys';
+import { Icon } from './icons';
 
 type ModalProps = {
   title: string;
@@ -26,7 +27,7 @@ export function Modal({ title, onClose, testid, wide, children }: ModalProps) {
           <h2>{title}</h2>
           {onClose && (
             <button type="button" class="btn ghost" onClick={onClose} aria-label="Esc">
-              Esc ✕
+              Esc <Icon name="close" />
             </button>
           )}
         </header>
@@ -78,7 +79,7 @@ export function Paper({ lines, testid }: { lines: string[]; testid?: string }) {
 
 /** A PIN pad whose keys append to / edit `value`. */
 export function PinPad({ value, onValue, onEnter }: { value: string; onValue: (v: string) => void; onEnter: () => void }) {
-  const keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'C', '0', '⌫'];
+  const keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'C', '0', 'back'];
   return (
     <div class="pinpad">
       {keys.map((k) => (
@@ -89,15 +90,16 @@ export function PinPad({ value, onValue, onEnter }: { value: string; onValue: (v
           tabIndex={-1}
           onClick={() => {
             if (k === 'C') onValue('');
-            else if (k === '⌫') onValue(value.slice(0, -1));
+            else if (k === 'back') onValue(value.slice(0, -1));
             else if (value.length < 8) onValue(value + k);
           }}
+          aria-label={k === 'back' ? 'Backspace' : undefined}
         >
-          {k}
+          {k === 'back' ? <Icon name="backspace" /> : k}
         </button>
       ))}
       <button type="button" class="btn pad primary wide-key" tabIndex={-1} onClick={onEnter}>
-        Enter ⏎
+        Enter <Icon name="enter" />
       </button>
     </div>
   );

@@ -4,9 +4,10 @@
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import { render } from 'preact';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../App';
 import { FakeBackend } from './fake-backend';
+import { undrawable } from './glyphs';
 
 const backend = new FakeBackend();
 let root: HTMLElement;
@@ -50,7 +51,21 @@ beforeAll(() => {
   localStorage.setItem('sentra.lang', 'en');
   root = document.createElement('div');
   document.body.appendChild(root);
+  observer.observe(document.body, { subtree: true, childList: true, characterData: true });
   render(<App />, root);
+});
+
+// Every text the walk ever puts on screen, also on screens it passes
+// through within one step, draws only with what the bundled fonts have.
+const seen = new Set<string>();
+const observer = new MutationObserver((mutations) => {
+  for (const m of mutations) {
+    for (const ch of m.target.textContent ?? '') seen.add(ch);
+  }
+});
+afterEach(() => {
+  for (const ch of document.body.textContent ?? '') seen.add(ch);
+  expect(undrawable([...seen].join(''))).toEqual([]);
 });
 
 afterAll(() => {
