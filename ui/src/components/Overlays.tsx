@@ -109,8 +109,8 @@ export function ReceiptDialog() {
               )}
             </div>
           </form>
-          <Field label={t('void_reason')} value={reason} onValue={setReason} testid="void-reason" />
-          <div class="row">
+          {!refunding && <Field label={t('void_reason')} value={reason} onValue={setReason} testid="void-reason" />}
+          <div class="row" hidden={refunding}>
             <button type="button" class="btn danger big" disabled={busy || !no.trim()} onClick={doVoid} data-testid="void-submit">
               {t('void')}
             </button>
@@ -160,19 +160,21 @@ export function ReceiptDialog() {
                   ))}
                 </tbody>
               </table>
-              <label class="field">
-                <span>{t('refund_method')}</span>
-                <select value={method} onChange={(e) => setMethod((e.currentTarget as HTMLSelectElement).value)} data-testid="refund-method">
-                  {METHODS.map((m) => (
-                    <option key={m} value={m}>
-                      {t(`method_${m}` as Key)}
-                    </option>
-                  ))}
-                </select>
-              </label>
-              <button type="button" class="btn danger big" disabled={busy} onClick={doRefund} data-testid="refund-submit">
-                {t('refund')}
-              </button>
+              <div class="refund-actions">
+                <label class="field">
+                  <span>{t('refund_method')}</span>
+                  <select value={method} onChange={(e) => setMethod((e.currentTarget as HTMLSelectElement).value)} data-testid="refund-method">
+                    {METHODS.map((m) => (
+                      <option key={m} value={m}>
+                        {t(`method_${m}` as Key)}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+                <button type="button" class="btn danger big" disabled={busy} onClick={doRefund} data-testid="refund-submit">
+                  {t('refund')}
+                </button>
+              </div>
             </div>
           )}
           {refund && (
@@ -215,7 +217,7 @@ export function SettingsDialog() {
   }
 
   return (
-    <Modal title={t('settings_title')} onClose={closeOverlay} testid="settings-dialog">
+    <Modal title={t('settings_title')} onClose={closeOverlay} testid="settings-dialog" wide>
       <form onSubmit={save} class="settings">
         <Field label={t('printer')} value={printer} onValue={setPrinter} testid="settings-printer" placeholder="192.168.1.50:9100" autoFocusSelect />
         <div class="field">
@@ -262,7 +264,7 @@ export function SettingsDialog() {
           inputMode="decimal"
           testid="settings-threshold"
         />
-        <div class="row">
+        <div class="row settings-actions">
           <button type="button" class="btn big" onClick={closeOverlay}>
             {t('cancel')}
           </button>

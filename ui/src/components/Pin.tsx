@@ -45,12 +45,12 @@ function PinEntry({
         data-testid="pin-input"
         onInput={(e) => setPin((e.currentTarget as HTMLInputElement).value.replace(/\D/g, ''))}
       />
-      <PinPad value={pin} onValue={setPin} onEnter={onSubmit} />
+      <PinPad value={pin} onValue={setPin} />
       <p class="pin-error" data-testid="pin-error" role="alert" hidden={!error}>
         {error}
       </p>
       <button class="btn primary big" type="submit" disabled={busy} data-testid="pin-submit">
-        {label}
+        <Icon name="enter" /> {label}
       </button>
     </form>
   );

@@ -76,10 +76,14 @@ export function Setup({ retry, install }: { retry: AppStatus | null; install?: I
           <h2>{retry ? t('setup_retry_title') : t('setup_enroll_title')}</h2>
           <p class="hint">{t('setup_enroll_hint')}</p>
           <Field label={t('server_url')} value={server} onValue={setServer} testid="enroll-server" placeholder="https://" autoFocusSelect />
-          <Field label={t('enroll_code')} value={code} onValue={setCode} testid="enroll-code" autoComplete="off" />
-          <Field label={t('branch_code')} value={branch} onValue={setBranch} testid="enroll-branch" disabled={!!retry} />
-          <Field label={t('till_name')} value={till} onValue={setTill} testid="enroll-name" disabled={!!retry} />
-          <Field label={t('relay_url')} value={relay} onValue={setRelay} testid="enroll-relay" placeholder="http://" />
+          <div class="field-pair">
+            <Field label={t('enroll_code')} value={code} onValue={setCode} testid="enroll-code" autoComplete="off" />
+            <Field label={t('branch_code')} value={branch} onValue={setBranch} testid="enroll-branch" disabled={!!retry} />
+          </div>
+          <div class="field-pair">
+            <Field label={t('till_name')} value={till} onValue={setTill} testid="enroll-name" disabled={!!retry} />
+            <Field label={t('relay_url')} value={relay} onValue={setRelay} testid="enroll-relay" placeholder="http://" />
+          </div>
           {enrollErr && <p class="form-error" data-testid="enroll-error">{enrollErr}</p>}
           <button class="btn primary big" type="submit" disabled={busy} data-testid="setup-enroll">
             {t('enroll_submit')}
@@ -91,8 +95,10 @@ export function Setup({ retry, install }: { retry: AppStatus | null; install?: I
             <p class="hint">{t('setup_trial_hint')}</p>
             <Field label={t('till_name')} value={trialTill} onValue={setTrialTill} testid="trial-name" />
             <Field label={t('supervisor_name')} value={supervisor} onValue={setSupervisor} testid="trial-supervisor" />
-            <Field label={t('pin')} value={pin} onValue={setPin} testid="trial-pin" type="password" inputMode="numeric" maxLength={8} />
-            <Field label={t('pin_again')} value={pin2} onValue={setPin2} testid="trial-pin2" type="password" inputMode="numeric" maxLength={8} />
+            <div class="field-pair">
+              <Field label={t('pin')} value={pin} onValue={setPin} testid="trial-pin" type="password" inputMode="numeric" maxLength={8} />
+              <Field label={t('pin_again')} value={pin2} onValue={setPin2} testid="trial-pin2" type="password" inputMode="numeric" maxLength={8} />
+            </div>
             {trialErr && <p class="form-error" data-testid="trial-error">{trialErr}</p>}
             <button class="btn primary big" type="submit" disabled={busy} data-testid="setup-trial">
               {t('trial_submit')}

@@ -212,15 +212,15 @@ export function Tender({ cart, onCancel, onPaid }: { cart: CartView; onCancel: (
           </p>
         )}
       </div>
-      <p class="hint">{t('quick_cash_hint')} · Enter = {t('pay')} · Esc = {t('cancel')}</p>
-      <div class="row">
+      <p class="hint tender-hint">{t('quick_cash_hint')} · Enter = {t('pay')} · Esc = {t('cancel')}</p>
+      <div class="tender-actions">
         <button type="button" class="btn big" onClick={onCancel} disabled={busy}>
           Esc {t('cancel')}
         </button>
         <button type="button" class="btn big" onClick={() => addCurrent()} disabled={busy || tender.isComplete(state)} data-testid="tender-add">
           + {t('add_tender')}
         </button>
-        <button type="button" class="btn primary big" onClick={payButton} disabled={busy} data-testid="tender-pay">
+        <button type="button" class="btn primary big pay" onClick={payButton} disabled={busy} data-testid="tender-pay">
           <Icon name="enter" /> {t('pay')}
         </button>
       </div>

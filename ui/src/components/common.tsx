@@ -78,7 +78,9 @@ export function Paper({ lines, testid }: { lines: string[]; testid?: string }) {
 }
 
 /** A PIN pad whose keys append to / edit `value`. */
-export function PinPad({ value, onValue, onEnter }: { value: string; onValue: (v: string) => void; onEnter: () => void }) {
+// The form's submit button under it is the one Enter: a second one in the
+// pad took a row of a 768-pixel screen for nothing.
+export function PinPad({ value, onValue }: { value: string; onValue: (v: string) => void }) {
   const keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'C', '0', 'back'];
   return (
     <div class="pinpad">
@@ -98,9 +100,6 @@ export function PinPad({ value, onValue, onEnter }: { value: string; onValue: (v
           {k === 'back' ? <Icon name="backspace" /> : k}
         </button>
       ))}
-      <button type="button" class="btn pad primary wide-key" tabIndex={-1} onClick={onEnter}>
-        Enter <Icon name="enter" />
-      </button>
     </div>
   );
 }

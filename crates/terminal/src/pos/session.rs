@@ -296,7 +296,11 @@ impl PosSession {
         report: crate::reports::ShiftReport,
         print: bool,
     ) -> Result<ReportView> {
-        let text: Vec<String> = report.to_text().lines().map(str::to_owned).collect();
+        let text: Vec<String> = report
+            .to_text_in(&self.settings.language)
+            .lines()
+            .map(str::to_owned)
+            .collect();
         let (bytes, lines) = receipt::render_text(text, self.settings.paper)?;
         let print_job = if print {
             self.enqueue(&format!("{}-report", report.report), "report", &bytes)?
