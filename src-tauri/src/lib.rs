@@ -49,9 +49,15 @@ impl Shell {
         f(session).map_err(AppError::from)
     }
 
-    fn kick_sync(&self) {
+    /// After a command that wrote to the journal: the sync loop goes now,
+    /// and the status bar's pending count changes at once (also on a trial
+    /// till, which has no loop to report it).
+    fn written(&self, app: &AppHandle) {
         if let Some(l) = lock(&self.sync).as_ref() {
             l.sync_now();
+        }
+        if let Ok(view) = self.with(|s| s.sync_view()) {
+            let _ = app.emit("sync", view);
         }
     }
 
@@ -99,6 +105,7 @@ fn start_background(app: &AppHandle, shell: &Shell) {
                     if changed {
                         s.terminal_mut().reload_settings()?;
                     }
+                    s.note_sync_round();
                     s.sync_view()
                 }) {
                     let _ = handle.emit("sync", view);
@@ -234,21 +241,22 @@ fn sign_out(shell: State<'_, Arc<Shell>>, confirmed: bool) -> Reply<AppStatus> {
 // ----------------------------------------------------------------- shift
 
 #[tauri::command]
-fn open_shift(shell: State<'_, Arc<Shell>>, float: i64) -> Reply<AppStatus> {
+fn open_shift(shell: State<'_, Arc<Shell>>, app: AppHandle, float: i64) -> Reply<AppStatus> {
     let out = shell.with(|s| s.open_shift(float));
-    shell.kick_sync();
+    shell.written(&app);
     out
 }
 
 #[tauri::command]
 fn cash_move(
     shell: State<'_, Arc<Shell>>,
+    app: AppHandle,
     direction: String,
     amount: i64,
     reason: Option<String>,
 ) -> Reply<AppStatus> {
     let out = shell.with(|s| s.cash_move(&direction, amount, reason));
-    shell.kick_sync();
+    shell.written(&app);
     out
 }
 
@@ -262,12 +270,13 @@ fn x_report(shell: State<'_, Arc<Shell>>, print: bool) -> Reply<ReportView> {
 #[tauri::command]
 fn close_shift(
     shell: State<'_, Arc<Shell>>,
+    app: AppHandle,
     counted_cash: i64,
     confirmed: bool,
 ) -> Reply<ReportView> {
     let out = shell.with(|s| s.close_shift(counted_cash, confirmed));
     shell.kick_printer();
-    shell.kick_sync();
+    shell.written(&app);
     out
 }
 
@@ -340,11 +349,11 @@ fn resume(shell: State<'_, Arc<Shell>>, park_id: String) -> Reply<CartView> {
 // ---------------------------------------------------------------- tender
 
 #[tauri::command]
-fn pay(shell: State<'_, Arc<Shell>>, tenders: Vec<TenderInput>) -> Reply<SaleDone> {
+fn pay(shell: State<'_, Arc<Shell>>, app: AppHandle, tenders: Vec<TenderInput>) -> Reply<SaleDone> {
     let out = shell.with(|s| s.pay(&tenders));
     // Both happen on their own threads: the sale is already durable.
     shell.kick_printer();
-    shell.kick_sync();
+    shell.written(&app);
     out
 }
 
@@ -368,18 +377,20 @@ fn reprint(shell: State<'_, Arc<Shell>>, receipt_no: String) -> Reply<Option<i64
 #[tauri::command]
 async fn void_sale(
     shell: State<'_, Arc<Shell>>,
+    app: AppHandle,
     receipt_no: String,
     supervisor_pin: Option<String>,
     reason: Option<String>,
 ) -> Reply<AppStatus> {
     let out = shell.with(|s| s.void(&receipt_no, supervisor_pin.as_deref(), reason));
-    shell.kick_sync();
+    shell.written(&app);
     out
 }
 
 #[tauri::command]
 async fn refund(
     shell: State<'_, Arc<Shell>>,
+    app: AppHandle,
     receipt_no: String,
     items: Vec<RefundItem>,
     method: String,
@@ -396,7 +407,7 @@ async fn refund(
         )
     });
     shell.kick_printer();
-    shell.kick_sync();
+    shell.written(&app);
     out
 }
 
@@ -425,7 +436,9 @@ fn undelivered(shell: State<'_, Arc<Shell>>) -> Reply<UndeliveredView> {
 
 #[tauri::command]
 fn sync_now(shell: State<'_, Arc<Shell>>) -> Reply<SyncView> {
-    shell.kick_sync();
+    if let Some(l) = lock(&shell.sync).as_ref() {
+        l.sync_now();
+    }
     shell.with(|s| s.sync_view())
 }
 

@@ -232,9 +232,16 @@ async fn walk(size: (u32, u32), english: &[String]) -> Result<(Vec<String>, Vec<
         w.check(&format!("tender {method}"), "tender-screen")
             .await?;
     }
+    let pending = "Number(document.querySelector('[data-testid=\"sync-pending\"]')?.dataset.count)";
+    let before = app.wait_js(pending, Duration::from_secs(5)).await?;
     app.fill("tender-amount", "20000").await?;
     app.click("tender-pay").await?;
     w.check("sale done", "done-screen").await?;
+    // The sale is pending at once, on a trial till too (the slow poll is
+    // 15 s; the pay command itself reports it).
+    app.wait_js(&format!("{pending} === {before} + 1"), Duration::from_secs(5))
+        .await
+        .context("the pending count did not follow the sale")?;
     app.click("next-sale").await?;
 
     w.keys("scan-input", F8).await?;

@@ -382,3 +382,26 @@ fn a_printer_that_is_off_holds_the_receipt_until_it_comes_on() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn after_a_restart_an_enrolled_till_reads_checking_until_its_first_round_ends() {
+    let (_till, mut s, _) = session();
+    settings::set_mode(s.terminal().connection(), settings::SetupMode::Enrolled).unwrap();
+    // What the last run stored says nothing about now.
+    assert_eq!(s.sync_view().unwrap().state, "checking");
+    s.note_sync_round();
+    assert_ne!(s.sync_view().unwrap().state, "checking");
+}
+
+#[test]
+fn a_trial_till_counts_its_pending_entries_as_it_writes_them() {
+    let (_till, mut s, sari) = session();
+    settings::set_mode(s.terminal().connection(), settings::SetupMode::Trial).unwrap();
+    s.sign_in(&sari, "1111").unwrap();
+    let before = s.sync_view().unwrap();
+    assert_eq!(before.state, "local_only", "a trial is never 'checking'");
+    s.open_shift(100_000).unwrap();
+    s.scan("8998866200301").unwrap();
+    s.pay(&cash(3_500)).unwrap();
+    assert_eq!(s.sync_view().unwrap().local, before.local + 2);
+}

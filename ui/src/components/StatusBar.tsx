@@ -9,6 +9,7 @@ import { Icon, type IconName } from './icons';
 export const SYNC_STATES: Record<string, { icon: IconName; label: Key }> = {
   online: { icon: 'online', label: 'sync_online' },
   syncing: { icon: 'sync', label: 'sync_syncing' },
+  checking: { icon: 'waiting', label: 'sync_checking' },
   waiting: { icon: 'waiting', label: 'sync_waiting' },
   local_only: { icon: 'home', label: 'sync_local_only' },
   relay_unreachable: { icon: 'warn', label: 'sync_relay_unreachable' },

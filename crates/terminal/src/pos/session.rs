@@ -45,6 +45,9 @@ pub struct PosSession {
     cart: Cart,
     changed: Option<usize>,
     settings: PosSettings,
+    /// Whether a sync round has ended since this session began: until
+    /// then the stored outcome is the last run's, not the truth now.
+    round_seen: bool,
 }
 
 fn now_ms() -> i64 {
@@ -61,6 +64,7 @@ impl PosSession {
             cart: Cart::default(),
             changed: None,
             settings,
+            round_seen: false,
         })
     }
 
@@ -810,12 +814,22 @@ impl PosSession {
         print_queue::list(self.terminal.connection(), 10)
     }
 
+    /// A sync round ended (whatever its outcome): the state shown is now
+    /// this run's.
+    pub fn note_sync_round(&mut self) {
+        self.round_seen = true;
+    }
+
     pub fn sync_view(&self) -> Result<SyncView> {
         let mode = settings::mode(self.terminal.connection())?;
         let s = self.terminal.sync_status()?;
         let relay_configured = s.relay_url.is_some();
         let state = if mode == Some(SetupMode::Trial) {
             "local_only"
+        } else if !self.round_seen {
+            // After a restart the stored outcome is the last run's: say
+            // so rather than show "online" for a till that is not.
+            "checking"
         } else if s.master_data_alert.is_some() {
             // Someone altered prices, cashiers or tax rates on the way:
             // the till keeps selling on the old ones, but people must know.
