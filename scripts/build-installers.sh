@@ -65,11 +65,18 @@ sign() {
     mv "$1.signed" "$1"
 }
 
-# ---------------------------------------------------------------- the app
+# ---------------------------------------------------------------- Windows builds
+# One cargo run for every Windows binary, so their dependencies are built
+# once: the app, the relay, and the terminal CLI (not packaged; the README
+# promises it cross-compiles, and here that costs seconds).
 if [ "$build" = yes ]; then
     if [ "$ui" = yes ]; then scripts/build-ui.sh; fi
-    cargo build -p sentra-pos --release --target "$win" --locked
+    cargo build --release --target "$win" --locked \
+        -p sentra-pos -p sentra-sync -p sentra-terminal \
+        --bin sentra-pos --bin sentra-sync --bin sentra-term
 fi
+
+# ---------------------------------------------------------------- the app
 built="$CARGO_TARGET_DIR/$win/release"
 # wixl refuses absolute Source paths: stage inside the clone, pass it relative.
 stage="$out/app"
@@ -86,9 +93,6 @@ sign "$msi" "Sentra POS installer"
 echo "built $msi"
 
 # ---------------------------------------------------------------- the relay, Windows
-if [ "$build" = yes ]; then
-    cargo build -p sentra-sync --release --target "$win" --bin sentra-sync --locked
-fi
 stage="$out/relay"
 rm -rf "$stage" && mkdir -p "$stage"
 cp "$built/sentra-sync.exe" "$stage/"

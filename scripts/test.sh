@@ -39,10 +39,7 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
     fi
 fi
 
-step "sentra-term cross-build for Windows (x86_64-pc-windows-gnu)"
-cargo build -p sentra-terminal --bin sentra-term --target x86_64-pc-windows-gnu --locked
-
-step "installers: the app's .msi, the relay's .msi and .deb (scripts/build-installers.sh)"
+step "Windows cross-build (the app, the relay, the sentra-term CLI) and the installers: the app's .msi, the relay's .msi and .deb (scripts/build-installers.sh)"
 scripts/build-installers.sh --ui-built
 
 step "installers, read back with msiinfo/msiextract/objdump, signed and verified with osslsigncode, the .deb installed, upgraded and removed with dpkg, both .msi under Wine (the relay's as a running service)"
