@@ -76,33 +76,33 @@ if [ "$build" = yes ]; then
         --bin sentra-pos --bin sentra-sync --bin sentra-term
 fi
 
-# ---------------------------------------------------------------- the app
+# ---------------------------------------------------------------- the .msi files
 built="$CARGO_TARGET_DIR/$win/release"
-# wixl refuses absolute Source paths: stage inside the clone, pass it relative.
-stage="$out/app"
-rm -rf "$stage" && mkdir -p "$stage"
-cp "$built/sentra-pos.exe" "$built/WebView2Loader.dll" "$stage/"
-cp src-tauri/icons/icon.ico "$stage/"
-# The release profile keeps line tables (156 MB); the shipped copy is stripped
-# (28 MB) and the unstripped one stays in the build dir for crash symbols.
-x86_64-w64-mingw32-strip "$stage/sentra-pos.exe"
-sign "$stage/sentra-pos.exe" "Sentra POS"
-msi="$out/SentraPOS-$version-x64.msi"
-wixl -a x64 -D Version="$version" -D SourceDir="$stage" -o "$msi" installer/SentraPOS.wxs
-sign "$msi" "Sentra POS installer"
-echo "built $msi"
 
-# ---------------------------------------------------------------- the relay, Windows
-stage="$out/relay"
-rm -rf "$stage" && mkdir -p "$stage"
-cp "$built/sentra-sync.exe" "$stage/"
-cp src-tauri/icons/icon.ico "$stage/"
-x86_64-w64-mingw32-strip "$stage/sentra-sync.exe"
-sign "$stage/sentra-sync.exe" "Sentra POS Relay"
-msi="$out/SentraRelay-$version-x64.msi"
-wixl -a x64 -D Version="$version" -D SourceDir="$stage" -o "$msi" installer/SentraRelay.wxs
-sign "$msi" "Sentra POS Relay installer"
-echo "built $msi"
+# msi NAME WXS TITLE EXE [FILE…]: stages EXE (stripped, signed), the other
+# files and the icon in $out/NAME, then builds and signs $out/<WXS name>-<version>-x64.msi.
+msi() {
+    local name="$1" wxs="$2" title="$3" exe="$4"
+    shift 4
+    # wixl refuses absolute Source paths: stage inside the clone, pass it relative.
+    local stage="$out/$name"
+    rm -rf "$stage" && mkdir -p "$stage"
+    cp "$built/$exe" "$stage/"
+    for f in "$@"; do cp "$built/$f" "$stage/"; done
+    cp src-tauri/icons/icon.ico "$stage/"
+    # The release profile keeps line tables (150+ MB); the shipped copy is
+    # stripped and the unstripped one stays in the build dir for crash symbols.
+    x86_64-w64-mingw32-strip "$stage/$exe"
+    sign "$stage/$exe" "$title"
+    local package
+    package="$out/$(basename "$wxs" .wxs)-$version-x64.msi"
+    wixl -a x64 -D Version="$version" -D SourceDir="$stage" -o "$package" "$wxs"
+    sign "$package" "$title installer"
+    echo "built $package"
+}
+
+msi app installer/SentraPOS.wxs "Sentra POS" sentra-pos.exe WebView2Loader.dll
+msi relay installer/SentraRelay.wxs "Sentra POS Relay" sentra-sync.exe
 
 # ---------------------------------------------------------------- the relay, Linux
 if [ "$build" = yes ]; then

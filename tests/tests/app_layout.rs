@@ -239,9 +239,12 @@ async fn walk(size: (u32, u32), english: &[String]) -> Result<(Vec<String>, Vec<
     w.check("sale done", "done-screen").await?;
     // The sale is pending at once, on a trial till too (the slow poll is
     // 15 s; the pay command itself reports it).
-    app.wait_js(&format!("{pending} === {before} + 1"), Duration::from_secs(5))
-        .await
-        .context("the pending count did not follow the sale")?;
+    app.wait_js(
+        &format!("{pending} === {before} + 1"),
+        Duration::from_secs(5),
+    )
+    .await
+    .context("the pending count did not follow the sale")?;
     app.click("next-sale").await?;
 
     w.keys("scan-input", F8).await?;

@@ -171,6 +171,87 @@ fn imports(exe: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Each `(name, property)` is a string value the `.msi` writes under
+/// `HKLM\key` (Root 2) from that property.
+fn assert_writes(msi: &Path, key: &str, values: &[(&str, &str)]) -> Result<()> {
+    let registry = table(msi, "Registry")?;
+    for (name, prop) in values {
+        assert!(
+            registry
+                .iter()
+                .any(|r| r[1] == "2" && r[2] == key && r[3] == *name && r[4] == *prop),
+            "{name}: {registry:?}"
+        );
+    }
+    Ok(())
+}
+
+/// The `.msi`'s files, by name, and its install folder's parent.
+fn files_and_folder(msi: &Path) -> Result<(Vec<String>, String)> {
+    let mut files: Vec<String> = table(msi, "File")?
+        .into_iter()
+        .filter_map(|r| r.get(2).cloned())
+        .collect();
+    files.sort();
+    let dirs = table(msi, "Directory")?;
+    let install = dirs
+        .iter()
+        .find(|r| r[0] == "INSTALLDIR")
+        .context("INSTALLDIR")?;
+    // No component lives in a data folder: install, upgrade, repair and
+    // uninstall cannot touch the data.
+    for r in table(msi, "Component")? {
+        assert!(
+            !["LocalAppDataFolder", "AppDataFolder", "CommonAppDataFolder"]
+                .contains(&r[2].as_str()),
+            "component {} is in {}",
+            r[0],
+            r[2]
+        );
+    }
+    Ok((files, install[1].clone()))
+}
+
+/// A newer `.msi` replaces this one, an older one is refused.
+fn assert_major_upgrade(msi: &Path, code: &str) -> Result<()> {
+    let upgrade = table(msi, "Upgrade")?;
+    for found in ["WIX_UPGRADE_DETECTED", "WIX_DOWNGRADE_DETECTED"] {
+        assert!(
+            upgrade.iter().any(|r| r[0] == code && r[6] == found),
+            "{found}: {upgrade:?}"
+        );
+    }
+    let launch = table(msi, "LaunchCondition")?;
+    assert!(
+        launch
+            .iter()
+            .any(|r| r[0] == "NOT WIX_DOWNGRADE_DETECTED" && r[1].contains("newer version")),
+        "{launch:?}"
+    );
+    Ok(())
+}
+
+/// The exe is the staged one, of `kind` (`file -b`), importing only DLLs
+/// Windows has and `shipped`.
+fn assert_exe(exe: &Path, staged: &str, kind: &str, shipped: &[&str]) -> Result<()> {
+    assert!(
+        std::fs::read(exe)? == std::fs::read(built(staged)?)?,
+        "the .msi holds the staged {staged}"
+    );
+    let found = run("file", &["-b", &exe.to_string_lossy()])?;
+    assert!(found.starts_with(kind), "{} is {found}", exe.display());
+    let imports = imports(exe)?;
+    assert!(imports.len() > 3, "{imports:?}");
+    for dll in &imports {
+        assert!(
+            WINDOWS_DLLS.contains(&dll.as_str()) || shipped.contains(&dll.as_str()),
+            "{} imports {dll}, which Windows does not have and the .msi does not ship",
+            exe.display()
+        );
+    }
+    Ok(())
+}
+
 #[test]
 #[ignore = "needs scripts/build-installers.sh; the test command runs it"]
 fn the_app_msi_installs_the_app_and_nothing_else_where_it_should() -> Result<()> {
@@ -192,50 +273,13 @@ fn the_app_msi_installs_the_app_and_nothing_else_where_it_should() -> Result<()>
 
     // Files: the exe and its loader, under Program Files, nothing missing
     // and nothing else.
-    let mut files: Vec<String> = table(&msi, "File")?
-        .into_iter()
-        .filter_map(|r| r.get(2).cloned())
-        .collect();
-    files.sort();
+    let (files, folder) = files_and_folder(&msi)?;
     assert_eq!(files, ["WebView2Loader.dll", "sentra-pos.exe"]);
-    let dirs = table(&msi, "Directory")?;
-    let install = dirs
-        .iter()
-        .find(|r| r[0] == "INSTALLDIR")
-        .context("INSTALLDIR")?;
-    assert_eq!(install[1], "ProgramFiles64Folder");
-    // No component lives in a data folder: install, upgrade, repair and
-    // uninstall cannot touch the till's data.
-    for r in table(&msi, "Component")? {
-        let dir = &r[2];
-        assert!(
-            !["LocalAppDataFolder", "AppDataFolder", "CommonAppDataFolder"].contains(&dir.as_str()),
-            "component {} is in {dir}",
-            r[0]
-        );
-    }
+    assert_eq!(folder, "ProgramFiles64Folder");
 
     // Major upgrade: newer replaces, older is refused with a message.
-    let upgrade = table(&msi, "Upgrade")?;
-    assert!(
-        upgrade
-            .iter()
-            .any(|r| r[0] == UPGRADE_CODE && r[6] == "WIX_UPGRADE_DETECTED"),
-        "{upgrade:?}"
-    );
-    assert!(
-        upgrade
-            .iter()
-            .any(|r| r[0] == UPGRADE_CODE && r[6] == "WIX_DOWNGRADE_DETECTED"),
-        "{upgrade:?}"
-    );
+    assert_major_upgrade(&msi, UPGRADE_CODE)?;
     let launch = table(&msi, "LaunchCondition")?;
-    assert!(
-        launch
-            .iter()
-            .any(|r| r[0] == "NOT WIX_DOWNGRADE_DETECTED" && r[1].contains("newer version")),
-        "{launch:?}"
-    );
     // WebView2: refused with what to install when it is missing.
     assert!(
         launch
@@ -267,47 +311,29 @@ fn the_app_msi_installs_the_app_and_nothing_else_where_it_should() -> Result<()>
     }
 
     // Fleet roll-out properties, written where the app reads them.
-    let registry = table(&msi, "Registry")?;
-    for (name, prop) in [
-        ("ServerUrl", "[SERVERURL]"),
-        ("RelayUrl", "[RELAYURL]"),
-        ("Branch", "[BRANCH]"),
-        ("TillName", "[TILLNAME]"),
-        ("Printer", "[PRINTER]"),
-        ("DataDir", "[DATADIR]"),
-    ] {
-        assert!(
-            registry.iter().any(|r| r[1] == "2"
-                && r[2] == r"Software\Sentra\Sentra POS\Install"
-                && r[3] == name
-                && r[4] == prop),
-            "{name}: {registry:?}"
-        );
-    }
+    assert_writes(
+        &msi,
+        r"Software\Sentra\Sentra POS\Install",
+        &[
+            ("ServerUrl", "[SERVERURL]"),
+            ("RelayUrl", "[RELAYURL]"),
+            ("Branch", "[BRANCH]"),
+            ("TillName", "[TILLNAME]"),
+            ("Printer", "[PRINTER]"),
+            ("DataDir", "[DATADIR]"),
+        ],
+    )?;
 
     // The exe inside: the shipped one, a 64-bit GUI program that imports
     // only what Windows has or what is shipped beside it.
     let (_dir, app) = extract(&msi)?;
-    let exe = app.join("sentra-pos.exe");
-    let staged = built("app/sentra-pos.exe")?;
-    assert!(
-        std::fs::read(&exe)? == std::fs::read(&staged)?,
-        "the .msi holds the staged exe"
-    );
     assert!(app.join("WebView2Loader.dll").exists());
-    let kind = run("file", &["-b", &exe.to_string_lossy()])?;
-    assert!(
-        kind.starts_with("PE32+ executable (GUI) x86-64"),
-        "sentra-pos.exe is {kind}"
-    );
-    let imports = imports(&exe)?;
-    assert!(imports.len() > 5, "{imports:?}");
-    for dll in &imports {
-        assert!(
-            WINDOWS_DLLS.contains(&dll.as_str()) || dll == "webview2loader.dll",
-            "sentra-pos.exe imports {dll}, which Windows does not have and the .msi does not ship"
-        );
-    }
+    assert_exe(
+        &app.join("sentra-pos.exe"),
+        "app/sentra-pos.exe",
+        "PE32+ executable (GUI) x86-64",
+        &["webview2loader.dll"],
+    )?;
     Ok(())
 }
 
@@ -324,26 +350,9 @@ fn the_relay_msi_installs_the_relay_as_a_service_that_starts_and_restarts() -> R
     assert!(property(&msi, "ARPHELPLINK")?.starts_with("https://"));
 
     // One file, the relay, under Program Files; nothing in a data folder.
-    let files: Vec<String> = table(&msi, "File")?
-        .into_iter()
-        .filter_map(|r| r.get(2).cloned())
-        .collect();
+    let (files, folder) = files_and_folder(&msi)?;
     assert_eq!(files, ["sentra-sync.exe"]);
-    let dirs = table(&msi, "Directory")?;
-    let install = dirs
-        .iter()
-        .find(|r| r[0] == "INSTALLDIR")
-        .context("INSTALLDIR")?;
-    assert_eq!(install[1], "ProgramFiles64Folder");
-    for r in table(&msi, "Component")? {
-        assert!(
-            !["LocalAppDataFolder", "AppDataFolder", "CommonAppDataFolder"]
-                .contains(&r[2].as_str()),
-            "component {} is in {}",
-            r[0],
-            r[2]
-        );
-    }
+    assert_eq!(folder, "ProgramFiles64Folder");
 
     // The service: its own process, started automatically, as LocalSystem,
     // running the installed relay with the service flag.
@@ -421,21 +430,16 @@ fn the_relay_msi_installs_the_relay_as_a_service_that_starts_and_restarts() -> R
 
     // Its settings: written where the service reads them, remembered by a
     // search of the same values, and UPSTREAM required.
-    let registry = table(&msi, "Registry")?;
-    for (name, prop) in [
-        ("Upstream", "[UPSTREAM]"),
-        ("Listen", "[LISTEN]"),
-        ("DataDir", "[RELAYDATA]"),
-        ("EnrollCode", "[ENROLLCODE]"),
-    ] {
-        assert!(
-            registry.iter().any(|r| r[1] == "2"
-                && r[2] == r"Software\Sentra\Sentra POS Relay"
-                && r[3] == name
-                && r[4] == prop),
-            "{name}: {registry:?}"
-        );
-    }
+    assert_writes(
+        &msi,
+        r"Software\Sentra\Sentra POS Relay",
+        &[
+            ("Upstream", "[UPSTREAM]"),
+            ("Listen", "[LISTEN]"),
+            ("DataDir", "[RELAYDATA]"),
+            ("EnrollCode", "[ENROLLCODE]"),
+        ],
+    )?;
     let remembered: Vec<String> = table(&msi, "AppSearch")?
         .into_iter()
         .map(|r| r[0].clone())
@@ -454,37 +458,17 @@ fn the_relay_msi_installs_the_relay_as_a_service_that_starts_and_restarts() -> R
             .any(|r| r[0] == "Installed OR UPSTREAM" && r[1].contains("UPSTREAM=https://")),
         "{launch:?}"
     );
-    let upgrade = table(&msi, "Upgrade")?;
-    for found in ["WIX_UPGRADE_DETECTED", "WIX_DOWNGRADE_DETECTED"] {
-        assert!(
-            upgrade
-                .iter()
-                .any(|r| r[0] == RELAY_UPGRADE_CODE && r[6] == found),
-            "{found}: {upgrade:?}"
-        );
-    }
+    assert_major_upgrade(&msi, RELAY_UPGRADE_CODE)?;
 
     // The exe inside: the shipped one, a 64-bit console program (a service
     // has no window) importing only what Windows has.
     let (_dir, app) = extract_to(&msi, "Sentra POS Relay")?;
-    let exe = app.join("sentra-sync.exe");
-    assert!(
-        std::fs::read(&exe)? == std::fs::read(built("relay/sentra-sync.exe")?)?,
-        "the .msi holds the staged exe"
-    );
-    let kind = run("file", &["-b", &exe.to_string_lossy()])?;
-    assert!(
-        kind.starts_with("PE32+ executable (console) x86-64"),
-        "sentra-sync.exe is {kind}"
-    );
-    let imports = imports(&exe)?;
-    assert!(imports.len() > 3, "{imports:?}");
-    for dll in &imports {
-        assert!(
-            WINDOWS_DLLS.contains(&dll.as_str()),
-            "sentra-sync.exe imports {dll}, which Windows does not have"
-        );
-    }
+    assert_exe(
+        &app.join("sentra-sync.exe"),
+        "relay/sentra-sync.exe",
+        "PE32+ executable (console) x86-64",
+        &[],
+    )?;
     Ok(())
 }
 
