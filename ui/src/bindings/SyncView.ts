@@ -2,7 +2,8 @@
 
 /**
  * The sync state the status bar shows. `state` tells the failures apart:
- * `local_only` (trial), `waiting` (no round yet), `online`, `syncing`
+ * `local_only` (trial), `checking` (no round has ended since the app
+ * started), `waiting` (no round ever), `online`, `syncing`
  * (entries still on their way), `relay_unreachable` (the branch relay or
  * LAN is down; the cloud is taking entries directly), `uplink_down` (the
  * relay holds them but the branch's internet is down), `offline` (nothing
