@@ -49,13 +49,17 @@ impl Shell {
         f(session).map_err(AppError::from)
     }
 
+    fn kick_sync(&self) {
+        if let Some(l) = lock(&self.sync).as_ref() {
+            l.sync_now();
+        }
+    }
+
     /// After a command that wrote to the journal: the sync loop goes now,
     /// and the status bar's pending count changes at once (also on a trial
     /// till, which has no loop to report it).
     fn written(&self, app: &AppHandle) {
-        if let Some(l) = lock(&self.sync).as_ref() {
-            l.sync_now();
-        }
+        self.kick_sync();
         if let Ok(view) = self.with(|s| s.sync_view()) {
             let _ = app.emit("sync", view);
         }
@@ -436,9 +440,7 @@ fn undelivered(shell: State<'_, Arc<Shell>>) -> Reply<UndeliveredView> {
 
 #[tauri::command]
 fn sync_now(shell: State<'_, Arc<Shell>>) -> Reply<SyncView> {
-    if let Some(l) = lock(&shell.sync).as_ref() {
-        l.sync_now();
-    }
+    shell.kick_sync();
     shell.with(|s| s.sync_view())
 }
 

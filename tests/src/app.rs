@@ -179,8 +179,15 @@ impl App {
         let client = match client {
             Ok(c) => c,
             Err(e) => {
+                // A driver that already exited never held its port: the
+                // answer came from another process's (ports are picked
+                // free, then bound by the driver: a race with a parallel run).
+                let ours = match driver.try_wait() {
+                    Ok(Some(status)) => format!("tauri-driver had exited ({status})"),
+                    _ => "tauri-driver was running".to_owned(),
+                };
                 terminate(&mut driver, Duration::from_secs(1));
-                bail!("no WebDriver session on the app: {e}");
+                bail!("no WebDriver session on the app ({ours}): {e}");
             }
         };
         Ok(App {

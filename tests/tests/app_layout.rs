@@ -151,6 +151,20 @@ impl Walk<'_> {
     async fn keys(&self, testid: &str, keys: &str) -> Result<()> {
         self.app.type_into(testid, keys).await
     }
+
+    /// Esc to the focused control until the dialog `testid` is gone.
+    async fn dismiss(&self, testid: &str, presses: usize) -> Result<()> {
+        for _ in 0..presses {
+            self.app
+                .client
+                .active_element()
+                .await?
+                .send_keys(ESCAPE)
+                .await?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.app.wait_count(testid, 0, Duration::from_secs(5)).await
+    }
 }
 
 /// A fresh trial till, walked screen by screen at `size`.
@@ -260,33 +274,22 @@ async fn walk(size: (u32, u32), english: &[String]) -> Result<(Vec<String>, Vec<
 
     w.keys("scan-input", F7).await?;
     w.check("held sales", "parked-dialog").await?;
-    app.client.active_element().await?.send_keys(ESCAPE).await?;
-    app.wait_count("parked-dialog", 0, Duration::from_secs(5))
-        .await?;
+    w.dismiss("parked-dialog", 1).await?;
 
     w.keys("scan-input", F10).await?;
     w.check("undelivered", "undelivered").await?;
-    app.client.active_element().await?.send_keys(ESCAPE).await?;
-    app.wait_count("undelivered", 0, Duration::from_secs(5))
-        .await?;
+    w.dismiss("undelivered", 1).await?;
 
     w.keys("scan-input", F11).await?;
     w.check("settings", "settings-dialog").await?;
-    app.client.active_element().await?.send_keys(ESCAPE).await?;
-    app.wait_count("settings-dialog", 0, Duration::from_secs(5))
-        .await?;
+    w.dismiss("settings-dialog", 1).await?;
 
     app.click("menu-button").await?;
     w.check("menu", "shift-menu").await?;
     app.click("menu-cash-in").await?;
     w.check("cash in", "cash-move-amount").await?;
     // Esc goes back to the menu, and again closes it.
-    for _ in 0..2 {
-        app.client.active_element().await?.send_keys(ESCAPE).await?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    app.wait_count("shift-menu", 0, Duration::from_secs(5))
-        .await?;
+    w.dismiss("shift-menu", 2).await?;
 
     app.click("menu-button").await?;
     app.click("menu-x-report").await?;

@@ -171,6 +171,17 @@ fn imports(exe: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Version, identity and Add/Remove Programs of an `.msi`.
+fn assert_identity(msi: &Path, upgrade_code: &str, name: &str) -> Result<()> {
+    assert_eq!(property(msi, "ProductVersion")?, version());
+    assert_eq!(property(msi, "UpgradeCode")?, upgrade_code);
+    assert_eq!(property(msi, "ProductName")?, name);
+    assert_eq!(property(msi, "Manufacturer")?, "Sentra");
+    assert_eq!(property(msi, "ALLUSERS")?, "1", "per machine");
+    assert!(property(msi, "ARPHELPLINK")?.starts_with("https://"));
+    Ok(())
+}
+
 /// Each `(name, property)` is a string value the `.msi` writes under
 /// `HKLM\key` (Root 2) from that property.
 fn assert_writes(msi: &Path, key: &str, values: &[(&str, &str)]) -> Result<()> {
@@ -258,13 +269,8 @@ fn the_app_msi_installs_the_app_and_nothing_else_where_it_should() -> Result<()>
     let msi = msi()?;
 
     // Version, identity, Add/Remove Programs.
-    assert_eq!(property(&msi, "ProductVersion")?, version());
-    assert_eq!(property(&msi, "UpgradeCode")?, UPGRADE_CODE);
-    assert_eq!(property(&msi, "ProductName")?, "Sentra POS");
-    assert_eq!(property(&msi, "Manufacturer")?, "Sentra");
-    assert_eq!(property(&msi, "ALLUSERS")?, "1", "per machine");
+    assert_identity(&msi, UPGRADE_CODE, "Sentra POS")?;
     assert_eq!(property(&msi, "ARPPRODUCTICON")?, "SentraPOS.ico");
-    assert!(property(&msi, "ARPHELPLINK")?.starts_with("https://"));
     let conf = std::fs::read_to_string(root().join("src-tauri/tauri.conf.json"))?;
     assert!(
         !conf.contains("\"version\""),
@@ -342,12 +348,7 @@ fn the_app_msi_installs_the_app_and_nothing_else_where_it_should() -> Result<()>
 fn the_relay_msi_installs_the_relay_as_a_service_that_starts_and_restarts() -> Result<()> {
     let msi = relay_msi()?;
 
-    assert_eq!(property(&msi, "ProductVersion")?, version());
-    assert_eq!(property(&msi, "UpgradeCode")?, RELAY_UPGRADE_CODE);
-    assert_eq!(property(&msi, "ProductName")?, "Sentra POS Relay");
-    assert_eq!(property(&msi, "Manufacturer")?, "Sentra");
-    assert_eq!(property(&msi, "ALLUSERS")?, "1", "per machine");
-    assert!(property(&msi, "ARPHELPLINK")?.starts_with("https://"));
+    assert_identity(&msi, RELAY_UPGRADE_CODE, "Sentra POS Relay")?;
 
     // One file, the relay, under Program Files; nothing in a data folder.
     let (files, folder) = files_and_folder(&msi)?;

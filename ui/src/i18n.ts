@@ -1,6 +1,8 @@
 // The cashier app's words, Indonesian first. Both dictionaries must have
 // the same keys (a test checks).
 
+import { METHODS } from './tender';
+
 export type Lang = 'id' | 'en';
 
 const id = {
@@ -450,5 +452,5 @@ export function printDocument(t: T, kind: string): string {
 
 /** A tender method in words (`cash` → Tunai); an unknown one keeps its name. */
 export function methodLabel(t: T, method: string): string {
-  return ['cash', 'card', 'qris', 'voucher'].includes(method) ? t(`method_${method}` as Key) : method;
+  return (METHODS as string[]).includes(method) ? t(`method_${method}` as Key) : method;
 }

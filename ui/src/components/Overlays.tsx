@@ -6,7 +6,7 @@ import type { RefundDone } from '../bindings/RefundDone';
 import type { UndeliveredView } from '../bindings/UndeliveredView';
 import { useApp } from '../ctx';
 import { dateTime, quantity, quantityText, rupiah } from '../format';
-import { entryKind, printDocument, type Key } from '../i18n';
+import { entryKind, methodLabel, printDocument } from '../i18n';
 import { isQuantityText } from '../cart-state';
 import { METHODS } from '../tender';
 import { Field, Modal, Paper } from './common';
@@ -166,7 +166,7 @@ export function ReceiptDialog() {
                   <select value={method} onChange={(e) => setMethod((e.currentTarget as HTMLSelectElement).value)} data-testid="refund-method">
                     {METHODS.map((m) => (
                       <option key={m} value={m}>
-                        {t(`method_${m}` as Key)}
+                        {methodLabel(t, m)}
                       </option>
                     ))}
                   </select>

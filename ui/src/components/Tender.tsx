@@ -5,18 +5,12 @@ import type { SaleDone } from '../bindings/SaleDone';
 import { useApp } from '../ctx';
 import { parseRupiah, rupiah, thousands } from '../format';
 import { useHotkeys } from '../hotkeys';
-import type { Key } from '../i18n';
+import { methodLabel, type Key } from '../i18n';
 import { tenderAction } from '../keys';
 import * as tender from '../tender';
 import type { Method } from '../tender';
 import { Icon } from './icons';
 
-const METHOD_LABEL: Record<Method, Key> = {
-  cash: 'method_cash',
-  card: 'method_card',
-  qris: 'method_qris',
-  voucher: 'method_voucher',
-};
 const REF_LABEL: Record<Method, Key> = {
   cash: 'method_cash',
   card: 'approval_code',
@@ -139,7 +133,7 @@ export function Tender({ cart, onCancel, onPaid }: { cart: CartView; onCancel: (
             data-testid={`tender-method-${m}`}
             onClick={() => pick(m)}
           >
-            <kbd>F{i + 1}</kbd> {t(METHOD_LABEL[m])}
+            <kbd>F{i + 1}</kbd> {methodLabel(t, m)}
           </button>
         ))}
       </div>
@@ -190,7 +184,7 @@ export function Tender({ cart, onCancel, onPaid }: { cart: CartView; onCancel: (
         <ul class="tender-lines" data-testid="tender-lines">
           {state.tenders.map((tt, i) => (
             <li key={i} data-testid="tender-line">
-              <span>{t(METHOD_LABEL[tt.method as Method])}</span>
+              <span>{methodLabel(t, tt.method)}</span>
               <span class="ref">{tt.reference ?? ''}</span>
               <b>{rupiah(tt.amount)}</b>
               <button type="button" class="btn ghost" onClick={() => setState(tender.removeAt(state, i))}>
