@@ -396,7 +396,8 @@ async fn pull_gives_each_branch_its_master_data_in_pages() {
                "currency": "IDR", "tax_mode": "inclusive", "receipt_header": "Jakarta Satu",
                "legal_name": null, "store_name": "Jakarta Satu", "address": null, "npwp": null,
                "receipt_footer": null, "supervisor_discount_pct": null,
-               "tenders": ["cash", "card", "qris", "voucher"]})
+               "tenders": ["cash", "card", "qris", "voucher"], "receipt_language": "id",
+               "scale_labels": [{"prefix": "20", "item_digits": 5, "embeds": "weight"}]})
     );
     assert_eq!(by_entity(&changes, "branch_settings").len(), 1);
 

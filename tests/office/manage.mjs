@@ -145,6 +145,8 @@ try {
   await page.fill("#settings input[name=npwp]", "01.234.567.8-901.000");
   await page.fill("#settings textarea[name=receipt_footer]", "Terima kasih atas kunjungan Anda\nBarang yang sudah dibeli tidak dapat ditukar");
   await page.fill("#settings input[name=supervisor_discount_pct]", "15");
+  await page.selectOption("#settings select[name=receipt_language]", "en");
+  await page.fill("#settings textarea[name=scale_labels]", "20 5 weight\n22 4 price");
   await submit(page, "#settings button");
   check((await page.textContent("#done")) !== null, "settings saved");
   await shot(page, "branch-settings");
@@ -155,6 +157,11 @@ try {
   check(bs.npwp === "012345678901000", `the till holds the NPWP (${bs.npwp})`);
   check((bs.receipt_footer || "").includes("tidak dapat ditukar"), `the till holds the footer (${bs.receipt_footer})`);
   check(bs.legal_name === "PT Sentra Ritel Nusantara", "the till holds the seller's legal name");
+  check(bs.receipt_language === "en", `the till prints receipts in the branch's language (${bs.receipt_language})`);
+  check(JSON.stringify(bs.scale_labels) === JSON.stringify([
+    { prefix: "20", item_digits: 5, embeds: "weight" },
+    { prefix: "22", item_digits: 4, embeds: "price" },
+  ]), `the till reads the branch's scale labels (${JSON.stringify(bs.scale_labels)})`);
 
   // ---- an enrollment code made in the page enrolls a till
   await page.goto(base + "/office/devices");

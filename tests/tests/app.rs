@@ -19,6 +19,13 @@ const ENTER: &str = "\u{E007}";
 /// Indomie 3.500 + Aqua 4.000 + Teh Botol 6.000 (tax included).
 const SCANS: [&str; 3] = ["8998866200301", "8886008101053", "8993675020145"];
 const SALE_TOTAL: i64 = 13_500;
+/// PPN contained in it: 11 % effective (12 % on a DPP of 11/12) of each
+/// line, 3.500 → 347, 4.000 → 396, 6.000 → 595.
+const SALE_TAX: i64 = 347 + 396 + 595;
+const LEGAL_NAME: &str = "PT Sentra Ritel Nusantara";
+const ADDRESS_1: &str = "Jl. Kemang Raya No. 10";
+const ADDRESS_2: &str = "Jakarta Selatan 12730";
+const NPWP_DIGITS: &str = "012345678901000";
 
 /// A cloud with the branch, its catalog and two people; a till enrolled
 /// there that has pulled them.
@@ -48,6 +55,12 @@ fn branch_with_till() -> Result<(Cloud, Till, String, String)> {
         "--role",
         "supervisor",
     ])?;
+    // What head office enters on the branch's settings page: the receipt
+    // then serves as a faktur pajak eceran.
+    cloud.sql(&format!(
+        "UPDATE branches SET legal_name = '{LEGAL_NAME}', address = E'{ADDRESS_1}\\n{ADDRESS_2}',
+                npwp = '{NPWP_DIGITS}' WHERE code = '{BRANCH}'"
+    ))?;
     let till = Till::init(BRANCH, "T01")?;
     let code = cloud.enroll_code(BRANCH, "terminal")?;
     till.enroll(&cloud.url(), &code, None)?;
@@ -172,6 +185,27 @@ fn check_receipt(bytes: &[u8], receipt_no: &str) -> Result<()> {
             .iter()
             .any(|l| l.starts_with("Kembali") && l.ends_with(&rupiah(6_500))),
         "change missing:\n{text}"
+    );
+    // The faktur pajak eceran: seller, address, NPWP, and the PPN the
+    // tax-inclusive total contains.
+    for want in [
+        LEGAL_NAME,
+        ADDRESS_1,
+        ADDRESS_2,
+        "NPWP 01.234.567.8-901.000",
+    ] {
+        ensure!(
+            printed.lines.iter().any(|l| l == want),
+            "{want:?} missing from the receipt:\n{text}"
+        );
+    }
+    ensure!(
+        printed
+            .lines
+            .iter()
+            .any(|l| l.starts_with("PPN sudah termasuk") && l.ends_with(&rupiah(SALE_TAX))),
+        "the PPN-included line ({}) is missing:\n{text}",
+        rupiah(SALE_TAX)
     );
     ensure!(
         printed.drawer_kicks == 1,

@@ -11,6 +11,7 @@ pub mod product;
 pub mod quantity;
 pub mod refund;
 mod rounding;
+pub mod scale_label;
 pub mod shift;
 pub mod tax;
 pub mod tender;

@@ -1,7 +1,7 @@
 //! The monthly PPN return of retail sales (PMK 131/2024, in force since
 //! 1 January 2025): from the tills' lines of one tax class, summed over a
 //! month, to the figures the return asks for. Rule "PPN return" in
-//! `docs/money.md`.
+//! `docs/money.md`. Also the seller's NPWP as typed and as printed.
 //!
 //! The PPN reported is the sum of the tills' line taxes, so the return
 //! agrees with the terminals to the rupiah; only the DPP is derived here.
@@ -78,4 +78,55 @@ pub fn return_line(
         dpp,
         ppn: sums.ppn,
     })
+}
+
+/// An NPWP as typed (`01.234.567.8-901.000`, or the 16-digit NIK-based
+/// one): digits only, 15 or 16 of them.
+pub fn parse_npwp(s: &str) -> std::result::Result<String, String> {
+    let digits: String = s
+        .chars()
+        .filter(|c| !matches!(c, '.' | '-' | ' '))
+        .collect();
+    if (digits.len() == 15 || digits.len() == 16) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(digits)
+    } else {
+        Err(format!(
+            "NPWP {s:?} must be 15 digits (01.234.567.8-901.000) or 16 digits"
+        ))
+    }
+}
+
+/// `01.234.567.8-901.000` for 15 digits; 16 digits as they are.
+pub fn format_npwp(d: &str) -> String {
+    if d.len() == 15 && d.is_ascii() {
+        format!(
+            "{}.{}.{}.{}-{}.{}",
+            &d[0..2],
+            &d[2..5],
+            &d[5..8],
+            &d[8..9],
+            &d[9..12],
+            &d[12..15]
+        )
+    } else {
+        d.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod npwp_tests {
+    use super::*;
+
+    #[test]
+    fn npwp_as_typed_is_kept_as_digits_and_shown_with_its_dots() {
+        assert_eq!(
+            parse_npwp("01.234.567.8-901.000").as_deref(),
+            Ok("012345678901000")
+        );
+        assert_eq!(format_npwp("012345678901000"), "01.234.567.8-901.000");
+        assert!(parse_npwp("3171234567890123").is_ok());
+        for bad in ["", "12345", "01.234.567.8-901.00A", "0123456789012345678"] {
+            assert!(parse_npwp(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -339,3 +339,42 @@ fn rule9_ppn_return() {
         45_833
     );
 }
+
+#[test]
+fn rule10_weighed_and_priced_labels() {
+    use sentra_domain::scale_label::{Embeds, ScaleRule, quantity_for_price, read_label};
+    // Rule `20 5 weight`, label 2012345004504: item 12345, 450 g.
+    let rules = vec![ScaleRule::parse_line("20 5 weight").unwrap()];
+    assert_eq!(rules, ScaleRule::defaults(), "the default rule");
+    let label = read_label("2012345004504", &rules).unwrap().unwrap();
+    assert_eq!((label.item_code.as_str(), label.value), ("12345", 450));
+    assert_eq!(label.item_barcode, "2012345000001");
+    assert_eq!(label.embeds, Embeds::Weight);
+    // 0,450 kg of rice at Rp 14.500/kg is Rp 6.525 (rule 2).
+    assert_eq!(
+        line_gross(idr(14_500), Quantity::from_milli(label.value)).unwrap(),
+        idr(6_525)
+    );
+    // A wrong check digit is refused.
+    assert!(read_label("2012345004505", &rules).unwrap().is_err());
+    // Rule `22 4 price`, label 2200420144003: item 0042, Rp 14.400.
+    let price = vec![ScaleRule::parse_line("22 4 price").unwrap()];
+    let label = read_label("2200420144003", &price).unwrap().unwrap();
+    assert_eq!((label.item_code.as_str(), label.value), ("0042", 14_400));
+    // At Rp 32.000/kg it buys 450 thousandths, priced Rp 14.400.
+    let q = quantity_for_price(label.value, 32_000).unwrap();
+    assert_eq!(q, 450);
+    assert_eq!(
+        line_gross(idr(32_000), Quantity::from_milli(q)).unwrap(),
+        idr(14_400)
+    );
+    // At Rp 14.500/kg: 993,1 -> 993 thousandths, priced 14.398,5 -> Rp 14.399.
+    let q = quantity_for_price(label.value, 14_500).unwrap();
+    assert_eq!(q, 993);
+    assert_eq!(
+        line_gross(idr(14_500), Quantity::from_milli(q)).unwrap(),
+        idr(14_399)
+    );
+    // A value of 0 is refused.
+    assert!(read_label("2012345000001", &rules).unwrap().is_err());
+}

@@ -12,6 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
+use sentra_domain::ppn::{format_npwp, parse_npwp};
+use sentra_domain::scale_label::ScaleRule;
+
 use crate::Office;
 use crate::audit;
 use crate::auth::Session;
@@ -42,6 +45,10 @@ pub struct Settings {
     pub tax_mode: String,
     pub supervisor_discount_pct: Option<String>,
     pub tenders: Vec<String>,
+    /// `id` or `en`: the language the tills print receipts in.
+    pub receipt_language: String,
+    /// How the branch's scale labels are read; `None`: the default rule.
+    pub scale_labels: Option<Vec<ScaleRule>>,
 }
 
 type SettingsRow = (
@@ -55,12 +62,15 @@ type SettingsRow = (
     String,
     Option<String>,
     Vec<String>,
+    String,
+    Option<sqlx::types::Json<Vec<ScaleRule>>>,
 );
 
 async fn load(tx: &mut sqlx::PgConnection, branch_id: i32) -> Result<Settings> {
     let r: Option<SettingsRow> = sqlx::query_as(
         "SELECT legal_name, store_name, address, npwp, receipt_header, receipt_footer,
-                timezone, tax_mode, supervisor_discount_pct, tenders
+                timezone, tax_mode, supervisor_discount_pct, tenders,
+                receipt_language, scale_labels
          FROM branches WHERE branch_id = $1",
     )
     .bind(branch_id)
@@ -78,40 +88,9 @@ async fn load(tx: &mut sqlx::PgConnection, branch_id: i32) -> Result<Settings> {
         tax_mode: r.7,
         supervisor_discount_pct: r.8,
         tenders: r.9,
+        receipt_language: r.10,
+        scale_labels: r.11.map(|j| j.0),
     })
-}
-
-/// An NPWP as typed (`01.234.567.8-901.000`, or the 16-digit NIK-based
-/// one): digits only, 15 or 16 of them.
-pub fn parse_npwp(s: &str) -> std::result::Result<String, String> {
-    let digits: String = s
-        .chars()
-        .filter(|c| !matches!(c, '.' | '-' | ' '))
-        .collect();
-    if (digits.len() == 15 || digits.len() == 16) && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(digits)
-    } else {
-        Err(format!(
-            "NPWP {s:?} must be 15 digits (01.234.567.8-901.000) or 16 digits"
-        ))
-    }
-}
-
-/// `01.234.567.8-901.000` for 15 digits; 16 digits as they are.
-pub fn format_npwp(d: &str) -> String {
-    if d.len() == 15 && d.is_ascii() {
-        format!(
-            "{}.{}.{}.{}-{}.{}",
-            &d[0..2],
-            &d[2..5],
-            &d[5..8],
-            &d[8..9],
-            &d[9..12],
-            &d[12..15]
-        )
-    } else {
-        d.to_owned()
-    }
 }
 
 /// Optional text: empty is `None`; lines kept (receipt header and footer),
@@ -180,7 +159,45 @@ pub fn from_form(form: &Form) -> Result<Settings> {
             "a branch takes at least one tender".into(),
         ));
     }
+    let receipt_language = match form.get("receipt_language") {
+        Some("en") => "en",
+        Some("id") | None => "id",
+        Some(other) => {
+            return Err(OfficeError::BadInput(format!(
+                "receipt language {other:?} must be id or en"
+            )));
+        }
+    };
+    let scale_labels = match form.text("scale_labels") {
+        None => None,
+        Some(v) => {
+            let rules = v
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(ScaleRule::parse_line)
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(OfficeError::BadInput)?;
+            if rules.len() > 10 {
+                return Err(OfficeError::BadInput(
+                    "at most ten scale rules, one per prefix".into(),
+                ));
+            }
+            if let Some(dup) = rules
+                .iter()
+                .enumerate()
+                .find(|(i, r)| rules[..*i].iter().any(|o| o.prefix == r.prefix))
+            {
+                return Err(OfficeError::BadInput(format!(
+                    "scale prefix {} is given twice",
+                    dup.1.prefix
+                )));
+            }
+            Some(rules)
+        }
+    };
     Ok(Settings {
+        receipt_language: receipt_language.to_owned(),
+        scale_labels,
         legal_name: text(form, "legal_name", 200, false)?,
         store_name: text(form, "store_name", 200, false)?,
         address: text(form, "address", 500, true)?,
@@ -266,6 +283,15 @@ pub async fn page(
                 label { "NPWP" input name="npwp" value=(v.npwp.as_deref().map(format_npwp).unwrap_or_default()) placeholder="01.234.567.8-901.000"; }
                 label { (l.t("Baris kepala struk", "Receipt header lines")) textarea name="receipt_header" rows="2" maxlength="500" { (v.receipt_header.clone().unwrap_or_default()) } }
                 label { (l.t("Baris kaki struk", "Receipt footer lines")) textarea name="receipt_footer" rows="2" maxlength="500" { (v.receipt_footer.clone().unwrap_or_default()) } }
+                label { (l.t("Bahasa struk", "Receipt language"))
+                    select name="receipt_language" {
+                        option value="id" selected[v.receipt_language == "id"] { "Bahasa Indonesia" }
+                        option value="en" selected[v.receipt_language == "en"] { "English" }
+                    } }
+                label { (l.t("Label timbangan (per baris: awalan, digit kode barang, weight atau price)", "Scale labels (one per line: prefix, item code digits, weight or price)"))
+                    textarea name="scale_labels" rows="2" maxlength="300" placeholder="20 5 weight" {
+                        (v.scale_labels.as_ref().map(|r| r.iter().map(ScaleRule::to_line).collect::<Vec<_>>().join("\n")).unwrap_or_default())
+                    } }
                 label { (l.t("Zona waktu", "Time zone"))
                     select name="timezone" { @for (z, label) in ZONES { option value=(z) selected[v.timezone == z] { (label) } } } }
                 label { (l.t("Harga di rak", "Shelf prices"))
@@ -315,7 +341,8 @@ pub async fn save(
         let done = sqlx::query(
             "UPDATE branches SET legal_name = $2, store_name = $3, address = $4, npwp = $5,
                  receipt_header = $6, receipt_footer = $7, timezone = $8, tax_mode = $9,
-                 supervisor_discount_pct = $10, tenders = $11, settings_updated_at = now()
+                 supervisor_discount_pct = $10, tenders = $11, receipt_language = $12,
+                 scale_labels = $13, settings_updated_at = now()
              WHERE branch_id = $1",
         )
         .bind(b.id)
@@ -329,6 +356,8 @@ pub async fn save(
         .bind(&new.tax_mode)
         .bind(&new.supervisor_discount_pct)
         .bind(&new.tenders)
+        .bind(&new.receipt_language)
+        .bind(new.scale_labels.clone().map(sqlx::types::Json))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -355,25 +384,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn npwp_as_typed_is_kept_as_digits_and_shown_with_its_dots() {
-        assert_eq!(
-            parse_npwp("01.234.567.8-901.000").as_deref(),
-            Ok("012345678901000")
-        );
-        assert_eq!(format_npwp("012345678901000"), "01.234.567.8-901.000");
-        assert!(parse_npwp("3171234567890123").is_ok());
-        for bad in ["", "12345", "01.234.567.8-901.00A", "0123456789012345678"] {
-            assert!(parse_npwp(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn a_form_needs_a_tender_and_a_known_zone() {
         let f = Form::parse(
             b"timezone=Asia%2FJakarta&tenders=cash&tenders=qris&supervisor_discount_pct=12.5",
         );
         let v = from_form(&f).expect("valid");
         assert_eq!(v.tenders, ["cash", "qris"]);
+        assert_eq!(
+            (v.receipt_language.as_str(), &v.scale_labels),
+            ("id", &None)
+        );
+        let scales = from_form(&Form::parse(
+            b"timezone=Asia%2FJakarta&tenders=cash&receipt_language=en&scale_labels=20+5+weight%0D%0A22+4+price",
+        ))
+        .expect("valid");
+        assert_eq!(scales.receipt_language, "en");
+        assert_eq!(
+            scales
+                .scale_labels
+                .as_ref()
+                .map(|r| r.iter().map(ScaleRule::to_line).collect::<Vec<_>>()),
+            Some(vec!["20 5 weight".to_owned(), "22 4 price".to_owned()])
+        );
+        for bad in [
+            &b"timezone=Asia%2FJakarta&tenders=cash&receipt_language=fr"[..],
+            b"timezone=Asia%2FJakarta&tenders=cash&scale_labels=19+5+weight",
+            b"timezone=Asia%2FJakarta&tenders=cash&scale_labels=20+5+weight%0A20+4+price",
+        ] {
+            assert!(from_form(&Form::parse(bad)).is_err());
+        }
         assert!(from_form(&Form::parse(b"timezone=Asia%2FJakarta")).is_err());
         assert!(from_form(&Form::parse(b"timezone=Europe%2FParis&tenders=cash")).is_err());
         assert!(

@@ -27,8 +27,11 @@ impl Width {
 /// A sale or refund receipt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptDoc {
-    /// Store name, branch, address: centered, bold, double height.
+    /// The seller (or store) name: centered, bold, double height.
     pub title_lines: Vec<String>,
+    /// Store name, address, tax number under the title: centered, normal.
+    #[serde(default)]
+    pub header_lines: Vec<String>,
     /// Label and value, e.g. `("Receipt", "T01-000042")`, `("Cashier", "Sari")`.
     pub meta_lines: Vec<(String, String)>,
     pub items: Vec<ReceiptItem>,
@@ -37,6 +40,10 @@ pub struct ReceiptDoc {
     pub totals: Vec<(String, String)>,
     /// Label and amount, e.g. `("Cash", "Rp 50.000")`, `("Change", "Rp 12.500")`.
     pub payments: Vec<(String, String)>,
+    /// Label and amount after the payments, e.g. the PPN a tax-inclusive
+    /// total contains.
+    #[serde(default)]
+    pub tax_lines: Vec<(String, String)>,
     /// Thanks, return policy, tax number: centered.
     pub footer_lines: Vec<String>,
     /// Pulse the cash drawer (sent before the text, so it opens at once).

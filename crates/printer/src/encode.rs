@@ -16,8 +16,9 @@ const ITEM_INDENT: usize = 2;
 /// Layout (every line at most [`Width::columns`] characters, all text first
 /// reduced to ASCII by [`crate::to_ascii`]):
 ///
-/// 1. title lines: centered, bold, double height, word-wrapped;
-///    then `*** <copy_label> ***` centered and bold, if any;
+/// 1. title lines: centered, bold, double height, word-wrapped; then the
+///    header lines centered in the normal font; then `*** <copy_label> ***`
+///    centered and bold, if any;
 /// 2. meta lines: label left, value right;
 /// 3. per item: the name (word-wrapped over as many lines as it needs), then
 ///    the quantity text indented by two spaces with the amount right-aligned
@@ -25,7 +26,8 @@ const ITEM_INDENT: usize = 2;
 /// 4. totals: label left, amount right; the **last** row bold and double
 ///    height (the grand total);
 /// 5. payments: label left, amount right;
-/// 6. footer lines: centered, word-wrapped.
+/// 6. tax lines: label left, amount right;
+/// 7. footer lines: centered, word-wrapped.
 ///
 /// Non-empty sections are separated by a line of `-`. In two-column lines
 /// the amount stays on the label's last line when at least one space fits
@@ -41,6 +43,9 @@ pub fn encode_receipt(doc: &ReceiptDoc, width: Width) -> Vec<u8> {
     let mut header = Vec::new();
     for title in &doc.title_lines {
         header.extend(Line::all(wrap_words(&to_ascii(title), w), Style::Title));
+    }
+    for line in &doc.header_lines {
+        header.extend(Line::all(wrap_words(&to_ascii(line), w), Style::Centered));
     }
     if let Some(label) = &doc.copy_label {
         let label = format!("*** {} ***", to_ascii(label).trim());
@@ -79,6 +84,7 @@ pub fn encode_receipt(doc: &ReceiptDoc, width: Width) -> Vec<u8> {
     sections.push(totals);
 
     sections.push(pairs(&doc.payments, w, Style::Normal));
+    sections.push(pairs(&doc.tax_lines, w, Style::Normal));
 
     let mut footer = Vec::new();
     for line in &doc.footer_lines {

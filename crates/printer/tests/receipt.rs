@@ -24,6 +24,8 @@ fn item(name: &str, quantity: &str, amount: &str, discount: Option<&str>) -> Rec
 
 fn sample() -> ReceiptDoc {
     ReceiptDoc {
+        header_lines: vec![],
+        tax_lines: vec![],
         title_lines: vec![
             "TOKO SENTRA".into(),
             "Cabang Kemang".into(),
@@ -198,6 +200,8 @@ fn title_and_total_are_emphasized_footer_centered() -> Result<(), DecodeError> {
 #[test]
 fn copy_label_is_framed_under_the_title() -> Result<(), DecodeError> {
     let doc = ReceiptDoc {
+        header_lines: vec![],
+        tax_lines: vec![],
         copy_label: Some("SALINAN".into()),
         ..sample()
     };
@@ -226,6 +230,8 @@ fn drawer_kick_only_when_asked() -> Result<(), DecodeError> {
     assert_eq!(decode(&closed)?.drawer_kicks, 0);
 
     let doc = ReceiptDoc {
+        header_lines: vec![],
+        tax_lines: vec![],
         open_drawer: true,
         ..sample()
     };
@@ -260,6 +266,8 @@ fn job_ends_with_a_partial_cut() {
 #[test]
 fn non_ascii_is_replaced_without_breaking_the_layout() -> Result<(), DecodeError> {
     let doc = ReceiptDoc {
+        header_lines: vec![],
+        tax_lines: vec![],
         title_lines: vec!["Kopi Kenangan Café".into()],
         items: vec![
             item("Crème Brûlée ☕", "1 × Rp 18.000", "Rp 18.000", None),
@@ -291,6 +299,8 @@ fn long_names_wrap_and_nothing_is_lost() -> Result<(), DecodeError> {
     let name = "Paket Hemat Keluarga Besar Ayam Goreng Kremes Sambal Matah Nasi Uduk Es Jeruk";
     let code = "SKU-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz";
     let doc = ReceiptDoc {
+        header_lines: vec![],
+        tax_lines: vec![],
         items: vec![
             item(name, "1 x Rp 125.000", "Rp 125.000", None),
             item(
@@ -368,6 +378,8 @@ fn text_doc_bytes_are_frozen() -> Result<(), DecodeError> {
 #[test]
 fn empty_receipt_is_just_init_and_cut() {
     let doc = ReceiptDoc {
+        header_lines: vec![],
+        tax_lines: vec![],
         title_lines: vec![],
         meta_lines: vec![],
         items: vec![],
@@ -424,6 +436,8 @@ fn decode_rejects_what_this_crate_never_sends() {
 #[test]
 fn documents_travel_as_json() -> Result<(), serde_json::Error> {
     let doc = ReceiptDoc {
+        header_lines: vec![],
+        tax_lines: vec![],
         copy_label: Some("REPRINT".into()),
         ..sample()
     };

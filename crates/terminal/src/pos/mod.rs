@@ -4,6 +4,7 @@
 //! show. The desktop shell (`src-tauri`) only forwards calls here, so every
 //! rule of the till lives in this crate and is tested without a window.
 
+pub mod branch;
 pub mod cart;
 pub mod cashiers;
 pub mod print_queue;

@@ -7,19 +7,22 @@ use sentra_domain::Money;
 use sentra_printer::{ReceiptDoc, ReceiptItem, TextDoc, Width};
 use sentra_protocol::payload::{RefundIssued, SaleCompleted};
 
-use super::settings::{Paper, PosSettings};
+use super::branch::BranchProfile;
+use super::settings::Paper;
 use crate::error::{Result, TerminalError};
 
-/// Labels in the till's language.
+/// Labels in the receipt's language.
 struct Words {
     receipt: &'static str,
     refund: &'static str,
     cashier: &'static str,
+    till: &'static str,
     date: &'static str,
     subtotal: &'static str,
     discount: &'static str,
-    tax_incl: &'static str,
     tax: &'static str,
+    price_before_tax: &'static str,
+    tax_included: &'static str,
     total: &'static str,
     change: &'static str,
     copy: &'static str,
@@ -33,11 +36,13 @@ fn words(language: &str) -> Words {
             receipt: "Receipt",
             refund: "Refund",
             cashier: "Cashier",
+            till: "Till",
             date: "Date",
             subtotal: "Subtotal",
             discount: "Discount",
-            tax_incl: "incl. VAT",
-            tax: "VAT",
+            tax: "VAT (PPN)",
+            price_before_tax: "Price before VAT",
+            tax_included: "VAT (PPN) included",
             total: "TOTAL",
             change: "Change",
             copy: "COPY",
@@ -49,11 +54,13 @@ fn words(language: &str) -> Words {
             receipt: "Struk",
             refund: "Retur",
             cashier: "Kasir",
+            till: "Kassa",
             date: "Tanggal",
             subtotal: "Subtotal",
             discount: "Diskon",
-            tax_incl: "termasuk PPN",
             tax: "PPN",
+            price_before_tax: "Harga jual tanpa PPN",
+            tax_included: "PPN sudah termasuk",
             total: "TOTAL",
             change: "Kembali",
             copy: "SALINAN",
@@ -78,13 +85,21 @@ pub fn quantity_text(milli: i64) -> String {
     }
 }
 
-fn local_time(ms: i64) -> String {
-    match chrono::Local.timestamp_millis_opt(ms) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
-            t.format("%d/%m/%Y %H:%M").to_string()
-        }
-        chrono::LocalResult::None => String::from("-"),
+/// `dd/mm/yyyy hh:mm` in the branch's time zone, or the till's clock zone
+/// when head office set none.
+fn local_time(ms: i64, zone: Option<chrono_tz::Tz>) -> String {
+    const FORMAT: &str = "%d/%m/%Y %H:%M";
+    match zone {
+        Some(tz) => tz
+            .timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format(FORMAT).to_string()),
+        None => chrono::Local
+            .timestamp_millis_opt(ms)
+            .earliest()
+            .map(|t| t.format(FORMAT).to_string()),
     }
+    .unwrap_or_else(|| String::from("-"))
 }
 
 fn method_label(method: &str) -> &str {
@@ -97,20 +112,34 @@ fn method_label(method: &str) -> &str {
     }
 }
 
-fn header(settings: &PosSettings, branch: &str, device: &str) -> Vec<String> {
-    vec![settings.store_name.clone(), format!("{branch} / {device}")]
+/// The seller as a *faktur pajak eceran* names it: the legal name (or the
+/// store name) as the title; under it the store name, address, NPWP and
+/// head office's extra header lines.
+fn seller(branch: &BranchProfile) -> (Vec<String>, Vec<String>) {
+    let mut header = Vec::new();
+    let title = match &branch.legal_name {
+        Some(legal) => {
+            header.push(branch.store_name.clone());
+            legal.clone()
+        }
+        None => branch.store_name.clone(),
+    };
+    header.extend(branch.address_lines.iter().cloned());
+    if let Some(npwp) = &branch.npwp {
+        header.push(format!("NPWP {npwp}"));
+    }
+    header.extend(branch.header_lines.iter().cloned());
+    (vec![title], header)
 }
 
 /// The customer's receipt of a sale; `copy` marks a reprint.
 pub fn sale_doc(
     sale: &SaleCompleted,
     sold_at_ms: i64,
-    settings: &PosSettings,
-    branch: &str,
-    device: &str,
+    branch: &BranchProfile,
     copy: bool,
 ) -> ReceiptDoc {
-    let w = words(&settings.language);
+    let w = words(&branch.receipt_language);
     let items = sale
         .lines
         .iter()
@@ -133,12 +162,21 @@ pub fn sale_doc(
             format!("-{}", rupiah(sale.discounts)),
         ));
     }
-    let tax_label = if sale.tax_mode == "inclusive" {
-        w.tax_incl
+    // Prices with PPN in them: the total stands, and the tax section says
+    // what it contains. Prices before PPN: the PPN is added above the total.
+    let inclusive = sale.tax_mode == "inclusive";
+    let tax_lines = if inclusive {
+        vec![
+            (
+                w.price_before_tax.to_owned(),
+                rupiah(sale.total.saturating_sub(sale.tax)),
+            ),
+            (w.tax_included.to_owned(), rupiah(sale.tax)),
+        ]
     } else {
-        w.tax
+        totals.push((w.tax.to_owned(), rupiah(sale.tax)));
+        vec![]
     };
-    totals.push((tax_label.to_owned(), rupiah(sale.tax)));
     totals.push((w.total.to_owned(), rupiah(sale.total)));
     let mut payments: Vec<(String, String)> = sale
         .tenders
@@ -152,20 +190,27 @@ pub fn sale_doc(
         })
         .collect();
     payments.push((w.change.to_owned(), rupiah(sale.change)));
+    let (title_lines, header_lines) = seller(branch);
     ReceiptDoc {
-        title_lines: header(settings, branch, device),
+        title_lines,
+        header_lines,
         meta_lines: vec![
             (w.receipt.to_owned(), sale.receipt_no.clone()),
+            (w.date.to_owned(), local_time(sold_at_ms, branch.timezone)),
             (
                 w.cashier.to_owned(),
                 sale.cashier.clone().unwrap_or_else(|| "-".into()),
             ),
-            (w.date.to_owned(), local_time(sold_at_ms)),
+            (
+                w.till.to_owned(),
+                format!("{} / {}", branch.branch, branch.device),
+            ),
         ],
         items,
         totals,
         payments,
-        footer_lines: vec![settings.receipt_footer.clone()],
+        tax_lines,
+        footer_lines: branch.footer_lines.clone(),
         // The drawer opens for the original sale with cash only.
         open_drawer: !copy && sale.tenders.iter().any(|t| t.method == "cash"),
         copy_label: copy.then(|| w.copy.to_owned()),
@@ -177,17 +222,21 @@ pub fn refund_doc(
     refund: &RefundIssued,
     names: &dyn Fn(&str) -> String,
     at_ms: i64,
-    settings: &PosSettings,
-    branch: &str,
-    device: &str,
+    branch: &BranchProfile,
 ) -> ReceiptDoc {
-    let w = words(&settings.language);
+    let w = words(&branch.receipt_language);
+    let (title_lines, header_lines) = seller(branch);
     ReceiptDoc {
-        title_lines: header(settings, branch, device),
+        title_lines,
+        header_lines,
         meta_lines: vec![
             (w.refund.to_owned(), refund.refund_no.clone()),
             (w.for_receipt.to_owned(), refund.receipt_no.clone()),
-            (w.date.to_owned(), local_time(at_ms)),
+            (w.date.to_owned(), local_time(at_ms, branch.timezone)),
+            (
+                w.till.to_owned(),
+                format!("{} / {}", branch.branch, branch.device),
+            ),
         ],
         items: refund
             .lines
@@ -204,6 +253,15 @@ pub fn refund_doc(
             format!("{} ({})", w.paid_back, method_label(&refund.method)),
             rupiah(refund.total),
         )],
+        tax_lines: (refund.tax > 0)
+            .then(|| {
+                (
+                    w.tax_included.to_owned(),
+                    format!("-{}", rupiah(refund.tax)),
+                )
+            })
+            .into_iter()
+            .collect(),
         footer_lines: vec![],
         open_drawer: refund.method == "cash",
         copy_label: None,

@@ -7,6 +7,7 @@ use sentra_domain::{Money, PaymentMethod, Quantity, Tender};
 use sentra_protocol::payload::CashDirection;
 use uuid::Uuid;
 
+use super::branch::BranchProfile;
 use super::cart::{self, Cart, DiscountInput};
 use super::cashiers::{self, Operator};
 use super::print_queue;
@@ -82,6 +83,19 @@ impl PosSession {
 
     pub fn settings(&self) -> &PosSettings {
         &self.settings
+    }
+
+    /// The branch as head office set it (pulled), over the till's own
+    /// settings: what receipts print and how scale labels are read.
+    pub fn branch(&self) -> Result<BranchProfile> {
+        let manifest = self.terminal.manifest();
+        let pulled = crate::sync::branch_settings(self.terminal.connection(), &manifest.branch)?;
+        Ok(BranchProfile::new(
+            pulled.as_ref(),
+            &self.settings,
+            &manifest.branch,
+            &manifest.device_name,
+        ))
     }
 
     // ------------------------------------------------------------ status
@@ -650,14 +664,7 @@ impl PosSession {
         let sale = self.terminal.sell(&request)?;
         self.cart = Cart::default();
         self.changed = None;
-        let doc = receipt::sale_doc(
-            &sale.payload,
-            now_ms(),
-            &self.settings,
-            &self.terminal.manifest().branch,
-            &self.terminal.manifest().device_name,
-            false,
-        );
+        let doc = receipt::sale_doc(&sale.payload, now_ms(), &self.branch()?, false);
         let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
         let print_job = self.enqueue(&sale.payload.receipt_no, "receipt", &bytes)?;
         Ok(SaleDone {
@@ -686,14 +693,7 @@ impl PosSession {
             .optional()?
             .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
         let sale = projection::load_sale_payload(conn, self.terminal.device_id(), receipt_no)?;
-        let doc = receipt::sale_doc(
-            &sale,
-            sold_at_ms,
-            &self.settings,
-            &self.terminal.manifest().branch,
-            &self.terminal.manifest().device_name,
-            true,
-        );
+        let doc = receipt::sale_doc(&sale, sold_at_ms, &self.branch()?, true);
         let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
         Ok(SaleCopy {
             status,
@@ -790,14 +790,7 @@ impl PosSession {
                 .map(|p| p.name)
                 .unwrap_or_else(|| sku.to_owned())
         };
-        let doc = receipt::refund_doc(
-            &refund.payload,
-            &names,
-            now_ms(),
-            &self.settings,
-            &self.terminal.manifest().branch,
-            &self.terminal.manifest().device_name,
-        );
+        let doc = receipt::refund_doc(&refund.payload, &names, now_ms(), &self.branch()?);
         let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
         let print_job = self.enqueue(&refund.payload.refund_no, "refund", &bytes)?;
         Ok(RefundDone {
