@@ -58,8 +58,11 @@ BEGIN
                                    'tenders', r -> 'tenders',
                                    'receipt_language', r -> 'receipt_language',
                                    'scale_labels',
-                                   COALESCE(r -> 'scale_labels',
-                                            '[{"prefix": "20", "item_digits": 5, "embeds": "weight"}]'::jsonb));
+                                   -- a NULL column is JSON null in the row
+                                   CASE WHEN jsonb_typeof(r -> 'scale_labels') = 'array'
+                                        THEN r -> 'scale_labels'
+                                        ELSE '[{"prefix": "20", "item_digits": 5, "embeds": "weight"}]'::jsonb
+                                   END);
     -- Devices: what a relay needs to verify signatures. Never the credential hash.
     WHEN 'device' THEN
         branch_id := (r ->> 'branch_id')::integer;

@@ -1,8 +1,9 @@
 //! The cashier app itself (`sentra-pos`), driven through WebDriver under a
 //! private X display: sign in by PIN, scan with wedge keystrokes, pay cash,
-//! the receipt reaches a (fake) network printer, a void needs a supervisor,
-//! and the Z report matches the sales — online, and with no upstream
-//! answering at all.
+//! the receipt reaches a (fake) network printer as a faktur pajak eceran
+//! (seller, address, NPWP, the PPN it contains), a scale's weighed label
+//! rings its weight, a void needs a supervisor, and the Z report matches the
+//! sales — online, and with no upstream answering at all.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,9 @@ const SALE_TOTAL: i64 = 13_500;
 /// PPN contained in it: 11 % effective (12 % on a DPP of 11/12) of each
 /// line, 3.500 → 347, 4.000 → 396, 6.000 → 595.
 const SALE_TAX: i64 = 347 + 396 + 595;
+/// A scale's label for 450 g of rice (item 00001 under the default rule:
+/// prefix 20, 5-digit item code, grams; rice's shelf code is 2000001000007).
+const RICE_450G_LABEL: &str = "2000001004500";
 const LEGAL_NAME: &str = "PT Sentra Ritel Nusantara";
 const ADDRESS_1: &str = "Jl. Kemang Raya No. 10";
 const ADDRESS_2: &str = "Jakarta Selatan 12730";
@@ -218,15 +222,30 @@ fn check_receipt(bytes: &[u8], receipt_no: &str) -> Result<()> {
 /// Void `receipt` (needs the supervisor's PIN), close the shift; the Z
 /// report must show what was sold.
 async fn void_and_close(app: &App, receipt: &str) -> Result<()> {
-    // A second sale to void, so the first stays in the Z report.
+    // A second sale to void, so the first stays in the Z report: a
+    // package of rice weighed at the scale, its label scanned.
     app.click("next-sale").await?;
-    app.type_into("scan-input", &format!("{}{ENTER}", SCANS[0]))
+    app.type_into("scan-input", &format!("{RICE_450G_LABEL}{ENTER}"))
         .await?;
     app.wait_count("cart-line", 1, Duration::from_secs(5))
         .await?;
+    let line = app.el("cart-line").await?;
+    let (sku, milli) = (
+        line.attr("data-sku").await?.unwrap_or_default(),
+        line.attr("data-qty-milli").await?.unwrap_or_default(),
+    );
+    ensure!(
+        sku == "BERAS-KG" && milli == "450",
+        "the label rings 450 g of rice, not {milli} of {sku}"
+    );
+    let line_text = line.text().await?;
+    ensure!(
+        line_text.contains("0,450 kg") && line_text.contains(&rupiah(6_525)),
+        "the weighed line reads {line_text:?}"
+    );
     app.click("tender-button").await?;
     app.click("tender-method-cash").await?;
-    app.fill("tender-amount", "3500").await?;
+    app.fill("tender-amount", "6525").await?;
     app.click("tender-pay").await?;
     let voided = app.text("receipt-no").await?.trim().to_owned();
     ensure!(voided != receipt, "a new receipt number");
@@ -253,7 +272,7 @@ async fn void_and_close(app: &App, receipt: &str) -> Result<()> {
     app.type_into("scan-input", "\u{E00C}").await.ok(); // Esc closes the dialog
     app.click("menu-button").await?;
     app.click("menu-close-shift").await?;
-    // Float 100.000 + cash 13.500 (the voided 3.500 went back) = 113.500.
+    // Float 100.000 + cash 13.500 (the voided 6.525 went back) = 113.500.
     app.fill("close-shift-counted", "113500").await?;
     app.click("close-shift-submit").await?;
     if app

@@ -105,6 +105,10 @@ pub enum TerminalError {
     #[error("item {0} is no longer sold: the cloud withdrew it from the catalog")]
     NotSold(String),
 
+    /// An in-store scale label (prefix 20–29) that cannot be rung.
+    #[error("{0}")]
+    BadLabel(String),
+
     #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
 

@@ -405,3 +405,85 @@ fn a_trial_till_counts_its_pending_entries_as_it_writes_them() {
     s.pay(&cash(3_500)).unwrap();
     assert_eq!(s.sync_view().unwrap().local, before.local + 2);
 }
+
+/// An in-store scale label: `prefix item value` and the EAN-13 check digit.
+fn label(prefix: &str, item: &str, value: &str) -> String {
+    let body = format!("{prefix}{item}{value}");
+    let sum: u32 = body
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+#[test]
+fn a_scale_label_rings_its_weight_or_price_on_a_line_of_its_own() {
+    let (_till, mut s, sari) = session();
+    s.sign_in(&sari, "1111").unwrap();
+    s.open_shift(100_000).unwrap();
+    // The default rule (prefix 20, 5-digit item, grams): rice's catalog
+    // barcode is 2000001000007, i.e. item 00001.
+    let rice_450g = label("20", "00001", "00450");
+    let cart = s.scan(&rice_450g).unwrap();
+    assert_eq!(cart.lines.len(), 1);
+    assert_eq!(cart.lines[0].sku, "BERAS-KG");
+    assert_eq!(cart.lines[0].quantity_milli, 450);
+    assert_eq!(cart.lines[0].total, 6_525, "0,450 kg at Rp 14.500/kg");
+    // A second package is a line of its own.
+    let cart = s.scan(&label("20", "00001", "01200")).unwrap();
+    assert_eq!(cart.lines.len(), 2);
+    assert_eq!(cart.lines[1].quantity_milli, 1_200);
+    // A wrong check digit, a multiplier, an unknown item, no weight.
+    let mut bad = rice_450g.clone().into_bytes();
+    bad[12] = b'0' + (bad[12] - b'0' + 1) % 10;
+    let bad = String::from_utf8(bad).unwrap();
+    assert_eq!(code(s.scan(&bad).unwrap_err()), "bad_label");
+    assert_eq!(
+        code(s.scan(&format!("2*{rice_450g}")).unwrap_err()),
+        "bad_label"
+    );
+    assert_eq!(
+        code(s.scan(&label("20", "99999", "00450")).unwrap_err()),
+        "bad_label"
+    );
+    assert_eq!(
+        code(s.scan(&label("20", "99999", "00000")).unwrap_err()),
+        "bad_label"
+    );
+    // The label with its value zeroed is the item's own catalog barcode:
+    // that rings one kilogram, as a scan of the shelf code always did.
+    // Prefix 22 means nothing until the branch says so.
+    let priced = label("22", "00001", "07250");
+    assert_eq!(code(s.scan(&priced).unwrap_err()), "unknown_item");
+    assert_eq!(
+        s.cart().unwrap().lines.len(),
+        2,
+        "nothing refused was added"
+    );
+
+    // Head office's rules, as pulled: the branch's scales print prices
+    // under prefix 20, and weights under prefix 22.
+    s.terminal()
+        .connection()
+        .execute(
+            "INSERT INTO branch_settings (branch, data) VALUES (?1, ?2)",
+            [
+                s.terminal().manifest().branch.clone(),
+                r#"{"scale_labels": [{"prefix": "20", "item_digits": 5, "embeds": "price"},
+                                     {"prefix": "22", "item_digits": 5, "embeds": "weight"}]}"#
+                    .to_owned(),
+            ],
+        )
+        .unwrap();
+    // Rp 7.250 of rice at Rp 14.500/kg is 0,500 kg.
+    let cart = s.scan(&label("20", "00001", "07250")).unwrap();
+    assert_eq!(cart.lines[2].quantity_milli, 500);
+    assert_eq!(cart.lines[2].total, 7_250);
+    // Prefix 22 is a label now, but its item code names no product here
+    // (its barcode would be 2200001…, and no SKU is 00001).
+    assert_eq!(code(s.scan(&priced).unwrap_err()), "bad_label");
+    let done = s.pay(&cash(50_000)).unwrap();
+    assert_eq!(done.total, 6_525 + 17_400 + 7_250);
+    assert!(done.preview.join("\n").contains("0,450 x Rp 14.500"));
+}

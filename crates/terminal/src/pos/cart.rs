@@ -143,6 +143,22 @@ impl Cart {
         Ok(self.items.len() - 1)
     }
 
+    /// A line of its own, never merged (a scale label: one package each).
+    pub fn add_line(&mut self, sku: &str, quantity: Quantity) -> Result<usize> {
+        if quantity.milli() > MAX_QUANTITY_MILLI {
+            return Err(TerminalError::invalid(
+                "quantity",
+                "at most 99999 on a line",
+            ));
+        }
+        self.items.push(CartItem {
+            sku: sku.to_owned(),
+            quantity_milli: quantity.milli(),
+            discount: None,
+        });
+        Ok(self.items.len() - 1)
+    }
+
     fn line_mut(&mut self, index: usize) -> Result<&mut CartItem> {
         let len = self.items.len();
         self.items.get_mut(index).ok_or_else(|| {

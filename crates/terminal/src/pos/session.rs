@@ -3,6 +3,7 @@
 //! supervisor where needed) before it reaches [`Terminal`].
 
 use rusqlite::{OptionalExtension, params};
+use sentra_domain::scale_label::{self, Embeds};
 use sentra_domain::{Money, PaymentMethod, Quantity, Tender};
 use sentra_protocol::payload::CashDirection;
 use uuid::Uuid;
@@ -411,14 +412,58 @@ impl PosSession {
     pub fn scan(&mut self, input: &str) -> Result<CartView> {
         self.operator()?;
         let (quantity, code) = cart::split_multiplier(input)?;
-        let product = self
-            .terminal
-            .find_product(&code)?
-            .ok_or_else(|| TerminalError::UnknownItem(code.clone()))?;
+        let Some(product) = self.terminal.find_product(&code)? else {
+            return self.scan_label(&code, quantity);
+        };
         if !product.active {
             return Err(TerminalError::NotSold(product.sku));
         }
         self.changed = Some(self.cart.add(&product.sku, quantity)?);
+        self.cart()
+    }
+
+    /// A code the catalog does not know, read as an in-store scale label
+    /// under the branch's rules (rule 10 of `docs/money.md`): each label is
+    /// a line of its own, with the weight or the quantity its price buys.
+    fn scan_label(&mut self, code: &str, multiplier: Quantity) -> Result<CartView> {
+        let rules = self.branch()?.scale_rules;
+        let label = match scale_label::read_label(code, &rules) {
+            None => return Err(TerminalError::UnknownItem(code.to_owned())),
+            Some(Err(e)) => return Err(TerminalError::BadLabel(e.to_string())),
+            Some(Ok(label)) => label,
+        };
+        if multiplier.milli() != 1000 {
+            return Err(TerminalError::BadLabel(format!(
+                "the label {code} carries its own quantity: scan it without a multiplier"
+            )));
+        }
+        let product = match self.terminal.find_product(&label.item_barcode)? {
+            Some(p) => Some(p),
+            None => self.terminal.find_product(&label.item_code)?,
+        }
+        .ok_or_else(|| {
+            TerminalError::BadLabel(format!(
+                "no product has the scale item code {} (barcode {} or SKU {})",
+                label.item_code, label.item_barcode, label.item_code
+            ))
+        })?;
+        if !product.active {
+            return Err(TerminalError::NotSold(product.sku));
+        }
+        let milli = match label.embeds {
+            Embeds::Weight => label.value,
+            Embeds::Price => scale_label::quantity_for_price(label.value, product.unit_price)
+                .ok_or_else(|| {
+                    TerminalError::BadLabel(format!(
+                        "{} has no price here, so the label's Rp {} cannot be rung",
+                        product.name, label.value
+                    ))
+                })?,
+        };
+        self.changed = Some(
+            self.cart
+                .add_line(&product.sku, Quantity::from_milli(milli))?,
+        );
         self.cart()
     }
 
@@ -927,6 +972,7 @@ impl From<&TerminalError> for AppError {
             TerminalError::SupervisorRequired(_) => "supervisor_required",
             TerminalError::SupervisorRejected => "supervisor_rejected",
             TerminalError::UnknownItem(_) | TerminalError::NotSold(_) => "unknown_item",
+            TerminalError::BadLabel(_) => "bad_label",
             TerminalError::NoOpenShift => "no_open_shift",
             TerminalError::ShiftAlreadyOpen(_) => "shift_already_open",
             TerminalError::Undelivered(_) => "undelivered",
