@@ -92,11 +92,14 @@ impl CustomerWindow {
     pub fn reconcile(&self, app: &AppHandle, mode: CustomerDisplayMode) {
         let mut placed = self.placed.lock().unwrap_or_else(|p| p.into_inner());
         let existing = app.get_webview_window(LABEL);
-        // With the till's window gone the app is closing.
-        let Some(main) = app.get_webview_window("main") else {
+        // Off, or the till's window gone (the app is closing): no display,
+        // and no need to ask for the monitors.
+        let main = app.get_webview_window("main");
+        let (Some(main), false) = (main, mode == CustomerDisplayMode::Off) else {
             if let Some(w) = existing {
                 let _ = w.destroy();
             }
+            *placed = None;
             return;
         };
         let screens: Vec<Screen> = match app.available_monitors() {
@@ -175,7 +178,9 @@ fn build(app: &AppHandle, placement: Placement) -> tauri::Result<()> {
             let (w, h) = SHARED_SIZE;
             let right = f64::from(s.x) / s.scale + f64::from(s.width) / s.scale;
             let bottom = f64::from(s.y) / s.scale + f64::from(s.height) / s.scale;
+            // Above the till's window it shares the screen with.
             builder
+                .always_on_top(true)
                 .inner_size(w, h)
                 .position((right - w).max(0.0), (bottom - h).max(0.0))
                 .build()?

@@ -590,13 +590,25 @@ pub fn run() {
             Ok(())
         })
         .on_window_event(|window, event| {
-            // Closing the till closes the customer display with it (the
-            // app ends with its last window).
-            if window.label() == "main"
-                && matches!(event, tauri::WindowEvent::Destroyed)
-                && let Some(customer) = window.app_handle().get_webview_window(customer_window::LABEL)
-            {
-                let _ = customer.destroy();
+            let app = window.app_handle();
+            match (window.label(), event) {
+                // Closing the till closes the customer display with it (the
+                // app ends with its last window).
+                ("main", tauri::WindowEvent::Destroyed) => {
+                    if let Some(customer) = app.get_webview_window(customer_window::LABEL) {
+                        let _ = customer.destroy();
+                    }
+                }
+                // Should the customer display get the keyboard anyway (an X
+                // server without a window manager gives it to the window
+                // under the pointer; a click on it), it goes straight back
+                // to the till, where the scanner types.
+                (customer_window::LABEL, tauri::WindowEvent::Focused(true)) => {
+                    if let Some(main) = app.get_webview_window("main") {
+                        let _ = main.set_focus();
+                    }
+                }
+                _ => {}
             }
         })
         .invoke_handler(tauri::generate_handler![

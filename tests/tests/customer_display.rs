@@ -4,6 +4,14 @@
 //! (the scanner types there), shows the lines and total as they are rung,
 //! the QRIS prompt on the QRIS tender, the amount paid and the change after
 //! a cash payment, and the welcome again for the next sale.
+//!
+//! The focus: under Xvfb there is no window manager, so the X server gives
+//! the keyboard to the window under the pointer, and the pointer sits at
+//! the display's centre, over the corner window the display opens as with
+//! one monitor. That is the case the app must undo (a Linux till kiosk may
+//! run X the same way); the build flags (`focused(false)`,
+//! `focusable(false)`) are what keeps a window manager or Windows from
+//! giving it the keyboard, which no test here can show.
 
 use std::process::Command;
 use std::time::Duration;
@@ -33,9 +41,14 @@ fn focused_window_name(app: &App) -> Result<String> {
 /// The till's window keeps the keyboard: its page has the focus and the
 /// X focus is not on the customer display.
 async fn till_has_focus(app: &App, when: &str) -> Result<()> {
-    app.wait_js("document.hasFocus()", Duration::from_secs(5))
-        .await
-        .with_context(|| format!("{when}: the till's page lost the focus"))?;
+    let focus = app
+        .client
+        .execute("return document.hasFocus();", vec![])
+        .await?;
+    ensure!(
+        focus.as_bool() == Some(true),
+        "{when}: the till's page does not have the focus"
+    );
     let focused = focused_window_name(app)?;
     ensure!(
         !focused.contains("Customer"),
@@ -59,15 +72,25 @@ async fn in_customer<T>(
 
 /// Wait until the customer display shows `stage`.
 async fn stage(app: &App, stage: &str) -> Result<()> {
-    app.wait_js(
+    let waited = app.wait_js(
         &format!(
             "document.querySelector('[data-testid=\"customer-display\"]')?.dataset.stage === '{stage}'"
         ),
         Duration::from_secs(10),
     )
     .await
-    .map(|_| ())
-    .with_context(|| format!("the customer display did not show {stage}"))
+    .map(|_| ());
+    if let Err(e) = waited {
+        let now = app
+            .client
+            .execute(
+                "return document.querySelector('[data-testid=\"customer-display\"]')?.dataset.stage;",
+                vec![],
+            )
+            .await?;
+        return Err(e.context(format!("the customer display shows {now}, not {stage}")));
+    }
+    Ok(())
 }
 
 async fn amount(app: &App, testid: &str) -> Result<i64> {
@@ -157,17 +180,17 @@ async fn the_customer_display_follows_the_sale_and_never_takes_the_focus() -> Re
         app.wait_count("customer-line", 3, Duration::from_secs(5))
             .await?;
         ensure!(amount(app, "customer-total").await? == TOTAL);
-        let lines = app.text("customer-display").await?;
+        // The page's text (WebDriver's visible-text rules skip the
+        // ellipsis-clipped names).
+        let lines = app
+            .client
+            .execute(
+                "return document.querySelector('[data-testid=\"customer-display\"]').textContent;",
+                vec![],
+            )
+            .await?;
+        let lines = lines.as_str().unwrap_or_default();
         ensure!(lines.contains("Indomie Goreng 85g"), "lines: {lines}");
-        ensure!(
-            !app.client
-                .execute("return document.hasFocus();", vec![])
-                .await?
-                .as_bool()
-                .unwrap_or(true)
-                || focused_window_name(app)?.contains("Sentra POS"),
-            "the customer display has the focus"
-        );
         Ok(())
     })
     .await?;

@@ -88,6 +88,10 @@ fn the_view_follows_the_cart_the_tender_and_the_payment() {
     assert_eq!(paid.receipt_no.as_deref(), Some(done.receipt_no.as_str()));
     assert_eq!(paid.lines.len(), 2, "the lines just paid stay on show");
     assert_eq!(paid.method, None);
+    // The tender screen's last report crosses the payment: the change
+    // stays on show.
+    let late = s.customer_tender(tendering("cash", 30_000)).unwrap();
+    assert_eq!((late.stage, late.change), (CustomerStage::Paid, 7_500));
 
     // The cashier goes on to the next sale: idle again.
     let next = s.customer_tender(None).unwrap();

@@ -107,8 +107,11 @@ pub struct CustomerDisplay {
 impl CustomerDisplay {
     /// The tender screen changed (`Some`), or the cashier is back on the
     /// scan screen (`None`: tender cancelled, or the next sale after the
-    /// change). Either way the last sale's change is no longer shown.
-    pub fn set_tender(&mut self, progress: Option<TenderProgress>) -> Result<()> {
+    /// change). Either way the last sale's change is no longer shown. A
+    /// report with no cart to pay for came after the payment (the tender
+    /// screen's last change and `pay` cross): it is ignored, so the
+    /// change stays on show.
+    pub fn set_tender(&mut self, progress: Option<TenderProgress>, cart_empty: bool) -> Result<()> {
         if let Some(p) = &progress {
             p.method.parse::<PaymentMethod>()?;
             if p.tendered < 0 {
@@ -117,6 +120,9 @@ impl CustomerDisplay {
                     "the amount tendered cannot be negative",
                 ));
             }
+        }
+        if progress.is_some() && cart_empty {
+            return Ok(());
         }
         self.tender = progress;
         self.paid = None;

@@ -868,7 +868,7 @@ impl PosSession {
         &mut self,
         progress: Option<super::customer::TenderProgress>,
     ) -> Result<super::customer::CustomerView> {
-        self.customer.set_tender(progress)?;
+        self.customer.set_tender(progress, self.cart.is_empty())?;
         self.customer_view()
     }
 
