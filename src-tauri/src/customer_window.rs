@@ -5,7 +5,11 @@
 //!
 //! It never takes focus: the scanner is a keyboard wedge, so a scan typed
 //! while the other window has focus would be lost. The window is built
-//! unfocused and unfocusable, and nothing here ever focuses it.
+//! unfocused and unfocusable, and nothing ever focuses it; when it opens,
+//! the till's window, if it had the keyboard, takes it explicitly (on X
+//! without a window manager the keyboard follows the pointer, which may
+//! now be over the display), and should the display get the keyboard all
+//! the same it is handed straight back (`lib.rs`).
 //!
 //! When it opens (the till's `customer_display` setting): `auto` (the
 //! default) on a second monitor whenever there is one, checked every few
@@ -130,10 +134,20 @@ impl CustomerWindow {
                 let _ = w.destroy();
                 *placed = None;
             }
-            (Some(p), None) => match build(app, p) {
-                Ok(()) => *placed = Some(p),
-                Err(e) => tracing::error!("cannot open the customer display: {e}"),
-            },
+            (Some(p), None) => {
+                let till_had_keyboard = main.is_focused().unwrap_or(false);
+                match build(app, p) {
+                    Ok(()) => *placed = Some(p),
+                    Err(e) => tracing::error!("cannot open the customer display: {e}"),
+                }
+                // X without a window manager gives the keyboard to the
+                // window under the pointer, which may now be the display's:
+                // the till's window takes it explicitly (a no-op where it
+                // still has it).
+                if till_had_keyboard {
+                    let _ = main.set_focus();
+                }
+            }
         }
     }
 

@@ -7,11 +7,11 @@
 //!
 //! The focus: under Xvfb there is no window manager, so the X server gives
 //! the keyboard to the window under the pointer, and the pointer sits at
-//! the display's centre, over the corner window the display opens as with
-//! one monitor. That is the case the app must undo (a Linux till kiosk may
-//! run X the same way); the build flags (`focused(false)`,
-//! `focusable(false)`) are what keeps a window manager or Windows from
-//! giving it the keyboard, which no test here can show.
+//! the display's centre, where the display's corner window opens (one
+//! monitor). That is the case the app must undo, and does (a Linux till
+//! kiosk may run X the same way); the build flags (`focused(false)`,
+//! `focusable(false)`) that keep a window manager or Windows from giving
+//! the display the keyboard are not something Xvfb can show.
 
 use std::process::Command;
 use std::time::Duration;
