@@ -51,8 +51,7 @@ impl Screen {
     }
 
     fn same_area(&self, other: &Screen) -> bool {
-        (self.x, self.y, self.width, self.height)
-            == (other.x, other.y, other.width, other.height)
+        (self.x, self.y, self.width, self.height) == (other.x, other.y, other.width, other.height)
     }
 }
 
@@ -113,7 +112,11 @@ impl CustomerWindow {
                 return;
             }
         };
-        let till = main.current_monitor().ok().flatten().map(|m| Screen::of(&m));
+        let till = main
+            .current_monitor()
+            .ok()
+            .flatten()
+            .map(|m| Screen::of(&m));
         let want = placement(mode, &screens, till);
         match (want, existing) {
             (None, None) => {}
@@ -122,7 +125,9 @@ impl CustomerWindow {
                 *placed = None;
             }
             (Some(p), Some(_)) if *placed == Some(p) => {}
-            (Some(Placement::Cover(s)), Some(w)) if matches!(*placed, Some(Placement::Cover(_))) => {
+            (Some(Placement::Cover(s)), Some(w))
+                if matches!(*placed, Some(Placement::Cover(_))) =>
+            {
                 // Another monitor: move there (never a focus call).
                 let _ = w.set_position(PhysicalPosition::new(s.x, s.y));
                 let _ = w.set_size(PhysicalSize::new(s.width, s.height));
@@ -183,10 +188,7 @@ fn build(app: &AppHandle, placement: Placement) -> tauri::Result<()> {
             .decorations(false)
             .resizable(false)
             .position(f64::from(s.x) / s.scale, f64::from(s.y) / s.scale)
-            .inner_size(
-                f64::from(s.width) / s.scale,
-                f64::from(s.height) / s.scale,
-            )
+            .inner_size(f64::from(s.width) / s.scale, f64::from(s.height) / s.scale)
             .build()?,
         Placement::Shared(s) => {
             let (w, h) = SHARED_SIZE;
@@ -250,7 +252,10 @@ mod tests {
     #[test]
     fn with_one_monitor_only_always_opens_it_as_a_window() {
         let only = [screen(0, 1366)];
-        assert_eq!(placement(CustomerDisplayMode::Auto, &only, Some(only[0])), None);
+        assert_eq!(
+            placement(CustomerDisplayMode::Auto, &only, Some(only[0])),
+            None
+        );
         assert_eq!(
             placement(CustomerDisplayMode::Always, &only, Some(only[0])),
             Some(Placement::Shared(only[0]))

@@ -212,7 +212,10 @@ async fn the_customer_display_follows_the_sale_and_never_takes_the_focus() -> Re
     app.fill("tender-amount", "20000").await?;
     app.click("tender-pay").await?;
     let change = app.text("change-amount").await?;
-    ensure!(change.contains(&rupiah(6_500)), "change on the till {change:?}");
+    ensure!(
+        change.contains(&rupiah(6_500)),
+        "change on the till {change:?}"
+    );
     till_has_focus(&app, "after the payment").await?;
     in_customer(&app, &till, &customer, async |app| {
         stage(app, "paid").await?;
