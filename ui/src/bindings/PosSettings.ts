@@ -29,6 +29,7 @@ store_name: string,
  */
 receipt_footer: string, 
 /**
- * Settings saved before the customer display existed read as `auto`.
+ * When the customer display opens (settings saved before it existed
+ * read as `auto`).
  */
 customer_display: CustomerDisplayMode, };
