@@ -93,5 +93,5 @@ xdotool key F9
 sleep 0.5
 xdotool key 4
 sleep 1
-keys 120500; xdotool key Return
+keys 140000; xdotool key Return
 shot z-report 2

@@ -62,7 +62,7 @@ export function CustomerScreen({ view }: { view: CustomerView }) {
 
   if (view.stage === 'idle') {
     return (
-      <main class="customer idle" data-testid="customer-display" data-stage="idle">
+      <main class="customer stage-idle" data-testid="customer-display" data-stage="idle">
         <div class="welcome">
           <span class="welcome-icon">
             <Icon name="store" />
@@ -78,7 +78,7 @@ export function CustomerScreen({ view }: { view: CustomerView }) {
   }
 
   return (
-    <main class={`customer ${view.stage}`} data-testid="customer-display" data-stage={view.stage}>
+    <main class={`customer stage-${view.stage}`} data-testid="customer-display" data-stage={view.stage}>
       <header class="customer-head">
         <span class="store" data-testid="customer-store">
           {view.store_name}
