@@ -276,9 +276,20 @@ fn close_shift(
     shell: State<'_, Arc<Shell>>,
     app: AppHandle,
     counted_cash: i64,
+    denominations: Option<Vec<CashCountInput>>,
     confirmed: bool,
 ) -> Reply<ReportView> {
-    let out = shell.with(|s| s.close_shift(counted_cash, confirmed));
+    let out =
+        shell.with(|s| s.close_shift(counted_cash, denominations.unwrap_or_default(), confirmed));
+    shell.kick_printer();
+    shell.written(&app);
+    out
+}
+
+/// Opens the drawer without a sale, for a reason (journaled, on the X/Z).
+#[tauri::command]
+fn open_drawer(shell: State<'_, Arc<Shell>>, app: AppHandle, reason: String) -> Reply<NoSaleDone> {
+    let out = shell.with(|s| s.open_drawer(&reason));
     shell.kick_printer();
     shell.written(&app);
     out
@@ -523,6 +534,7 @@ pub fn run() {
             cash_move,
             x_report,
             close_shift,
+            open_drawer,
             cart,
             scan,
             search,

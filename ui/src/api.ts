@@ -15,6 +15,8 @@ import type { ProductHit } from './bindings/ProductHit';
 import type { ReceiptView } from './bindings/ReceiptView';
 import type { RefundDone } from './bindings/RefundDone';
 import type { RefundItem } from './bindings/RefundItem';
+import type { CashCountInput } from './bindings/CashCountInput';
+import type { NoSaleDone } from './bindings/NoSaleDone';
 import type { ReportView } from './bindings/ReportView';
 import type { SaleDone } from './bindings/SaleDone';
 import type { SyncView } from './bindings/SyncView';
@@ -76,8 +78,9 @@ export const api = {
   cashMove: (direction: 'in' | 'out', amount: number, reason: string | null) =>
     call<AppStatus>('cash_move', { direction, amount, reason }),
   xReport: (print: boolean) => call<ReportView>('x_report', { print }),
-  closeShift: (countedCash: number, confirmed: boolean) =>
-    call<ReportView>('close_shift', { countedCash, confirmed }),
+  closeShift: (countedCash: number, denominations: CashCountInput[], confirmed: boolean) =>
+    call<ReportView>('close_shift', { countedCash, denominations, confirmed }),
+  openDrawer: (reason: string) => call<NoSaleDone>('open_drawer', { reason }),
   cart: () => call<CartView>('cart'),
   scan: (code: string) => call<CartView>('scan', { code }),
   search: (text: string) => call<ProductHit[]>('search', { text }),

@@ -108,6 +108,16 @@ const id = {
   amount: 'Jumlah',
   reason: 'Alasan',
   cash_moved: 'Kas dicatat',
+  no_sale: 'Buka laci (tanpa penjualan)',
+  no_sale_hint: 'Laci dibuka tanpa transaksi. Dicatat dengan alasan dan nama kasir, dan dihitung di laporan X/Z.',
+  no_sale_change: 'Tukar uang',
+  no_sale_check: 'Periksa uang',
+  no_sale_other: 'Alasan lain',
+  drawer_opened: 'Laci dibuka ({n}× di shift ini)',
+  no_sales: 'Laci dibuka tanpa penjualan',
+  count_by_note: 'Hitung per pecahan',
+  count_by_note_hint: 'Isi jumlah lembar/keping; totalnya menjadi uang tunai dihitung.',
+  note_count: 'lembar',
   close_shift: 'Tutup shift',
   counted_cash: 'Uang tunai dihitung',
   expected_cash: 'Tunai seharusnya',
@@ -171,6 +181,7 @@ const id = {
   kind_shift_opened: 'Shift dibuka',
   kind_shift_closed: 'Shift ditutup',
   kind_cash_moved: 'Kas masuk/keluar',
+  kind_drawer_opened: 'Laci dibuka tanpa penjualan',
   kind_stock_counted: 'Hitung stok',
   kind_pin_locked_out: 'PIN terkunci',
   kind_clock_stepped_back: 'Jam mundur',
@@ -180,6 +191,7 @@ const id = {
   doc_reprint: 'Cetak ulang',
   doc_refund: 'Struk retur',
   doc_report: 'Laporan',
+  doc_drawer: 'Buka laci',
   undelivered_title: 'Belum terkirim',
   undelivered_none: 'Semua data sudah sampai ke kantor pusat',
   held_by_local: 'di kasir ini',
@@ -309,6 +321,16 @@ const en: Record<Key, string> = {
   amount: 'Amount',
   reason: 'Reason',
   cash_moved: 'Cash movement recorded',
+  no_sale: 'No sale (open drawer)',
+  no_sale_hint: 'Opens the drawer without a sale. Recorded with the reason and the cashier, and counted on the X/Z report.',
+  no_sale_change: 'Change for a note',
+  no_sale_check: 'Check a note',
+  no_sale_other: 'Other reason',
+  drawer_opened: 'Drawer opened ({n}× this shift)',
+  no_sales: 'No-sale drawer opens',
+  count_by_note: 'Count by note and coin',
+  count_by_note_hint: 'Type how many of each; their sum becomes the counted cash.',
+  note_count: 'pcs',
   close_shift: 'Close shift',
   counted_cash: 'Counted cash',
   expected_cash: 'Expected cash',
@@ -372,6 +394,7 @@ const en: Record<Key, string> = {
   kind_shift_opened: 'Shift opened',
   kind_shift_closed: 'Shift closed',
   kind_cash_moved: 'Cash in/out',
+  kind_drawer_opened: 'No-sale drawer open',
   kind_stock_counted: 'Stock count',
   kind_pin_locked_out: 'PIN locked out',
   kind_clock_stepped_back: 'Clock stepped back',
@@ -381,6 +404,7 @@ const en: Record<Key, string> = {
   doc_reprint: 'Reprint',
   doc_refund: 'Refund receipt',
   doc_report: 'Report',
+  doc_drawer: 'Open drawer',
   undelivered_title: 'Undelivered',
   undelivered_none: 'Everything has reached head office',
   held_by_local: 'on this till',
@@ -432,6 +456,7 @@ const ENTRY_KINDS = [
   'shift_opened',
   'shift_closed',
   'cash_moved',
+  'drawer_opened',
   'stock_counted',
   'pin_locked_out',
   'clock_stepped_back',
@@ -443,7 +468,7 @@ export function entryKind(t: T, kind: string): string {
   return (ENTRY_KINDS as readonly string[]).includes(kind) ? t(`kind_${kind}` as Key) : t('kind_other', { kind });
 }
 
-const PRINT_DOCUMENTS = ['receipt', 'reprint', 'refund', 'report'] as const;
+const PRINT_DOCUMENTS = ['receipt', 'reprint', 'refund', 'report', 'drawer'] as const;
 
 /** A print job's kind in words. */
 export function printDocument(t: T, kind: string): string {

@@ -39,6 +39,7 @@ const STEPS: &[(&str, &str)] = &[
     step!("0009_pin_lockout_journal.sql"),
     step!("0010_clock_watch.sql"),
     step!("0011_branch_settings.sql"),
+    step!("0012_cash_count.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {

@@ -207,10 +207,12 @@ fn shift_closed() -> Entry {
                 ]),
                 cash_in: 0,
                 cash_out: 150_000,
+                no_sales: 0,
             },
             expected_cash: 2_242_200,
             counted_cash: 2_240_000,
             variance: -2_200,
+            counted_denominations: Vec::new(),
         },
     )
 }
@@ -271,6 +273,17 @@ fn master_data_refused() -> Entry {
     )
 }
 
+fn drawer_opened() -> Entry {
+    entry(
+        11,
+        &DrawerOpened {
+            shift_id: SHIFT,
+            reason: "Tukar uang".into(),
+            cashier: Some("Siti".into()),
+        },
+    )
+}
+
 fn all() -> Vec<Entry> {
     vec![
         sale_completed(),
@@ -283,6 +296,7 @@ fn all() -> Vec<Entry> {
         pin_locked_out(),
         clock_stepped_back(),
         master_data_refused(),
+        drawer_opened(),
     ]
 }
 

@@ -14,9 +14,9 @@ use sentra_domain::{
 use sentra_journal_store::data_dir::{self, ExistingKeyFile, KeyChoice};
 use sentra_keystore::{DbKey, KeyStoreKind};
 use sentra_protocol::payload::{
-    CashDirection, CashMoved, ClockSteppedBack, DiscountSpec, MasterDataRefused, PinLockedOut,
-    RefundIssued, RefundLine, SaleCompleted, SaleLine, SaleVoided, ShiftClosed, ShiftOpened,
-    StockCounted, TenderRecord,
+    CashCount, CashDirection, CashMoved, ClockSteppedBack, DiscountSpec, DrawerOpened,
+    MasterDataRefused, PinLockedOut, RefundIssued, RefundLine, SaleCompleted, SaleLine, SaleVoided,
+    ShiftClosed, ShiftOpened, StockCounted, TenderRecord,
 };
 use sentra_protocol::{Entry, EntryPayload, encode_payload};
 use serde::Serialize;
@@ -387,6 +387,30 @@ impl Terminal {
         self.ctx.commit(tx, payload)
     }
 
+    /// Open the drawer without a sale ("no sale"), for `reason`: journaled,
+    /// and counted on the shift's X/Z report. Needs an open shift.
+    pub fn open_drawer(
+        &mut self,
+        reason: &str,
+        cashier: Option<String>,
+    ) -> Result<Recorded<DrawerOpened>> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(TerminalError::invalid(
+                "reason",
+                "say why the drawer is opened without a sale",
+            ));
+        }
+        let tx = begin(&mut self.conn)?;
+        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let payload = DrawerOpened {
+            shift_id,
+            reason: reason.to_owned(),
+            cashier,
+        };
+        self.ctx.commit(tx, payload)
+    }
+
     /// Price, settle and record a sale. Nothing is written unless every item
     /// is known and the tender covers the total.
     pub fn sell(&mut self, request: &SaleRequest) -> Result<SaleReceipt> {
@@ -587,6 +611,35 @@ impl Terminal {
     /// Close the open shift with the cash counted in the drawer; returns the
     /// Z report.
     pub fn close_shift(&mut self, counted_cash: i64) -> Result<ShiftReport> {
+        self.close_shift_counted(counted_cash, Vec::new())
+    }
+
+    /// [`Terminal::close_shift`] with the drawer counted by note and coin:
+    /// the count must add up to `counted_cash` (both are on the Z report).
+    pub fn close_shift_counted(
+        &mut self,
+        counted_cash: i64,
+        mut denominations: Vec<CashCount>,
+    ) -> Result<ShiftReport> {
+        denominations.retain(|d| d.count > 0);
+        denominations.sort_by_key(|d| std::cmp::Reverse(d.value));
+        if !denominations.is_empty() {
+            let counts: Vec<(i64, u64)> =
+                denominations.iter().map(|d| (d.value, d.count)).collect();
+            let total = sentra_domain::tender::cash_count_total(&counts).ok_or_else(|| {
+                TerminalError::invalid("cash count", "a note or coin value is not positive")
+            })?;
+            if total != counted_cash {
+                return Err(TerminalError::invalid(
+                    "cash count",
+                    format!(
+                        "the notes and coins add up to {}, not the {} counted",
+                        Money::idr(total),
+                        Money::idr(counted_cash)
+                    ),
+                ));
+            }
+        }
         if counted_cash < 0 {
             return Err(TerminalError::invalid(
                 "counted cash",
@@ -605,6 +658,7 @@ impl Terminal {
             expected_cash: expected.minor(),
             counted_cash,
             variance: variance.minor(),
+            counted_denominations: denominations,
         };
         self.ctx.record(&tx, &payload)?;
         let report = crate::reports::shift_report(&tx, &self.ctx.manifest, shift_id)?;

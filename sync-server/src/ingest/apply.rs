@@ -15,8 +15,8 @@ use sentra_ledger::rules::{self, RefundClaim, SoldLine};
 use sentra_ledger::shift::summary_of;
 use sentra_ledger::{Typed, figures_of, parse_method, totals_of};
 use sentra_protocol::payload::{
-    CashDirection, CashMoved, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed, ShiftOpened,
-    ShiftTotals, StockCounted,
+    CashDirection, CashMoved, DrawerOpened, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed,
+    ShiftOpened, ShiftTotals, StockCounted,
 };
 use sentra_protocol::{Entry, Hlc};
 use serde_json::json;
@@ -236,6 +236,7 @@ impl Applier {
                 Typed::ShiftOpened(o) => self.shift_opened(tx, a, o).await?,
                 Typed::ShiftClosed(c) => self.shift_closed(tx, a, c).await?,
                 Typed::CashMoved(m) => self.cash_moved(tx, a, m).await?,
+                Typed::DrawerOpened(d) => self.drawer_opened(tx, a, d).await?,
                 Typed::StockCounted(c) => self.stock_counted(tx, a, c).await?,
                 // The lock-out lives on the till: head office gets an alert.
                 Typed::PinLockedOut(p) => {
@@ -1497,6 +1498,24 @@ impl Applier {
             CashDirection::In => st.summary.add_cash_in(Money::idr(m.amount))?,
             CashDirection::Out => st.summary.add_cash_out(Money::idr(m.amount))?,
         }
+        st.dirty = true;
+        Ok(())
+    }
+
+    /// A no-sale opening of the drawer counts in its shift (`no_sales`,
+    /// compared at close like every other figure).
+    async fn drawer_opened(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        a: &Accepted<'_>,
+        d: &DrawerOpened,
+    ) -> R<()> {
+        self.load_shifts(tx, &[d.shift_id]).await?;
+        if self.foreign_shift(d.shift_id, a, "drawer_opened") {
+            return Ok(());
+        }
+        let st = self.shift(d.shift_id, a.entry.device_id, a.occurred_ms);
+        st.summary.add_no_sale()?;
         st.dirty = true;
         Ok(())
     }

@@ -34,6 +34,7 @@ export class FakeBackend {
   sales: { no: string; total: number; voided: boolean }[] = [];
   jobs: PrintJob[] = [];
   pendingEntries = 0;
+  noSales = 0;
   calls: { cmd: string; args: Record<string, unknown> }[] = [];
 
   status(): AppStatus {
@@ -220,6 +221,11 @@ export class FakeBackend {
         this.undelivered(!!a.confirmed);
         this.shiftOpen = false;
         return this.report('Z', Number(a.countedCash));
+      case 'open_drawer':
+        this.needOperator();
+        if (String(a.reason ?? '').trim() === '') throw err('invalid', 'a reason is needed');
+        this.noSales += 1;
+        return { no_sales: this.noSales, print_job: null };
       case 'save_settings':
         return { ...this.status(), settings: a.settings };
       default:
@@ -239,6 +245,7 @@ export class FakeBackend {
       sales_count: this.sales.length,
       sales_total: total,
       voids_count: this.sales.filter((s) => s.voided).length,
+      no_sales: this.noSales,
       refunds_total: 0,
       payments: [{ method: 'cash', amount: total }],
       expected_cash: total,

@@ -323,6 +323,28 @@ pub fn render_text(lines: Vec<String>, paper: Paper) -> Result<(Vec<u8>, Vec<Str
     Ok((bytes, lines))
 }
 
+/// A short slip (e.g. "no sale"), word-wrapped, optionally opening the
+/// drawer; its bytes and screen lines.
+pub fn render_slip(
+    lines: Vec<String>,
+    paper: Paper,
+    open_drawer: bool,
+) -> Result<(Vec<u8>, Vec<String>)> {
+    let doc = ReceiptDoc {
+        title_lines: Vec::new(),
+        header_lines: lines,
+        meta_lines: Vec::new(),
+        items: Vec::new(),
+        totals: Vec::new(),
+        payments: Vec::new(),
+        tax_lines: Vec::new(),
+        footer_lines: Vec::new(),
+        open_drawer,
+        copy_label: None,
+    };
+    render(&doc, paper)
+}
+
 fn preview(bytes: &[u8]) -> Result<Vec<String>> {
     sentra_printer::decode(bytes)
         .map(|d| d.lines)

@@ -5,7 +5,7 @@
 use rusqlite::{OptionalExtension, params};
 use sentra_domain::scale_label::{self, Embeds};
 use sentra_domain::{Money, PaymentMethod, Quantity, Tender};
-use sentra_protocol::payload::CashDirection;
+use sentra_protocol::payload::{CashCount, CashDirection};
 use uuid::Uuid;
 
 use super::branch::BranchProfile;
@@ -297,7 +297,16 @@ impl PosSession {
     /// Close the shift with the counted cash: the Z report, printed when a
     /// printer is set up. Warns (needs `confirmed`) while entries are
     /// undelivered.
-    pub fn close_shift(&mut self, counted_cash: i64, confirmed: bool) -> Result<ReportView> {
+    ///
+    /// `denominations` is the drawer counted by note and coin (empty when
+    /// the cashier typed the total): it must add up to `counted_cash`, and
+    /// the Z report lists it.
+    pub fn close_shift(
+        &mut self,
+        counted_cash: i64,
+        denominations: Vec<CashCountInput>,
+        confirmed: bool,
+    ) -> Result<ReportView> {
         self.operator()?;
         if !self.cart.is_empty() {
             return Err(TerminalError::invalid(
@@ -306,8 +315,51 @@ impl PosSession {
             ));
         }
         self.check_delivered(confirmed)?;
-        let report = self.terminal.close_shift(counted_cash)?;
+        let denominations = denominations
+            .into_iter()
+            .map(|d| CashCount {
+                value: d.value,
+                count: d.count,
+            })
+            .collect();
+        let report = self
+            .terminal
+            .close_shift_counted(counted_cash, denominations)?;
         self.report_view(report, true)
+    }
+
+    /// Opens the cash drawer without a sale ("no sale") for `reason`:
+    /// journaled with the cashier's name and counted on the X/Z report; with
+    /// a printer, a slip saying so is printed as the drawer opens.
+    pub fn open_drawer(&mut self, reason: &str) -> Result<NoSaleDone> {
+        let cashier = self.operator()?.name.clone();
+        if !self.cart.is_empty() {
+            return Err(TerminalError::invalid(
+                "no sale",
+                "a sale is in progress: the drawer opens when it is paid",
+            ));
+        }
+        let done = self.terminal.open_drawer(reason, Some(cashier.clone()))?;
+        let english = self.settings.language == "en";
+        let title = if english {
+            "NO SALE"
+        } else {
+            "TANPA PENJUALAN"
+        };
+        let who = if english { "Cashier" } else { "Kasir" };
+        let lines = vec![
+            format!("*** {title} ***"),
+            done.payload.reason.clone(),
+            format!("{who}: {cashier}"),
+            chrono::Local::now().format("%d/%m/%Y %H:%M").to_string(),
+        ];
+        let (bytes, _) = receipt::render_slip(lines, self.settings.paper, true)?;
+        let print_job = self.enqueue("no-sale", "drawer", &bytes)?;
+        let no_sales = self.terminal.x_report()?.totals.no_sales;
+        Ok(NoSaleDone {
+            no_sales,
+            print_job,
+        })
     }
 
     fn report_view(
@@ -332,6 +384,7 @@ impl PosSession {
             sales_count: report.totals.sales_count,
             sales_total: report.totals.sales_total,
             voids_count: report.totals.voids_count,
+            no_sales: report.totals.no_sales,
             refunds_total: report.totals.refunds_total,
             payments: report
                 .totals

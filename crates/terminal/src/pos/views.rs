@@ -209,6 +209,9 @@ pub struct ReportView {
     pub sales_total: i64,
     #[ts(type = "number")]
     pub voids_count: u64,
+    /// No-sale openings of the drawer.
+    #[ts(type = "number")]
+    pub no_sales: u64,
     #[ts(type = "number")]
     pub refunds_total: i64,
     pub payments: Vec<PaymentTotal>,
@@ -218,6 +221,28 @@ pub struct ReportView {
     pub counted_cash: Option<i64>,
     #[ts(type = "number | null")]
     pub variance: Option<i64>,
+    #[ts(type = "number | null")]
+    pub print_job: Option<i64>,
+}
+
+/// So many notes or coins of one value, as counted at shift close.
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[ts(export)]
+pub struct CashCountInput {
+    /// The note's or coin's value in rupiah (`50000`).
+    #[ts(type = "number")]
+    pub value: i64,
+    #[ts(type = "number")]
+    pub count: u64,
+}
+
+/// A no-sale opening of the drawer, done.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct NoSaleDone {
+    /// No-sale openings in the shift so far, this one included.
+    #[ts(type = "number")]
+    pub no_sales: u64,
     #[ts(type = "number | null")]
     pub print_job: Option<i64>,
 }
