@@ -78,3 +78,8 @@ BEGIN
     END CASE;
 END
 $$;
+
+-- Returns at another till (issue 15): `GET /v1/receipt` finds a sale and
+-- its voids and refunds by receipt number within the caller's branch.
+CREATE INDEX journal_by_receipt ON journal (branch_id, (payload ->> 'receipt_no'))
+    WHERE kind IN ('sale_completed', 'sale_voided', 'refund_issued');

@@ -373,8 +373,21 @@ fn pay(shell: State<'_, Arc<Shell>>, app: AppHandle, tenders: Vec<TenderInput>) 
 }
 
 #[tauri::command]
-fn receipt(shell: State<'_, Arc<Shell>>, receipt_no: String) -> Reply<ReceiptView> {
-    shell.with(|s| s.receipt(&receipt_no))
+async fn receipt(shell: State<'_, Arc<Shell>>, receipt_no: String) -> Reply<ReceiptView> {
+    match shell.with(|s| s.receipt(&receipt_no)) {
+        Err(e) if e.code == "unknown_receipt" => {}
+        found => return found,
+    }
+    // Another till's sale, for a return: ask the relay, then the cloud,
+    // without holding the till (scans go on meanwhile); then verify it.
+    let sources = shell.with(|s| s.receipt_sources())?;
+    let (from, served) = sentra_terminal::sync::fetch_receipt(&sources, receipt_no.trim())
+        .await
+        .map_err(AppError::from)?;
+    shell.with(|s| {
+        s.adopt_foreign_sale(receipt_no.trim(), from, &served)?;
+        s.receipt(&receipt_no)
+    })
 }
 
 #[tauri::command]

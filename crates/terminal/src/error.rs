@@ -105,6 +105,20 @@ pub enum TerminalError {
     #[error("item {0} is no longer sold: the cloud withdrew it from the catalog")]
     NotSold(String),
 
+    /// No upstream could produce the sale of another till.
+    #[error("receipt {receipt} could not be looked up: {detail}")]
+    ReceiptLookup { receipt: String, detail: String },
+
+    /// An upstream served an entry that does not verify: never used.
+    #[error(
+        "the sale served for this return was refused: entry {seq} of device {device} is not usable because {why}; report it to head office"
+    )]
+    ForeignEntryRefused {
+        device: String,
+        seq: u64,
+        why: String,
+    },
+
     /// An in-store scale label (prefix 20–29) that cannot be rung.
     #[error("{0}")]
     BadLabel(String),

@@ -503,26 +503,54 @@ impl Terminal {
         method: PaymentMethod,
         reason: Option<String>,
     ) -> Result<RefundReceipt> {
+        // Another till's sale, verified when it was fetched and again now.
+        let is_local: i64 = self.conn.query_row(
+            "SELECT count(*) FROM sales WHERE receipt_no = ?1",
+            [receipt_no],
+            |r| r.get(0),
+        )?;
+        let foreign = if is_local > 0 {
+            None
+        } else {
+            self.foreign_sale(receipt_no)?
+        };
         let tx = begin(&mut self.conn)?;
         let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
-        let (entry_id, status): (String, String) = tx
+        let local: Option<(String, String)> = tx
             .query_row(
                 "SELECT entry_id, status FROM sales WHERE receipt_no = ?1",
                 [receipt_no],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?
-            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
-        if status == "voided" {
+            .optional()?;
+        let mut refunded: std::collections::HashMap<u32, i64> = std::collections::HashMap::new();
+        // What was sold comes from the sale's own journal entry: this
+        // till's, or another till's as fetched and verified for the return
+        // (`sync::receipt`), with the refunds made of it elsewhere.
+        let (entry_id, voided, sale) = match local {
+            Some((entry_id, status)) => {
+                let sale =
+                    projection::load_sale_payload(&tx, self.ctx.author.device_id, receipt_no)?;
+                (entry_id, status == "voided", sale)
+            }
+            None => {
+                let foreign =
+                    foreign.ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+                for r in &foreign.refunds {
+                    for l in &r.lines {
+                        *refunded.entry(l.line_no).or_default() += l.quantity_milli;
+                    }
+                }
+                (foreign.entry.id.to_string(), foreign.voided, foreign.sale)
+            }
+        };
+        if voided {
             return Err(TerminalError::CannotRefund {
                 receipt: receipt_no.to_owned(),
                 reason: "it was voided".into(),
             });
         }
-        // What was sold comes from the sale's own journal entry; what was
-        // already refunded, from the refund projection.
-        let sale = projection::load_sale_payload(&tx, self.ctx.author.device_id, receipt_no)?;
-        let mut refunded: std::collections::HashMap<u32, i64> = std::collections::HashMap::new();
+        // What was already refunded here, from the refund projection.
         {
             let mut stmt = tx.prepare_cached(
                 "SELECT l.line_no, sum(l.quantity_milli) FROM refunds r
@@ -534,7 +562,7 @@ impl Terminal {
             })?;
             for row in rows {
                 let (line_no, milli) = row?;
-                refunded.insert(line_no, milli);
+                *refunded.entry(line_no).or_default() += milli;
             }
         }
         let sold: Vec<SoldLine> = sale

@@ -111,10 +111,10 @@ export function ReceiptDialog() {
           </form>
           {!refunding && <Field label={t('void_reason')} value={reason} onValue={setReason} testid="void-reason" />}
           <div class="row" hidden={refunding}>
-            <button type="button" class="btn danger big" disabled={busy || !no.trim()} onClick={doVoid} data-testid="void-submit">
+            <button type="button" class="btn danger big" disabled={busy || !no.trim() || !!receipt?.other_till} onClick={doVoid} data-testid="void-submit">
               {t('void')}
             </button>
-            <button type="button" class="btn big" disabled={busy || !no.trim()} onClick={doReprint} data-testid="receipt-reprint">
+            <button type="button" class="btn big" disabled={busy || !no.trim() || !!receipt?.other_till} onClick={doReprint} data-testid="receipt-reprint">
               <Icon name="print" /> {t('reprint')}
             </button>
             <button
@@ -131,6 +131,7 @@ export function ReceiptDialog() {
             <p class="kv">
               <span data-testid="receipt-status" data-status={receipt.status}>
                 {receipt.status === 'voided' ? t('status_voided') : t('status_completed')} · {dateTime(receipt.sold_at_ms)}
+                {receipt.other_till && <span data-testid="receipt-other-till"> · {t('other_till', { till: receipt.other_till })}</span>}
               </span>
               <b>{rupiah(receipt.total)}</b>
             </p>

@@ -197,7 +197,7 @@ export class FakeBackend {
       case 'receipt': {
         const s = this.sales.find((x) => x.no === a.receiptNo);
         if (!s) throw err('unknown_receipt', 'no such receipt');
-        return { receipt_no: s.no, status: s.voided ? 'voided' : 'completed', total: s.total, sold_at_ms: Date.now(), lines: [], preview: [s.no] };
+        return { receipt_no: s.no, status: s.voided ? 'voided' : 'completed', other_till: null, total: s.total, sold_at_ms: Date.now(), lines: [], preview: [s.no] };
       }
       case 'void_sale': {
         if (this.operator?.role !== 'supervisor') {

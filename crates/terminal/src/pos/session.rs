@@ -26,6 +26,8 @@ const UNDELIVERED_LIMIT: u32 = 200;
 /// A stored sale and the copy of its receipt.
 struct SaleCopy {
     status: String,
+    /// The till that sold it, when not this one.
+    other_till: Option<String>,
     sold_at_ms: i64,
     sale: sentra_protocol::payload::SaleCompleted,
     bytes: Vec<u8>,
@@ -795,6 +797,7 @@ impl PosSession {
         let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
         Ok(SaleCopy {
             status,
+            other_till: None,
             sold_at_ms,
             sale,
             bytes,
@@ -802,12 +805,19 @@ impl PosSession {
         })
     }
 
+    /// A receipt of this till, or one of another till fetched for a return
+    /// ([`PosSession::adopt_foreign_sale`]); `unknown_receipt` otherwise.
     pub fn receipt(&self, receipt_no: &str) -> Result<ReceiptView> {
         self.operator()?;
-        let copy = self.sale_copy(receipt_no)?;
+        let copy = match self.sale_copy(receipt_no) {
+            Err(TerminalError::UnknownReceipt(_)) => self.foreign_copy(receipt_no)?,
+            other => other?,
+        };
+        let other_till = copy.other_till.clone();
         Ok(ReceiptView {
             receipt_no: copy.sale.receipt_no.clone(),
             status: copy.status,
+            other_till,
             total: copy.sale.total,
             sold_at_ms: copy.sold_at_ms,
             lines: copy
@@ -823,6 +833,59 @@ impl PosSession {
                 .collect(),
             preview: copy.preview,
         })
+    }
+
+    /// A sale of another till kept for its return, as a copy.
+    fn foreign_copy(&self, receipt_no: &str) -> Result<SaleCopy> {
+        let receipt_no = receipt_no.trim();
+        let foreign = self
+            .terminal
+            .foreign_sale(receipt_no)?
+            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+        let sold_at_ms = i64::try_from(foreign.entry.hlc.wall_ms).unwrap_or(i64::MAX);
+        let doc = receipt::sale_doc(&foreign.sale, sold_at_ms, &self.branch()?, true);
+        let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
+        // The receipt number names the till: BRANCH-TILL-NUMBER.
+        let till = receipt_no
+            .rsplit_once('-')
+            .and_then(|(head, _)| head.split_once('-'))
+            .map_or_else(
+                || foreign.entry.device_id.to_string(),
+                |(_, t)| t.to_owned(),
+            );
+        Ok(SaleCopy {
+            status: if foreign.voided {
+                "voided"
+            } else {
+                "completed"
+            }
+            .to_owned(),
+            other_till: Some(till),
+            sold_at_ms,
+            sale: foreign.sale,
+            bytes,
+            preview,
+        })
+    }
+
+    /// Where another till's receipt can be looked up (relay, then cloud);
+    /// the host asks them without holding the session.
+    pub fn receipt_sources(&self) -> Result<Vec<crate::sync::Upstream>> {
+        self.operator()?;
+        self.terminal.receipt_sources()
+    }
+
+    /// Verifies and keeps another till's sale an upstream served.
+    pub fn adopt_foreign_sale(
+        &mut self,
+        receipt_no: &str,
+        from: crate::sync::UpstreamKind,
+        served: &sentra_protocol::wire::ReceiptResponse,
+    ) -> Result<()> {
+        self.operator()?;
+        self.terminal
+            .adopt_foreign_sale(receipt_no, from, served)
+            .map(|_| ())
     }
 
     /// The last receipt of this till, for "reprint last".
@@ -1026,6 +1089,8 @@ impl From<&TerminalError> for AppError {
             TerminalError::SupervisorRejected => "supervisor_rejected",
             TerminalError::UnknownItem(_) | TerminalError::NotSold(_) => "unknown_item",
             TerminalError::BadLabel(_) => "bad_label",
+            TerminalError::ReceiptLookup { .. } => "receipt_lookup",
+            TerminalError::ForeignEntryRefused { .. } => "foreign_entry_refused",
             TerminalError::NoOpenShift => "no_open_shift",
             TerminalError::ShiftAlreadyOpen(_) => "shift_already_open",
             TerminalError::Undelivered(_) => "undelivered",

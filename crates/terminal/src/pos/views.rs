@@ -139,6 +139,9 @@ pub struct ReceiptView {
     pub receipt_no: String,
     /// `completed` or `voided`.
     pub status: String,
+    /// The till that sold it when it is another till of the branch (its
+    /// sale was fetched from the relay or the cloud and verified).
+    pub other_till: Option<String>,
     #[ts(type = "number")]
     pub total: i64,
     #[ts(type = "number")]
