@@ -42,10 +42,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shell {
     fn with<T>(&self, f: impl FnOnce(&mut PosSession) -> sentra_terminal::Result<T>) -> Reply<T> {
         let mut guard = lock(&self.session);
-        let session = guard.as_mut().ok_or_else(|| AppError {
-            code: "not_set_up".into(),
-            message: "this till is not set up yet".into(),
-        })?;
+        let session = guard
+            .as_mut()
+            .ok_or_else(|| AppError::from(sentra_terminal::TerminalError::NotSetUp))?;
         f(session).map_err(AppError::from)
     }
 

@@ -170,6 +170,11 @@ fn a_sale_of_t01_is_returned_at_t02_through_the_relay_and_an_altered_one_is_refu
                 code == "foreign_entry_refused",
                 "refused as altered, not {code:?}: {said}"
             );
+            // In the cashier's language (the till speaks Indonesian).
+            ensure!(
+                said.contains("ditolak karena tidak asli"),
+                "the refusal in Indonesian: {said}"
+            );
             println!("altered sale refused: {said}");
             ensure!(
                 !app.exists("receipt-other-till").await?,

@@ -505,7 +505,10 @@ fn a_no_sale_opens_the_drawer_with_a_reason_and_counts_on_the_x_and_z_reports() 
         "invalid",
         "a reason is needed"
     );
-    assert_eq!(code(s.open_drawer(&"x".repeat(201)).unwrap_err()), "other");
+    assert_eq!(
+        code(s.open_drawer(&"x".repeat(201)).unwrap_err()),
+        "entry_refused"
+    );
     s.scan("8998866200301").unwrap();
     assert_eq!(
         code(s.open_drawer("change").unwrap_err()),

@@ -1079,32 +1079,10 @@ impl PosSession {
 
 impl From<&TerminalError> for AppError {
     fn from(e: &TerminalError) -> AppError {
-        let code = match e {
-            TerminalError::NotSetUp | TerminalError::NotInitialised(_) => "not_set_up",
-            TerminalError::NotSignedIn => "not_signed_in",
-            TerminalError::Locked => "locked",
-            TerminalError::PinRejected => "pin_rejected",
-            TerminalError::PinLocked { .. } => "pin_locked",
-            TerminalError::SupervisorRequired(_) => "supervisor_required",
-            TerminalError::SupervisorRejected => "supervisor_rejected",
-            TerminalError::UnknownItem(_) | TerminalError::NotSold(_) => "unknown_item",
-            TerminalError::BadLabel(_) => "bad_label",
-            TerminalError::ReceiptLookup { .. } => "receipt_lookup",
-            TerminalError::ForeignEntryRefused { .. } => "foreign_entry_refused",
-            TerminalError::NoOpenShift => "no_open_shift",
-            TerminalError::ShiftAlreadyOpen(_) => "shift_already_open",
-            TerminalError::Undelivered(_) => "undelivered",
-            TerminalError::UnknownReceipt(_) => "unknown_receipt",
-            TerminalError::Sync(_) => "sync",
-            TerminalError::InvalidInput { .. }
-            | TerminalError::Domain(_)
-            | TerminalError::CannotVoid { .. }
-            | TerminalError::CannotRefund { .. } => "invalid",
-            _ => "other",
-        };
         AppError {
-            code: code.to_owned(),
+            code: e.code().to_owned(),
             message: e.to_string(),
+            params: e.params(),
         }
     }
 }

@@ -14,11 +14,16 @@ use super::settings::{PosSettings, SetupMode};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct AppError {
-    /// `not_set_up`, `not_signed_in`, `locked`, `pin_rejected`, `pin_locked`,
-    /// `supervisor_required`, `supervisor_rejected`, `unknown_item`,
-    /// `no_open_shift`, `undelivered`, `invalid`, `sync`, `other`.
+    /// A stable code (`TerminalError::code`): `not_signed_in`, `locked`,
+    /// `pin_rejected`, `supervisor_required`, `unknown_item`, `invalid`, …
+    /// The app words the error from it in the cashier's language.
     pub code: String,
+    /// English, for logs and support (shown when the app has no words for
+    /// the code).
     pub message: String,
+    /// Values the worded message needs (`receipt`, `item`, `seconds`, …).
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]
