@@ -438,6 +438,31 @@ async fn refund(
     out
 }
 
+/// A return without the original sale (offline), supervisor and reason.
+#[tauri::command]
+fn refund_unverified(
+    shell: State<'_, Arc<Shell>>,
+    app: AppHandle,
+    receipt_no: String,
+    items: Vec<RefundItem>,
+    method: String,
+    supervisor_pin: Option<String>,
+    reason: String,
+) -> Reply<RefundDone> {
+    let out = shell.with(|s| {
+        s.refund_unverified(
+            &receipt_no,
+            &items,
+            &method,
+            supervisor_pin.as_deref(),
+            &reason,
+        )
+    });
+    shell.kick_printer();
+    shell.written(&app);
+    out
+}
+
 // ------------------------------------------------------------ print, sync
 
 #[tauri::command]
@@ -547,6 +572,7 @@ pub fn run() {
             x_report,
             close_shift,
             open_drawer,
+            refund_unverified,
             cart,
             scan,
             search,

@@ -471,3 +471,59 @@ async fn fork_is_refused_and_the_device_flagged() {
     assert_eq!(total, 5000);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_return_without_the_original_counts_and_is_flagged_never_linked() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut t1 = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut t2 = s.enroll("JKT01", DeviceKind::Terminal, 2).await;
+    let (shift1, o1) = open(&mut t1);
+    let sold = sale("JKT01-T01-000001", shift1, &[("A", 2000, 5000)]);
+    let s1 = t1.entry(&sold);
+    push_ok(&s, &t1, &[o1, s1]).await;
+
+    // T02, offline, takes one back without the sale: flagged, counted.
+    let (shift2, o2) = open(&mut t2);
+    let mut blind = common::full_refund("JKT01-T02-R000001", &sold, Uuid::nil(), shift2, "cash");
+    blind.sale_entry_id = None;
+    blind.unverified = true;
+    blind.reason = Some("rusak (approved by Budi)".into());
+    let b = t2.entry(&blind);
+    let close = t2.entry(&{
+        let mut c = closing(shift2, 100_000, &[], 100_000 - sold.total);
+        c.totals.refunds_count = 1;
+        c.totals.refunds_total = sold.total;
+        c.totals.tax = -sold.tax;
+        c.totals.payments.insert("cash".into(), -sold.total);
+        c.expected_cash = 100_000 - sold.total;
+        c.variance = 0;
+        c
+    });
+    let r = push_ok(&s, &t2, &[o2, b, close]).await;
+    assert_eq!(r.conflicts.len(), 1, "only the flag: {:?}", r.conflicts);
+    let c = &s.conflicts("unverified_return").await[0];
+    assert_eq!(c["details"]["refund_no"], "JKT01-T02-R000001");
+    assert_eq!(c["details"]["reason"], "rusak (approved by Budi)");
+    let status: String = sqlx::query_scalar("SELECT status FROM refunds")
+        .fetch_one(&s.pool)
+        .await
+        .expect("refund");
+    assert_eq!(status, "unverified", "never linked to the sale");
+    assert!(s.conflicts("over_refund").await.is_empty());
+
+    // Without a reason it is quarantined, never applied.
+    let mut bare = blind.clone();
+    bare.refund_no = "JKT01-T02-R000002".into();
+    bare.reason = None;
+    let e = t2.entry(&bare);
+    let (_, body) = s.push(&t2.credential, &[e], None).await;
+    let r: PushResponse = serde_json::from_value(body).expect("push response");
+    assert_eq!(r.quarantined.len(), 1);
+    assert!(
+        r.quarantined[0].reason.contains("needs a reason"),
+        "{:?}",
+        r.quarantined
+    );
+    s.stop().await;
+}

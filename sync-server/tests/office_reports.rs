@@ -180,6 +180,7 @@ async fn fixture() -> Fixture {
         tax: roti.tax,
         method: "qris".into(),
         reason: Some("rusak (approved by Budi)".into()),
+        unverified: false,
     });
     let close = t.entry(&ShiftClosed {
         shift_id: shift,

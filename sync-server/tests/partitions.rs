@@ -194,6 +194,7 @@ async fn a_day_of_trading(s: &Server, d: &mut Device) {
         tax: line.tax,
         method: "cash".into(),
         reason: None,
+        unverified: false,
     }));
     entries.push(d.entry(&CashMoved {
         shift_id: shift,

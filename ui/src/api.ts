@@ -128,6 +128,8 @@ export const api = {
     supervisorPin: string | null,
     reason: string | null,
   ) => call<RefundDone>('refund', { receiptNo, items, method, supervisorPin, reason }),
+  refundUnverified: (receiptNo: string, items: RefundItem[], method: string, supervisorPin: string | null, reason: string) =>
+    call<RefundDone>('refund_unverified', { receiptNo, items, method, supervisorPin, reason }),
   printJobs: () => call<PrintJob[]>('print_jobs'),
   retryPrint: () => call<PrintJob[]>('retry_print'),
   syncState: () => call<SyncView>('sync_state'),

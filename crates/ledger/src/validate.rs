@@ -426,6 +426,16 @@ fn check_refund(r: &RefundIssued) -> Result<(), String> {
     if sum(r.lines.iter().map(|l| l.tax))? != r.tax {
         return Err("tax is not the sum of the lines' tax".into());
     }
+    // Without the original sale: a supervisor's reason, and no claim to a
+    // sale entry (its line numbers only number its own lines).
+    if r.unverified {
+        if r.reason.as_deref().is_none_or(|t| t.trim().is_empty()) {
+            return Err("an unverified refund needs a reason".into());
+        }
+        if r.sale_entry_id.is_some() {
+            return Err("an unverified refund names no sale entry".into());
+        }
+    }
     Ok(())
 }
 

@@ -125,6 +125,13 @@ pub struct RefundIssued {
     pub method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Refunded without the original sale (no upstream could produce it):
+    /// approved by a supervisor with a reason, priced from the catalog, its
+    /// `line_no` numbering its own lines. The cloud flags it
+    /// (`unverified_return`) and never
+    /// counts it against a sale. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -169,6 +169,7 @@ fn refund_issued() -> Entry {
             tax: 694,
             method: "cash".into(),
             reason: Some("kemasan rusak \"damaged\"".into()),
+            unverified: false,
         },
     )
 }

@@ -632,6 +632,96 @@ impl Terminal {
             tax,
             method: method.as_str().to_owned(),
             reason,
+            unverified: false,
+        };
+        self.ctx.commit(tx, payload)
+    }
+
+    /// A return made without the original sale: no relay or cloud could
+    /// produce it (offline), so nothing can be verified. The caller has a
+    /// supervisor's approval; `reason` is required. The items are priced
+    /// from the catalog as a sale of them now would be (no discounts), the
+    /// refund says `unverified`, and the cloud flags it for head office
+    /// (`unverified_return`).
+    pub fn refund_unverified(
+        &mut self,
+        receipt_no: &str,
+        items: &[(String, Quantity)],
+        method: PaymentMethod,
+        reason: &str,
+    ) -> Result<RefundReceipt> {
+        let (receipt_no, reason) = (receipt_no.trim(), reason.trim());
+        if receipt_no.is_empty() || reason.is_empty() {
+            return Err(TerminalError::invalid(
+                "refund",
+                "a return without the original needs the receipt number and a reason",
+            ));
+        }
+        let known: i64 = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM sales WHERE receipt_no = ?1)
+                  + (SELECT count(*) FROM foreign_sales WHERE receipt_no = ?1)",
+            [receipt_no],
+            |r| r.get(0),
+        )?;
+        if known > 0 {
+            return Err(TerminalError::CannotRefund {
+                receipt: receipt_no.to_owned(),
+                reason: "its sale is known here: refund it against the sale".into(),
+            });
+        }
+        let tx = begin(&mut self.conn)?;
+        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let mut inputs = Vec::with_capacity(items.len());
+        for (code, quantity) in items {
+            let product = catalog::find_by_code(&tx, code)?
+                .ok_or_else(|| TerminalError::UnknownItem(code.clone()))?;
+            inputs.push(LineInput {
+                sku: product.sku,
+                name: product.name,
+                unit_price: Money::idr(product.unit_price),
+                quantity: *quantity,
+                tax_category: product.tax_category,
+                discount: None,
+            });
+        }
+        let priced = sentra_domain::price_sale(&inputs, None, &self.ctx.tax)?;
+        let lines: Vec<RefundLine> = priced
+            .lines
+            .iter()
+            .zip(1u32..)
+            .map(|(l, line_no)| RefundLine {
+                line_no,
+                sku: l.sku.clone(),
+                quantity_milli: l.quantity.milli(),
+                amount: l.total.minor(),
+                tax: l.tax.minor(),
+            })
+            .collect();
+        let (total, tax) = (priced.total.minor(), priced.tax.minor());
+        if method == PaymentMethod::Cash {
+            let expected = projection::load_summary(&tx, shift_id)?.expected_cash()?;
+            if expected.minor() < total {
+                return Err(TerminalError::CannotRefund {
+                    receipt: receipt_no.to_owned(),
+                    reason: format!(
+                        "the drawer is expected to hold {expected}, less than the {} to pay back in cash",
+                        Money::idr(total)
+                    ),
+                });
+            }
+        }
+        let refund_no = self.ctx.next_number(&tx, DocumentKind::Refund)?;
+        let payload = RefundIssued {
+            refund_no,
+            receipt_no: receipt_no.to_owned(),
+            sale_entry_id: None,
+            shift_id,
+            lines,
+            total,
+            tax,
+            method: method.as_str().to_owned(),
+            reason: Some(reason.to_owned()),
+            unverified: true,
         };
         self.ctx.commit(tx, payload)
     }

@@ -121,3 +121,40 @@ fn an_altered_or_unknown_entry_refuses_the_whole_answer_and_keeps_nothing() {
         .unwrap();
     assert_eq!(kept, 0);
 }
+
+#[test]
+fn offline_a_return_without_the_original_is_priced_from_the_catalog_and_marked() {
+    let (_t01, _t02, mut t02, journal) = two_tills();
+    // The receipt the customer shows cannot be fetched (offline).
+    let no = "JKT01-T01-000001";
+    let e = t02
+        .refund_unverified(no, &[("IND-GRG".into(), qty(2))], PaymentMethod::Cash, " ")
+        .unwrap_err();
+    assert!(e.to_string().contains("reason"), "{e}");
+    let r = t02
+        .refund_unverified(
+            no,
+            &[("IND-GRG".into(), qty(2)), ("8886008101053".into(), qty(1))],
+            PaymentMethod::Cash,
+            "rusak (approved by Budi)",
+        )
+        .unwrap();
+    let p = &r.payload;
+    assert!(p.unverified);
+    assert_eq!(p.sale_entry_id, None);
+    assert_eq!(p.total, 2 * 3_500 + 4_000, "catalog prices");
+    assert_eq!(
+        p.lines.iter().map(|l| l.line_no).collect::<Vec<_>>(),
+        [1, 2],
+        "its own lines"
+    );
+    assert_eq!(p.lines[1].sku, "AQUA600", "a barcode names the product");
+    assert_eq!(t02.x_report().unwrap().totals.refunds_total, 11_000);
+    // Once the sale is known here, it is refunded against the sale instead.
+    t02.adopt_foreign_sale(no, UpstreamKind::Cloud, &served(&journal))
+        .unwrap();
+    let e = t02
+        .refund_unverified(no, &[("IND-GRG".into(), qty(1))], PaymentMethod::Cash, "x")
+        .unwrap_err();
+    assert!(e.to_string().contains("refund it against the sale"), "{e}");
+}

@@ -1090,7 +1090,7 @@ impl Applier {
             "INSERT INTO refunds (branch_id, entry_id, device_id, seq, hlc_wall_ms, hlc_counter,
                  refund_no, receipt_no, sale_entry_id, shift_id, occurred_at, business_date,
                  received_at, total, tax, method, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, 'parked')
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, $16)
              ON CONFLICT DO NOTHING",
         )
         .bind(self.branch_id)
@@ -1108,6 +1108,7 @@ impl Applier {
         .bind(r.total)
         .bind(r.tax)
         .bind(&r.method)
+        .bind(if r.unverified { "unverified" } else { "parked" })
         .execute(&mut **tx)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -1185,6 +1186,27 @@ impl Applier {
                 .flatten();
         self.summaries
             .refund(refund_date, a.occurred_ms, cashier.as_deref(), r.total)?;
+        // Made without the original sale: the money left the till, so it
+        // counts; a person at head office checks it against the sale.
+        if r.unverified {
+            self.conflicts.push(NewConflict {
+                kind: "unverified_return",
+                dedup_key: format!("unverified_return:{}", a.entry.id),
+                device_id: a.entry.device_id,
+                seq: a.entry.seq,
+                entry_id: Some(a.entry.id),
+                details: json!({
+                    "refund_no": r.refund_no,
+                    "receipt_no": r.receipt_no,
+                    "total": r.total,
+                    "reason": r.reason,
+                    "lines": r.lines.iter().map(|l| json!({
+                        "sku": l.sku, "quantity_milli": l.quantity_milli, "amount": l.amount
+                    })).collect::<Vec<_>>(),
+                }),
+            });
+            return Ok(());
+        }
         // Serialised with the sale's own batch (see `lock_receipts`): if the
         // sale is not visible now, its batch will see this refund parked.
         self.lock_receipts(tx, std::slice::from_ref(&r.receipt_no))

@@ -417,5 +417,6 @@ pub fn full_refund(
         tax: sale.tax,
         method: method.into(),
         reason: None,
+        unverified: false,
     }
 }

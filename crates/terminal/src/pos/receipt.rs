@@ -28,6 +28,7 @@ struct Words {
     copy: &'static str,
     for_receipt: &'static str,
     paid_back: &'static str,
+    unverified: &'static str,
 }
 
 fn words(language: &str) -> Words {
@@ -48,6 +49,7 @@ fn words(language: &str) -> Words {
             copy: "COPY",
             for_receipt: "For receipt",
             paid_back: "Paid back",
+            unverified: "Without the original sale (checked by head office)",
         }
     } else {
         Words {
@@ -66,6 +68,7 @@ fn words(language: &str) -> Words {
             copy: "SALINAN",
             for_receipt: "Atas struk",
             paid_back: "Dikembalikan",
+            unverified: "Tanpa data penjualan asal (diperiksa kantor pusat)",
         }
     }
 }
@@ -262,7 +265,11 @@ pub fn refund_doc(
             })
             .into_iter()
             .collect(),
-        footer_lines: vec![],
+        footer_lines: if refund.unverified {
+            vec![w.unverified.to_owned()]
+        } else {
+            vec![]
+        },
         open_drawer: refund.method == "cash",
         copy_label: None,
     }

@@ -962,6 +962,52 @@ impl PosSession {
         })
     }
 
+    /// A return without the original sale (offline: no upstream could
+    /// produce it). Always a supervisor's, always with a reason; priced from
+    /// the catalog; flagged for head office by the cloud.
+    pub fn refund_unverified(
+        &mut self,
+        receipt_no: &str,
+        items: &[RefundItem],
+        method: &str,
+        supervisor_pin: Option<&str>,
+        reason: &str,
+    ) -> Result<RefundDone> {
+        if reason.trim().is_empty() {
+            return Err(TerminalError::invalid(
+                "reason",
+                "a return without the original needs a reason",
+            ));
+        }
+        let sup = self.supervisor(supervisor_pin, "a return without the original sale")?;
+        let method: PaymentMethod = method.parse()?;
+        let items = items
+            .iter()
+            .map(|i| Ok((i.code.trim().to_owned(), cart::parse_quantity(&i.quantity)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let reason = approved(Some(reason.to_owned()), &sup);
+        let refund = self
+            .terminal
+            .refund_unverified(receipt_no, &items, method, &reason)?;
+        let conn = self.terminal.connection();
+        let names = |sku: &str| {
+            catalog::find_by_code(conn, sku)
+                .ok()
+                .flatten()
+                .map(|p| p.name)
+                .unwrap_or_else(|| sku.to_owned())
+        };
+        let doc = receipt::refund_doc(&refund.payload, &names, now_ms(), &self.branch()?);
+        let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
+        let print_job = self.enqueue(&refund.payload.refund_no, "refund", &bytes)?;
+        Ok(RefundDone {
+            refund_no: refund.payload.refund_no.clone(),
+            total: refund.payload.total,
+            preview,
+            print_job,
+        })
+    }
+
     // ------------------------------------------------------ print, sync
 
     pub fn print_jobs(&self) -> Result<Vec<print_queue::PrintJob>> {
