@@ -34,6 +34,8 @@ const COMMANDS: &[&str] = &[
     "cash_move",
     "x_report",
     "close_shift",
+    "open_drawer",
+    "refund_unverified",
     "cart",
     "scan",
     "search",

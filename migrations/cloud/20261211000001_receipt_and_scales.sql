@@ -78,3 +78,20 @@ BEGIN
     END CASE;
 END
 $$;
+
+-- Returns at another till (issue 15): `GET /v1/receipt` finds a sale and
+-- its voids and refunds by receipt number within the caller's branch.
+CREATE INDEX journal_by_receipt ON journal (branch_id, (payload ->> 'receipt_no'))
+    WHERE kind IN ('sale_completed', 'sale_voided', 'refund_issued');
+
+-- A refund made without its original sale (offline, a supervisor's reason):
+-- counted like any refund, flagged for head office, never linked to a sale.
+ALTER TABLE refunds DROP CONSTRAINT refunds_status_check;
+ALTER TABLE refunds ADD CONSTRAINT refunds_status_check
+    CHECK (status IN ('parked', 'applied', 'unverified'));
+-- ...and its conflict kind.
+ALTER TABLE conflicts DROP CONSTRAINT IF EXISTS conflicts_kind_check;
+ALTER TABLE conflicts ADD CONSTRAINT conflicts_kind_check
+    CHECK (kind IN ('oversold', 'stale_price', 'over_refund', 'orphan_reference',
+                    'voucher_double_spend', 'clock_skew', 'shift_mismatch', 'fork',
+                    'foreign_shift', 'void_not_allowed', 'unverified_return'));

@@ -54,10 +54,9 @@ impl Shell {
     fn with<T>(&self, f: impl FnOnce(&mut PosSession) -> sentra_terminal::Result<T>) -> Reply<T> {
         let (out, customer) = {
             let mut guard = lock(&self.session);
-            let session = guard.as_mut().ok_or_else(|| AppError {
-                code: "not_set_up".into(),
-                message: "this till is not set up yet".into(),
-            })?;
+            let session = guard
+                .as_mut()
+                .ok_or_else(|| AppError::from(sentra_terminal::TerminalError::NotSetUp))?;
             let out = f(session).map_err(AppError::from);
             let customer = self
                 .app
@@ -328,9 +327,20 @@ fn close_shift(
     shell: State<'_, Arc<Shell>>,
     app: AppHandle,
     counted_cash: i64,
+    denominations: Option<Vec<CashCountInput>>,
     confirmed: bool,
 ) -> Reply<ReportView> {
-    let out = shell.with(|s| s.close_shift(counted_cash, confirmed));
+    let out =
+        shell.with(|s| s.close_shift(counted_cash, denominations.unwrap_or_default(), confirmed));
+    shell.kick_printer();
+    shell.written(&app);
+    out
+}
+
+/// Opens the drawer without a sale, for a reason (journaled, on the X/Z).
+#[tauri::command]
+fn open_drawer(shell: State<'_, Arc<Shell>>, app: AppHandle, reason: String) -> Reply<NoSaleDone> {
+    let out = shell.with(|s| s.open_drawer(&reason));
     shell.kick_printer();
     shell.written(&app);
     out
@@ -414,8 +424,21 @@ fn pay(shell: State<'_, Arc<Shell>>, app: AppHandle, tenders: Vec<TenderInput>) 
 }
 
 #[tauri::command]
-fn receipt(shell: State<'_, Arc<Shell>>, receipt_no: String) -> Reply<ReceiptView> {
-    shell.with(|s| s.receipt(&receipt_no))
+async fn receipt(shell: State<'_, Arc<Shell>>, receipt_no: String) -> Reply<ReceiptView> {
+    match shell.with(|s| s.receipt(&receipt_no)) {
+        Err(e) if e.code == "unknown_receipt" => {}
+        found => return found,
+    }
+    // Another till's sale, for a return: ask the relay, then the cloud,
+    // without holding the till (scans go on meanwhile); then verify it.
+    let sources = shell.with(|s| s.receipt_sources())?;
+    let (from, served) = sentra_terminal::sync::fetch_receipt(&sources, receipt_no.trim())
+        .await
+        .map_err(AppError::from)?;
+    shell.with(|s| {
+        s.adopt_foreign_sale(receipt_no.trim(), from, &served)?;
+        s.receipt(&receipt_no)
+    })
 }
 
 #[tauri::command]
@@ -460,6 +483,31 @@ async fn refund(
             &method,
             supervisor_pin.as_deref(),
             reason,
+        )
+    });
+    shell.kick_printer();
+    shell.written(&app);
+    out
+}
+
+/// A return without the original sale (offline), supervisor and reason.
+#[tauri::command]
+fn refund_unverified(
+    shell: State<'_, Arc<Shell>>,
+    app: AppHandle,
+    receipt_no: String,
+    items: Vec<RefundItem>,
+    method: String,
+    supervisor_pin: Option<String>,
+    reason: String,
+) -> Reply<RefundDone> {
+    let out = shell.with(|s| {
+        s.refund_unverified(
+            &receipt_no,
+            &items,
+            &method,
+            supervisor_pin.as_deref(),
+            &reason,
         )
     });
     shell.kick_printer();
@@ -626,6 +674,8 @@ pub fn run() {
             cash_move,
             x_report,
             close_shift,
+            open_drawer,
+            refund_unverified,
             cart,
             scan,
             search,

@@ -43,6 +43,8 @@ pub enum ApiError {
     EnrollCodeUsed(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("no sale with receipt number {0:?} is held here for this branch")]
+    UnknownReceipt(String),
     #[error("the database is unavailable; retry later")]
     Unavailable,
     #[error("the server is busy; retry later")]
@@ -70,7 +72,7 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::UnknownToRelay { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::DeviceRevoked(_) => StatusCode::FORBIDDEN,
-            ApiError::EnrollCodeInvalid => StatusCode::NOT_FOUND,
+            ApiError::EnrollCodeInvalid | ApiError::UnknownReceipt(_) => StatusCode::NOT_FOUND,
             ApiError::EnrollCodeExpired(_) => StatusCode::GONE,
             ApiError::EnrollCodeUsed(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable | ApiError::Busy | ApiError::Timeout(_) => {
@@ -98,6 +100,7 @@ impl ApiError {
             ApiError::EnrollCodeExpired(_) => "enroll_code_expired",
             ApiError::EnrollCodeUsed(_) => "enroll_code_used",
             ApiError::Conflict(_) => "conflict",
+            ApiError::UnknownReceipt(_) => "unknown_receipt",
             ApiError::Unavailable | ApiError::Busy => "unavailable",
             ApiError::Timeout(_) => "timeout",
             ApiError::Internal(_) | ApiError::InternalPermanent(_) => "internal",

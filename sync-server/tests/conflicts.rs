@@ -9,7 +9,7 @@ use common::{Device, Server, sale, sale_with};
 use sentra_domain::{Money, ShiftSummary};
 use sentra_ledger::{figures_of, totals_of};
 use sentra_protocol::payload::{
-    RefundIssued, SaleCompleted, ShiftClosed, ShiftOpened, StockCounted,
+    CashCount, DrawerOpened, RefundIssued, SaleCompleted, ShiftClosed, ShiftOpened, StockCounted,
 };
 use sentra_protocol::wire::{DeviceKind, PushResponse};
 use serde_json::Value;
@@ -326,7 +326,78 @@ fn closing(shift: Uuid, float: i64, sales: &[&SaleCompleted], counted: i64) -> S
         expected_cash: expected,
         counted_cash: counted,
         variance: counted - expected,
+        counted_denominations: Vec::new(),
     }
+}
+
+#[tokio::test]
+async fn no_sale_drawer_opens_count_in_the_shift_and_a_cash_count_must_add_up() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let no_sale = |shift: Uuid, reason: &str| DrawerOpened {
+        shift_id: shift,
+        reason: reason.into(),
+        cashier: Some("Sari".into()),
+    };
+
+    // Two no-sale opens, a close that counts them and its cash by note.
+    let (shift, o) = open(&mut t);
+    let a = sale("R-1", shift, &[("A", 1000, 5000)]);
+    let sa = t.entry(&a);
+    let n1 = t.entry(&no_sale(shift, "tukar uang"));
+    let n2 = t.entry(&no_sale(shift, "cek uang palsu"));
+    let mut close = closing(shift, 100_000, &[&a], 105_000);
+    close.totals.no_sales = 2;
+    close.counted_denominations = vec![
+        CashCount {
+            value: 100_000,
+            count: 1,
+        },
+        CashCount {
+            value: 5_000,
+            count: 1,
+        },
+    ];
+    let c = t.entry(&close);
+    let r = push_ok(&s, &t, &[o, sa, n1, n2, c]).await;
+    assert!(r.conflicts.is_empty(), "{:?}", r.conflicts);
+
+    // A close that forgets a no-sale open is a shift_mismatch on no_sales.
+    let (shift2, o2) = open(&mut t);
+    let n3 = t.entry(&no_sale(shift2, "tukar uang"));
+    let c2 = t.entry(&closing(shift2, 100_000, &[], 100_000));
+    let r = push_ok(&s, &t, &[o2, n3, c2]).await;
+    assert_eq!(r.conflicts.len(), 1, "{:?}", r.conflicts);
+    let m = &s.conflicts("shift_mismatch").await[0];
+    assert_eq!(m["details"]["differences"][0]["figure"], "no_sales");
+    assert_eq!(m["details"]["differences"][0]["reported"], 0);
+    assert_eq!(m["details"]["differences"][0]["recomputed"], 1);
+
+    // A count that does not add up to the counted cash, and a no-sale
+    // with no reason, are quarantined (acknowledged, never wedging).
+    let (shift3, o3) = open(&mut t);
+    let bad_reason = t.entry(&no_sale(shift3, " "));
+    let mut bad_count = closing(shift3, 100_000, &[], 100_000);
+    bad_count.counted_denominations = vec![CashCount {
+        value: 50_000,
+        count: 1,
+    }];
+    let c3 = t.entry(&bad_count);
+    let (status, body) = s.push(&t.credential, &[o3, bad_reason, c3], None).await;
+    assert_eq!(status, 200, "{body}");
+    let r: PushResponse = serde_json::from_value(body).expect("push response");
+    let reasons: Vec<String> = r.quarantined.iter().map(|q| q.reason.clone()).collect();
+    assert_eq!(r.quarantined.len(), 2, "{reasons:?}");
+    assert!(
+        reasons.iter().any(|q| q.contains("reason is empty")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|q| q.contains("add up to 50000")),
+        "{reasons:?}"
+    );
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -398,5 +469,61 @@ async fn fork_is_refused_and_the_device_flagged() {
         .await
         .expect("sale");
     assert_eq!(total, 5000);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_return_without_the_original_counts_and_is_flagged_never_linked() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut t1 = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut t2 = s.enroll("JKT01", DeviceKind::Terminal, 2).await;
+    let (shift1, o1) = open(&mut t1);
+    let sold = sale("JKT01-T01-000001", shift1, &[("A", 2000, 5000)]);
+    let s1 = t1.entry(&sold);
+    push_ok(&s, &t1, &[o1, s1]).await;
+
+    // T02, offline, takes one back without the sale: flagged, counted.
+    let (shift2, o2) = open(&mut t2);
+    let mut blind = common::full_refund("JKT01-T02-R000001", &sold, Uuid::nil(), shift2, "cash");
+    blind.sale_entry_id = None;
+    blind.unverified = true;
+    blind.reason = Some("rusak (approved by Budi)".into());
+    let b = t2.entry(&blind);
+    let close = t2.entry(&{
+        let mut c = closing(shift2, 100_000, &[], 100_000 - sold.total);
+        c.totals.refunds_count = 1;
+        c.totals.refunds_total = sold.total;
+        c.totals.tax = -sold.tax;
+        c.totals.payments.insert("cash".into(), -sold.total);
+        c.expected_cash = 100_000 - sold.total;
+        c.variance = 0;
+        c
+    });
+    let r = push_ok(&s, &t2, &[o2, b, close]).await;
+    assert_eq!(r.conflicts.len(), 1, "only the flag: {:?}", r.conflicts);
+    let c = &s.conflicts("unverified_return").await[0];
+    assert_eq!(c["details"]["refund_no"], "JKT01-T02-R000001");
+    assert_eq!(c["details"]["reason"], "rusak (approved by Budi)");
+    let status: String = sqlx::query_scalar("SELECT status FROM refunds")
+        .fetch_one(&s.pool)
+        .await
+        .expect("refund");
+    assert_eq!(status, "unverified", "never linked to the sale");
+    assert!(s.conflicts("over_refund").await.is_empty());
+
+    // Without a reason it is quarantined, never applied.
+    let mut bare = blind.clone();
+    bare.refund_no = "JKT01-T02-R000002".into();
+    bare.reason = None;
+    let e = t2.entry(&bare);
+    let (_, body) = s.push(&t2.credential, &[e], None).await;
+    let r: PushResponse = serde_json::from_value(body).expect("push response");
+    assert_eq!(r.quarantined.len(), 1);
+    assert!(
+        r.quarantined[0].reason.contains("needs a reason"),
+        "{:?}",
+        r.quarantined
+    );
     s.stop().await;
 }

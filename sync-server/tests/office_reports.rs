@@ -180,6 +180,7 @@ async fn fixture() -> Fixture {
         tax: roti.tax,
         method: "qris".into(),
         reason: Some("rusak (approved by Budi)".into()),
+        unverified: false,
     });
     let close = t.entry(&ShiftClosed {
         shift_id: shift,
@@ -188,6 +189,7 @@ async fn fixture() -> Fixture {
         expected_cash: 200_000 + s1.total,
         counted_cash: 200_000 + s1.total - 500,
         variance: -500,
+        counted_denominations: Vec::new(),
     });
     push_all(&s, &t, &[open, e1, e2, e3, e4, void, refund, close]).await;
 

@@ -28,6 +28,7 @@ fn closed(shift: Uuid) -> ShiftClosed {
         expected_cash: 100_000,
         counted_cash: 100_000,
         variance: 0,
+        counted_denominations: Vec::new(),
     }
 }
 
@@ -148,6 +149,7 @@ fn closed_after(shift: Uuid, r: &sentra_protocol::payload::SaleCompleted) -> Shi
         expected_cash: 100_000 + r.total,
         counted_cash: 100_000 + r.total,
         variance: 0,
+        counted_denominations: Vec::new(),
     }
 }
 

@@ -194,6 +194,7 @@ async fn a_day_of_trading(s: &Server, d: &mut Device) {
         tax: line.tax,
         method: "cash".into(),
         reason: None,
+        unverified: false,
     }));
     entries.push(d.entry(&CashMoved {
         shift_id: shift,
@@ -221,10 +222,12 @@ async fn a_day_of_trading(s: &Server, d: &mut Device) {
             payments: BTreeMap::new(),
             cash_in: 0,
             cash_out: 0,
+            no_sales: 0,
         },
         expected_cash: 300_000,
         counted_cash: 300_000,
         variance: 0,
+        counted_denominations: Vec::new(),
     }));
     let r = push_ok(s, d, &entries, None).await;
     assert_eq!(r.quarantined.len(), 1, "{r:?}");

@@ -4,7 +4,7 @@ mod common;
 
 use common::{Server, sale};
 use sentra_protocol::payload::ShiftOpened;
-use sentra_protocol::wire::{DeviceKind, PushResponse};
+use sentra_protocol::wire::{DeviceKind, PushResponse, ReceiptResponse};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -95,5 +95,82 @@ async fn an_absurd_sender_clock_is_flagged_not_fatal() {
     // Stored once; the first push measured an absurd clock and flagged it.
     assert_eq!(s.count("SELECT count(*) FROM journal").await, 1);
     assert_eq!(s.conflicts("clock_skew").await.len(), 1);
+    s.stop().await;
+}
+
+/// `GET /v1/receipt`: another till of the branch gets a sale with its
+/// refunds exactly as signed (they verify with the selling till's key);
+/// another branch, an unknown number or a bad one are refused.
+#[tokio::test]
+async fn a_receipt_is_served_as_signed_to_the_branch_only() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    s.branch("SBY02").await;
+    let mut t1 = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let t2 = s.enroll("JKT01", DeviceKind::Terminal, 2).await;
+    let other = s.enroll("SBY02", DeviceKind::Terminal, 3).await;
+    let shift = Uuid::now_v7();
+    let open = t1.entry(&ShiftOpened {
+        shift_id: shift,
+        opening_float: 0,
+        cashier: None,
+    });
+    let sold = sale("JKT01-T01-000007", shift, &[("A", 2000, 5000)]);
+    let sale_entry = t1.entry(&sold);
+    let refund = t1.entry(&common::full_refund(
+        "JKT01-T01-R000001",
+        &sold,
+        sale_entry.id,
+        shift,
+        "cash",
+    ));
+    let (status, body) = s
+        .push(
+            &t1.credential,
+            &[open, sale_entry.clone(), refund.clone()],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = s
+        .get("/v1/receipt?no=JKT01-T01-000007", &t2.credential)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let r: ReceiptResponse = serde_json::from_value(body).expect("receipt response");
+    assert_eq!(r.sale, sale_entry, "the sale as its till signed it");
+    assert_eq!(r.related, vec![refund]);
+    r.sale.verify(&t1.key.verifying_key()).expect("it verifies");
+    r.related[0]
+        .verify(&t1.key.verifying_key())
+        .expect("so does its refund");
+
+    for (path, credential, status_want, code) in [
+        (
+            "/v1/receipt?no=JKT01-T01-000007",
+            &other.credential,
+            404,
+            "unknown_receipt",
+        ),
+        (
+            "/v1/receipt?no=JKT01-T01-999999",
+            &t2.credential,
+            404,
+            "unknown_receipt",
+        ),
+        (
+            "/v1/receipt?no=%20",
+            &t2.credential,
+            400,
+            "malformed_request",
+        ),
+    ] {
+        let (status, body) = s.get(path, credential).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (status_want, Some(code)),
+            "{path}: {body}"
+        );
+    }
     s.stop().await;
 }

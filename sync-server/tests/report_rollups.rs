@@ -92,6 +92,7 @@ fn refund(no: &str, receipt: &str, sale: Option<Uuid>, shift: Uuid, l: &SaleLine
         tax: l.tax,
         method: "cash".into(),
         reason: Some("rusak".into()),
+        unverified: false,
     }
 }
 

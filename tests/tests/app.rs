@@ -270,10 +270,40 @@ async fn void_and_close(app: &App, receipt: &str) -> Result<()> {
         )
         .await?;
     app.type_into("scan-input", "\u{E00C}").await.ok(); // Esc closes the dialog
+    // A no-sale: the drawer opened to change a note, then the X report.
+    app.click("menu-button").await?;
+    app.click("menu-no-sale").await?;
+    app.click("no-sale-change").await?;
+    app.el_within("notice-banner", Duration::from_secs(5))
+        .await
+        .context("the no-sale is confirmed")?;
+    app.click("menu-button").await?;
+    app.click("menu-x-report").await?;
+    let no_sales = app.text("report-no-sales").await?;
+    let x_lines = app.text("report-lines").await?;
+    ensure!(
+        no_sales.trim() == "1" && x_lines.contains("Laci dibuka tanpa jual"),
+        "the X report counts the no-sale: {no_sales:?}\n{x_lines}"
+    );
+    app.click("report-close").await?;
     app.click("menu-button").await?;
     app.click("menu-close-shift").await?;
-    // Float 100.000 + cash 13.500 (the voided 6.525 went back) = 113.500.
-    app.fill("close-shift-counted", "113500").await?;
+    // Float 100.000 + cash 13.500 (the voided 6.525 went back) = 113.500,
+    // counted by note and coin.
+    for (note, count) in [
+        ("100000", "1"),
+        ("10000", "1"),
+        ("2000", "1"),
+        ("1000", "1"),
+        ("500", "1"),
+    ] {
+        app.fill(&format!("count-{note}"), count).await?;
+    }
+    let counted = app.el("close-shift-counted").await?.prop("value").await?;
+    ensure!(
+        counted.as_deref() == Some("113500"),
+        "the count by note fills the counted cash: {counted:?}"
+    );
     app.click("close-shift-submit").await?;
     if app
         .el_within("close-shift-confirm", Duration::from_millis(1500))
@@ -289,6 +319,12 @@ async fn void_and_close(app: &App, receipt: &str) -> Result<()> {
         "Z sales total {sales_total:?}\n{lines}"
     );
     ensure!(lines.contains("Z"), "a Z report:\n{lines}");
+    for want in ["Rp 100.000 x 1", "Rp 500 x 1", "Laci dibuka tanpa jual"] {
+        ensure!(
+            lines.contains(want),
+            "{want:?} missing from the Z report:\n{lines}"
+        );
+    }
     Ok(())
 }
 

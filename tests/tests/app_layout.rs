@@ -292,6 +292,11 @@ async fn walk(size: (u32, u32), english: &[String]) -> Result<(Vec<String>, Vec<
     w.dismiss("shift-menu", 2).await?;
 
     app.click("menu-button").await?;
+    app.click("menu-no-sale").await?;
+    w.check("no sale", "no-sale-reason").await?;
+    w.dismiss("shift-menu", 2).await?;
+
+    app.click("menu-button").await?;
     app.click("menu-x-report").await?;
     w.check("X report", "report").await?;
     app.click("report-close").await?;

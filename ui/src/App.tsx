@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, onPrint, onSync, startedAt, toAppError, type InstallSettings } from './api';
+import { api, onPrint, onSync, setErrorWording, startedAt, toAppError, type InstallSettings } from './api';
 import type { AppError } from './bindings/AppError';
 import type { AppStatus } from './bindings/AppStatus';
 import type { PrintJob } from './bindings/PrintJob';
@@ -50,6 +50,8 @@ export function App() {
   const settingsLang = status?.settings.language;
   const lang: Lang = (signedIn && isLang(settingsLang) ? settingsLang : null) ?? langOverride ?? (isLang(settingsLang) ? settingsLang : 'id');
   const t = useMemo(() => translator(lang), [lang]);
+  // Errors from the core are worded in the same language.
+  setErrorWording(t, lang);
 
   useEffect(() => {
     document.documentElement.lang = lang;
@@ -235,7 +237,7 @@ export function App() {
             <span class="banner-icon">
               <Icon name="warn" />
             </span>
-            <span class="banner-text">{error.message}</span>
+            <span class="banner-text" title={(error as { detail?: string }).detail ?? ""}>{error.message}</span>
             <button type="button" class="btn ghost" onClick={() => setError(null)} aria-label={t('close')}>
               <Icon name="close" />
             </button>

@@ -2,6 +2,7 @@
 // maps the camelCase argument names here to the commands' snake_case ones.
 
 import { invoke } from '@tauri-apps/api/core';
+import { errorText, type Lang, type T } from './i18n';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { AppError } from './bindings/AppError';
 import type { AppStatus } from './bindings/AppStatus';
@@ -16,6 +17,8 @@ import type { ProductHit } from './bindings/ProductHit';
 import type { ReceiptView } from './bindings/ReceiptView';
 import type { RefundDone } from './bindings/RefundDone';
 import type { RefundItem } from './bindings/RefundItem';
+import type { CashCountInput } from './bindings/CashCountInput';
+import type { NoSaleDone } from './bindings/NoSaleDone';
 import type { ReportView } from './bindings/ReportView';
 import type { SaleDone } from './bindings/SaleDone';
 import type { SyncView } from './bindings/SyncView';
@@ -46,13 +49,33 @@ export function startedAt(b: Boot): number | null {
 }
 
 /** Any rejection as an `AppError`. */
-export function toAppError(e: unknown): AppError {
+/** How errors are worded: set by the app when its language changes. */
+let wording: { t: T; lang: Lang } | null = null;
+
+export function setErrorWording(t: T, lang: Lang) {
+  wording = { t, lang };
+}
+
+/** An error from the core, its `message` worded in the cashier's language
+ *  from its code (`errorText`); the core's English stays in `detail`. */
+export function toAppError(e: unknown): AppError & { detail?: string } {
+  let code = 'other';
+  let message = '';
+  let params: Record<string, string> = {};
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
-    const o = e as { code: unknown; message: unknown };
-    return { code: String(o.code), message: String(o.message) };
+    // Made by the app itself (no params): already in the cashier's words.
+    if (!('params' in e)) return e as AppError;
+    const o = e as { code: unknown; message: unknown; params?: unknown };
+    code = String(o.code);
+    message = String(o.message);
+    if (o.params && typeof o.params === 'object') {
+      for (const [k, v] of Object.entries(o.params)) if (typeof v === 'string') params[k] = v;
+    }
+  } else {
+    message = e instanceof Error ? e.message : String(e);
   }
-  if (e instanceof Error) return { code: 'other', message: e.message };
-  return { code: 'other', message: String(e) };
+  if (!wording) return { code, message, params };
+  return { code, message: errorText(wording.t, wording.lang, code, params, message), params, detail: message };
 }
 
 export function errorCode(e: unknown): string {
@@ -78,8 +101,9 @@ export const api = {
   cashMove: (direction: 'in' | 'out', amount: number, reason: string | null) =>
     call<AppStatus>('cash_move', { direction, amount, reason }),
   xReport: (print: boolean) => call<ReportView>('x_report', { print }),
-  closeShift: (countedCash: number, confirmed: boolean) =>
-    call<ReportView>('close_shift', { countedCash, confirmed }),
+  closeShift: (countedCash: number, denominations: CashCountInput[], confirmed: boolean) =>
+    call<ReportView>('close_shift', { countedCash, denominations, confirmed }),
+  openDrawer: (reason: string) => call<NoSaleDone>('open_drawer', { reason }),
   cart: () => call<CartView>('cart'),
   scan: (code: string) => call<CartView>('scan', { code }),
   search: (text: string) => call<ProductHit[]>('search', { text }),
@@ -106,6 +130,8 @@ export const api = {
     supervisorPin: string | null,
     reason: string | null,
   ) => call<RefundDone>('refund', { receiptNo, items, method, supervisorPin, reason }),
+  refundUnverified: (receiptNo: string, items: RefundItem[], method: string, supervisorPin: string | null, reason: string) =>
+    call<RefundDone>('refund_unverified', { receiptNo, items, method, supervisorPin, reason }),
   printJobs: () => call<PrintJob[]>('print_jobs'),
   retryPrint: () => call<PrintJob[]>('retry_print'),
   syncState: () => call<SyncView>('sync_state'),

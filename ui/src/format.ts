@@ -68,3 +68,23 @@ export function dateTime(ms: number): string {
   const d = new Date(ms);
   return `${pad2(d.getDate())}/${pad2(d.getMonth() + 1)} ${time(ms)}`;
 }
+
+/** The Rupiah notes and coins counted at shift close, largest first (the
+ *  same list as `RUPIAH_DENOMINATIONS` in `crates/domain/src/tender.rs`). */
+export const DENOMINATIONS = [100_000, 50_000, 20_000, 10_000, 5_000, 2_000, 1_000, 500, 200, 100] as const;
+
+/** The cash a count by denomination adds up to; `null` when nothing is counted. */
+export function countTotal(counts: Record<number, string>): number | null {
+  let total = 0;
+  let any = false;
+  for (const d of DENOMINATIONS) {
+    const text = (counts[d] ?? '').trim();
+    if (text === '') continue;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0) return null;
+    any = true;
+    total += d * n;
+  }
+  return any ? total : null;
+}
+

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dictionaries, isLang, translator } from './i18n';
+import { ERROR_CODES, dictionaries, errorText, isLang, translator } from './i18n';
 
 describe('i18n', () => {
   it('has the same keys in both languages', () => {
@@ -23,5 +25,49 @@ describe('i18n', () => {
     expect(translator('en')('sync_relay_unreachable')).toBe('Relay/LAN unreachable');
     expect(isLang('id')).toBe(true);
     expect(isLang('fr')).toBe(false);
+  });
+});
+
+describe('errors in the cashier’s language', () => {
+  // The core's codes (`TerminalError::code` in crates/terminal/src/error.rs):
+  // each is worded here, or is one only support meets (a damaged or
+  // foreign database, a key, a catalog file, the journal) and is shown as
+  // "something went wrong (code)".
+  const SUPPORT_ONLY = [
+    'already_set_up',
+    'database_missing',
+    'key_unavailable',
+    'wrong_key',
+    'database_damaged',
+    'bad_manifest',
+    'newer_data',
+    'upgrade_copy_failed',
+    'bad_catalog',
+    'journal_damaged',
+    'database_error',
+    'io_error',
+  ];
+  const source = readFileSync(resolve(__dirname, '../../crates/terminal/src/error.rs'), 'utf8');
+  const body = source.slice(source.indexOf('pub fn code(&self)'), source.indexOf('pub fn params(&self)'));
+  const codes = [...new Set([...body.matchAll(/=>\s*(?:\{\s*)?"([a-z_]+)"/g)].map((m) => m[1]!))];
+
+  it('reads the core’s codes', () => {
+    expect(codes).toContain('unknown_item');
+    expect(codes.length).toBeGreaterThan(25);
+  });
+  it('words every code a cashier meets, in both languages', () => {
+    for (const code of codes) {
+      if (SUPPORT_ONLY.includes(code)) continue;
+      expect(ERROR_CODES as readonly string[], code).toContain(code);
+    }
+  });
+  it('never shows the core’s English in Indonesian', () => {
+    const t = translator('id');
+    const english = 'receipt R-9 not found on this terminal';
+    expect(errorText(t, 'id', 'unknown_receipt', { receipt: 'R-9' }, english)).toBe('Struk R-9 tidak ditemukan');
+    expect(errorText(t, 'id', 'wrong_key', {}, 'wrong database key for …')).toBe('Terjadi kesalahan (wrong_key); hubungi supervisor');
+    expect(errorText(t, 'id', 'invalid', { what: 'quantity' }, 'invalid quantity: "x" is not a number')).toBe('Isian tidak valid (jumlah barang)');
+    expect(errorText(t, 'id', 'invalid', { what: 'stored tax rate' }, 'invalid stored tax rate: …')).toBe('Isian tidak valid');
+    expect(errorText(translator('en'), 'en', 'wrong_key', {}, 'wrong database key for …')).toBe('wrong database key for …');
   });
 });

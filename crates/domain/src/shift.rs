@@ -74,6 +74,10 @@ pub struct ShiftSummary {
     pub payments: BTreeMap<PaymentMethod, Money>,
     pub cash_in: Money,
     pub cash_out: Money,
+    /// Times the drawer was opened without a sale ("no sale"), each with a
+    /// reason in the journal.
+    #[serde(default)]
+    pub no_sales: u64,
 }
 
 fn add(a: &mut Money, b: Money) -> Result<(), DomainError> {
@@ -111,6 +115,7 @@ impl ShiftSummary {
             payments: BTreeMap::new(),
             cash_in: z,
             cash_out: z,
+            no_sales: 0,
         }
     }
 
@@ -229,6 +234,11 @@ impl ShiftSummary {
             n.drop_zero_payments();
             Ok(())
         })
+    }
+
+    /// Counts an opening of the drawer without a sale.
+    pub fn add_no_sale(&mut self) -> Result<(), DomainError> {
+        bump(&mut self.no_sales)
     }
 
     /// Cash put into the drawer (not a sale); must be > 0.

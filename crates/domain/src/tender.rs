@@ -192,6 +192,27 @@ pub fn settle(total: Money, tenders: Vec<Tender>) -> Result<Settlement, DomainEr
     })
 }
 
+/// The Rupiah notes and coins a till's drawer holds, largest first: what
+/// the cashier counts at shift close (Bank Indonesia's notes of 2022 and the
+/// coins in circulation; the rare Rp 75.000 commemorative note and the
+/// Rp 50 coin are left out of the drawer).
+pub const RUPIAH_DENOMINATIONS: [i64; 10] = [
+    100_000, 50_000, 20_000, 10_000, 5_000, 2_000, 1_000, 500, 200, 100,
+];
+
+/// The cash a count by denomination adds up to: `Σ value × count`, checked.
+/// `None` when a value is not positive or the sum overflows.
+pub fn cash_count_total(counts: &[(i64, u64)]) -> Option<i64> {
+    counts.iter().try_fold(0i64, |sum, (value, count)| {
+        if *value <= 0 {
+            return None;
+        }
+        value
+            .checked_mul(i64::try_from(*count).ok()?)
+            .and_then(|v| sum.checked_add(v))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

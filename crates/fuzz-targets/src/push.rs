@@ -170,6 +170,7 @@ fn entry(e: &Entry) {
                 sentra_ledger::validate::Typed::ShiftOpened(p) => encode_payload(p),
                 sentra_ledger::validate::Typed::ShiftClosed(p) => encode_payload(p),
                 sentra_ledger::validate::Typed::CashMoved(p) => encode_payload(p),
+                sentra_ledger::validate::Typed::DrawerOpened(p) => encode_payload(p),
                 sentra_ledger::validate::Typed::StockCounted(p) => encode_payload(p),
                 sentra_ledger::validate::Typed::PinLockedOut(p) => encode_payload(p),
                 sentra_ledger::validate::Typed::ClockSteppedBack(p) => encode_payload(p),

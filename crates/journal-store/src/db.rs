@@ -39,6 +39,8 @@ const STEPS: &[(&str, &str)] = &[
     step!("0009_pin_lockout_journal.sql"),
     step!("0010_clock_watch.sql"),
     step!("0011_branch_settings.sql"),
+    step!("0012_cash_count.sql"),
+    step!("0013_returns_from_any_till.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {

@@ -193,3 +193,26 @@ pub fn read_all(conn: &Connection, device_id: Uuid) -> Result<Vec<Entry>> {
     })?;
     Ok(entries)
 }
+
+/// The entries of any device that name `receipt_no`: its `sale_completed`,
+/// then the `sale_voided` and `refund_issued` entries of it, in the order
+/// they were made (a relay serves these for returns at another till; the
+/// index `journal_by_receipt` keeps it a look-up).
+pub fn by_receipt(conn: &Connection, receipt_no: &str, limit: usize) -> Result<Vec<Entry>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM journal
+         WHERE kind IN ('sale_completed', 'sale_voided', 'refund_issued')
+           AND json_extract(payload, '$.receipt_no') = ?1
+         ORDER BY kind <> 'sale_completed', hlc_wall_ms, hlc_counter, device_id, seq
+         LIMIT ?2"
+    ))?;
+    let mut rows = stmt.query(params![
+        receipt_no,
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    ])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(entry_from_row(row)??);
+    }
+    Ok(out)
+}

@@ -342,6 +342,11 @@ pub fn shift_differences(
         ("cash_in".into(), reported.cash_in, recomputed.cash_in),
         ("cash_out".into(), reported.cash_out, recomputed.cash_out),
         (
+            "no_sales".into(),
+            clamp(reported.no_sales),
+            clamp(recomputed.no_sales),
+        ),
+        (
             "expected_cash".into(),
             reported_expected_cash,
             recomputed_expected_cash,

@@ -56,6 +56,7 @@ pub fn totals_of(s: &ShiftSummary) -> ShiftTotals {
             .collect(),
         cash_in: s.cash_in.minor(),
         cash_out: s.cash_out.minor(),
+        no_sales: s.no_sales,
     }
 }
 
@@ -74,6 +75,7 @@ pub fn summary_of(opening_float: i64, t: &ShiftTotals) -> Result<ShiftSummary, D
     s.voids_total = Money::idr(t.voids_total);
     s.cash_in = Money::idr(t.cash_in);
     s.cash_out = Money::idr(t.cash_out);
+    s.no_sales = t.no_sales;
     for (name, amount) in &t.payments {
         if *amount != 0 {
             s.payments.insert(parse_method(name)?, Money::idr(*amount));

@@ -6,8 +6,8 @@
 //! bad entry never wedges a device's queue; see `docs/sync-protocol.md`.
 
 use sentra_protocol::payload::{
-    CashMoved, ClockSteppedBack, MasterDataRefused, PinLockedOut, RefundIssued, SaleCompleted,
-    SaleVoided, ShiftClosed, ShiftOpened, StockCounted,
+    CashMoved, ClockSteppedBack, DrawerOpened, MasterDataRefused, PinLockedOut, RefundIssued,
+    SaleCompleted, SaleVoided, ShiftClosed, ShiftOpened, StockCounted,
 };
 use sentra_protocol::{Entry, EntryKind, EntryPayload, canonical_json};
 
@@ -23,6 +23,8 @@ pub const MAX_LINES: usize = 2000;
 /// million units): the sums of a batch (1,000 entries × 2,000 lines) stay
 /// below 2·10^15, far from 64-bit overflow.
 pub const MAX_QUANTITY_MILLI: i64 = 1_000_000_000;
+/// At most this many denominations in a shift's cash count.
+pub const MAX_DENOMINATIONS: usize = 30;
 /// At most this many tenders in a sale.
 pub const MAX_TENDERS: usize = 20;
 /// At most this many bytes in any text field of a payload.
@@ -41,6 +43,7 @@ pub enum Typed {
     ShiftOpened(ShiftOpened),
     ShiftClosed(ShiftClosed),
     CashMoved(CashMoved),
+    DrawerOpened(DrawerOpened),
     StockCounted(StockCounted),
     PinLockedOut(PinLockedOut),
     ClockSteppedBack(ClockSteppedBack),
@@ -114,6 +117,7 @@ pub fn validate_sized(e: &Entry, canonical_payload_len: usize) -> Result<Typed, 
         EntryKind::ShiftOpened => Typed::ShiftOpened(decode(e)?),
         EntryKind::ShiftClosed => Typed::ShiftClosed(decode(e)?),
         EntryKind::CashMoved => Typed::CashMoved(decode(e)?),
+        EntryKind::DrawerOpened => Typed::DrawerOpened(decode(e)?),
         EntryKind::StockCounted => Typed::StockCounted(decode(e)?),
         EntryKind::PinLockedOut => Typed::PinLockedOut(decode(e)?),
         EntryKind::ClockSteppedBack => Typed::ClockSteppedBack(decode(e)?),
@@ -247,9 +251,16 @@ fn check(t: &Typed) -> Result<(), String> {
             for name in c.totals.payments.keys() {
                 method(name)?;
             }
-            Ok(())
+            check_cash_count(c)
         }
         Typed::CashMoved(m) => positive("amount", m.amount),
+        Typed::DrawerOpened(d) => {
+            text("reason", &d.reason, true)?;
+            if let Some(cashier) = &d.cashier {
+                text("cashier", cashier, false)?;
+            }
+            Ok(())
+        }
         Typed::StockCounted(s) => {
             text("sku", &s.sku, true)?;
             non_negative("counted_milli", s.counted_milli)?;
@@ -282,6 +293,33 @@ fn check(t: &Typed) -> Result<(), String> {
             text("key", &m.key, false)?;
             text("problem", &m.problem, true)
         }
+    }
+}
+
+/// A count by denomination: distinct positive values, sane counts, adding
+/// up to the counted cash.
+fn check_cash_count(c: &ShiftClosed) -> Result<(), String> {
+    let d = &c.counted_denominations;
+    if d.is_empty() {
+        return Ok(());
+    }
+    if d.len() > MAX_DENOMINATIONS {
+        return Err(format!("more than {MAX_DENOMINATIONS} denominations"));
+    }
+    for (i, n) in d.iter().enumerate() {
+        positive("denomination value", n.value)?;
+        if d[..i].iter().any(|o| o.value == n.value) {
+            return Err(format!("denomination {} is counted twice", n.value));
+        }
+    }
+    let counts: Vec<(i64, u64)> = d.iter().map(|n| (n.value, n.count)).collect();
+    match sentra_domain::tender::cash_count_total(&counts) {
+        Some(total) if total == c.counted_cash => Ok(()),
+        Some(total) => Err(format!(
+            "the denominations add up to {total}, not counted_cash {}",
+            c.counted_cash
+        )),
+        None => Err("the denominations overflow".into()),
     }
 }
 
@@ -387,6 +425,16 @@ fn check_refund(r: &RefundIssued) -> Result<(), String> {
     }
     if sum(r.lines.iter().map(|l| l.tax))? != r.tax {
         return Err("tax is not the sum of the lines' tax".into());
+    }
+    // Without the original sale: a supervisor's reason, and no claim to a
+    // sale entry (its line numbers only number its own lines).
+    if r.unverified {
+        if r.reason.as_deref().is_none_or(|t| t.trim().is_empty()) {
+            return Err("an unverified refund needs a reason".into());
+        }
+        if r.sale_entry_id.is_some() {
+            return Err("an unverified refund names no sale entry".into());
+        }
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ use crate::scope;
 use crate::ui::{self, Lang, Nav};
 
 /// Every kind the catalogue raises (docs/sync-protocol.md, "Conflicts").
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "oversold",
     "stale_price",
     "over_refund",
@@ -31,6 +31,7 @@ pub const KINDS: [&str; 10] = [
     "fork",
     "foreign_shift",
     "void_not_allowed",
+    "unverified_return",
 ];
 
 pub fn kind_label(l: Lang, kind: &str) -> &'static str {
@@ -45,6 +46,7 @@ pub fn kind_label(l: Lang, kind: &str) -> &'static str {
         "fork" => l.t("Rantai bercabang (fork)", "Fork"),
         "foreign_shift" => l.t("Shift mesin lain", "Foreign shift"),
         "void_not_allowed" => l.t("Pembatalan ditolak", "Void not allowed"),
+        "unverified_return" => l.t("Retur tanpa struk asal", "Return without the original"),
         _ => l.t("Lainnya", "Other"),
     }
 }
@@ -154,6 +156,16 @@ pub fn describe(
         "void_not_allowed" => match l {
             Lang::Id => format!("Pembatalan struk {} ditolak ({}); penjualan tetap dihitung.", s(d, "receipt_no"), s(d, "reason")),
             Lang::En => format!("A void of receipt {} was refused ({}); the sale still counts.", s(d, "receipt_no"), s(d, "reason")),
+        },
+        "unverified_return" => match l {
+            Lang::Id => format!(
+                "Retur {} sebesar {} atas struk {} tanpa data penjualan asal (kasir offline), disetujui supervisor: {}. Periksa terhadap penjualannya.",
+                s(d, "refund_no"), ui::rp(i(d, "total")), s(d, "receipt_no"), s(d, "reason")
+            ),
+            Lang::En => format!(
+                "Refund {} of {} for receipt {} made without the original sale (till offline), approved by a supervisor: {}. Check it against the sale.",
+                s(d, "refund_no"), ui::rp(i(d, "total")), s(d, "receipt_no"), s(d, "reason")
+            ),
         },
         _ => d.to_string(),
     }

@@ -17,6 +17,8 @@ pub enum EntryKind {
     ShiftOpened,
     ShiftClosed,
     CashMoved,
+    /// The drawer was opened without a sale ("no sale"), with a reason.
+    DrawerOpened,
     StockCounted,
     /// Wrong PINs locked someone (or the till's supervisor approvals) out.
     PinLockedOut,
@@ -31,7 +33,7 @@ pub enum EntryKind {
 
 impl EntryKind {
     /// Every kind this build knows, in a fixed order.
-    pub const KNOWN: [EntryKind; 10] = [
+    pub const KNOWN: [EntryKind; 11] = [
         EntryKind::SaleCompleted,
         EntryKind::SaleVoided,
         EntryKind::RefundIssued,
@@ -42,6 +44,7 @@ impl EntryKind {
         EntryKind::PinLockedOut,
         EntryKind::ClockSteppedBack,
         EntryKind::MasterDataRefused,
+        EntryKind::DrawerOpened,
     ];
 
     pub fn as_str(&self) -> &str {
@@ -56,6 +59,7 @@ impl EntryKind {
             EntryKind::PinLockedOut => "pin_locked_out",
             EntryKind::ClockSteppedBack => "clock_stepped_back",
             EntryKind::MasterDataRefused => "master_data_refused",
+            EntryKind::DrawerOpened => "drawer_opened",
             EntryKind::Other(name) => name,
         }
     }
@@ -73,6 +77,7 @@ impl EntryKind {
             "pin_locked_out" => EntryKind::PinLockedOut,
             "clock_stepped_back" => EntryKind::ClockSteppedBack,
             "master_data_refused" => EntryKind::MasterDataRefused,
+            "drawer_opened" => EntryKind::DrawerOpened,
             other => EntryKind::Other(other.to_owned()),
         }
     }

@@ -125,6 +125,13 @@ pub struct RefundIssued {
     pub method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Refunded without the original sale (no upstream could produce it):
+    /// approved by a supervisor with a reason, priced from the catalog, its
+    /// `line_no` numbering its own lines. The cloud flags it
+    /// (`unverified_return`) and never
+    /// counts it against a sale. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +160,13 @@ pub struct ShiftTotals {
     pub payments: BTreeMap<String, i64>,
     pub cash_in: i64,
     pub cash_out: i64,
+    /// `drawer_opened` entries of the shift (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub no_sales: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +178,28 @@ pub struct ShiftClosed {
     pub counted_cash: i64,
     /// counted − expected.
     pub variance: i64,
+    /// The count by note and coin, when the cashier counted that way; it
+    /// adds up to `counted_cash`. Absent when only the total was typed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counted_denominations: Vec<CashCount>,
+}
+
+/// So many notes or coins of one value in the counted drawer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashCount {
+    /// The note's or coin's value in minor units (`50000`).
+    pub value: i64,
+    pub count: u64,
+}
+
+/// The cash drawer was opened without a sale ("no sale"): to give change
+/// for a note, to check a note, … The reason says why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawerOpened {
+    pub shift_id: Uuid,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashier: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +282,7 @@ entry_payload! {
     ShiftOpened => ShiftOpened,
     ShiftClosed => ShiftClosed,
     CashMoved => CashMoved,
+    DrawerOpened => DrawerOpened,
     StockCounted => StockCounted,
     PinLockedOut => PinLockedOut,
     ClockSteppedBack => ClockSteppedBack,

@@ -265,6 +265,23 @@ pub struct HeadResponse {
     pub parked: Option<String>,
 }
 
+/// `GET /v1/receipt?no=RECEIPT`: one sale of the caller's branch as its till
+/// signed it, for a return at another till. `sale` is the `sale_completed`
+/// entry; `related` the `sale_voided` and `refund_issued` entries of it the
+/// answering server holds, in the order they were made. Every entry is as
+/// its device signed it: the caller verifies each with the device's key
+/// (pulled as `device`) before it uses any.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptResponse {
+    pub sale: Entry,
+    #[serde(default)]
+    pub related: Vec<Entry>,
+}
+
+/// At most this many entries in a [`ReceiptResponse`] (the sale and its
+/// voids and refunds; a return in a hundred visits is not a real case).
+pub const MAX_RECEIPT_ENTRIES: usize = 101;
+
 /// The longest a relay holds a `GET /v1/head` waiting for the cloud.
 pub const MAX_HEAD_WAIT_MS: u64 = 10_000;
 

@@ -169,6 +169,7 @@ fn refund_issued() -> Entry {
             tax: 694,
             method: "cash".into(),
             reason: Some("kemasan rusak \"damaged\"".into()),
+            unverified: false,
         },
     )
 }
@@ -207,10 +208,12 @@ fn shift_closed() -> Entry {
                 ]),
                 cash_in: 0,
                 cash_out: 150_000,
+                no_sales: 0,
             },
             expected_cash: 2_242_200,
             counted_cash: 2_240_000,
             variance: -2_200,
+            counted_denominations: Vec::new(),
         },
     )
 }
@@ -271,6 +274,17 @@ fn master_data_refused() -> Entry {
     )
 }
 
+fn drawer_opened() -> Entry {
+    entry(
+        11,
+        &DrawerOpened {
+            shift_id: SHIFT,
+            reason: "Tukar uang".into(),
+            cashier: Some("Siti".into()),
+        },
+    )
+}
+
 fn all() -> Vec<Entry> {
     vec![
         sale_completed(),
@@ -283,6 +297,7 @@ fn all() -> Vec<Entry> {
         pin_locked_out(),
         clock_stepped_back(),
         master_data_refused(),
+        drawer_opened(),
     ]
 }
 

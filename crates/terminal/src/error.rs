@@ -11,7 +11,7 @@ use sentra_protocol::{ChainError, ProtocolError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TerminalError {
-    #[error("{0} is not initialised: run `sentra-term init --branch CODE --device NAME` first")]
+    #[error("{0} is not initialised")]
     NotInitialised(PathBuf),
 
     #[error(
@@ -105,6 +105,20 @@ pub enum TerminalError {
     #[error("item {0} is no longer sold: the cloud withdrew it from the catalog")]
     NotSold(String),
 
+    /// No upstream could produce the sale of another till.
+    #[error("receipt {receipt} could not be looked up: {detail}")]
+    ReceiptLookup { receipt: String, detail: String },
+
+    /// An upstream served an entry that does not verify: never used.
+    #[error(
+        "the sale served for this return was refused: entry {seq} of device {device} is not usable because {why}; report it to head office"
+    )]
+    ForeignEntryRefused {
+        device: String,
+        seq: u64,
+        why: String,
+    },
+
     /// An in-store scale label (prefix 20–29) that cannot be rung.
     #[error("{0}")]
     BadLabel(String),
@@ -112,7 +126,7 @@ pub enum TerminalError {
     #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
 
-    #[error("no shift is open: run `sentra-term shift open --float N` first")]
+    #[error("no shift is open")]
     NoOpenShift,
 
     #[error("shift {0} is already open; close it before opening another")]
@@ -176,6 +190,76 @@ impl TerminalError {
 }
 
 impl TerminalError {
+    /// A stable snake_case code per failure, as the server's `ApiError`
+    /// has: the app words it in the cashier's language from this code and
+    /// [`TerminalError::params`] (`ui/src/i18n.ts`, `err_<code>`), the CLI
+    /// adds its own advice by code; the English message is for logs and
+    /// support.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TerminalError::NotSetUp | TerminalError::NotInitialised(_) => "not_set_up",
+            TerminalError::AlreadyInitialised(_) => "already_set_up",
+            TerminalError::DatabaseMissing(_) => "database_missing",
+            TerminalError::Key(_) => "key_unavailable",
+            TerminalError::WrongKey { .. } => "wrong_key",
+            TerminalError::Corrupted { .. } => "database_damaged",
+            TerminalError::BadManifest { .. } => "bad_manifest",
+            TerminalError::NewerData { .. } => "newer_data",
+            TerminalError::UpgradeCopy { .. } => "upgrade_copy_failed",
+            TerminalError::InvalidInput { .. } | TerminalError::Domain(_) => "invalid",
+            TerminalError::EntryRefused { .. } => "entry_refused",
+            TerminalError::PinRejected => "pin_rejected",
+            TerminalError::PinLocked { .. } => "pin_locked",
+            TerminalError::SupervisorRejected => "supervisor_rejected",
+            TerminalError::SupervisorRequired(_) => "supervisor_required",
+            TerminalError::NotSignedIn => "not_signed_in",
+            TerminalError::Locked => "locked",
+            TerminalError::Undelivered(_) => "undelivered",
+            TerminalError::UnknownItem(_) => "unknown_item",
+            TerminalError::NotSold(_) => "not_sold",
+            TerminalError::ReceiptLookup { .. } => "receipt_lookup",
+            TerminalError::ForeignEntryRefused { .. } => "foreign_entry_refused",
+            TerminalError::BadLabel(_) => "bad_label",
+            TerminalError::Sync(_) => "sync",
+            TerminalError::NoOpenShift => "no_open_shift",
+            TerminalError::ShiftAlreadyOpen(_) => "shift_already_open",
+            TerminalError::UnknownReceipt(_) => "unknown_receipt",
+            TerminalError::CannotVoid { .. } => "cannot_void",
+            TerminalError::CannotRefund { .. } => "cannot_refund",
+            TerminalError::BadCatalog { .. } => "bad_catalog",
+            TerminalError::Protocol(_)
+            | TerminalError::Chain(_)
+            | TerminalError::BadJournalRow { .. } => "journal_damaged",
+            TerminalError::Sqlite(_) | TerminalError::Migration(_) => "database_error",
+            TerminalError::Io { .. } => "io_error",
+        }
+    }
+
+    /// The values a worded message needs (`receipt`, `item`, `seconds`,
+    /// `count`, `what`), as text. Free-text detail is not among them: it
+    /// is English, and stays in the message.
+    pub fn params(&self) -> std::collections::BTreeMap<String, String> {
+        let mut p = std::collections::BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            p.insert(k.to_owned(), v);
+        };
+        match self {
+            TerminalError::PinLocked { seconds } => put("seconds", seconds.to_string()),
+            TerminalError::Undelivered(n) => put("count", n.to_string()),
+            TerminalError::UnknownItem(code) => put("item", code.clone()),
+            TerminalError::NotSold(sku) => put("item", sku.clone()),
+            TerminalError::UnknownReceipt(no) => put("receipt", no.clone()),
+            TerminalError::ShiftAlreadyOpen(id) => put("shift", id.clone()),
+            TerminalError::ReceiptLookup { receipt, .. } => put("receipt", receipt.clone()),
+            TerminalError::CannotVoid { receipt, .. }
+            | TerminalError::CannotRefund { receipt, .. } => put("receipt", receipt.clone()),
+            TerminalError::InvalidInput { what, .. } => put("what", (*what).to_owned()),
+            TerminalError::EntryRefused { kind, .. } => put("what", kind.clone()),
+            _ => {}
+        }
+        p
+    }
+
     /// A read that failed with a corruption code, anywhere after open, is a
     /// damaged database file: say so, with its path, instead of a raw
     /// SQLite error.

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sentra_domain::{Currency, Money, PaymentMethod, SaleFigures, ShiftSummary};
 use sentra_protocol::payload::{
-    CashDirection, CashMoved, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed, ShiftOpened,
-    StockCounted,
+    CashDirection, CashMoved, DrawerOpened, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed,
+    ShiftOpened, StockCounted,
 };
 use sentra_protocol::{Entry, EntryKind};
 use uuid::Uuid;
@@ -24,6 +24,7 @@ pub fn apply(conn: &Connection, entry: &Entry) -> Result<()> {
         EntryKind::SaleVoided => sale_voided(conn, entry, entry.decode_payload()?),
         EntryKind::RefundIssued => refund_issued(conn, entry, entry.decode_payload()?),
         EntryKind::CashMoved => cash_moved(conn, entry, entry.decode_payload()?),
+        EntryKind::DrawerOpened => drawer_opened(conn, entry.decode_payload()?),
         EntryKind::ShiftClosed => shift_closed(conn, entry, entry.decode_payload()?),
         EntryKind::StockCounted => stock_counted(conn, entry.decode_payload()?),
         // The lock-out itself is kept in `pin_attempts`; the entry is for
@@ -174,10 +175,21 @@ fn cash_moved(conn: &Connection, entry: &Entry, p: CashMoved) -> Result<()> {
     save_summary(conn, p.shift_id, &summary)
 }
 
+/// A no-sale opening of the drawer counts on the shift's X/Z report.
+fn drawer_opened(conn: &Connection, p: DrawerOpened) -> Result<()> {
+    let mut summary = load_summary(conn, p.shift_id)?;
+    summary.add_no_sale()?;
+    save_summary(conn, p.shift_id, &summary)
+}
+
 fn shift_closed(conn: &Connection, entry: &Entry, p: ShiftClosed) -> Result<()> {
+    // Plain integers: encoding cannot fail.
+    let denominations = (!p.counted_denominations.is_empty())
+        .then(|| serde_json::to_string(&p.counted_denominations).ok())
+        .flatten();
     conn.prepare_cached(
         "UPDATE shifts SET status = 'closed', closed_seq = ?2, closed_at_ms = ?3,
-                expected_cash = ?4, counted_cash = ?5, variance = ?6
+                expected_cash = ?4, counted_cash = ?5, variance = ?6, counted_denominations = ?7
          WHERE shift_id = ?1",
     )?
     .execute(params![
@@ -186,7 +198,8 @@ fn shift_closed(conn: &Connection, entry: &Entry, p: ShiftClosed) -> Result<()> 
         entry.hlc.wall_ms as i64,
         p.expected_cash,
         p.counted_cash,
-        p.variance
+        p.variance,
+        denominations
     ])?;
     Ok(())
 }
@@ -234,7 +247,8 @@ pub fn load_summary(conn: &Connection, shift_id: Uuid) -> Result<ShiftSummary> {
     let (mut summary, payments) = conn
         .prepare_cached(
             "SELECT opening_float, sales_count, gross, discounts, tax, sales_total, refunds_count,
-                    refunds_total, voids_count, voids_total, cash_in, cash_out, payments
+                    refunds_total, voids_count, voids_total, cash_in, cash_out, payments,
+                    no_sales
              FROM shifts WHERE shift_id = ?1",
         )?
         .query_row([shift_id.to_string()], |r| {
@@ -251,6 +265,7 @@ pub fn load_summary(conn: &Connection, shift_id: Uuid) -> Result<ShiftSummary> {
             s.voids_total = m(9)?;
             s.cash_in = m(10)?;
             s.cash_out = m(11)?;
+            s.no_sales = r.get::<_, i64>(13)? as u64;
             Ok((s, r.get::<_, String>(12)?))
         })
         .optional()?
@@ -276,7 +291,7 @@ fn save_summary(conn: &Connection, shift_id: Uuid, s: &ShiftSummary) -> Result<(
     conn.prepare_cached(
         "UPDATE shifts SET sales_count = ?2, gross = ?3, discounts = ?4, tax = ?5,
                 sales_total = ?6, refunds_count = ?7, refunds_total = ?8, voids_count = ?9,
-                voids_total = ?10, cash_in = ?11, cash_out = ?12, payments = ?13
+                voids_total = ?10, cash_in = ?11, cash_out = ?12, payments = ?13, no_sales = ?14
          WHERE shift_id = ?1",
     )?
     .execute(params![
@@ -292,7 +307,8 @@ fn save_summary(conn: &Connection, shift_id: Uuid, s: &ShiftSummary) -> Result<(
         s.voids_total.minor(),
         s.cash_in.minor(),
         s.cash_out.minor(),
-        payments
+        payments,
+        i64::try_from(s.no_sales).unwrap_or(i64::MAX)
     ])?;
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use rusqlite::{Connection, params};
 use sentra_domain::Money;
-use sentra_protocol::payload::ShiftTotals;
+use sentra_protocol::payload::{CashCount, ShiftTotals};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -31,6 +31,9 @@ pub struct ShiftReport {
     pub expected_cash: i64,
     pub counted_cash: Option<i64>,
     pub variance: Option<i64>,
+    /// The drawer counted by note and coin at close, largest first; empty
+    /// when only the total was typed (or the shift is open).
+    pub counted_denominations: Vec<CashCount>,
 }
 
 pub fn shift_report(conn: &Connection, manifest: &Manifest, shift_id: Uuid) -> Result<ShiftReport> {
@@ -43,9 +46,11 @@ pub fn shift_report(conn: &Connection, manifest: &Manifest, shift_id: Uuid) -> R
         expected: Option<i64>,
         counted: Option<i64>,
         variance: Option<i64>,
+        denominations: Option<String>,
     }
     let row = conn.query_row(
-        "SELECT status, cashier, opened_at_ms, closed_at_ms, expected_cash, counted_cash, variance
+        "SELECT status, cashier, opened_at_ms, closed_at_ms, expected_cash, counted_cash, variance,
+                counted_denominations
          FROM shifts WHERE shift_id = ?1",
         params![shift_id.to_string()],
         |r| {
@@ -57,6 +62,7 @@ pub fn shift_report(conn: &Connection, manifest: &Manifest, shift_id: Uuid) -> R
                 expected: r.get(4)?,
                 counted: r.get(5)?,
                 variance: r.get(6)?,
+                denominations: r.get(7)?,
             })
         },
     )?;
@@ -77,6 +83,11 @@ pub fn shift_report(conn: &Connection, manifest: &Manifest, shift_id: Uuid) -> R
         expected_cash,
         counted_cash: row.counted,
         variance: row.variance,
+        // Written by this till's own projection from a signed entry.
+        counted_denominations: row
+            .denominations
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -94,6 +105,7 @@ struct Labels {
     takings: &'static str,
     cash_in: &'static str,
     cash_out: &'static str,
+    no_sales: &'static str,
     expected_cash: &'static str,
     counted_cash: &'static str,
     variance: &'static str,
@@ -112,6 +124,7 @@ const ENGLISH: Labels = Labels {
     takings: "Takings",
     cash_in: "Cash in",
     cash_out: "Cash out",
+    no_sales: "No-sale drawer opens",
     expected_cash: "Expected cash",
     counted_cash: "Counted cash",
     variance: "Variance",
@@ -130,6 +143,7 @@ const INDONESIAN: Labels = Labels {
     takings: "Terima",
     cash_in: "Kas masuk",
     cash_out: "Kas keluar",
+    no_sales: "Laci dibuka tanpa jual",
     expected_cash: "Kas seharusnya",
     counted_cash: "Kas dihitung",
     variance: "Selisih",
@@ -200,9 +214,17 @@ impl ShiftReport {
         }
         line(w.cash_in, rp(self.totals.cash_in));
         line(w.cash_out, rp(-self.totals.cash_out));
+        line(w.no_sales, format!("{} ×", self.totals.no_sales));
         line(w.expected_cash, rp(self.expected_cash));
         if let Some(counted) = self.counted_cash {
             line(w.counted_cash, rp(counted));
+        }
+        // The count by note and coin: "  Rp 50.000 × 3" and the amount.
+        for d in &self.counted_denominations {
+            let amount = d
+                .value
+                .saturating_mul(i64::try_from(d.count).unwrap_or(i64::MAX));
+            line(&format!("  {} × {}", rp(d.value), d.count), rp(amount));
         }
         if let Some(variance) = self.variance {
             line(w.variance, rp(variance));
@@ -239,6 +261,16 @@ mod tests {
             expected_cash: 120_000,
             counted_cash: Some(120_000),
             variance: Some(0),
+            counted_denominations: vec![
+                CashCount {
+                    value: 100_000,
+                    count: 1,
+                },
+                CashCount {
+                    value: 5_000,
+                    count: 4,
+                },
+            ],
         }
     }
 
@@ -257,6 +289,7 @@ mod tests {
             w.takings,
             w.cash_in,
             w.cash_out,
+            w.no_sales,
             w.expected_cash,
             w.counted_cash,
             w.variance,
@@ -281,6 +314,8 @@ mod tests {
             "Terima tunai",
             "Kas dihitung",
             "Selisih",
+            "Laci dibuka tanpa jual",
+            "  Rp 5.000 × 4",
         ] {
             assert!(id.contains(label), "{label}:\n{id}");
         }

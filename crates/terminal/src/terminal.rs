@@ -14,9 +14,9 @@ use sentra_domain::{
 use sentra_journal_store::data_dir::{self, ExistingKeyFile, KeyChoice};
 use sentra_keystore::{DbKey, KeyStoreKind};
 use sentra_protocol::payload::{
-    CashDirection, CashMoved, ClockSteppedBack, DiscountSpec, MasterDataRefused, PinLockedOut,
-    RefundIssued, RefundLine, SaleCompleted, SaleLine, SaleVoided, ShiftClosed, ShiftOpened,
-    StockCounted, TenderRecord,
+    CashCount, CashDirection, CashMoved, ClockSteppedBack, DiscountSpec, DrawerOpened,
+    MasterDataRefused, PinLockedOut, RefundIssued, RefundLine, SaleCompleted, SaleLine, SaleVoided,
+    ShiftClosed, ShiftOpened, StockCounted, TenderRecord,
 };
 use sentra_protocol::{Entry, EntryPayload, encode_payload};
 use serde::Serialize;
@@ -387,6 +387,30 @@ impl Terminal {
         self.ctx.commit(tx, payload)
     }
 
+    /// Open the drawer without a sale ("no sale"), for `reason`: journaled,
+    /// and counted on the shift's X/Z report. Needs an open shift.
+    pub fn open_drawer(
+        &mut self,
+        reason: &str,
+        cashier: Option<String>,
+    ) -> Result<Recorded<DrawerOpened>> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(TerminalError::invalid(
+                "reason",
+                "say why the drawer is opened without a sale",
+            ));
+        }
+        let tx = begin(&mut self.conn)?;
+        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let payload = DrawerOpened {
+            shift_id,
+            reason: reason.to_owned(),
+            cashier,
+        };
+        self.ctx.commit(tx, payload)
+    }
+
     /// Price, settle and record a sale. Nothing is written unless every item
     /// is known and the tender covers the total.
     pub fn sell(&mut self, request: &SaleRequest) -> Result<SaleReceipt> {
@@ -479,26 +503,54 @@ impl Terminal {
         method: PaymentMethod,
         reason: Option<String>,
     ) -> Result<RefundReceipt> {
+        // Another till's sale, verified when it was fetched and again now.
+        let is_local: i64 = self.conn.query_row(
+            "SELECT count(*) FROM sales WHERE receipt_no = ?1",
+            [receipt_no],
+            |r| r.get(0),
+        )?;
+        let foreign = if is_local > 0 {
+            None
+        } else {
+            self.foreign_sale(receipt_no)?
+        };
         let tx = begin(&mut self.conn)?;
         let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
-        let (entry_id, status): (String, String) = tx
+        let local: Option<(String, String)> = tx
             .query_row(
                 "SELECT entry_id, status FROM sales WHERE receipt_no = ?1",
                 [receipt_no],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?
-            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
-        if status == "voided" {
+            .optional()?;
+        let mut refunded: std::collections::HashMap<u32, i64> = std::collections::HashMap::new();
+        // What was sold comes from the sale's own journal entry: this
+        // till's, or another till's as fetched and verified for the return
+        // (`sync::receipt`), with the refunds made of it elsewhere.
+        let (entry_id, voided, sale) = match local {
+            Some((entry_id, status)) => {
+                let sale =
+                    projection::load_sale_payload(&tx, self.ctx.author.device_id, receipt_no)?;
+                (entry_id, status == "voided", sale)
+            }
+            None => {
+                let foreign =
+                    foreign.ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+                for r in &foreign.refunds {
+                    for l in &r.lines {
+                        *refunded.entry(l.line_no).or_default() += l.quantity_milli;
+                    }
+                }
+                (foreign.entry.id.to_string(), foreign.voided, foreign.sale)
+            }
+        };
+        if voided {
             return Err(TerminalError::CannotRefund {
                 receipt: receipt_no.to_owned(),
                 reason: "it was voided".into(),
             });
         }
-        // What was sold comes from the sale's own journal entry; what was
-        // already refunded, from the refund projection.
-        let sale = projection::load_sale_payload(&tx, self.ctx.author.device_id, receipt_no)?;
-        let mut refunded: std::collections::HashMap<u32, i64> = std::collections::HashMap::new();
+        // What was already refunded here, from the refund projection.
         {
             let mut stmt = tx.prepare_cached(
                 "SELECT l.line_no, sum(l.quantity_milli) FROM refunds r
@@ -510,7 +562,7 @@ impl Terminal {
             })?;
             for row in rows {
                 let (line_no, milli) = row?;
-                refunded.insert(line_no, milli);
+                *refunded.entry(line_no).or_default() += milli;
             }
         }
         let sold: Vec<SoldLine> = sale
@@ -580,6 +632,96 @@ impl Terminal {
             tax,
             method: method.as_str().to_owned(),
             reason,
+            unverified: false,
+        };
+        self.ctx.commit(tx, payload)
+    }
+
+    /// A return made without the original sale: no relay or cloud could
+    /// produce it (offline), so nothing can be verified. The caller has a
+    /// supervisor's approval; `reason` is required. The items are priced
+    /// from the catalog as a sale of them now would be (no discounts), the
+    /// refund says `unverified`, and the cloud flags it for head office
+    /// (`unverified_return`).
+    pub fn refund_unverified(
+        &mut self,
+        receipt_no: &str,
+        items: &[(String, Quantity)],
+        method: PaymentMethod,
+        reason: &str,
+    ) -> Result<RefundReceipt> {
+        let (receipt_no, reason) = (receipt_no.trim(), reason.trim());
+        if receipt_no.is_empty() || reason.is_empty() {
+            return Err(TerminalError::invalid(
+                "refund",
+                "a return without the original needs the receipt number and a reason",
+            ));
+        }
+        let known: i64 = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM sales WHERE receipt_no = ?1)
+                  + (SELECT count(*) FROM foreign_sales WHERE receipt_no = ?1)",
+            [receipt_no],
+            |r| r.get(0),
+        )?;
+        if known > 0 {
+            return Err(TerminalError::CannotRefund {
+                receipt: receipt_no.to_owned(),
+                reason: "its sale is known here: refund it against the sale".into(),
+            });
+        }
+        let tx = begin(&mut self.conn)?;
+        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let mut inputs = Vec::with_capacity(items.len());
+        for (code, quantity) in items {
+            let product = catalog::find_by_code(&tx, code)?
+                .ok_or_else(|| TerminalError::UnknownItem(code.clone()))?;
+            inputs.push(LineInput {
+                sku: product.sku,
+                name: product.name,
+                unit_price: Money::idr(product.unit_price),
+                quantity: *quantity,
+                tax_category: product.tax_category,
+                discount: None,
+            });
+        }
+        let priced = sentra_domain::price_sale(&inputs, None, &self.ctx.tax)?;
+        let lines: Vec<RefundLine> = priced
+            .lines
+            .iter()
+            .zip(1u32..)
+            .map(|(l, line_no)| RefundLine {
+                line_no,
+                sku: l.sku.clone(),
+                quantity_milli: l.quantity.milli(),
+                amount: l.total.minor(),
+                tax: l.tax.minor(),
+            })
+            .collect();
+        let (total, tax) = (priced.total.minor(), priced.tax.minor());
+        if method == PaymentMethod::Cash {
+            let expected = projection::load_summary(&tx, shift_id)?.expected_cash()?;
+            if expected.minor() < total {
+                return Err(TerminalError::CannotRefund {
+                    receipt: receipt_no.to_owned(),
+                    reason: format!(
+                        "the drawer is expected to hold {expected}, less than the {} to pay back in cash",
+                        Money::idr(total)
+                    ),
+                });
+            }
+        }
+        let refund_no = self.ctx.next_number(&tx, DocumentKind::Refund)?;
+        let payload = RefundIssued {
+            refund_no,
+            receipt_no: receipt_no.to_owned(),
+            sale_entry_id: None,
+            shift_id,
+            lines,
+            total,
+            tax,
+            method: method.as_str().to_owned(),
+            reason: Some(reason.to_owned()),
+            unverified: true,
         };
         self.ctx.commit(tx, payload)
     }
@@ -587,6 +729,35 @@ impl Terminal {
     /// Close the open shift with the cash counted in the drawer; returns the
     /// Z report.
     pub fn close_shift(&mut self, counted_cash: i64) -> Result<ShiftReport> {
+        self.close_shift_counted(counted_cash, Vec::new())
+    }
+
+    /// [`Terminal::close_shift`] with the drawer counted by note and coin:
+    /// the count must add up to `counted_cash` (both are on the Z report).
+    pub fn close_shift_counted(
+        &mut self,
+        counted_cash: i64,
+        mut denominations: Vec<CashCount>,
+    ) -> Result<ShiftReport> {
+        denominations.retain(|d| d.count > 0);
+        denominations.sort_by_key(|d| std::cmp::Reverse(d.value));
+        if !denominations.is_empty() {
+            let counts: Vec<(i64, u64)> =
+                denominations.iter().map(|d| (d.value, d.count)).collect();
+            let total = sentra_domain::tender::cash_count_total(&counts).ok_or_else(|| {
+                TerminalError::invalid("cash count", "a note or coin value is not positive")
+            })?;
+            if total != counted_cash {
+                return Err(TerminalError::invalid(
+                    "cash count",
+                    format!(
+                        "the notes and coins add up to {}, not the {} counted",
+                        Money::idr(total),
+                        Money::idr(counted_cash)
+                    ),
+                ));
+            }
+        }
         if counted_cash < 0 {
             return Err(TerminalError::invalid(
                 "counted cash",
@@ -605,6 +776,7 @@ impl Terminal {
             expected_cash: expected.minor(),
             counted_cash,
             variance: variance.minor(),
+            counted_denominations: denominations,
         };
         self.ctx.record(&tx, &payload)?;
         let report = crate::reports::shift_report(&tx, &self.ctx.manifest, shift_id)?;

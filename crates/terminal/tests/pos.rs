@@ -14,7 +14,7 @@ use common::Till;
 use sentra_terminal::Terminal;
 use sentra_terminal::pos::cart::DiscountInput;
 use sentra_terminal::pos::print_queue::{self, PrintWorker};
-use sentra_terminal::pos::views::{AppError, TenderInput};
+use sentra_terminal::pos::views::{AppError, CashCountInput, TenderInput};
 use sentra_terminal::pos::{PosSession, cashiers, settings};
 
 /// A till with the catalog, a cashier (PIN 1111) and a supervisor (999999).
@@ -191,7 +191,7 @@ fn big_discounts_and_voids_need_a_supervisor_pin() {
     )
     .unwrap();
     assert_eq!(s.receipt(&done.receipt_no).unwrap().status, "voided");
-    let z = s.close_shift(0, true).unwrap();
+    let z = s.close_shift(0, vec![], true).unwrap();
     assert_eq!((z.kind.as_str(), z.voids_count, z.sales_total), ("Z", 1, 0));
 }
 
@@ -315,11 +315,14 @@ fn sign_out_and_shift_close_warn_about_undelivered_entries_and_keep_them() {
     s.sign_in(&sari, "1111").unwrap();
     s.open_shift(0).unwrap();
     assert_eq!(code(s.sign_out(false).unwrap_err()), "undelivered");
-    assert_eq!(code(s.close_shift(0, false).unwrap_err()), "undelivered");
+    assert_eq!(
+        code(s.close_shift(0, vec![], false).unwrap_err()),
+        "undelivered"
+    );
     let pending = s.undelivered().unwrap();
     assert_eq!(pending.entries.len(), 1);
     assert_eq!(pending.entries[0].held_by, "local");
-    s.close_shift(0, true).unwrap();
+    s.close_shift(0, vec![], true).unwrap();
     s.sign_out(true).unwrap();
     assert_eq!(
         s.terminal().export_journal().unwrap().len(),
@@ -486,4 +489,102 @@ fn a_scale_label_rings_its_weight_or_price_on_a_line_of_its_own() {
     let done = s.pay(&cash(50_000)).unwrap();
     assert_eq!(done.total, 6_525 + 17_400 + 7_250);
     assert!(done.preview.join("\n").contains("0,450 x Rp 14.500"));
+}
+
+#[test]
+fn a_no_sale_opens_the_drawer_with_a_reason_and_counts_on_the_x_and_z_reports() {
+    let (_till, mut s, sari) = session();
+    s.sign_in(&sari, "1111").unwrap();
+    assert_eq!(
+        code(s.open_drawer("change for a note").unwrap_err()),
+        "no_open_shift"
+    );
+    s.open_shift(100_000).unwrap();
+    assert_eq!(
+        code(s.open_drawer("   ").unwrap_err()),
+        "invalid",
+        "a reason is needed"
+    );
+    assert_eq!(
+        code(s.open_drawer(&"x".repeat(201)).unwrap_err()),
+        "entry_refused"
+    );
+    s.scan("8998866200301").unwrap();
+    assert_eq!(
+        code(s.open_drawer("change").unwrap_err()),
+        "invalid",
+        "not during a sale"
+    );
+    s.clear_cart().unwrap();
+    assert_eq!(s.open_drawer("tukar uang").unwrap().no_sales, 1);
+    assert_eq!(s.open_drawer("cek uang palsu").unwrap().no_sales, 2);
+    // The printed report is ASCII: "×" is printed as "x".
+    let x = s.x_report(false).unwrap();
+    assert_eq!(x.no_sales, 2);
+    assert!(
+        x.lines
+            .iter()
+            .any(|l| l.starts_with("Laci dibuka tanpa jual") && l.ends_with("2 x")),
+        "{:#?}",
+        x.lines
+    );
+    // The drawer counted by note and coin: 1 × 100.000 + 3 × 500 = 101.500
+    // is refused against a typed 100.000, then closes at 100.000.
+    let count = |pairs: &[(i64, u64)]| -> Vec<CashCountInput> {
+        pairs
+            .iter()
+            .map(|(value, count)| CashCountInput {
+                value: *value,
+                count: *count,
+            })
+            .collect()
+    };
+    assert_eq!(
+        code(
+            s.close_shift(100_000, count(&[(100_000, 1), (500, 3)]), true)
+                .unwrap_err()
+        ),
+        "invalid"
+    );
+    let z = s
+        .close_shift(
+            100_000,
+            count(&[(50_000, 1), (20_000, 2), (2_000, 5), (1_000, 0)]),
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        (z.kind.as_str(), z.no_sales, z.counted_cash),
+        ("Z", 2, Some(100_000))
+    );
+    let text = z.lines.join("\n");
+    for want in [
+        "Rp 50.000 x 1",
+        "Rp 20.000 x 2",
+        "Rp 2.000 x 5",
+        "Laci dibuka tanpa jual",
+    ] {
+        assert!(
+            text.contains(want),
+            "{want} missing from the Z report:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("Rp 1.000 x"),
+        "a denomination counted 0 is left out:\n{text}"
+    );
+    // The journal holds both no-sale entries and the count, and a rebuild
+    // of the projections from it agrees.
+    let kinds: Vec<String> = s
+        .terminal()
+        .connection()
+        .prepare("SELECT kind FROM journal ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "drawer_opened").count(), 2);
+    let check = s.terminal().check_projections().unwrap();
+    assert!(check.differences.is_empty(), "{:?}", check.differences);
 }

@@ -176,6 +176,7 @@ fn the_refund_note_names_the_seller_too() {
         tax: 347,
         method: "cash".into(),
         reason: Some("rusak".into()),
+        unverified: false,
     };
     let names = |sku: &str| match sku {
         "IND1" => "Indomie Goreng 85g".to_owned(),

@@ -8,6 +8,7 @@ mod head;
 pub mod listen;
 mod ops;
 mod push;
+mod receipt;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::{Caller, bearer_token};
 pub use body::JsonBody;
 pub use push::check_batch_size;
+pub use receipt::{receipt_number, receipt_response};
 
 use crate::config::{RulesConfig, ServeConfig};
 use crate::error::ApiError;
@@ -118,6 +120,7 @@ pub fn router(state: AppState, office: sentra_office::OfficeConfig) -> Router {
         .route("/push", post(push::push))
         .route("/pull", get(crate::pull::pull))
         .route("/head", get(head::head))
+        .route("/receipt", get(receipt::receipt))
         .route("/relay/devices", get(head::relay_devices))
         .layer(middleware::from_fn(require_protocol));
     Router::new()

@@ -15,8 +15,8 @@ use sentra_ledger::rules::{self, RefundClaim, SoldLine};
 use sentra_ledger::shift::summary_of;
 use sentra_ledger::{Typed, figures_of, parse_method, totals_of};
 use sentra_protocol::payload::{
-    CashDirection, CashMoved, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed, ShiftOpened,
-    ShiftTotals, StockCounted,
+    CashDirection, CashMoved, DrawerOpened, RefundIssued, SaleCompleted, SaleVoided, ShiftClosed,
+    ShiftOpened, ShiftTotals, StockCounted,
 };
 use sentra_protocol::{Entry, Hlc};
 use serde_json::json;
@@ -236,6 +236,7 @@ impl Applier {
                 Typed::ShiftOpened(o) => self.shift_opened(tx, a, o).await?,
                 Typed::ShiftClosed(c) => self.shift_closed(tx, a, c).await?,
                 Typed::CashMoved(m) => self.cash_moved(tx, a, m).await?,
+                Typed::DrawerOpened(d) => self.drawer_opened(tx, a, d).await?,
                 Typed::StockCounted(c) => self.stock_counted(tx, a, c).await?,
                 // The lock-out lives on the till: head office gets an alert.
                 Typed::PinLockedOut(p) => {
@@ -1089,7 +1090,7 @@ impl Applier {
             "INSERT INTO refunds (branch_id, entry_id, device_id, seq, hlc_wall_ms, hlc_counter,
                  refund_no, receipt_no, sale_entry_id, shift_id, occurred_at, business_date,
                  received_at, total, tax, method, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, 'parked')
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, $16)
              ON CONFLICT DO NOTHING",
         )
         .bind(self.branch_id)
@@ -1107,6 +1108,7 @@ impl Applier {
         .bind(r.total)
         .bind(r.tax)
         .bind(&r.method)
+        .bind(if r.unverified { "unverified" } else { "parked" })
         .execute(&mut **tx)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -1184,6 +1186,27 @@ impl Applier {
                 .flatten();
         self.summaries
             .refund(refund_date, a.occurred_ms, cashier.as_deref(), r.total)?;
+        // Made without the original sale: the money left the till, so it
+        // counts; a person at head office checks it against the sale.
+        if r.unverified {
+            self.conflicts.push(NewConflict {
+                kind: "unverified_return",
+                dedup_key: format!("unverified_return:{}", a.entry.id),
+                device_id: a.entry.device_id,
+                seq: a.entry.seq,
+                entry_id: Some(a.entry.id),
+                details: json!({
+                    "refund_no": r.refund_no,
+                    "receipt_no": r.receipt_no,
+                    "total": r.total,
+                    "reason": r.reason,
+                    "lines": r.lines.iter().map(|l| json!({
+                        "sku": l.sku, "quantity_milli": l.quantity_milli, "amount": l.amount
+                    })).collect::<Vec<_>>(),
+                }),
+            });
+            return Ok(());
+        }
         // Serialised with the sale's own batch (see `lock_receipts`): if the
         // sale is not visible now, its batch will see this refund parked.
         self.lock_receipts(tx, std::slice::from_ref(&r.receipt_no))
@@ -1497,6 +1520,24 @@ impl Applier {
             CashDirection::In => st.summary.add_cash_in(Money::idr(m.amount))?,
             CashDirection::Out => st.summary.add_cash_out(Money::idr(m.amount))?,
         }
+        st.dirty = true;
+        Ok(())
+    }
+
+    /// A no-sale opening of the drawer counts in its shift (`no_sales`,
+    /// compared at close like every other figure).
+    async fn drawer_opened(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        a: &Accepted<'_>,
+        d: &DrawerOpened,
+    ) -> R<()> {
+        self.load_shifts(tx, &[d.shift_id]).await?;
+        if self.foreign_shift(d.shift_id, a, "drawer_opened") {
+            return Ok(());
+        }
+        let st = self.shift(d.shift_id, a.entry.device_id, a.occurred_ms);
+        st.summary.add_no_sale()?;
         st.dirty = true;
         Ok(())
     }

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sentra_protocol::wire::{
     DeviceKind, HeadResponse, MAX_BODY_BYTES, MAX_HEAD_WAIT_MS, MAX_PULL_LIMIT, PROTOCOL_HEADER,
-    PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse,
+    PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse, ReceiptResponse,
 };
 use tower_http::catch_panic::CatchPanicLayer;
 use uuid::Uuid;
@@ -43,6 +43,7 @@ pub fn router(relay: Shared) -> Router {
         .route("/push", post(push))
         .route("/head", get(head))
         .route("/pull", get(pull))
+        .route("/receipt", get(receipt))
         .layer(middleware::from_fn(crate::http::require_protocol));
     Router::new()
         .nest("/v1", v1)
@@ -91,6 +92,24 @@ impl FromRequestParts<Shared> for Caller {
             kind: d.kind,
         })
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct ReceiptQuery {
+    pub no: String,
+}
+
+/// `GET /v1/receipt?no=…`: a sale of the branch with its voids and refunds,
+/// as their tills signed them, for a return at another till. The relay
+/// holds every till's journal, so this works with the uplink down.
+async fn receipt(
+    State(relay): State<Shared>,
+    _caller: Caller,
+    Query(q): Query<ReceiptQuery>,
+) -> Result<Json<ReceiptResponse>, ApiError> {
+    let no = crate::http::receipt_number(&q.no)?;
+    let entries = relay.store.by_receipt(no.clone()).await?;
+    crate::http::receipt_response(no, entries, &relay.branch).map(Json)
 }
 
 async fn push(

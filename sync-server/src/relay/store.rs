@@ -290,6 +290,20 @@ impl RelayStore {
         .await
     }
 
+    /// The entries naming `receipt_no` (its sale, voids and refunds), from
+    /// every device of the branch.
+    pub async fn by_receipt(&self, receipt_no: String) -> Result<Vec<Entry>, ApiError> {
+        self.with(move |conn| {
+            sentra_journal_store::journal::by_receipt(
+                conn,
+                &receipt_no,
+                sentra_protocol::wire::MAX_RECEIPT_ENTRIES,
+            )
+            .map_err(|e| internal("reading the journal", e))
+        })
+        .await
+    }
+
     /// Records what the cloud now holds (its acks are authoritative: a
     /// lower ack than recorded means the cloud wants those entries again).
     ///

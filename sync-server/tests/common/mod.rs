@@ -149,6 +149,22 @@ impl Server {
         (status, json)
     }
 
+    /// GET with the protocol header; returns status and JSON body.
+    pub async fn get(&self, path: &str, credential: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header(PROTOCOL_HEADER, "1")
+            .bearer_auth(credential)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, json)
+    }
+
     /// Enrolls a new device of `branch` with its own key; panics on refusal.
     pub async fn enroll(&self, branch: &str, kind: DeviceKind, seed: u8) -> Device {
         let code = self.code(branch, kind).await;
@@ -401,5 +417,6 @@ pub fn full_refund(
         tax: sale.tax,
         method: method.into(),
         reason: None,
+        unverified: false,
     }
 }

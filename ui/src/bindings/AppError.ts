@@ -6,8 +6,17 @@
  */
 export type AppError = { 
 /**
- * `not_set_up`, `not_signed_in`, `locked`, `pin_rejected`, `pin_locked`,
- * `supervisor_required`, `supervisor_rejected`, `unknown_item`,
- * `no_open_shift`, `undelivered`, `invalid`, `sync`, `other`.
+ * A stable code (`TerminalError::code`): `not_signed_in`, `locked`,
+ * `pin_rejected`, `supervisor_required`, `unknown_item`, `invalid`, …
+ * The app words the error from it in the cashier's language.
  */
-code: string, message: string, };
+code: string, 
+/**
+ * English, for logs and support (shown when the app has no words for
+ * the code).
+ */
+message: string, 
+/**
+ * Values the worded message needs (`receipt`, `item`, `seconds`, …).
+ */
+params: { [key in string]: string }, };

@@ -8,4 +8,9 @@ export type ReceiptView = { receipt_no: string,
 /**
  * `completed` or `voided`.
  */
-status: string, total: number, sold_at_ms: number, lines: Array<ReceiptLineView>, preview: Array<string>, };
+status: string, 
+/**
+ * The till that sold it when it is another till of the branch (its
+ * sale was fetched from the relay or the cloud and verified).
+ */
+other_till: string | null, total: number, sold_at_ms: number, lines: Array<ReceiptLineView>, preview: Array<string>, };

@@ -8,4 +8,8 @@ export type ReportView = {
 /**
  * `X` or `Z`.
  */
-kind: string, lines: Array<string>, sales_count: number, sales_total: number, voids_count: number, refunds_total: number, payments: Array<PaymentTotal>, expected_cash: number, counted_cash: number | null, variance: number | null, print_job: number | null, };
+kind: string, lines: Array<string>, sales_count: number, sales_total: number, voids_count: number, 
+/**
+ * No-sale openings of the drawer.
+ */
+no_sales: number, refunds_total: number, payments: Array<PaymentTotal>, expected_cash: number, counted_cash: number | null, variance: number | null, print_job: number | null, };

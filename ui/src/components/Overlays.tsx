@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, toAppError } from '../api';
+import { api, errorCode, toAppError } from '../api';
 import type { PosSettings } from '../bindings/PosSettings';
 import type { ReceiptView } from '../bindings/ReceiptView';
 import type { RefundDone } from '../bindings/RefundDone';
@@ -25,6 +25,13 @@ export function ReceiptDialog() {
   const [method, setMethod] = useState('cash');
   const [refund, setRefund] = useState<RefundDone | null>(null);
   const [busy, setBusy] = useState(false);
+  // Offline, the original cannot be fetched: a return without it, by a
+  // supervisor with a reason, items as scanned (flagged for head office).
+  const [lookupFailed, setLookupFailed] = useState(false);
+  const [blind, setBlind] = useState(false);
+  const [blindItems, setBlindItems] = useState<{ code: string; quantity: string }[]>([]);
+  const [blindCode, setBlindCode] = useState('');
+  const [blindQty, setBlindQty] = useState('1');
 
   useEffect(() => {
     api.lastReceipt().then(setLast, () => undefined);
@@ -48,7 +55,36 @@ export function ReceiptDialog() {
     guarded(async () => {
       if (!receiptNo()) return;
       setRefund(null);
-      setReceipt(await api.receipt(receiptNo()));
+      setLookupFailed(false);
+      try {
+        setReceipt(await api.receipt(receiptNo()));
+      } catch (e) {
+        setReceipt(null);
+        if (errorCode(e) === 'receipt_lookup') setLookupFailed(true);
+        throw e;
+      }
+    });
+
+  const addBlindItem = () => {
+    if (!blindCode.trim() || !isQuantityText(blindQty.trim())) return;
+    setBlindItems([...blindItems, { code: blindCode.trim(), quantity: blindQty.trim() }]);
+    setBlindCode('');
+    setBlindQty('1');
+  };
+
+  const doBlindRefund = () =>
+    guarded(async () => {
+      if (blindItems.length === 0 || !reason.trim()) {
+        fail({ code: 'invalid', message: t('blind_needs') });
+        return;
+      }
+      const r = await supervised((pin) => api.refundUnverified(receiptNo(), blindItems, method, pin, reason.trim()));
+      if (r) {
+        setRefund(r);
+        setBlind(false);
+        setBlindItems([]);
+        notify(t('refund_ok', { no: r.refund_no, total: rupiah(r.total) }));
+      }
     });
 
   const doVoid = () =>
@@ -111,10 +147,10 @@ export function ReceiptDialog() {
           </form>
           {!refunding && <Field label={t('void_reason')} value={reason} onValue={setReason} testid="void-reason" />}
           <div class="row" hidden={refunding}>
-            <button type="button" class="btn danger big" disabled={busy || !no.trim()} onClick={doVoid} data-testid="void-submit">
+            <button type="button" class="btn danger big" disabled={busy || !no.trim() || !!receipt?.other_till} onClick={doVoid} data-testid="void-submit">
               {t('void')}
             </button>
-            <button type="button" class="btn big" disabled={busy || !no.trim()} onClick={doReprint} data-testid="receipt-reprint">
+            <button type="button" class="btn big" disabled={busy || !no.trim() || !!receipt?.other_till} onClick={doReprint} data-testid="receipt-reprint">
               <Icon name="print" /> {t('reprint')}
             </button>
             <button
@@ -131,6 +167,7 @@ export function ReceiptDialog() {
             <p class="kv">
               <span data-testid="receipt-status" data-status={receipt.status}>
                 {receipt.status === 'voided' ? t('status_voided') : t('status_completed')} · {dateTime(receipt.sold_at_ms)}
+                {receipt.other_till && <span data-testid="receipt-other-till"> · {t('other_till', { till: receipt.other_till })}</span>}
               </span>
               <b>{rupiah(receipt.total)}</b>
             </p>
@@ -172,6 +209,46 @@ export function ReceiptDialog() {
                   </select>
                 </label>
                 <button type="button" class="btn danger big" disabled={busy} onClick={doRefund} data-testid="refund-submit">
+                  {t('refund')}
+                </button>
+              </div>
+            </div>
+          )}
+          {lookupFailed && !blind && !refund && (
+            <button type="button" class="btn big" onClick={() => setBlind(true)} data-testid="blind-refund">
+              {t('blind_refund')}
+            </button>
+          )}
+          {blind && (
+            <div class="refund-form" data-testid="blind-refund-form">
+              <p class="muted">{t('blind_refund_hint')}</p>
+              <div class="row">
+                <Field label={t('item_code')} value={blindCode} onValue={setBlindCode} testid="blind-code" autoComplete="off" />
+                <Field label={t('refund_qty')} value={blindQty} onValue={setBlindQty} inputMode="decimal" testid="blind-qty" />
+                <button type="button" class="btn big" onClick={addBlindItem} data-testid="blind-add">
+                  {t('add')}
+                </button>
+              </div>
+              <ul data-testid="blind-items">
+                {blindItems.map((it, i) => (
+                  <li key={i}>
+                    {it.code} × {it.quantity}
+                  </li>
+                ))}
+              </ul>
+              <Field label={t('reason')} value={reason} onValue={setReason} testid="blind-reason" />
+              <div class="refund-actions">
+                <label class="field">
+                  <span>{t('refund_method')}</span>
+                  <select value={method} onChange={(e) => setMethod((e.currentTarget as HTMLSelectElement).value)}>
+                    {METHODS.map((m) => (
+                      <option key={m} value={m}>
+                        {methodLabel(t, m)}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+                <button type="button" class="btn danger big" disabled={busy} onClick={doBlindRefund} data-testid="blind-submit">
                   {t('refund')}
                 </button>
               </div>

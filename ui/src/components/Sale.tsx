@@ -138,7 +138,7 @@ export function Sale() {
     } catch (e) {
       scanFailed();
       const err = fail(e);
-      if (err.code === 'unknown_item' || err.code === 'bad_label' || err.code === 'invalid') beep();
+      if (['unknown_item', 'not_sold', 'bad_label', 'invalid'].includes(err.code)) beep();
       // Leave the code selected: the next scan replaces it.
       input.current?.select();
       wedge.current.reset();

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, errorCode, toAppError } from '../api';
 import type { ReportView } from '../bindings/ReportView';
 import { useApp } from '../ctx';
-import { parseRupiah, rupiah } from '../format';
+import { DENOMINATIONS, countTotal, parseRupiah, rupiah } from '../format';
 import { methodLabel } from '../i18n';
 import { useHotkeys } from '../hotkeys';
 import { Field, Modal, Paper } from './common';
@@ -57,9 +57,9 @@ export function SignOutButton() {
   );
 }
 
-type View = 'menu' | 'cash_in' | 'cash_out' | 'close';
+type View = 'menu' | 'cash_in' | 'cash_out' | 'close' | 'no_sale';
 
-/** F9: X report, cash in/out, close shift, sign out, lock. */
+/** F9: X report, cash in/out, no sale, close shift, sign out, lock. */
 export function ShiftMenu() {
   const { t, status, setStatus, fail, clearError, closeOverlay, open, notify } = useApp();
   const [view, setView] = useState<View>('menu');
@@ -67,8 +67,12 @@ export function ShiftMenu() {
   const [reason, setReason] = useState('');
   const [warn, setWarn] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The drawer counted by note and coin (count as typed, per value).
+  const [counts, setCounts] = useState<Record<number, string>>({});
   const hasShift = !!status?.shift;
-  const value = parseRupiah(amount);
+  const counted = countTotal(counts);
+  // Counting by note fills the counted cash; else the typed total.
+  const value = counted ?? parseRupiah(amount);
 
   async function run<R>(f: () => Promise<R>): Promise<R | null> {
     clearError();
@@ -101,7 +105,10 @@ export function ShiftMenu() {
     clearError();
     setBusy(true);
     try {
-      const report = await api.closeShift(value, confirmed);
+      const denominations = DENOMINATIONS.map((d) => ({ value: d, count: Number((counts[d] ?? '').trim() || '0') })).filter(
+        (c) => c.count > 0,
+      );
+      const report = await api.closeShift(value, counted === null ? [] : denominations, confirmed);
       setWarn(null);
       open({ kind: 'report', report });
       void api.status().then(setStatus, () => undefined);
@@ -110,6 +117,15 @@ export function ShiftMenu() {
       else fail(e);
     } finally {
       setBusy(false);
+    }
+  }
+
+  async function noSale(why: string) {
+    if (why.trim() === '') return;
+    const done = await run(() => api.openDrawer(why.trim()));
+    if (done) {
+      notify(t('drawer_opened', { n: done.no_sales }));
+      closeOverlay();
     }
   }
 
@@ -127,6 +143,7 @@ export function ShiftMenu() {
       },
       '6': () => open({ kind: 'settings' }),
       '7': () => open({ kind: 'undelivered' }),
+      '8': () => hasShift && setView('no_sale'),
     };
     const f = actions[e.key];
     if (!f) return false;
@@ -135,7 +152,16 @@ export function ShiftMenu() {
     return true;
   });
 
-  const back = view === 'menu' ? closeOverlay : () => { setView('menu'); setWarn(null); setAmount(''); };
+  const back =
+    view === 'menu'
+      ? closeOverlay
+      : () => {
+          setView('menu');
+          setWarn(null);
+          setAmount('');
+          setReason('');
+          setCounts({});
+        };
 
   return (
     <Modal title={t('menu_title')} onClose={back} testid="shift-menu">
@@ -170,6 +196,9 @@ export function ShiftMenu() {
           <button type="button" class="btn big" onClick={() => open({ kind: 'undelivered' })} data-testid="menu-undelivered">
             <kbd>7</kbd> {t('undelivered_title')}
           </button>
+          <button type="button" class="btn big" disabled={!hasShift} onClick={() => setView('no_sale')} data-testid="menu-no-sale">
+            <kbd>8</kbd> {t('no_sale')}
+          </button>
           <SignOutButton />
         </div>
       )}
@@ -180,6 +209,29 @@ export function ShiftMenu() {
           <p class="amount-echo">{value === null ? '' : rupiah(value)}</p>
           <Field label={t('reason')} value={reason} onValue={setReason} testid="cash-move-reason" />
           <button class="btn primary big" type="submit" disabled={busy || value === null || value <= 0} data-testid="cash-move-submit">
+            {t('ok')}
+          </button>
+        </form>
+      )}
+      {view === 'no_sale' && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void noSale(reason);
+          }}
+        >
+          <h3>{t('no_sale')}</h3>
+          <p class="muted">{t('no_sale_hint')}</p>
+          <div class="row">
+            <button type="button" class="btn big" disabled={busy} onClick={() => noSale(t('no_sale_change'))} data-testid="no-sale-change">
+              {t('no_sale_change')}
+            </button>
+            <button type="button" class="btn big" disabled={busy} onClick={() => noSale(t('no_sale_check'))} data-testid="no-sale-check">
+              {t('no_sale_check')}
+            </button>
+          </div>
+          <Field label={t('no_sale_other')} value={reason} onValue={setReason} testid="no-sale-reason" autoFocusSelect />
+          <button class="btn primary big" type="submit" disabled={busy || reason.trim() === ''} data-testid="no-sale-submit">
             {t('ok')}
           </button>
         </form>
@@ -198,8 +250,33 @@ export function ShiftMenu() {
               <b>{rupiah(status.shift.expected_cash)}</b>
             </p>
           )}
-          <Field label={t('counted_cash')} value={amount} onValue={setAmount} inputMode="numeric" testid="close-shift-counted" autoFocusSelect />
+          <Field
+            label={t('counted_cash')}
+            value={counted === null ? amount : String(counted)}
+            onValue={setAmount}
+            inputMode="numeric"
+            testid="close-shift-counted"
+            readOnly={counted !== null}
+            autoFocusSelect
+          />
           <p class="amount-echo">{value === null ? '' : rupiah(value)}</p>
+          <fieldset class="denominations" data-testid="close-shift-denominations">
+            <legend>{t('count_by_note')}</legend>
+            {DENOMINATIONS.map((d) => (
+              <label key={d} class="denomination">
+                <span>{rupiah(d)}</span>
+                <input
+                  type="text"
+                  inputMode="numeric"
+                  size={3}
+                  value={counts[d] ?? ''}
+                  onInput={(e) => setCounts({ ...counts, [d]: (e.currentTarget as HTMLInputElement).value })}
+                  aria-label={`${rupiah(d)} ${t('note_count')}`}
+                  data-testid={`count-${d}`}
+                />
+              </label>
+            ))}
+          </fieldset>
           {warn === null ? (
             <button class="btn danger big" type="submit" disabled={busy || value === null} data-testid="close-shift-submit">
               {t('close_shift')}
@@ -245,6 +322,10 @@ export function Report({ report }: { report: ReportView }) {
               <b>{rupiah(p.amount)}</b>
             </p>
           ))}
+          <p class="kv">
+            <span>{t('no_sales')}</span>
+            <b data-testid="report-no-sales">{report.no_sales}</b>
+          </p>
           <p class="kv">
             <span>{t('expected_cash')}</span>
             <b data-testid="report-expected-cash">{rupiah(report.expected_cash)}</b>

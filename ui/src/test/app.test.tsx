@@ -256,6 +256,14 @@ describe('a shift at the till', () => {
     expect(backend.calls.filter((c) => c.cmd === 'void_sale').map((c) => c.args.supervisorPin)).toEqual([null, '999999']);
   });
 
+  it('a no-sale opens the drawer with a reason and the shift counts it', async () => {
+    key('F9', {}, $('scan-input')!);
+    click(await until(() => $('menu-no-sale'), 'the menu'));
+    click(await until(() => $('no-sale-change'), 'the reasons'));
+    expect((await until(() => $('notice-banner'), 'the notice')).textContent).toContain('1');
+    expect(backend.calls.filter((c) => c.cmd === 'open_drawer').map((c) => c.args)).toEqual([{ reason: 'Change for a note' }]);
+  });
+
   it('closing the shift warns about undelivered records, then shows the Z report', async () => {
     key('F9', {}, $('scan-input')!);
     await until(() => $('menu-close-shift'), 'the menu');
@@ -267,10 +275,31 @@ describe('a shift at the till', () => {
     expect(lines.textContent).toContain('Z REPORT');
     expect($('report-sales-total')!.textContent).toBe('Rp 0');
     expect(backend.calls.filter((c) => c.cmd === 'close_shift').map((c) => c.args)).toEqual([
-      { countedCash: 15000, confirmed: false },
-      { countedCash: 15000, confirmed: true },
+      { countedCash: 15000, denominations: [], confirmed: false },
+      { countedCash: 15000, denominations: [], confirmed: true },
     ]);
     click($('report-close')!);
     await until(() => $('open-shift-float'), 'back to the open-shift form');
+  });
+
+  it('counting the drawer by note fills the counted cash and sends the count', async () => {
+    await type(await until(() => $('open-shift-float'), 'the open-shift form'), '100000');
+    click($('open-shift-submit')!);
+    key('F9', {}, await until(() => $('scan-input'), 'the sale screen'));
+    click(await until(() => $('menu-close-shift'), 'the menu'));
+    await type(await until(() => $('count-50000'), 'the count by note'), '2');
+    await type($('count-500')!, '3');
+    expect(($('close-shift-counted') as HTMLInputElement).value).toBe('101500');
+    click($('close-shift-submit')!);
+    click(await until(() => $('close-shift-confirm'), 'the undelivered warning'));
+    await until(() => $('report-lines'), 'the Z report');
+    expect(backend.calls.filter((c) => c.cmd === 'close_shift').at(-1)!.args).toEqual({
+      countedCash: 101500,
+      denominations: [
+        { value: 50000, count: 2 },
+        { value: 500, count: 3 },
+      ],
+      confirmed: true,
+    });
   });
 });

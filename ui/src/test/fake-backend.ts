@@ -35,6 +35,7 @@ export class FakeBackend {
   sales: { no: string; total: number; voided: boolean }[] = [];
   jobs: PrintJob[] = [];
   pendingEntries = 0;
+  noSales = 0;
   calls: { cmd: string; args: Record<string, unknown> }[] = [];
   /** What the tender screen last told the customer display. */
   customerTender: CustomerTender = null;
@@ -199,7 +200,7 @@ export class FakeBackend {
       case 'receipt': {
         const s = this.sales.find((x) => x.no === a.receiptNo);
         if (!s) throw err('unknown_receipt', 'no such receipt');
-        return { receipt_no: s.no, status: s.voided ? 'voided' : 'completed', total: s.total, sold_at_ms: Date.now(), lines: [], preview: [s.no] };
+        return { receipt_no: s.no, status: s.voided ? 'voided' : 'completed', other_till: null, total: s.total, sold_at_ms: Date.now(), lines: [], preview: [s.no] };
       }
       case 'void_sale': {
         if (this.operator?.role !== 'supervisor') {
@@ -223,6 +224,11 @@ export class FakeBackend {
         this.undelivered(!!a.confirmed);
         this.shiftOpen = false;
         return this.report('Z', Number(a.countedCash));
+      case 'open_drawer':
+        this.needOperator();
+        if (String(a.reason ?? '').trim() === '') throw err('invalid', 'a reason is needed');
+        this.noSales += 1;
+        return { no_sales: this.noSales, print_job: null };
       case 'save_settings':
         return { ...this.status(), settings: a.settings };
       case 'customer_tender':
@@ -245,6 +251,7 @@ export class FakeBackend {
       sales_count: this.sales.length,
       sales_total: total,
       voids_count: this.sales.filter((s) => s.voided).length,
+      no_sales: this.noSales,
       refunds_total: 0,
       payments: [{ method: 'cash', amount: total }],
       expected_cash: total,

@@ -216,9 +216,26 @@ pub fn run() -> ExitCode {
                 (Ok(t), None) => anyhow::Error::new(t),
                 (Err(e), _) => e,
             };
-            eprintln!("error: {}", one_line(&e));
+            let hint = e
+                .downcast_ref::<TerminalError>()
+                .and_then(|t| advice(t.code()));
+            match hint {
+                Some(hint) => eprintln!("error: {}: {hint}", one_line(&e)),
+                None => eprintln!("error: {}", one_line(&e)),
+            }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What to run next, in the CLI's own words (the app words the same codes
+/// for the cashier; the core's messages carry no command lines).
+fn advice(code: &str) -> Option<&'static str> {
+    match code {
+        "not_set_up" => Some("run `sentra-term init --branch CODE --device NAME` first"),
+        "no_open_shift" => Some("run `sentra-term shift open --float N` first"),
+        "undelivered" => Some("run `sentra-term sync`, or confirm to go on"),
+        _ => None,
     }
 }
 

@@ -119,7 +119,10 @@ mod tests {
         let local = PosSettings::default();
         let none = BranchProfile::new(None, &local, "TRIAL", "T01");
         assert_eq!(none.store_name, local.store_name);
-        assert_eq!(none.footer_lines, std::slice::from_ref(&local.receipt_footer));
+        assert_eq!(
+            none.footer_lines,
+            std::slice::from_ref(&local.receipt_footer)
+        );
         assert_eq!((none.receipt_language.as_str(), none.npwp), ("id", None));
         assert_eq!(none.scale_rules, ScaleRule::defaults());
 

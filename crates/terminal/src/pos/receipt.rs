@@ -28,6 +28,7 @@ struct Words {
     copy: &'static str,
     for_receipt: &'static str,
     paid_back: &'static str,
+    unverified: &'static str,
 }
 
 fn words(language: &str) -> Words {
@@ -48,6 +49,7 @@ fn words(language: &str) -> Words {
             copy: "COPY",
             for_receipt: "For receipt",
             paid_back: "Paid back",
+            unverified: "Without the original sale (checked by head office)",
         }
     } else {
         Words {
@@ -66,6 +68,7 @@ fn words(language: &str) -> Words {
             copy: "SALINAN",
             for_receipt: "Atas struk",
             paid_back: "Dikembalikan",
+            unverified: "Tanpa data penjualan asal (diperiksa kantor pusat)",
         }
     }
 }
@@ -262,7 +265,11 @@ pub fn refund_doc(
             })
             .into_iter()
             .collect(),
-        footer_lines: vec![],
+        footer_lines: if refund.unverified {
+            vec![w.unverified.to_owned()]
+        } else {
+            vec![]
+        },
         open_drawer: refund.method == "cash",
         copy_label: None,
     }
@@ -321,6 +328,28 @@ pub fn render_text(lines: Vec<String>, paper: Paper) -> Result<(Vec<u8>, Vec<Str
     );
     let lines = preview(&bytes)?;
     Ok((bytes, lines))
+}
+
+/// A short slip (e.g. "no sale"), word-wrapped, optionally opening the
+/// drawer; its bytes and screen lines.
+pub fn render_slip(
+    lines: Vec<String>,
+    paper: Paper,
+    open_drawer: bool,
+) -> Result<(Vec<u8>, Vec<String>)> {
+    let doc = ReceiptDoc {
+        title_lines: Vec::new(),
+        header_lines: lines,
+        meta_lines: Vec::new(),
+        items: Vec::new(),
+        totals: Vec::new(),
+        payments: Vec::new(),
+        tax_lines: Vec::new(),
+        footer_lines: Vec::new(),
+        open_drawer,
+        copy_label: None,
+    };
+    render(&doc, paper)
 }
 
 fn preview(bytes: &[u8]) -> Result<Vec<String>> {

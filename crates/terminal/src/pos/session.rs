@@ -5,7 +5,7 @@
 use rusqlite::{OptionalExtension, params};
 use sentra_domain::scale_label::{self, Embeds};
 use sentra_domain::{Money, PaymentMethod, Quantity, Tender};
-use sentra_protocol::payload::CashDirection;
+use sentra_protocol::payload::{CashCount, CashDirection};
 use uuid::Uuid;
 
 use super::branch::BranchProfile;
@@ -26,6 +26,8 @@ const UNDELIVERED_LIMIT: u32 = 200;
 /// A stored sale and the copy of its receipt.
 struct SaleCopy {
     status: String,
+    /// The till that sold it, when not this one.
+    other_till: Option<String>,
     sold_at_ms: i64,
     sale: sentra_protocol::payload::SaleCompleted,
     bytes: Vec<u8>,
@@ -300,7 +302,16 @@ impl PosSession {
     /// Close the shift with the counted cash: the Z report, printed when a
     /// printer is set up. Warns (needs `confirmed`) while entries are
     /// undelivered.
-    pub fn close_shift(&mut self, counted_cash: i64, confirmed: bool) -> Result<ReportView> {
+    ///
+    /// `denominations` is the drawer counted by note and coin (empty when
+    /// the cashier typed the total): it must add up to `counted_cash`, and
+    /// the Z report lists it.
+    pub fn close_shift(
+        &mut self,
+        counted_cash: i64,
+        denominations: Vec<CashCountInput>,
+        confirmed: bool,
+    ) -> Result<ReportView> {
         self.operator()?;
         if !self.cart.is_empty() {
             return Err(TerminalError::invalid(
@@ -309,8 +320,51 @@ impl PosSession {
             ));
         }
         self.check_delivered(confirmed)?;
-        let report = self.terminal.close_shift(counted_cash)?;
+        let denominations = denominations
+            .into_iter()
+            .map(|d| CashCount {
+                value: d.value,
+                count: d.count,
+            })
+            .collect();
+        let report = self
+            .terminal
+            .close_shift_counted(counted_cash, denominations)?;
         self.report_view(report, true)
+    }
+
+    /// Opens the cash drawer without a sale ("no sale") for `reason`:
+    /// journaled with the cashier's name and counted on the X/Z report; with
+    /// a printer, a slip saying so is printed as the drawer opens.
+    pub fn open_drawer(&mut self, reason: &str) -> Result<NoSaleDone> {
+        let cashier = self.operator()?.name.clone();
+        if !self.cart.is_empty() {
+            return Err(TerminalError::invalid(
+                "no sale",
+                "a sale is in progress: the drawer opens when it is paid",
+            ));
+        }
+        let done = self.terminal.open_drawer(reason, Some(cashier.clone()))?;
+        let english = self.settings.language == "en";
+        let title = if english {
+            "NO SALE"
+        } else {
+            "TANPA PENJUALAN"
+        };
+        let who = if english { "Cashier" } else { "Kasir" };
+        let lines = vec![
+            format!("*** {title} ***"),
+            done.payload.reason.clone(),
+            format!("{who}: {cashier}"),
+            chrono::Local::now().format("%d/%m/%Y %H:%M").to_string(),
+        ];
+        let (bytes, _) = receipt::render_slip(lines, self.settings.paper, true)?;
+        let print_job = self.enqueue("no-sale", "drawer", &bytes)?;
+        let no_sales = self.terminal.x_report()?.totals.no_sales;
+        Ok(NoSaleDone {
+            no_sales,
+            print_job,
+        })
     }
 
     fn report_view(
@@ -335,6 +389,7 @@ impl PosSession {
             sales_count: report.totals.sales_count,
             sales_total: report.totals.sales_total,
             voids_count: report.totals.voids_count,
+            no_sales: report.totals.no_sales,
             refunds_total: report.totals.refunds_total,
             payments: report
                 .totals
@@ -746,6 +801,7 @@ impl PosSession {
         let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
         Ok(SaleCopy {
             status,
+            other_till: None,
             sold_at_ms,
             sale,
             bytes,
@@ -753,12 +809,19 @@ impl PosSession {
         })
     }
 
+    /// A receipt of this till, or one of another till fetched for a return
+    /// ([`PosSession::adopt_foreign_sale`]); `unknown_receipt` otherwise.
     pub fn receipt(&self, receipt_no: &str) -> Result<ReceiptView> {
         self.operator()?;
-        let copy = self.sale_copy(receipt_no)?;
+        let copy = match self.sale_copy(receipt_no) {
+            Err(TerminalError::UnknownReceipt(_)) => self.foreign_copy(receipt_no)?,
+            other => other?,
+        };
+        let other_till = copy.other_till.clone();
         Ok(ReceiptView {
             receipt_no: copy.sale.receipt_no.clone(),
             status: copy.status,
+            other_till,
             total: copy.sale.total,
             sold_at_ms: copy.sold_at_ms,
             lines: copy
@@ -774,6 +837,59 @@ impl PosSession {
                 .collect(),
             preview: copy.preview,
         })
+    }
+
+    /// A sale of another till kept for its return, as a copy.
+    fn foreign_copy(&self, receipt_no: &str) -> Result<SaleCopy> {
+        let receipt_no = receipt_no.trim();
+        let foreign = self
+            .terminal
+            .foreign_sale(receipt_no)?
+            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+        let sold_at_ms = i64::try_from(foreign.entry.hlc.wall_ms).unwrap_or(i64::MAX);
+        let doc = receipt::sale_doc(&foreign.sale, sold_at_ms, &self.branch()?, true);
+        let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
+        // The receipt number names the till: BRANCH-TILL-NUMBER.
+        let till = receipt_no
+            .rsplit_once('-')
+            .and_then(|(head, _)| head.split_once('-'))
+            .map_or_else(
+                || foreign.entry.device_id.to_string(),
+                |(_, t)| t.to_owned(),
+            );
+        Ok(SaleCopy {
+            status: if foreign.voided {
+                "voided"
+            } else {
+                "completed"
+            }
+            .to_owned(),
+            other_till: Some(till),
+            sold_at_ms,
+            sale: foreign.sale,
+            bytes,
+            preview,
+        })
+    }
+
+    /// Where another till's receipt can be looked up (relay, then cloud);
+    /// the host asks them without holding the session.
+    pub fn receipt_sources(&self) -> Result<Vec<crate::sync::Upstream>> {
+        self.operator()?;
+        self.terminal.receipt_sources()
+    }
+
+    /// Verifies and keeps another till's sale an upstream served.
+    pub fn adopt_foreign_sale(
+        &mut self,
+        receipt_no: &str,
+        from: crate::sync::UpstreamKind,
+        served: &sentra_protocol::wire::ReceiptResponse,
+    ) -> Result<()> {
+        self.operator()?;
+        self.terminal
+            .adopt_foreign_sale(receipt_no, from, served)
+            .map(|_| ())
     }
 
     /// The last receipt of this till, for "reprint last".
@@ -831,6 +947,52 @@ impl PosSession {
         let refund = self
             .terminal
             .refund(receipt_no.trim(), &items, method, reason)?;
+        let conn = self.terminal.connection();
+        let names = |sku: &str| {
+            catalog::find_by_code(conn, sku)
+                .ok()
+                .flatten()
+                .map(|p| p.name)
+                .unwrap_or_else(|| sku.to_owned())
+        };
+        let doc = receipt::refund_doc(&refund.payload, &names, now_ms(), &self.branch()?);
+        let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
+        let print_job = self.enqueue(&refund.payload.refund_no, "refund", &bytes)?;
+        Ok(RefundDone {
+            refund_no: refund.payload.refund_no.clone(),
+            total: refund.payload.total,
+            preview,
+            print_job,
+        })
+    }
+
+    /// A return without the original sale (offline: no upstream could
+    /// produce it). Always a supervisor's, always with a reason; priced from
+    /// the catalog; flagged for head office by the cloud.
+    pub fn refund_unverified(
+        &mut self,
+        receipt_no: &str,
+        items: &[RefundItem],
+        method: &str,
+        supervisor_pin: Option<&str>,
+        reason: &str,
+    ) -> Result<RefundDone> {
+        if reason.trim().is_empty() {
+            return Err(TerminalError::invalid(
+                "reason",
+                "a return without the original needs a reason",
+            ));
+        }
+        let sup = self.supervisor(supervisor_pin, "a return without the original sale")?;
+        let method: PaymentMethod = method.parse()?;
+        let items = items
+            .iter()
+            .map(|i| Ok((i.code.trim().to_owned(), cart::parse_quantity(&i.quantity)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let reason = approved(Some(reason.to_owned()), &sup);
+        let refund = self
+            .terminal
+            .refund_unverified(receipt_no, &items, method, &reason)?;
         let conn = self.terminal.connection();
         let names = |sku: &str| {
             catalog::find_by_code(conn, sku)
@@ -989,30 +1151,10 @@ impl PosSession {
 
 impl From<&TerminalError> for AppError {
     fn from(e: &TerminalError) -> AppError {
-        let code = match e {
-            TerminalError::NotSetUp | TerminalError::NotInitialised(_) => "not_set_up",
-            TerminalError::NotSignedIn => "not_signed_in",
-            TerminalError::Locked => "locked",
-            TerminalError::PinRejected => "pin_rejected",
-            TerminalError::PinLocked { .. } => "pin_locked",
-            TerminalError::SupervisorRequired(_) => "supervisor_required",
-            TerminalError::SupervisorRejected => "supervisor_rejected",
-            TerminalError::UnknownItem(_) | TerminalError::NotSold(_) => "unknown_item",
-            TerminalError::BadLabel(_) => "bad_label",
-            TerminalError::NoOpenShift => "no_open_shift",
-            TerminalError::ShiftAlreadyOpen(_) => "shift_already_open",
-            TerminalError::Undelivered(_) => "undelivered",
-            TerminalError::UnknownReceipt(_) => "unknown_receipt",
-            TerminalError::Sync(_) => "sync",
-            TerminalError::InvalidInput { .. }
-            | TerminalError::Domain(_)
-            | TerminalError::CannotVoid { .. }
-            | TerminalError::CannotRefund { .. } => "invalid",
-            _ => "other",
-        };
         AppError {
-            code: code.to_owned(),
+            code: e.code().to_owned(),
             message: e.to_string(),
+            params: e.params(),
         }
     }
 }

@@ -14,11 +14,16 @@ use super::settings::{PosSettings, SetupMode};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct AppError {
-    /// `not_set_up`, `not_signed_in`, `locked`, `pin_rejected`, `pin_locked`,
-    /// `supervisor_required`, `supervisor_rejected`, `unknown_item`,
-    /// `no_open_shift`, `undelivered`, `invalid`, `sync`, `other`.
+    /// A stable code (`TerminalError::code`): `not_signed_in`, `locked`,
+    /// `pin_rejected`, `supervisor_required`, `unknown_item`, `invalid`, …
+    /// The app words the error from it in the cashier's language.
     pub code: String,
+    /// English, for logs and support (shown when the app has no words for
+    /// the code).
     pub message: String,
+    /// Values the worded message needs (`receipt`, `item`, `seconds`, …).
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]
@@ -139,6 +144,9 @@ pub struct ReceiptView {
     pub receipt_no: String,
     /// `completed` or `voided`.
     pub status: String,
+    /// The till that sold it when it is another till of the branch (its
+    /// sale was fetched from the relay or the cloud and verified).
+    pub other_till: Option<String>,
     #[ts(type = "number")]
     pub total: i64,
     #[ts(type = "number")]
@@ -209,6 +217,9 @@ pub struct ReportView {
     pub sales_total: i64,
     #[ts(type = "number")]
     pub voids_count: u64,
+    /// No-sale openings of the drawer.
+    #[ts(type = "number")]
+    pub no_sales: u64,
     #[ts(type = "number")]
     pub refunds_total: i64,
     pub payments: Vec<PaymentTotal>,
@@ -218,6 +229,28 @@ pub struct ReportView {
     pub counted_cash: Option<i64>,
     #[ts(type = "number | null")]
     pub variance: Option<i64>,
+    #[ts(type = "number | null")]
+    pub print_job: Option<i64>,
+}
+
+/// So many notes or coins of one value, as counted at shift close.
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[ts(export)]
+pub struct CashCountInput {
+    /// The note's or coin's value in rupiah (`50000`).
+    #[ts(type = "number")]
+    pub value: i64,
+    #[ts(type = "number")]
+    pub count: u64,
+}
+
+/// A no-sale opening of the drawer, done.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct NoSaleDone {
+    /// No-sale openings in the shift so far, this one included.
+    #[ts(type = "number")]
+    pub no_sales: u64,
     #[ts(type = "number | null")]
     pub print_job: Option<i64>,
 }

@@ -212,6 +212,14 @@ impl Upstream {
         send(self.get(&format!("/v1/head?wait_for={wait_for}&wait_ms={wait_ms}"))).await
     }
 
+    /// `GET /v1/receipt`: a sale of the branch with its voids and refunds.
+    pub async fn receipt(
+        &self,
+        receipt_no: &str,
+    ) -> Result<sentra_protocol::wire::ReceiptResponse, CallError> {
+        send(self.get("/v1/receipt").query(&[("no", receipt_no)])).await
+    }
+
     /// `GET /v1/pull`.
     pub async fn pull(&self, cursor: &str, limit: u32) -> Result<PullResponse, CallError> {
         send(

@@ -37,6 +37,14 @@ struct ProductData {
 }
 
 #[derive(Deserialize)]
+struct DeviceData {
+    device_id: String,
+    public_key: String,
+    #[serde(default)]
+    revoked: bool,
+}
+
+#[derive(Deserialize)]
 struct PriceData {
     price_id: i64,
     sku: String,
@@ -286,7 +294,29 @@ fn apply_change(
                 params![change.key, change.data.to_string()],
             )?;
         }
-        // device, and whatever a later server adds.
+        // The keys that verify the other tills' entries (returns of their
+        // sales); revoked devices stay known, flagged.
+        ("device", true) => {
+            tx.execute(
+                "DELETE FROM branch_devices WHERE device_id = ?1",
+                [&change.key],
+            )?;
+        }
+        ("device", false) => {
+            let Some(d) = data::<DeviceData>(change) else {
+                return Ok(Applied::Unreadable);
+            };
+            if d.public_key.len() != 64 || hex::decode(&d.public_key).is_err() {
+                return Ok(Applied::Unreadable);
+            }
+            tx.execute(
+                "INSERT INTO branch_devices (device_id, public_key, revoked) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (device_id) DO UPDATE SET public_key = excluded.public_key,
+                     revoked = excluded.revoked",
+                params![d.device_id, d.public_key, d.revoked as i64],
+            )?;
+        }
+        // Whatever a later server adds.
         _ => return Ok(Applied::Ignored),
     }
     Ok(Applied::Yes)

@@ -22,6 +22,11 @@ pub struct Till {
 
 impl Till {
     pub fn new() -> Till {
+        Till::named("T02")
+    }
+
+    /// A till of branch JKT01 named `device`.
+    pub fn named(device: &str) -> Till {
         let root = tempfile::tempdir().unwrap();
         let data_dir = root.path().join("data");
         let key_file = root.path().join("keys").join("db.key");
@@ -35,7 +40,7 @@ impl Till {
             "--branch",
             "JKT01",
             "--device",
-            "T02",
+            device,
             "--key-store",
             "file",
             "--key-file",
