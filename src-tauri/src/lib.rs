@@ -1,7 +1,8 @@
 //! The Sentra POS desktop shell. Every command is a thin call into
 //! `sentra_terminal::pos`; the rules of the till live there. The shell owns
-//! the window, the background threads (sync loop, print queue) and turns
-//! their reports into events for the web view.
+//! the windows (the till's, and the customer display: `customer_window.rs`),
+//! the background threads (sync loop, print queue) and turns their reports
+//! into events for the web views.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,18 +11,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sentra_terminal::Terminal;
 use sentra_terminal::pos::cart::DiscountInput;
 use sentra_terminal::pos::cashiers::Operator;
+use sentra_terminal::pos::customer::{CustomerView, TenderProgress};
 use sentra_terminal::pos::print_queue::{PrintJob, PrintWorker};
-use sentra_terminal::pos::settings::{PosSettings, SetupMode};
+use sentra_terminal::pos::settings::{CustomerDisplayMode, PosSettings, SetupMode};
 use sentra_terminal::pos::views::*;
 use sentra_terminal::pos::{self, AppError, PosSession};
 use sentra_terminal::sync::{LoopEvent, LoopOptions, SyncLoop};
 use tauri::{AppHandle, Emitter, Manager, State};
 
+mod customer_window;
 mod install;
+use customer_window::CustomerWindow;
 use install::InstallSettings;
 
 /// Everything the commands share.
 struct Shell {
+    app: AppHandle,
     data_dir: PathBuf,
     /// What the installer was told for this till (`install.rs`).
     install: InstallSettings,
@@ -30,6 +35,9 @@ struct Shell {
     session: Mutex<Option<PosSession>>,
     sync: Mutex<Option<SyncLoop>>,
     printer: Mutex<Option<PrintWorker>>,
+    customer_window: Arc<CustomerWindow>,
+    /// The view last sent to the customer display.
+    customer_sent: Mutex<Option<CustomerView>>,
 }
 
 type Reply<T> = Result<T, AppError>;
@@ -40,12 +48,54 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shell {
+    /// Runs one command on the session. The customer display follows
+    /// every command from here, whatever it changed (cart, tender,
+    /// settings), so no command can forget to update it.
     fn with<T>(&self, f: impl FnOnce(&mut PosSession) -> sentra_terminal::Result<T>) -> Reply<T> {
-        let mut guard = lock(&self.session);
-        let session = guard
-            .as_mut()
-            .ok_or_else(|| AppError::from(sentra_terminal::TerminalError::NotSetUp))?;
-        f(session).map_err(AppError::from)
+        let (out, customer) = {
+            let mut guard = lock(&self.session);
+            let session = guard
+                .as_mut()
+                .ok_or_else(|| AppError::from(sentra_terminal::TerminalError::NotSetUp))?;
+            let out = f(session).map_err(AppError::from);
+            let customer = self
+                .app
+                .get_webview_window(customer_window::LABEL)
+                .and_then(|_| session.customer_view().ok());
+            (out, customer)
+        };
+        if let Some(view) = customer {
+            self.show_customer(view);
+        }
+        out
+    }
+
+    /// Sends the customer display its view when it changed.
+    fn show_customer(&self, view: CustomerView) {
+        let mut sent = lock(&self.customer_sent);
+        if sent.as_ref() != Some(&view) {
+            let _ = self.app.emit_to(customer_window::LABEL, "customer", &view);
+            *sent = Some(view);
+        }
+    }
+
+    /// The customer display setting, `off` for a till not set up.
+    fn customer_display_mode(&self) -> CustomerDisplayMode {
+        lock(&self.session)
+            .as_ref()
+            .map(|s| s.settings().customer_display)
+            .unwrap_or(CustomerDisplayMode::Off)
+    }
+
+    /// Opens or closes the customer display for the setting now, on a
+    /// thread of its own (never a window from a synchronous command).
+    fn place_customer_display(self: &Arc<Self>) {
+        let shell = self.clone();
+        std::thread::spawn(move || {
+            shell
+                .customer_window
+                .reconcile(&shell.app, shell.customer_display_mode());
+        });
     }
 
     fn kick_sync(&self) {
@@ -132,6 +182,7 @@ fn set_up(app: &AppHandle, shell: &Shell, terminal: Terminal) -> Reply<AppStatus
     }
     *lock(&shell.session) = Some(session);
     start_background(app, shell);
+    app.state::<Arc<Shell>>().place_customer_display();
     shell.with(|s| s.status())
 }
 
@@ -211,6 +262,7 @@ fn status(shell: State<'_, Arc<Shell>>) -> Reply<AppStatus> {
 fn save_settings(shell: State<'_, Arc<Shell>>, settings: PosSettings) -> Reply<AppStatus> {
     let out = shell.with(|s| s.save_settings(settings));
     shell.kick_printer();
+    shell.place_customer_display();
     out
 }
 
@@ -463,6 +515,25 @@ fn refund_unverified(
     out
 }
 
+// ------------------------------------------------------- customer display
+
+/// What the customer display shows now: its window asks once when it
+/// loads, then follows the `customer` event.
+#[tauri::command]
+fn customer_view(shell: State<'_, Arc<Shell>>) -> Reply<CustomerView> {
+    shell.with(|s| s.customer_view())
+}
+
+/// The till's tender screen, for the customer display (`None`: back on
+/// the scan screen).
+#[tauri::command]
+fn customer_tender(
+    shell: State<'_, Arc<Shell>>,
+    progress: Option<TenderProgress>,
+) -> Reply<CustomerView> {
+    shell.with(|s| s.customer_tender(progress))
+}
+
 // ------------------------------------------------------------ print, sync
 
 #[tauri::command]
@@ -532,12 +603,15 @@ pub fn run() {
             let data_dir = data_dir_of(app, &install)?;
             std::fs::create_dir_all(&data_dir)?;
             let shell = Arc::new(Shell {
+                app: app.handle().clone(),
                 data_dir: data_dir.clone(),
                 install,
                 started_at_ms,
                 session: Mutex::new(None),
                 sync: Mutex::new(None),
                 printer: Mutex::new(None),
+                customer_window: Arc::default(),
+                customer_sent: Mutex::new(None),
             });
             app.manage(shell.clone());
             if pos::is_set_up(&data_dir) {
@@ -554,7 +628,36 @@ pub fn run() {
                 *lock(&shell.session) = Some(session);
                 start_background(app.handle(), &shell);
             }
+            let watched = shell.clone();
+            shell
+                .customer_window
+                .clone()
+                .watch(app.handle().clone(), move || {
+                    watched.customer_display_mode()
+                });
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            let app = window.app_handle();
+            match (window.label(), event) {
+                // Closing the till closes the customer display with it (the
+                // app ends with its last window).
+                ("main", tauri::WindowEvent::Destroyed) => {
+                    if let Some(customer) = app.get_webview_window(customer_window::LABEL) {
+                        let _ = customer.destroy();
+                    }
+                }
+                // Should the customer display get the keyboard anyway (an X
+                // server without a window manager gives it to the window
+                // under the pointer; a click on it), it goes straight back
+                // to the till, where the scanner types.
+                (customer_window::LABEL, tauri::WindowEvent::Focused(true)) => {
+                    if let Some(main) = app.get_webview_window("main") {
+                        let _ = main.set_focus();
+                    }
+                }
+                _ => {}
+            }
         })
         .invoke_handler(tauri::generate_handler![
             boot,
@@ -572,7 +675,6 @@ pub fn run() {
             x_report,
             close_shift,
             open_drawer,
-            refund_unverified,
             cart,
             scan,
             search,
@@ -590,15 +692,55 @@ pub fn run() {
             reprint,
             void_sale,
             refund,
+            refund_unverified,
             print_jobs,
             retry_print,
             sync_state,
             undelivered,
             sync_now,
+            customer_view,
+            customer_tender,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
         eprintln!("sentra-pos: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The quoted names between `open` and the next `close` in `text`.
+    fn names(text: &str, open: &str, close: &str) -> BTreeSet<String> {
+        let Some(start) = text.find(open) else {
+            return BTreeSet::new();
+        };
+        let body = &text[start + open.len()..];
+        let body = &body[..body.find(close).unwrap_or(body.len())];
+        body.split(',')
+            .map(|n| n.trim().trim_matches('"').to_owned())
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+
+    /// A command missing from build.rs has no permission, and one missing
+    /// from the till's set is refused in the till's window at run time.
+    #[test]
+    fn every_command_has_a_permission_and_the_till_may_call_it() {
+        let handler = names(include_str!("lib.rs"), "generate_handler![", "]");
+        let built = names(include_str!("../build.rs"), "COMMANDS: &[&str] = &[", "];");
+        let till: BTreeSet<String> = names(
+            include_str!("../permissions/till.toml"),
+            "permissions = [",
+            "]",
+        )
+        .iter()
+        .map(|p| p.trim_start_matches("allow-").replace('-', "_"))
+        .collect();
+        assert!(handler.len() > 30, "read {handler:?}");
+        assert_eq!(handler, built, "build.rs COMMANDS");
+        assert_eq!(handler, till, "permissions/till.toml");
     }
 }

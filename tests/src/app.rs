@@ -198,6 +198,12 @@ impl App {
         })
     }
 
+    /// The X display the app runs on (`:N`), for X-level checks such as
+    /// which window has the keyboard focus.
+    pub fn display_name(&self) -> String {
+        self._display.name()
+    }
+
     fn by_id(testid: &str) -> String {
         format!("[data-testid=\"{testid}\"]")
     }

@@ -7,6 +7,7 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { AppError } from './bindings/AppError';
 import type { AppStatus } from './bindings/AppStatus';
 import type { CartView } from './bindings/CartView';
+import type { CustomerView } from './bindings/CustomerView';
 import type { DiscountInput } from './bindings/DiscountInput';
 import type { Operator } from './bindings/Operator';
 import type { ParkedSale } from './bindings/ParkedSale';
@@ -22,6 +23,7 @@ import type { ReportView } from './bindings/ReportView';
 import type { SaleDone } from './bindings/SaleDone';
 import type { SyncView } from './bindings/SyncView';
 import type { TenderInput } from './bindings/TenderInput';
+import type { TenderProgress } from './bindings/TenderProgress';
 import type { UndeliveredView } from './bindings/UndeliveredView';
 
 /** What the Windows installer was told for this till (src-tauri `install.rs`). */
@@ -135,6 +137,9 @@ export const api = {
   syncState: () => call<SyncView>('sync_state'),
   undelivered: () => call<UndeliveredView>('undelivered'),
   syncNow: () => call<SyncView>('sync_now'),
+  customerView: () => call<CustomerView>('customer_view'),
+  /** The tender screen for the customer display; null: back on the scan screen. */
+  customerTender: (progress: TenderProgress | null) => call<CustomerView>('customer_tender', { progress }),
 };
 
 export function onSync(f: (v: SyncView) => void): Promise<UnlistenFn> {
@@ -143,4 +148,9 @@ export function onSync(f: (v: SyncView) => void): Promise<UnlistenFn> {
 
 export function onPrint(f: (jobs: PrintJob[]) => void): Promise<UnlistenFn> {
   return listen<PrintJob[]>('print', (e) => f(e.payload));
+}
+
+/** The customer display's view, pushed by the shell whenever it changes. */
+export function onCustomer(f: (v: CustomerView) => void): Promise<UnlistenFn> {
+  return listen<CustomerView>('customer', (e) => f(e.payload));
 }

@@ -269,6 +269,25 @@ const id = {
   cart_not_empty: 'Selesaikan atau tahan transaksi dulu',
   select_line: 'Pilih baris dulu',
   error_other: 'Terjadi kesalahan',
+  // ---- customer display (CustomerDisplay.tsx, the settings dialog)
+  customer_display: 'Layar pelanggan (otomatis: di monitor kedua bila ada)',
+  customer_display_auto: 'Otomatis',
+  customer_display_always: 'Selalu',
+  customer_display_off: 'Mati',
+  customer_welcome: 'Selamat datang di',
+  customer_welcome_hint: 'Silakan menuju kasir',
+  customer_items: '{n} barang',
+  customer_savings: 'Anda hemat',
+  customer_to_pay: 'Yang harus dibayar',
+  customer_paid_so_far: 'Sudah dibayar',
+  customer_qris_title: 'Bayar dengan QRIS',
+  customer_qris_scan: 'Pindai kode QRIS toko dengan aplikasi pembayaran Anda',
+  customer_qris_amount: 'Masukkan jumlah {amount}',
+  customer_qris_show: 'Tunjukkan bukti pembayaran (nomor referensi) kepada kasir',
+  customer_card_prompt: 'Silakan gunakan mesin EDC di kasir',
+  customer_voucher_prompt: 'Serahkan voucher Anda kepada kasir',
+  customer_cash_prompt: 'Pembayaran tunai',
+  customer_thanks: 'Terima kasih telah berbelanja',
 };
 
 export type Key = keyof typeof id;
@@ -537,6 +556,25 @@ const en: Record<Key, string> = {
   cart_not_empty: 'Finish or park the sale first',
   select_line: 'Select a line first',
   error_other: 'Something went wrong',
+  // ---- customer display (CustomerDisplay.tsx, the settings dialog)
+  customer_display: 'Customer display (automatic: on a second monitor if there is one)',
+  customer_display_auto: 'Automatic',
+  customer_display_always: 'Always',
+  customer_display_off: 'Off',
+  customer_welcome: 'Welcome to',
+  customer_welcome_hint: 'Please come to the counter',
+  customer_items: '{n} items',
+  customer_savings: 'You save',
+  customer_to_pay: 'To pay',
+  customer_paid_so_far: 'Paid so far',
+  customer_qris_title: 'Pay with QRIS',
+  customer_qris_scan: 'Scan the store\'s QRIS code with your payment app',
+  customer_qris_amount: 'Enter the amount {amount}',
+  customer_qris_show: 'Show the cashier your payment confirmation (reference number)',
+  customer_card_prompt: 'Please use the card terminal at the counter',
+  customer_voucher_prompt: 'Please hand your voucher to the cashier',
+  customer_cash_prompt: 'Cash payment',
+  customer_thanks: 'Thank you for shopping with us',
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { id, en };

@@ -341,6 +341,23 @@ export function SettingsDialog() {
           inputMode="decimal"
           testid="settings-threshold"
         />
+        <div class="field">
+          <span>{t('customer_display')}</span>
+          <div class="row">
+            {(['auto', 'always', 'off'] as const).map((m) => (
+              <button
+                type="button"
+                key={m}
+                class={`btn${s.customer_display === m ? ' selected' : ''}`}
+                aria-pressed={s.customer_display === m}
+                data-testid={`settings-customer-display-${m}`}
+                onClick={() => setS({ ...s, customer_display: m })}
+              >
+                {t(`customer_display_${m}`)}
+              </button>
+            ))}
+          </div>
+        </div>
         <div class="row settings-actions">
           <button type="button" class="btn big" onClick={closeOverlay}>
             {t('cancel')}

@@ -50,6 +50,12 @@ export function Sale() {
   const cartEmpty = lines.length === 0;
   const selIndex = ui.selected ?? (lines.length ? lines.length - 1 : null);
 
+  // Back on the scan screen (tender cancelled, or the next sale after the
+  // change): the customer display drops the tender and the last change.
+  useEffect(() => {
+    if (mode.kind === 'scan') api.customerTender(null).catch(() => undefined);
+  }, [mode.kind]);
+
   useEffect(() => {
     api.cart().then(
       (c) => {

@@ -39,6 +39,12 @@ export function Tender({ cart, onCancel, onPaid }: { cart: CartView; onCancel: (
     if (tender.needsReference(method) || method === 'card') refInput.current?.focus();
   }, [method]);
 
+  // The customer display follows the method (QRIS shows its prompt) and
+  // what is tendered so far; the core keeps it (customer_tender).
+  useEffect(() => {
+    api.customerTender({ method, tendered: tender.paid(state) }).catch(() => undefined);
+  }, [method, state]);
+
   function pick(m: Method) {
     setMethod(m);
     setError(null);

@@ -185,6 +185,8 @@ describe('a shift at the till', () => {
     await until(() => $('tender-amount'), 'the tender screen');
     expect(($('tender-amount') as HTMLInputElement).value).toBe('15.250');
     click($('tender-method-qris')!);
+    // The customer display is told the method (its QRIS prompt).
+    await until(() => backend.customerTender?.method === 'qris', 'the customer display on QRIS');
     await type($('tender-amount')!, '5000');
     click($('tender-add')!);
     expect((await until(() => $('tender-error'), 'the missing reference')).textContent).toContain('reference');
@@ -194,6 +196,8 @@ describe('a shift at the till', () => {
     expect($('tender-remaining')!.textContent).toBe('Rp 0');
     click($('tender-method-cash')!);
     await until(() => ($('tender-amount') as HTMLInputElement).value === '10.250', 'the remainder prefilled');
+    await until(() => backend.customerTender?.method === 'cash', 'the customer display on cash');
+    expect(backend.customerTender).toEqual({ method: 'cash', tendered: 5000 });
     key('4', {}, document.body);
     await until(() => ($('tender-amount') as HTMLInputElement).value === '20.000', 'quick cash key 4');
     click($('tender-pay')!);
@@ -216,6 +220,9 @@ describe('a shift at the till', () => {
     const input = await until(() => $('scan-input') as HTMLInputElement | null, 'the next sale');
     expect(input.value).toBe('8');
     expect(document.activeElement).toBe(input);
+    // Back on the scan screen: the customer display drops the change.
+    await until(() => backend.customerTender === null && backend.calls.at(-1)?.cmd !== 'pay', 'the customer display told');
+    expect(backend.calls.filter((c) => c.cmd === 'customer_tender').at(-1)?.args).toEqual({ progress: null });
     expect($$('cart-line')).toHaveLength(0);
     await type(input, '');
   });

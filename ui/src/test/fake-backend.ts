@@ -21,6 +21,7 @@ const PRODUCTS = [
 ];
 
 type Line = { sku: string; milli: number; discount: DiscountInput | null };
+type CustomerTender = { method: string; tendered: number } | null;
 
 export class FakeBackend {
   setup: AppStatus['setup'] = null;
@@ -36,6 +37,8 @@ export class FakeBackend {
   pendingEntries = 0;
   noSales = 0;
   calls: { cmd: string; args: Record<string, unknown> }[] = [];
+  /** What the tender screen last told the customer display. */
+  customerTender: CustomerTender = null;
 
   status(): AppStatus {
     return {
@@ -47,7 +50,7 @@ export class FakeBackend {
       shift: this.shiftOpen
         ? { shift_id: 's1', opened_at_ms: Date.now(), cashier: this.operator?.name ?? null, opening_float: 0, expected_cash: 0, sales_count: this.sales.length }
         : null,
-      settings: { printer: '127.0.0.1:9100', paper: 'mm58', language: 'en', supervisor_discount_pct: '10', store_name: 'Sentra', receipt_footer: 'Thanks' },
+      settings: { printer: '127.0.0.1:9100', paper: 'mm58', language: 'en', supervisor_discount_pct: '10', store_name: 'Sentra', receipt_footer: 'Thanks', customer_display: 'auto' },
       parked: 0,
       version: '0.1.0',
     };
@@ -228,6 +231,9 @@ export class FakeBackend {
         return { no_sales: this.noSales, print_job: null };
       case 'save_settings':
         return { ...this.status(), settings: a.settings };
+      case 'customer_tender':
+        this.customerTender = (a.progress as CustomerTender) ?? null;
+        return null;
       default:
         throw err('other', `the fake has no ${cmd}`);
     }

@@ -1,12 +1,13 @@
 //! The cashier app's side of the terminal core: the session (sign-in, lock,
 //! cart, parking, tender, voids and refunds with supervisor approval),
-//! receipts and the print queue, first-run setup, and the views the screens
-//! show. The desktop shell (`src-tauri`) only forwards calls here, so every
+//! receipts and the print queue, first-run setup, the views the screens
+//! show, and what the customer display shows. The desktop shell (`src-tauri`) only forwards calls here, so every
 //! rule of the till lives in this crate and is tested without a window.
 
 pub mod branch;
 pub mod cart;
 pub mod cashiers;
+pub mod customer;
 pub mod print_queue;
 pub mod receipt;
 pub mod session;

@@ -52,6 +52,8 @@ pub struct PosSession {
     /// Whether a sync round has ended since this session began: until
     /// then the stored outcome is the last run's, not the truth now.
     round_seen: bool,
+    /// The tender and the last payment, for the customer display.
+    customer: super::customer::CustomerDisplay,
 }
 
 fn now_ms() -> i64 {
@@ -69,6 +71,7 @@ impl PosSession {
             changed: None,
             settings,
             round_seen: false,
+            customer: Default::default(),
         })
     }
 
@@ -762,6 +765,7 @@ impl PosSession {
             discount_approved_by: self.cart.discount_approved_by.clone(),
         };
         let sale = self.terminal.sell(&request)?;
+        self.customer.sale_paid(&sale.payload);
         self.cart = Cart::default();
         self.changed = None;
         let doc = receipt::sale_doc(&sale.payload, now_ms(), &self.branch()?, false);
@@ -1006,6 +1010,28 @@ impl PosSession {
             preview,
             print_job,
         })
+    }
+
+    // ------------------------------------------------- customer display
+
+    /// What the customer display shows now (`customer.rs`): the cart, the
+    /// tender, or the last payment's change until the next sale has items.
+    pub fn customer_view(&mut self) -> Result<super::customer::CustomerView> {
+        let cart = self.cart()?;
+        self.customer.cart_changed(&cart);
+        let store = self.branch()?.store_name;
+        Ok(self.customer.view(&cart, &store, &self.settings.language))
+    }
+
+    /// The cashier's tender screen, for the customer display: the method
+    /// and what is tendered so far, or `None` when the cashier is back on
+    /// the scan screen (tender cancelled, or the next sale).
+    pub fn customer_tender(
+        &mut self,
+        progress: Option<super::customer::TenderProgress>,
+    ) -> Result<super::customer::CustomerView> {
+        self.customer.set_tender(progress, self.cart.is_empty())?;
+        self.customer_view()
     }
 
     // ------------------------------------------------------ print, sync

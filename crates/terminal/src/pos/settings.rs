@@ -1,6 +1,6 @@
-//! The till's own settings (printer, language, supervisor threshold), kept
-//! in the encrypted store so they survive a reinstall of the app but never
-//! travel to the cloud.
+//! The till's own settings (printer, language, supervisor threshold,
+//! customer display), kept in the encrypted store so they survive a
+//! reinstall of the app but never travel to the cloud.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use rust_decimal::Decimal;
@@ -31,6 +31,21 @@ pub enum Paper {
     Mm80,
 }
 
+/// When the customer display (a customer-facing window, `customer.rs`)
+/// opens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum CustomerDisplayMode {
+    /// On a second monitor, whenever the till has one.
+    #[default]
+    Auto,
+    /// Always: also with one monitor, as a window of its own.
+    Always,
+    /// Never (the second monitor is for something else).
+    Off,
+}
+
 /// Everything the cashier app can change about itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -48,6 +63,10 @@ pub struct PosSettings {
     pub store_name: String,
     /// Printed at the bottom of receipts.
     pub receipt_footer: String,
+    /// When the customer display opens (settings saved before it existed
+    /// read as `auto`).
+    #[serde(default)]
+    pub customer_display: CustomerDisplayMode,
 }
 
 impl Default for PosSettings {
@@ -59,6 +78,7 @@ impl Default for PosSettings {
             supervisor_discount_pct: "10".into(),
             store_name: "Sentra".into(),
             receipt_footer: "Terima kasih / Thank you".into(),
+            customer_display: CustomerDisplayMode::Auto,
         }
     }
 }
