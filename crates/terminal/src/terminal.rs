@@ -610,16 +610,7 @@ impl Terminal {
         let total = lines.iter().map(|l| l.amount).sum::<i64>();
         let tax = lines.iter().map(|l| l.tax).sum::<i64>();
         if method == PaymentMethod::Cash {
-            let expected = projection::load_summary(&tx, shift_id)?.expected_cash()?;
-            if expected.minor() < total {
-                return Err(TerminalError::CannotRefund {
-                    receipt: receipt_no.to_owned(),
-                    reason: format!(
-                        "the drawer is expected to hold {expected}, less than the {} to pay back in cash",
-                        Money::idr(total)
-                    ),
-                });
-            }
+            cash_to_pay_back(&tx, shift_id, receipt_no, total)?;
         }
         let refund_no = self.ctx.next_number(&tx, DocumentKind::Refund)?;
         let payload = RefundIssued {
@@ -699,16 +690,7 @@ impl Terminal {
             .collect();
         let (total, tax) = (priced.total.minor(), priced.tax.minor());
         if method == PaymentMethod::Cash {
-            let expected = projection::load_summary(&tx, shift_id)?.expected_cash()?;
-            if expected.minor() < total {
-                return Err(TerminalError::CannotRefund {
-                    receipt: receipt_no.to_owned(),
-                    reason: format!(
-                        "the drawer is expected to hold {expected}, less than the {} to pay back in cash",
-                        Money::idr(total)
-                    ),
-                });
-            }
+            cash_to_pay_back(&tx, shift_id, receipt_no, total)?;
         }
         let refund_no = self.ctx.next_number(&tx, DocumentKind::Refund)?;
         let payload = RefundIssued {
@@ -1082,4 +1064,24 @@ fn corrupted_or(path: PathBuf, e: rusqlite::Error) -> TerminalError {
     } else {
         TerminalError::Sqlite(e)
     }
+}
+
+/// A cash refund cannot pay back more than the drawer is expected to hold.
+fn cash_to_pay_back(
+    tx: &Transaction<'_>,
+    shift_id: Uuid,
+    receipt_no: &str,
+    total: i64,
+) -> Result<()> {
+    let expected = projection::load_summary(tx, shift_id)?.expected_cash()?;
+    if expected.minor() < total {
+        return Err(TerminalError::CannotRefund {
+            receipt: receipt_no.to_owned(),
+            reason: format!(
+                "the drawer is expected to hold {expected}, less than the {} to pay back in cash",
+                Money::idr(total)
+            ),
+        });
+    }
+    Ok(())
 }

@@ -34,6 +34,14 @@ struct SaleCopy {
     preview: Vec<String>,
 }
 
+/// Items to refund as typed: a code and a quantity each.
+fn refund_items(items: &[RefundItem]) -> Result<Vec<(String, Quantity)>> {
+    items
+        .iter()
+        .map(|i| Ok((i.code.trim().to_owned(), cart::parse_quantity(&i.quantity)?)))
+        .collect()
+}
+
 /// The reason recorded with a void or refund names who approved it.
 fn approved(reason: Option<String>, supervisor: &Operator) -> String {
     match reason.filter(|r| !r.trim().is_empty()) {
@@ -939,14 +947,17 @@ impl PosSession {
     ) -> Result<RefundDone> {
         let sup = self.supervisor(supervisor_pin, "a refund")?;
         let method: PaymentMethod = method.parse()?;
-        let items = items
-            .iter()
-            .map(|i| Ok((i.code.trim().to_owned(), cart::parse_quantity(&i.quantity)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let items = refund_items(items)?;
         let reason = Some(approved(reason, &sup));
         let refund = self
             .terminal
             .refund(receipt_no.trim(), &items, method, reason)?;
+        self.refund_note(&refund)
+    }
+
+    /// The refund note of a refund just recorded: printed (when a printer
+    /// is set up) and shown.
+    fn refund_note(&self, refund: &crate::RefundReceipt) -> Result<RefundDone> {
         let conn = self.terminal.connection();
         let names = |sku: &str| {
             catalog::find_by_code(conn, sku)
@@ -985,31 +996,12 @@ impl PosSession {
         }
         let sup = self.supervisor(supervisor_pin, "a return without the original sale")?;
         let method: PaymentMethod = method.parse()?;
-        let items = items
-            .iter()
-            .map(|i| Ok((i.code.trim().to_owned(), cart::parse_quantity(&i.quantity)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let items = refund_items(items)?;
         let reason = approved(Some(reason.to_owned()), &sup);
         let refund = self
             .terminal
             .refund_unverified(receipt_no, &items, method, &reason)?;
-        let conn = self.terminal.connection();
-        let names = |sku: &str| {
-            catalog::find_by_code(conn, sku)
-                .ok()
-                .flatten()
-                .map(|p| p.name)
-                .unwrap_or_else(|| sku.to_owned())
-        };
-        let doc = receipt::refund_doc(&refund.payload, &names, now_ms(), &self.branch()?);
-        let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
-        let print_job = self.enqueue(&refund.payload.refund_no, "refund", &bytes)?;
-        Ok(RefundDone {
-            refund_no: refund.payload.refund_no.clone(),
-            total: refund.payload.total,
-            preview,
-            print_job,
-        })
+        self.refund_note(&refund)
     }
 
     // ------------------------------------------------- customer display
