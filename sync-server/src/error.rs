@@ -49,6 +49,10 @@ pub enum ApiError {
     Unavailable,
     #[error("the server is busy; retry later")]
     Busy,
+    /// A relay asked for something only the cloud has, and the cloud did
+    /// not answer.
+    #[error("the relay cannot get this from the cloud now ({0}); retry later")]
+    UpstreamUnavailable(String),
     #[error("the request took longer than {0:?} and was stopped; retry later")]
     Timeout(std::time::Duration),
     #[error("internal error")]
@@ -75,9 +79,10 @@ impl ApiError {
             ApiError::EnrollCodeInvalid | ApiError::UnknownReceipt(_) => StatusCode::NOT_FOUND,
             ApiError::EnrollCodeExpired(_) => StatusCode::GONE,
             ApiError::EnrollCodeUsed(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Unavailable | ApiError::Busy | ApiError::Timeout(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable
+            | ApiError::Busy
+            | ApiError::Timeout(_)
+            | ApiError::UpstreamUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) | ApiError::InternalPermanent(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -101,7 +106,9 @@ impl ApiError {
             ApiError::EnrollCodeUsed(_) => "enroll_code_used",
             ApiError::Conflict(_) => "conflict",
             ApiError::UnknownReceipt(_) => "unknown_receipt",
-            ApiError::Unavailable | ApiError::Busy => "unavailable",
+            ApiError::Unavailable | ApiError::Busy | ApiError::UpstreamUnavailable(_) => {
+                "unavailable"
+            }
             ApiError::Timeout(_) => "timeout",
             ApiError::Internal(_) | ApiError::InternalPermanent(_) => "internal",
         }
@@ -111,7 +118,11 @@ impl ApiError {
     pub fn retryable(&self) -> bool {
         matches!(
             self,
-            ApiError::Unavailable | ApiError::Busy | ApiError::Timeout(_) | ApiError::Internal(_)
+            ApiError::Unavailable
+                | ApiError::Busy
+                | ApiError::Timeout(_)
+                | ApiError::Internal(_)
+                | ApiError::UpstreamUnavailable(_)
         )
     }
 

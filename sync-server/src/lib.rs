@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod pull;
 pub mod receive;
 pub mod relay;
+pub mod stock;
 
 pub use config::ServeConfig;
 pub use error::ApiError;

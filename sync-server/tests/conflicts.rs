@@ -89,6 +89,38 @@ async fn oversold_is_raised_once_per_item_and_day_until_counted() {
     s.stop().await;
 }
 
+/// The document: "stock is tracked once imported (`catalog import
+/// --branch`) or counted". The first import of an item made its level with
+/// `count_generation` 0, so it was not tracked: oversold never raised.
+#[tokio::test]
+async fn oversold_is_raised_for_stock_set_by_the_first_import() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("catalog.csv");
+    std::fs::write(
+        &file,
+        "sku,barcode,name,price,tax_category,stock\nRICE5,899100,Beras 5 kg,72000,exempt,20\n",
+    )
+    .expect("csv");
+    sentra_sync::admin::catalog::import(&s.pool, &file, Some("JKT01"))
+        .await
+        .expect("import");
+    let mut t1 = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut t2 = s.enroll("JKT01", DeviceKind::Terminal, 2).await;
+    let (shift1, o1) = open(&mut t1);
+    let s1 = t1.entry(&sale("T1-1", shift1, &[("RICE5", 2000, 72_000)]));
+    push_ok(&s, &t1, &[o1, s1]).await;
+    assert!(s.conflicts("oversold").await.is_empty());
+    let (shift2, o2) = open(&mut t2);
+    let s2 = t2.entry(&sale("T2-1", shift2, &[("RICE5", 20_000, 72_000)]));
+    push_ok(&s, &t2, &[o2, s2]).await;
+    let raised = s.conflicts("oversold").await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0]["details"]["on_hand_after_milli"], -2000);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn stale_price_names_both_prices() {
     let s = Server::start().await;

@@ -1072,3 +1072,172 @@ async fn price_set_refuses_unknown_skus_negative_prices_and_unknown_branches() {
         .expect("a free item is allowed");
     env.stop().await;
 }
+
+// ------------------------------------------------------------ stock levels
+
+/// `GET /v1/stock` pages from `cursor` (limit `limit`) until `done` holds
+/// for the levels gathered and no more are ready; every page verified as
+/// the cloud signed it for `branch`. Returns the levels (later pages win),
+/// the last cursor and the pages.
+async fn stock_until(
+    env: &Env,
+    credential: &str,
+    branch: &str,
+    cursor: &str,
+    limit: u32,
+    done: impl Fn(&HashMap<String, sentra_protocol::wire::StockLevel>) -> bool,
+) -> (
+    HashMap<String, sentra_protocol::wire::StockLevel>,
+    String,
+    Vec<sentra_protocol::wire::StockPage>,
+) {
+    let key = sentra_sync::master_key::load_or_create(&env.pool)
+        .await
+        .expect("master key")
+        .verifying_key();
+    let deadline = std::time::Instant::now() + pull_common::PULL_DEADLINE;
+    let mut cursor = cursor.to_owned();
+    let mut levels = HashMap::new();
+    let mut pages = Vec::new();
+    loop {
+        let (status, json) = env
+            .get(
+                &format!("/v1/stock?cursor={cursor}&limit={limit}"),
+                credential,
+            )
+            .await;
+        assert_eq!(status, 200, "stock: {json}");
+        let page: sentra_protocol::wire::StockPage =
+            serde_json::from_value(json).expect("stock page");
+        sentra_protocol::master::verify_stock_page(&page, &key, branch).expect("signed page");
+        assert!(page.levels.len() <= limit as usize, "page over the limit");
+        for l in &page.levels {
+            levels.insert(l.sku.clone(), l.clone());
+        }
+        cursor = page.next_cursor.clone();
+        let more = page.more;
+        pages.push(page);
+        if !more && done(&levels) {
+            return (levels, cursor, pages);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stock levels did not arrive: {levels:?}"
+        );
+        if !more {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stock_levels_reach_the_tills_with_the_tips_they_include() {
+    use sentra_protocol::payload::ShiftOpened;
+
+    let env = Env::start().await;
+    env.branch("JKT01", "Jakarta Satu").await;
+    env.branch("SBY02", "Surabaya Dua").await;
+    let file = env.csv("catalog.csv", CATALOG);
+    admin::catalog::import(&env.pool, &file, Some("JKT01"))
+        .await
+        .expect("import");
+    let server: &common::Server = &env;
+    let mut till = server.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let other = server.enroll("SBY02", DeviceKind::Terminal, 2).await;
+
+    // From the start, in pages of one: every imported level, tracked.
+    let (levels, c1, pages) =
+        stock_until(&env, &till.credential, "JKT01", "", 1, |l| l.len() == 2).await;
+    assert!(pages.len() >= 2, "pages of one level each");
+    assert_eq!(levels["TEH1"].on_hand_milli, 24_000);
+    assert_eq!(levels["BER5"].on_hand_milli, 10_500);
+    assert!(levels.values().all(|l| l.tracked));
+    assert!(
+        !levels.contains_key("KTG"),
+        "no stock column value: no level"
+    );
+
+    // An altered page does not verify.
+    let mut forged = pages[0].clone();
+    forged.levels[0].on_hand_milli += 1000;
+    let key = sentra_sync::master_key::load_or_create(&env.pool)
+        .await
+        .expect("key")
+        .verifying_key();
+    assert!(sentra_protocol::master::verify_stock_page(&forged, &key, "JKT01").is_err());
+    assert!(sentra_protocol::master::verify_stock_page(&pages[0], &key, "SBY02").is_err());
+
+    // A sale of 2 TEH1: only that level comes again, with the till's tip.
+    let shift = uuid::Uuid::now_v7();
+    let open = till.entry(&ShiftOpened {
+        shift_id: shift,
+        opening_float: 0,
+        cashier: None,
+    });
+    let sold = till.entry(&common::sale("R-1", shift, &[("TEH1", 2000, 5000)]));
+    let (status, body) = server.push(&till.credential, &[open, sold], None).await;
+    assert_eq!(status, 200, "{body}");
+    let (levels, c2, pages) = stock_until(&env, &till.credential, "JKT01", &c1, 1000, |l| {
+        l.contains_key("TEH1")
+    })
+    .await;
+    assert_eq!(levels.len(), 1, "only the level that moved: {levels:?}");
+    assert_eq!(levels["TEH1"].on_hand_milli, 22_000);
+    let last = pages.last().expect("a page");
+    let tip = last
+        .device_tips
+        .iter()
+        .find(|t| t.device_id == till.device_id)
+        .expect("the till's tip");
+    assert_eq!(
+        tip.seq, 2,
+        "the level includes the till's entries up to seq 2"
+    );
+
+    // Nothing new: an empty page, the cursor unchanged.
+    let (status, json) = env
+        .get(&format!("/v1/stock?cursor={c2}"), &till.credential)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(json["levels"], json!([]));
+    assert_eq!(json["next_cursor"], json!(c2));
+
+    // Another branch sees none of these levels.
+    let (theirs, _, _) = stock_until(&env, &other.credential, "SBY02", "", 1000, |_| true).await;
+    assert!(theirs.is_empty(), "{theirs:?}");
+
+    // Cursors and limits it did not issue are refused, saying why.
+    for bad in ["cursor=v1.1.1", "cursor=s1.01", "limit=0", "limit=5001"] {
+        let (status, json) = env.get(&format!("/v1/stock?{bad}"), &till.credential).await;
+        assert_eq!(status, 400, "{bad}: {json}");
+        assert_eq!(json["error"], "malformed_request", "{bad}");
+    }
+
+    // A level written by a transaction that commits late is never skipped:
+    // A writes first and stays open, B writes after it and commits; B is
+    // held back until A is done, then both come.
+    let mut a = env.pool.begin().await.expect("begin A");
+    sqlx::query("UPDATE stock_levels SET on_hand_milli = on_hand_milli + 1000 WHERE sku = 'BER5'")
+        .execute(&mut *a)
+        .await
+        .expect("A writes");
+    sqlx::query("UPDATE stock_levels SET on_hand_milli = on_hand_milli + 1000 WHERE sku = 'TEH1'")
+        .execute(&env.pool)
+        .await
+        .expect("B writes and commits");
+    let mut c3 = c2.clone();
+    for _ in 0..3 {
+        let (status, json) = env
+            .get(&format!("/v1/stock?cursor={c3}"), &till.credential)
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(json["levels"], json!([]), "nothing after A while A is open");
+        c3 = json["next_cursor"].as_str().expect("cursor").to_owned();
+    }
+    a.commit().await.expect("commit A");
+    let (levels, _, _) =
+        stock_until(&env, &till.credential, "JKT01", &c3, 1000, |l| l.len() == 2).await;
+    assert_eq!(levels["BER5"].on_hand_milli, 11_500);
+    assert_eq!(levels["TEH1"].on_hand_milli, 23_000);
+    env.stop().await;
+}

@@ -16,7 +16,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use sentra_e2e::app::{App, Launch, tree_rss_kib};
+use sentra_e2e::app::{App, Launch, tree_rss_by_process, tree_rss_kib};
 use sentra_e2e::{Cloud, Till, catalog_csv};
 use serde_json::Value;
 
@@ -37,11 +37,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let (mut products, mut sales) = (100_000u64, 500u64);
+    let mut sample_every = 0u64;
+    let mut probe_webdriver = 0u64;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--products" => products = args.next().context("--products N")?.parse()?,
             "--sales" => sales = args.next().context("--sales N")?.parse()?,
+            "--sample-every" => sample_every = args.next().context("--sample-every N")?.parse()?,
+            "--probe-webdriver" => {
+                probe_webdriver = args.next().context("--probe-webdriver N")?.parse()?
+            }
             _ => {} // cargo bench passes --bench
         }
     }
@@ -101,10 +107,23 @@ async fn main() -> Result<()> {
         app.type_into("open-shift-float", "100000").await?;
         app.click("open-shift-submit").await?;
         app.el("sale-screen").await?;
+        if probe_webdriver > 0 {
+            // What the driver itself costs the web view: scripts evaluated
+            // with no work for the app.
+            print_rss_rows(0, app.app_pid());
+            for _ in 0..probe_webdriver {
+                app.count("cart-line").await?;
+            }
+            println!("after {probe_webdriver} WebDriver scripts and no sale:");
+            print_rss_rows(0, app.app_pid());
+        }
         let rss_before = app.app_pid().and_then(tree_rss_kib);
         let started = Instant::now();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..sales {
+        for sale in 0..sales {
+            if sample_every > 0 && sale % sample_every == 0 {
+                print_rss_rows(sale, app.app_pid());
+            }
             for n in 1..=3 {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
@@ -126,6 +145,9 @@ async fn main() -> Result<()> {
             app.el("sale-screen").await?;
         }
         let wall = started.elapsed();
+        if sample_every > 0 {
+            print_rss_rows(sales, app.app_pid());
+        }
         let rss_after = app.app_pid().and_then(tree_rss_kib);
         let perf: Value = app.perf().await?;
         let mut scans: Vec<f64> = perf["scans"]
@@ -160,4 +182,14 @@ async fn main() -> Result<()> {
     .await;
     app.quit().await.ok();
     result
+}
+
+/// One line per sample: resident MiB of each process of the app's tree.
+fn print_rss_rows(sale: u64, pid: Option<u32>) {
+    let rows = pid.and_then(tree_rss_by_process).unwrap_or_default();
+    let cells: Vec<String> = rows
+        .iter()
+        .map(|(name, kib)| format!("{name} {:.1}", *kib as f64 / 1024.0))
+        .collect();
+    println!("rss after {sale} sales (MiB): {}", cells.join("  "));
 }

@@ -399,6 +399,12 @@ impl FakePrinter {
 /// Resident memory of a process and all its descendants (the app and its
 /// WebKit web and network processes), in KiB.
 pub fn tree_rss_kib(root: u32) -> Option<u64> {
+    Some(tree_rss_by_process(root)?.iter().map(|(_, k)| k).sum())
+}
+
+/// The same tree, one row per process: its name (`/proc/<pid>/comm`) and
+/// resident KiB — so a bench can say which process grows.
+pub fn tree_rss_by_process(root: u32) -> Option<Vec<(String, u64)>> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry
@@ -427,5 +433,12 @@ pub fn tree_rss_kib(root: u32) -> Option<u64> {
         tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
         i += 1;
     }
-    Some(tree.iter().filter_map(|p| rss_kib(*p)).sum())
+    Some(
+        tree.iter()
+            .filter_map(|p| {
+                let name = std::fs::read_to_string(format!("/proc/{p}/comm")).ok()?;
+                Some((format!("{}[{p}]", name.trim()), rss_kib(*p)?))
+            })
+            .collect(),
+    )
 }

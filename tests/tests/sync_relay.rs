@@ -376,3 +376,86 @@ fn the_relay_credential_does_not_work_at_the_cloud() -> Result<()> {
     );
     Ok(())
 }
+
+/// What `catalog show` says is on hand of `sku` (thousandths; null: none).
+fn on_hand(till: &Till, sku: &str) -> Result<serde_json::Value> {
+    Ok(till.json(&["catalog", "show", sku])?[0]["on_hand_milli"].clone())
+}
+
+/// Stock on hand, item 5 of issue 15: products pulled from the cloud show
+/// the cloud's level (they showed 0), and each till adds its own sales the
+/// cloud has not counted yet — exactly once, before and after the cloud has
+/// them, with the uplink down too.
+#[test]
+fn stock_on_hand_is_the_clouds_level_plus_the_tills_own_sales_counted_once() -> Result<()> {
+    let cloud = Cloud::start()?;
+    cloud.branch_create("JKT01")?;
+    cloud.catalog_import(&catalog_csv(), Some("JKT01"))?;
+    let uplink = Link::to(&cloud.url())?;
+    let relay = Relay::start_with(
+        &uplink.url(),
+        Some(&cloud.enroll_code("JKT01", "relay")?),
+        &[],
+    )?;
+    // Tills with no catalog of their own: everything comes from the cloud.
+    let mut tills = Vec::new();
+    for name in ["T01", "T02"] {
+        let till = Till::init("JKT01", name)?;
+        let code = cloud.enroll_code("JKT01", "terminal")?;
+        till.enroll(&cloud.url(), &code, Some(&relay.url()))?;
+        till.sync_until(0, Duration::from_secs(60))?;
+        till.ok(&["shift", "open", "--float", "500000"])?;
+        tills.push(till);
+    }
+    let (t1, t2) = (&tills[0], &tills[1]);
+    for t in [t1, t2] {
+        t.sync_until(0, Duration::from_secs(60))?;
+        assert_eq!(on_hand(t, "IND-GRG")?, 240_000, "the cloud's level");
+    }
+
+    // T01 sells 2 offline: it counts its own sale at once; T02 cannot know.
+    t1.sell(&["IND-GRGx2"], &["cash:7000"])?;
+    assert_eq!(on_hand(t1, "IND-GRG")?, 238_000);
+    assert_eq!(on_hand(t2, "IND-GRG")?, 240_000);
+
+    // Delivered and counted by the cloud: still 238, not 236 (once).
+    t1.sync_until(0, Duration::from_secs(60))?;
+    t1.sync_until(0, Duration::from_secs(60))?;
+    assert_eq!(on_hand(t1, "IND-GRG")?, 238_000);
+    // T02 hears of it from the cloud.
+    t2.sync_until(0, Duration::from_secs(60))?;
+    assert_eq!(on_hand(t2, "IND-GRG")?, 238_000);
+
+    // The uplink goes down; T02 sells 3. The relay cannot fetch levels, so
+    // each till keeps the ones it has plus its own sales.
+    uplink.set_mode(Mode::Cut);
+    t2.sell(&["IND-GRGx3"], &["cash:10500"])?;
+    let (code, report, _) = t2.sync()?;
+    assert_eq!(code, Some(3), "held by the relay: {report:?}");
+    let report = report.context("report")?;
+    assert!(
+        report["stock_problem"].is_string(),
+        "says why no levels came: {report}"
+    );
+    assert_eq!(on_hand(t2, "IND-GRG")?, 235_000);
+    assert_eq!(on_hand(t1, "IND-GRG")?, 238_000);
+
+    // Back up: both tills, and the cloud, agree.
+    uplink.set_mode(Mode::Forward);
+    t2.sync_until(0, Duration::from_secs(90))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        t1.sync_until(0, Duration::from_secs(60))?;
+        t2.sync_until(0, Duration::from_secs(60))?;
+        let shown = (on_hand(t1, "IND-GRG")?, on_hand(t2, "IND-GRG")?);
+        if shown == (235_000.into(), 235_000.into()) {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the tills never agreed on 235: {shown:?}");
+        }
+    }
+    let level = cloud.sql("SELECT on_hand_milli FROM stock_levels WHERE sku = 'IND-GRG'")?;
+    assert_eq!(level.trim(), "235000");
+    Ok(())
+}

@@ -23,6 +23,7 @@ function cart(n: number, changed: number | null): CartView {
       discount: null,
       gross: 1000,
       discount_amount: 0,
+      on_hand_milli: null,
       total: 1000,
     })),
     discount: null,

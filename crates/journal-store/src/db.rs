@@ -41,6 +41,7 @@ const STEPS: &[(&str, &str)] = &[
     step!("0011_branch_settings.sql"),
     step!("0012_cash_count.sql"),
     step!("0013_returns_from_any_till.sql"),
+    step!("0014_stock_on_hand.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {

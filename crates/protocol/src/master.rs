@@ -10,7 +10,7 @@
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use serde_json::{Value, json};
 
-use crate::wire::Change;
+use crate::wire::{Change, StockPage};
 use crate::{ProtocolError, Signature, canonical_json};
 
 /// The first bytes of every signed change (no length prefix); no entry's
@@ -28,6 +28,52 @@ pub fn change_signing_bytes(change: &Change) -> Result<Vec<u8>, ProtocolError> {
 pub fn sign_change(change: &mut Change, key: &SigningKey) -> Result<(), ProtocolError> {
     let sig = key.sign(&change_signing_bytes(change)?);
     change.signature = Signature(sig.to_bytes()).to_hex();
+    Ok(())
+}
+
+/// The first bytes of a signed stock page (`GET /v1/stock`).
+pub const STOCK_DOMAIN_TAG: &[u8] = b"sentra.stock";
+
+/// The bytes the cloud signs for a stock page: [`STOCK_DOMAIN_TAG`] and the
+/// canonical JSON of the page without its `signature`.
+pub fn stock_signing_bytes(page: &StockPage) -> Result<Vec<u8>, ProtocolError> {
+    let mut body = serde_json::to_value(page)?;
+    if let Value::Object(fields) = &mut body {
+        fields.remove("signature");
+    }
+    let mut bytes = STOCK_DOMAIN_TAG.to_vec();
+    bytes.extend(canonical_json(&body)?);
+    Ok(bytes)
+}
+
+/// Sets `page.signature` to the cloud's signature.
+pub fn sign_stock_page(page: &mut StockPage, key: &SigningKey) -> Result<(), ProtocolError> {
+    let sig = key.sign(&stock_signing_bytes(page)?);
+    page.signature = Signature(sig.to_bytes()).to_hex();
+    Ok(())
+}
+
+/// Checks that a stock page is exactly as the cloud signed it, and for
+/// `branch`.
+pub fn verify_stock_page(
+    page: &StockPage,
+    cloud_key: &VerifyingKey,
+    branch: &str,
+) -> Result<(), String> {
+    let sig = Signature::from_hex(&page.signature)
+        .map_err(|_| "the stock page has no valid signature".to_owned())?;
+    let bytes = stock_signing_bytes(page).map_err(|e| format!("the stock page: {e}"))?;
+    cloud_key
+        .verify(&bytes, &ed25519_dalek::Signature::from_bytes(&sig.0))
+        .map_err(|_| {
+            "the stock page is not as the cloud signed it (altered on the way?)".to_owned()
+        })?;
+    if page.branch != branch {
+        return Err(format!(
+            "the stock page is for branch {}, not this terminal's {branch}",
+            page.branch
+        ));
+    }
     Ok(())
 }
 

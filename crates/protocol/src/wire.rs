@@ -335,6 +335,52 @@ pub struct Change {
     pub signature: String,
 }
 
+/// Stock levels per page of `GET /v1/stock` when the request names no limit.
+pub const DEFAULT_STOCK_LIMIT: u32 = 1000;
+/// At most this many stock levels in one page of `GET /v1/stock`.
+pub const MAX_STOCK_LIMIT: u32 = 5000;
+
+/// `GET /v1/stock?cursor=…&limit=…`: the caller's branch's stock levels
+/// that changed since a cursor, read in one snapshot together with the chain
+/// tip the cloud held for each device of the branch, and signed by the
+/// cloud's master-data key ([`crate::master::stock_signing_bytes`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockPage {
+    /// The branch code the levels are for.
+    pub branch: String,
+    /// On hand per SKU, in `(changed, sku)` order.
+    pub levels: Vec<StockLevel>,
+    /// For every device of the branch, the highest contiguous seq the cloud
+    /// held when the levels were read: the levels include that device's
+    /// entries up to it and none after.
+    pub device_tips: Vec<DeviceTip>,
+    /// Pass this back as `cursor` next time; opaque to clients.
+    pub next_cursor: String,
+    /// More levels are ready now; ask again straight away.
+    pub more: bool,
+    /// The cloud's Ed25519 signature (128 lowercase hex chars).
+    #[serde(default)]
+    pub signature: String,
+}
+
+/// One item's stock on hand at a branch, in thousandths of a unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLevel {
+    pub sku: String,
+    pub on_hand_milli: i64,
+    /// Imported with a stock figure or counted: the level means something.
+    /// An item never imported with stock nor counted has a level too (its
+    /// sales moved it below zero) but a till shows none.
+    pub tracked: bool,
+}
+
+/// How far the cloud held one device's chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceTip {
+    pub device_id: Uuid,
+    pub seq: u64,
+}
+
 /// `GET /v1/pull?cursor=…&limit=…`: changes since a cursor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullResponse {

@@ -18,7 +18,9 @@ pub struct Product {
     pub unit_price: i64,
     pub tax_category: String,
     pub barcodes: Vec<String>,
-    pub on_hand_milli: i64,
+    /// Stock on hand as this till knows it (`crate::stock`); `None`: no
+    /// figure (never imported with stock, never counted).
+    pub on_hand_milli: Option<i64>,
     /// False once the cloud withdrew it: known, but no longer sold.
     pub active: bool,
 }
@@ -114,8 +116,7 @@ pub fn tax_categories(conn: &Connection) -> Result<Vec<String>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-const PRODUCT_COLUMNS: &str = "p.sku, p.name, p.unit_price, p.tax_category,
-     COALESCE((SELECT on_hand_milli FROM stock s WHERE s.sku = p.sku), 0), p.active";
+const PRODUCT_COLUMNS: &str = "p.sku, p.name, p.unit_price, p.tax_category, p.active";
 
 fn product_from_row(conn: &Connection, r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
     let sku: String = r.get(0)?;
@@ -124,14 +125,15 @@ fn product_from_row(conn: &Connection, r: &rusqlite::Row<'_>) -> rusqlite::Resul
     let barcodes = codes
         .query_map([&sku], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
+    let sku_for_stock = sku.clone();
     Ok(Product {
         sku,
         name: r.get(1)?,
         unit_price: r.get(2)?,
         tax_category: r.get(3)?,
         barcodes,
-        on_hand_milli: r.get(4)?,
-        active: r.get::<_, i64>(5)? != 0,
+        on_hand_milli: crate::stock::on_hand_sql(conn, &sku_for_stock)?,
+        active: r.get::<_, i64>(4)? != 0,
     })
 }
 

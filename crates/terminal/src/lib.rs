@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod pos;
 pub mod projection;
 pub mod reports;
+pub mod stock;
 pub mod store;
 pub mod sync;
 mod terminal;

@@ -26,7 +26,7 @@ pub fn apply(conn: &Connection, entry: &Entry) -> Result<()> {
         EntryKind::CashMoved => cash_moved(conn, entry, entry.decode_payload()?),
         EntryKind::DrawerOpened => drawer_opened(conn, entry.decode_payload()?),
         EntryKind::ShiftClosed => shift_closed(conn, entry, entry.decode_payload()?),
-        EntryKind::StockCounted => stock_counted(conn, entry.decode_payload()?),
+        EntryKind::StockCounted => stock_counted(conn, entry, entry.decode_payload()?),
         // The lock-out itself is kept in `pin_attempts`; the entry is for
         // head office.
         EntryKind::PinLockedOut | EntryKind::ClockSteppedBack | EntryKind::MasterDataRefused => {
@@ -85,8 +85,8 @@ fn sale_completed(conn: &Connection, entry: &Entry, p: SaleCompleted) -> Result<
         p.change
     ])?;
     // Lines and tenders stay in the entry itself; only stock moves.
-    for l in &p.lines {
-        move_stock(conn, &l.sku, -l.quantity_milli)?;
+    for (i, l) in p.lines.iter().enumerate() {
+        move_stock(conn, entry.seq, i as i64, &l.sku, -l.quantity_milli)?;
     }
     let mut summary = load_summary(conn, p.shift_id)?;
     summary.add_sale(&figures_of(&p)?)?;
@@ -108,8 +108,8 @@ fn sale_voided(conn: &Connection, entry: &Entry, p: SaleVoided) -> Result<()> {
             reason: "it is not a completed sale".into(),
         });
     }
-    for l in &sale.lines {
-        move_stock(conn, &l.sku, l.quantity_milli)?;
+    for (i, l) in sale.lines.iter().enumerate() {
+        move_stock(conn, entry.seq, i as i64, &l.sku, l.quantity_milli)?;
     }
     let mut summary = load_summary(conn, p.shift_id)?;
     summary.add_void(&figures_of(&sale)?)?;
@@ -144,7 +144,13 @@ fn refund_issued(conn: &Connection, entry: &Entry, p: RefundIssued) -> Result<()
             l.amount,
             l.tax
         ])?;
-        move_stock(conn, &l.sku, l.quantity_milli)?;
+        move_stock(
+            conn,
+            entry.seq,
+            i64::from(l.line_no),
+            &l.sku,
+            l.quantity_milli,
+        )?;
     }
     let mut summary = load_summary(conn, p.shift_id)?;
     summary.add_refund(Money::idr(p.total), Money::idr(p.tax), method(&p.method)?)?;
@@ -204,21 +210,32 @@ fn shift_closed(conn: &Connection, entry: &Entry, p: ShiftClosed) -> Result<()> 
     Ok(())
 }
 
-fn stock_counted(conn: &Connection, p: StockCounted) -> Result<()> {
+fn stock_counted(conn: &Connection, entry: &Entry, p: StockCounted) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO stock (sku, on_hand_milli) VALUES (?1, ?2)
          ON CONFLICT (sku) DO UPDATE SET on_hand_milli = excluded.on_hand_milli",
     )?
     .execute(params![p.sku, p.counted_milli])?;
+    conn.prepare_cached(
+        "INSERT INTO stock_moves (seq, line, sku, counted_milli) VALUES (?1, 0, ?2, ?3)",
+    )?
+    .execute(params![entry.seq as i64, p.sku, p.counted_milli])?;
     Ok(())
 }
 
-fn move_stock(conn: &Connection, sku: &str, delta_milli: i64) -> Result<()> {
+/// One line of this till's own entry moves an item's stock: the running
+/// level, and the movement itself (added to the cloud's level until the
+/// cloud has counted this entry; see `crate::stock`).
+fn move_stock(conn: &Connection, seq: u64, line: i64, sku: &str, delta_milli: i64) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO stock (sku, on_hand_milli) VALUES (?1, ?2)
          ON CONFLICT (sku) DO UPDATE SET on_hand_milli = on_hand_milli + excluded.on_hand_milli",
     )?
     .execute(params![sku, delta_milli])?;
+    conn.prepare_cached(
+        "INSERT INTO stock_moves (seq, line, sku, delta_milli) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![seq as i64, line, sku, delta_milli])?;
     Ok(())
 }
 
@@ -322,13 +339,14 @@ pub struct ProjectionCheck {
     pub differences: Vec<String>,
 }
 
-const PROJECTION_TABLES: [(&str, &str); 6] = [
+const PROJECTION_TABLES: [(&str, &str); 7] = [
     ("shifts", "shift_id"),
     ("sales", "receipt_no"),
     ("refunds", "refund_no"),
     ("refund_lines", "refund_no, line_no"),
     ("cash_movements", "seq"),
     ("stock", "sku"),
+    ("stock_moves", "seq, line"),
 ];
 
 /// Rebuild every projection in a scratch database by replaying the journal

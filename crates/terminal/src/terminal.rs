@@ -292,6 +292,14 @@ impl Terminal {
         &self.conn
     }
 
+    /// Stores a stock page the caller has verified as the cloud's
+    /// ([`crate::stock::apply_page`]); the sync round does this itself.
+    pub fn apply_stock_page(&mut self, page: &sentra_protocol::wire::StockPage) -> Result<u64> {
+        let device = self.device_id();
+        let now = self.ctx.clock.now_ms();
+        crate::stock::apply_page(&mut self.conn, page, device, now)
+    }
+
     // ------------------------------------------------------------ catalog
 
     pub fn import_catalog(&mut self, path: &Path) -> Result<ImportSummary> {
@@ -797,7 +805,8 @@ impl Terminal {
         let payload = StockCounted {
             sku: product.sku,
             counted_milli: counted.milli(),
-            previous_milli: product.on_hand_milli,
+            // What the till believed; 0 for an item it had no figure for.
+            previous_milli: product.on_hand_milli.unwrap_or(0),
         };
         self.ctx.commit(tx, payload)
     }

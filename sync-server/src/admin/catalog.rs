@@ -107,7 +107,11 @@ pub async fn import(pool: &PgPool, path: &Path, branch: Option<&str>) -> Result<
 
         if let (Some(branch_id), Some(stock)) = (branch_id, row.stock_milli) {
             sqlx::query(
-                "INSERT INTO stock_levels (branch_id, sku, on_hand_milli) VALUES ($1, $2, $3)
+                // An imported figure is a count: generation 1 on the first
+                // import (so the item is tracked and can be oversold), one
+                // more on each later one.
+                "INSERT INTO stock_levels (branch_id, sku, on_hand_milli, count_generation)
+                 VALUES ($1, $2, $3, 1)
                  ON CONFLICT (branch_id, sku) DO UPDATE
                      SET on_hand_milli = excluded.on_hand_milli,
                          count_generation = stock_levels.count_generation + 1",

@@ -121,6 +121,7 @@ pub fn router(state: AppState, office: sentra_office::OfficeConfig) -> Router {
         .route("/pull", get(crate::pull::pull))
         .route("/head", get(head::head))
         .route("/receipt", get(receipt::receipt))
+        .route("/stock", get(crate::stock::stock))
         .route("/relay/devices", get(head::relay_devices))
         .layer(middleware::from_fn(require_protocol));
     Router::new()

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sentra_protocol::wire::{
     DeviceKind, HeadResponse, MAX_BODY_BYTES, MAX_HEAD_WAIT_MS, MAX_PULL_LIMIT, PROTOCOL_HEADER,
-    PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse, ReceiptResponse,
+    PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse, ReceiptResponse, StockPage,
 };
 use tower_http::catch_panic::CatchPanicLayer;
 use uuid::Uuid;
@@ -44,6 +44,7 @@ pub fn router(relay: Shared) -> Router {
         .route("/head", get(head))
         .route("/pull", get(pull))
         .route("/receipt", get(receipt))
+        .route("/stock", get(stock))
         .layer(middleware::from_fn(crate::http::require_protocol));
     Router::new()
         .nest("/v1", v1)
@@ -110,6 +111,29 @@ async fn receipt(
     let no = crate::http::receipt_number(&q.no)?;
     let entries = relay.store.by_receipt(no.clone()).await?;
     crate::http::receipt_response(no, entries, &relay.branch).map(Json)
+}
+
+/// `GET /v1/stock`: the cloud's signed stock page, passed through as it
+/// came (levels move with every till's sales, so the relay keeps no copy: a
+/// stale one would only mislead). With the uplink down: 503, and the till
+/// keeps the levels it has and adds its own sales.
+async fn stock(
+    State(relay): State<Shared>,
+    _caller: Caller,
+    query: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<StockPage>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let cursor = q.cursor.unwrap_or_default();
+    let limit = q.limit.unwrap_or_default();
+    match relay.upstream.stock(&cursor, &limit).await {
+        Ok(page) => Ok(Json(page)),
+        Err(super::upstream::UpstreamError::Refused {
+            status: 400,
+            message,
+            ..
+        }) => Err(ApiError::Malformed(message)),
+        Err(e) => Err(ApiError::UpstreamUnavailable(e.to_string())),
+    }
 }
 
 async fn push(

@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use sentra_protocol::wire::{
     EnrollRequest, EnrollResponse, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION, PullResponse,
-    PushRequest, PushResponse, RelayDevicesResponse,
+    PushRequest, PushResponse, RelayDevicesResponse, StockPage,
 };
 use serde::de::DeserializeOwned;
 
@@ -133,6 +133,16 @@ impl Upstream {
         self.send(
             self.request(reqwest::Method::GET, "/pull")
                 .query(&[("cursor", cursor), ("limit", &limit.to_string())]),
+        )
+        .await
+    }
+
+    /// The branch's stock levels as the cloud signed them (handed to the
+    /// terminals unchanged).
+    pub async fn stock(&self, cursor: &str, limit: &str) -> Result<StockPage, UpstreamError> {
+        self.send(
+            self.request(reqwest::Method::GET, "/stock")
+                .query(&[("cursor", cursor), ("limit", limit)]),
         )
         .await
     }

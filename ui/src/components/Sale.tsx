@@ -395,6 +395,15 @@ export function Sale() {
                 >
                   <span class="hit-name">{h.name}</span>
                   <span class="hit-code">{h.barcode ?? h.sku}</span>
+                  {h.on_hand_milli !== null && (
+                    <span
+                      class={`hit-stock${h.on_hand_milli <= 0 ? ' out' : ''}`}
+                      data-testid="hit-stock"
+                      data-milli={h.on_hand_milli}
+                    >
+                      {t('stock_on_hand')} {quantity(h.on_hand_milli)}
+                    </span>
+                  )}
                   <b>{rupiah(h.unit_price)}</b>
                 </li>
               ))}
@@ -425,7 +434,18 @@ export function Sale() {
                   onClick={() => setUi({ selected: i, highlight: ui.highlight })}
                 >
                   <td class="num">{i + 1}</td>
-                  <td class="name">{l.name}</td>
+                  <td class="name">
+                    {l.name}
+                    {l.on_hand_milli !== null && (
+                      <small
+                        class={`line-stock${l.on_hand_milli <= 0 ? ' out' : ''}`}
+                        data-testid="line-stock"
+                        data-milli={l.on_hand_milli}
+                      >
+                        {t('stock_on_hand')} {quantity(l.on_hand_milli)}
+                      </small>
+                    )}
+                  </td>
                   <td class="r qty">{quantity(l.quantity_milli)}</td>
                   <td class="r">{rupiah(l.unit_price)}</td>
                   <td class="r disc">

@@ -15,9 +15,9 @@ import { quickCash } from '../tender';
 const err = (code: string, message: string) => ({ code, message });
 
 const PRODUCTS = [
-  { sku: 'TEH', name: 'Teh Botol', unit_price: 5000, barcode: '8991001' },
-  { sku: 'BERAS', name: 'Beras (kg)', unit_price: 14000, barcode: '8991002' },
-  { sku: 'INDOMIE', name: 'Indomie Goreng', unit_price: 3500, barcode: '8991003' },
+  { sku: 'TEH', name: 'Teh Botol', unit_price: 5000, barcode: '8991001', on_hand_milli: 24000 },
+  { sku: 'BERAS', name: 'Beras (kg)', unit_price: 14000, barcode: '8991002', on_hand_milli: 12500 },
+  { sku: 'INDOMIE', name: 'Indomie Goreng', unit_price: 3500, barcode: '8991003', on_hand_milli: null },
 ];
 
 type Line = { sku: string; milli: number; discount: DiscountInput | null };
@@ -67,7 +67,7 @@ export class FakeBackend {
       const p = PRODUCTS.find((x) => x.sku === l.sku)!;
       const gross = Math.round((p.unit_price * l.milli) / 1000);
       const discount_amount = this.discountOf(gross, l.discount);
-      return { index: i, sku: l.sku, name: p.name, quantity_milli: l.milli, unit_price: p.unit_price, discount: l.discount, gross, discount_amount, total: gross - discount_amount };
+      return { index: i, sku: l.sku, name: p.name, quantity_milli: l.milli, unit_price: p.unit_price, discount: l.discount, gross, discount_amount, total: gross - discount_amount, on_hand_milli: p.on_hand_milli };
     });
     const gross = lines.reduce((s, l) => s + l.gross, 0);
     const afterLines = lines.reduce((s, l) => s + l.total, 0);

@@ -145,7 +145,7 @@ impl Out {
                 p.sku,
                 p.name,
                 rp(p.unit_price),
-                qty(p.on_hand_milli),
+                p.on_hand_milli.map_or_else(|| "-".to_owned(), qty),
                 p.barcodes.join(","),
                 if p.active {
                     ""

@@ -448,18 +448,21 @@ impl PosSession {
             .iter()
             .zip(&self.cart.items)
             .enumerate()
-            .map(|(i, (p, item))| CartLineView {
-                index: i as u32,
-                sku: p.sku.clone(),
-                name: p.name.clone(),
-                quantity_milli: p.quantity.milli(),
-                unit_price: p.unit_price.minor(),
-                discount: item.discount.clone(),
-                gross: p.gross.minor(),
-                discount_amount: p.line_discount.minor(),
-                total: p.total.minor(),
+            .map(|(i, (p, item))| {
+                Ok(CartLineView {
+                    index: i as u32,
+                    sku: p.sku.clone(),
+                    name: p.name.clone(),
+                    quantity_milli: p.quantity.milli(),
+                    unit_price: p.unit_price.minor(),
+                    discount: item.discount.clone(),
+                    gross: p.gross.minor(),
+                    discount_amount: p.line_discount.minor(),
+                    total: p.total.minor(),
+                    on_hand_milli: crate::stock::on_hand(conn, &p.sku)?,
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(CartView {
             lines,
             discount: self.cart.discount.clone(),
@@ -542,6 +545,7 @@ impl PosSession {
             .filter(|p| p.active)
             .map(|p| ProductHit {
                 barcode: p.barcodes.first().cloned(),
+                on_hand_milli: p.on_hand_milli,
                 sku: p.sku,
                 name: p.name,
                 unit_price: p.unit_price,

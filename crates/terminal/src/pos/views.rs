@@ -74,6 +74,10 @@ pub struct CartLineView {
     pub discount_amount: i64,
     #[ts(type = "number")]
     pub total: i64,
+    /// Stock on hand before this sale, as the till knows it (the cloud's
+    /// level plus this till's own movements since); `null`: no figure.
+    #[ts(type = "number | null")]
+    pub on_hand_milli: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]
@@ -106,6 +110,9 @@ pub struct ProductHit {
     #[ts(type = "number")]
     pub unit_price: i64,
     pub barcode: Option<String>,
+    /// Stock on hand as the till knows it; `null`: no figure.
+    #[ts(type = "number | null")]
+    pub on_hand_milli: Option<i64>,
 }
 
 /// One payment as entered at the tender screen.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use sentra_protocol::wire::{
     EnrollRequest, EnrollResponse, ErrorBody, HeadResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
-    PullResponse, TrustResponse,
+    PullResponse, StockPage, TrustResponse,
 };
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
@@ -218,6 +218,11 @@ impl Upstream {
         receipt_no: &str,
     ) -> Result<sentra_protocol::wire::ReceiptResponse, CallError> {
         send(self.get("/v1/receipt").query(&[("no", receipt_no)])).await
+    }
+
+    /// `GET /v1/stock`: the branch's stock levels changed since `cursor`.
+    pub async fn stock(&self, cursor: &str) -> Result<StockPage, CallError> {
+        send(self.get("/v1/stock").query(&[("cursor", cursor)])).await
     }
 
     /// `GET /v1/pull`.

@@ -128,6 +128,11 @@ pub struct RoundReport {
     /// Master data refused because it was not as the cloud signed it
     /// (altered on the way): what, and from which upstream.
     pub master_data_refused: Option<String>,
+    /// Stock levels received from the cloud (`GET /v1/stock`).
+    pub stock_levels: u64,
+    /// Why no stock levels came this round, when they did not (the round's
+    /// outcome does not depend on them: the till keeps the ones it has).
+    pub stock_problem: Option<String>,
     /// Products whose price changed because a price came into force.
     pub prices_refreshed: u64,
     /// Master data changed: a host holding another `Terminal` connection
@@ -215,6 +220,8 @@ impl Terminal {
             pulled: 0,
             skipped_changes: 0,
             master_data_refused: None,
+            stock_levels: 0,
+            stock_problem: None,
             prices_refreshed,
             settings_changed: false,
             tip_seq: 0,
@@ -631,11 +638,64 @@ impl Terminal {
             }
         }
         state::clear_master_alert(&self.conn, kind)?;
+        self.pull_stock(up, &cloud_key, report).await?;
         Ok(Leg::Done {
             uplink,
             parked,
             forged: None,
         })
+    }
+}
+
+impl Terminal {
+    /// The branch's stock levels changed since the stored cursor, page by
+    /// page, each verified as the cloud's and stored with its cursor. Stock
+    /// is for showing, never for money: a failure is noted in the report
+    /// and leaves the round's outcome alone.
+    async fn pull_stock(
+        &mut self,
+        up: &Upstream,
+        cloud_key: &ed25519_dalek::VerifyingKey,
+        report: &mut RoundReport,
+    ) -> Result<()> {
+        let branch = self.ctx.author.branch.clone();
+        let device = self.ctx.author.device_id;
+        let mut cursor = crate::stock::cursor(&self.conn)?;
+        let mut restarted = false;
+        for _ in 0..crate::stock::MAX_STOCK_PAGES_PER_ROUND {
+            let page = match up.stock(&cursor).await {
+                Ok(p) => p,
+                Err(CallError::Refused { status: 400, body })
+                    if body.error == "malformed_request" && !cursor.is_empty() && !restarted =>
+                {
+                    restarted = true;
+                    crate::stock::reset_cursor(&self.conn)?;
+                    cursor.clear();
+                    continue;
+                }
+                Err(e) => {
+                    report.stock_problem = Some(format!(
+                        "no stock levels from the {}: {}",
+                        up.kind.as_str(),
+                        e.message()
+                    ));
+                    return Ok(());
+                }
+            };
+            if let Err(why) = sentra_protocol::master::verify_stock_page(&page, cloud_key, &branch)
+            {
+                report.stock_problem = Some(format!("{} served {why}", up.kind.as_str()));
+                return Ok(());
+            }
+            let now = self.ctx.clock.now_ms();
+            report.stock_levels += crate::stock::apply_page(&mut self.conn, &page, device, now)?;
+            let progressed = page.next_cursor != cursor;
+            cursor = page.next_cursor;
+            if !page.more || !progressed {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 
