@@ -39,12 +39,14 @@ async fn main() -> Result<()> {
     let (mut products, mut sales) = (100_000u64, 500u64);
     let mut sample_every = 0u64;
     let mut probe_webdriver = 0u64;
+    let mut probe_invoke = 0u64;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--products" => products = args.next().context("--products N")?.parse()?,
             "--sales" => sales = args.next().context("--sales N")?.parse()?,
             "--sample-every" => sample_every = args.next().context("--sample-every N")?.parse()?,
+            "--probe-invoke" => probe_invoke = args.next().context("--probe-invoke N")?.parse()?,
             "--probe-webdriver" => {
                 probe_webdriver = args.next().context("--probe-webdriver N")?.parse()?
             }
@@ -115,6 +117,31 @@ async fn main() -> Result<()> {
                 app.count("cart-line").await?;
             }
             println!("after {probe_webdriver} WebDriver scripts and no sale:");
+            print_rss_rows(0, app.app_pid());
+        }
+        if probe_invoke > 0 {
+            // What the IPC costs the web view: commands invoked from the
+            // page with nothing drawn, 500 per script.
+            print_rss_rows(0, app.app_pid());
+            let mut left = probe_invoke;
+            while left > 0 {
+                let n = left.min(500);
+                app.client
+                    .execute_async(
+                        &format!(
+                            "const done = arguments[arguments.length - 1];
+                             (async () => {{
+                               for (let i = 0; i < {n}; i++) {{
+                                 await window.__TAURI_INTERNALS__.invoke('sync_state');
+                               }}
+                             }})().then(() => done(true), (e) => done(String(e)));"
+                        ),
+                        vec![],
+                    )
+                    .await?;
+                left -= n;
+            }
+            println!("after {probe_invoke} invokes of sync_state and no sale:");
             print_rss_rows(0, app.app_pid());
         }
         let rss_before = app.app_pid().and_then(tree_rss_kib);

@@ -58,6 +58,35 @@ async fn look_up(app: &App, receipt: &str) -> Result<()> {
     Ok(())
 }
 
+/// Type `text` into the scan field as a person types (a scanner's burst
+/// does not search), and return what the first hit says is on hand.
+async fn stock_in_search(app: &App, text: &str) -> Result<String> {
+    app.el("scan-input").await?.clear().await?;
+    for ch in text.chars() {
+        app.type_into("scan-input", &ch.to_string()).await?;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let Ok(hit) = app.el_within("hit-stock", Duration::from_secs(10)).await else {
+        let shown = app
+            .client
+            .execute(
+                "const r = document.querySelector('[data-testid=search-results]'); \
+                 return (r ? r.outerHTML : '') + ' input=' + document.querySelector('[data-testid=scan-input]').value;",
+                vec![],
+            )
+            .await?;
+        anyhow::bail!("no stock on hand in the search hit: {shown}");
+    };
+    let milli = hit.attr("data-milli").await?.unwrap_or_default();
+    let shown = hit.text().await?;
+    // Esc closes the results; the field is cleared before the next search.
+    app.type_into("scan-input", "\u{E00C}").await?;
+    app.wait_count("search-results", 0, Duration::from_secs(5))
+        .await?;
+    ensure!(shown.starts_with("Stok"), "in Indonesian: {shown:?}");
+    Ok(milli)
+}
+
 /// Close the receipt dialog (Esc) so the sale screen has the keys again.
 async fn close_dialog(app: &App) -> Result<()> {
     app.client
@@ -129,6 +158,11 @@ fn a_sale_of_t01_is_returned_at_t02_through_the_relay_and_an_altered_one_is_refu
         let result = async {
             sign_in_and_open_shift(&app, &sari).await?;
 
+            // Stock on hand from the cloud (T02 has no catalog of its own):
+            // 240 imported, 2 sold at T01 and counted by the cloud.
+            let before = stock_in_search(&app, "indomie").await?;
+            ensure!(before == "238000", "IND-GRG on hand at T02: {before}");
+
             // The first sale, from T01, through the relay: found and verified.
             look_up(&app, &receipt_1).await?;
             let other = app
@@ -155,6 +189,12 @@ fn a_sale_of_t01_is_returned_at_t02_through_the_relay_and_an_altered_one_is_refu
                 "a T02 refund number: {refund_no}"
             );
             close_dialog(&app).await?;
+            // The returned Indomie is back on hand at T02 at once.
+            let after = stock_in_search(&app, "indomie").await?;
+            ensure!(
+                after == "239000",
+                "IND-GRG on hand after the return: {after}"
+            );
 
             // The second sale, with its unit price altered on the way: refused.
             t02_link.tamper_response_once(b"\"unit_price\":4000", b"\"unit_price\":1000")?;
