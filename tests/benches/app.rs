@@ -16,7 +16,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use sentra_e2e::app::{App, Launch, tree_rss_by_process, tree_rss_kib};
+use sentra_e2e::app::{App, Launch, status_kib, tree_rss_by_process, tree_rss_kib};
 use sentra_e2e::{Cloud, Till, catalog_csv};
 use serde_json::Value;
 
@@ -109,20 +109,23 @@ async fn main() -> Result<()> {
         app.type_into("open-shift-float", "100000").await?;
         app.click("open-shift-submit").await?;
         app.el("sale-screen").await?;
+        // The app's pid once, now: another app started on this machine
+        // later must not be measured instead.
+        let pid = app.app_pid();
         if probe_webdriver > 0 {
             // What the driver itself costs the web view: scripts evaluated
             // with no work for the app.
-            print_rss_rows(0, app.app_pid());
+            print_rss_rows(0, pid);
             for _ in 0..probe_webdriver {
                 app.count("cart-line").await?;
             }
             println!("after {probe_webdriver} WebDriver scripts and no sale:");
-            print_rss_rows(0, app.app_pid());
+            print_rss_rows(0, pid);
         }
         if probe_invoke > 0 {
             // What the IPC costs the web view: commands invoked from the
             // page with nothing drawn, 500 per script.
-            print_rss_rows(0, app.app_pid());
+            print_rss_rows(0, pid);
             let mut left = probe_invoke;
             while left > 0 {
                 let n = left.min(500);
@@ -142,14 +145,14 @@ async fn main() -> Result<()> {
                 left -= n;
             }
             println!("after {probe_invoke} invokes of sync_state and no sale:");
-            print_rss_rows(0, app.app_pid());
+            print_rss_rows(0, pid);
         }
-        let rss_before = app.app_pid().and_then(tree_rss_kib);
+        let rss_before = pid.and_then(tree_rss_kib);
         let started = Instant::now();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         for sale in 0..sales {
             if sample_every > 0 && sale % sample_every == 0 {
-                print_rss_rows(sale, app.app_pid());
+                print_rss_rows(sale, pid);
             }
             for n in 1..=3 {
                 seed ^= seed << 13;
@@ -173,9 +176,9 @@ async fn main() -> Result<()> {
         }
         let wall = started.elapsed();
         if sample_every > 0 {
-            print_rss_rows(sales, app.app_pid());
+            print_rss_rows(sales, pid);
         }
-        let rss_after = app.app_pid().and_then(tree_rss_kib);
+        let rss_after = pid.and_then(tree_rss_kib);
         let perf: Value = app.perf().await?;
         let mut scans: Vec<f64> = perf["scans"]
             .as_array()
@@ -216,7 +219,15 @@ fn print_rss_rows(sale: u64, pid: Option<u32>) {
     let rows = pid.and_then(tree_rss_by_process).unwrap_or_default();
     let cells: Vec<String> = rows
         .iter()
-        .map(|(name, kib)| format!("{name} {:.1}", *kib as f64 / 1024.0))
+        .map(|(name, pid, kib)| {
+            let mib = |k: Option<u64>| k.map_or(f64::NAN, |k| k as f64 / 1024.0);
+            format!(
+                "{name} {:.1} (anon {:.1} file {:.1})",
+                *kib as f64 / 1024.0,
+                mib(status_kib(*pid, "RssAnon")),
+                mib(status_kib(*pid, "RssFile"))
+            )
+        })
         .collect();
     println!("rss after {sale} sales (MiB): {}", cells.join("  "));
 }

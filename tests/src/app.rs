@@ -336,10 +336,17 @@ impl Drop for App {
 
 /// Resident memory of a process, in KiB (`VmRSS`).
 pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS")
+}
+
+/// A KiB figure of `/proc/<pid>/status`: `VmRSS`, `RssAnon` (heaps: what a
+/// leak grows), `RssFile` (library pages read in as code runs: grows while
+/// new paths warm up, then stops).
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -399,12 +406,12 @@ impl FakePrinter {
 /// Resident memory of a process and all its descendants (the app and its
 /// WebKit web and network processes), in KiB.
 pub fn tree_rss_kib(root: u32) -> Option<u64> {
-    Some(tree_rss_by_process(root)?.iter().map(|(_, k)| k).sum())
+    Some(tree_rss_by_process(root)?.iter().map(|(_, _, k)| k).sum())
 }
 
-/// The same tree, one row per process: its name (`/proc/<pid>/comm`) and
-/// resident KiB — so a bench can say which process grows.
-pub fn tree_rss_by_process(root: u32) -> Option<Vec<(String, u64)>> {
+/// The same tree, one row per process: its name (`/proc/<pid>/comm`), pid
+/// and resident KiB — so a bench can say which process grows.
+pub fn tree_rss_by_process(root: u32) -> Option<Vec<(String, u32, u64)>> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry
@@ -437,7 +444,7 @@ pub fn tree_rss_by_process(root: u32) -> Option<Vec<(String, u64)>> {
         tree.iter()
             .filter_map(|p| {
                 let name = std::fs::read_to_string(format!("/proc/{p}/comm")).ok()?;
-                Some((format!("{}[{p}]", name.trim()), rss_kib(*p)?))
+                Some((format!("{}[{p}]", name.trim()), *p, rss_kib(*p)?))
             })
             .collect(),
     )
