@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sentra_terminal::Terminal;
 use sentra_terminal::pos::cart::DiscountInput;
 use sentra_terminal::pos::cashiers::Operator;
 use sentra_terminal::pos::customer::{CustomerView, TenderProgress};
@@ -17,6 +16,7 @@ use sentra_terminal::pos::settings::{CustomerDisplayMode, PosSettings, SetupMode
 use sentra_terminal::pos::views::*;
 use sentra_terminal::pos::{self, AppError, PosSession};
 use sentra_terminal::sync::{LoopEvent, LoopOptions, SyncLoop};
+use sentra_terminal::{SessionError, Terminal, TerminalError};
 use tauri::{AppHandle, Emitter, Manager, State};
 
 mod customer_window;
@@ -56,7 +56,7 @@ impl Shell {
             let mut guard = lock(&self.session);
             let session = guard
                 .as_mut()
-                .ok_or_else(|| AppError::from(sentra_terminal::TerminalError::NotSetUp))?;
+                .ok_or_else(|| AppError::from(TerminalError::from(SessionError::NotSetUp)))?;
             let out = f(session).map_err(AppError::from);
             let customer = self
                 .app

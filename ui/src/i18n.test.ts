@@ -29,10 +29,10 @@ describe('i18n', () => {
 });
 
 describe('errors in the cashier’s language', () => {
-  // The core's codes (`TerminalError::code` in crates/terminal/src/error.rs):
-  // each is worded here, or is one only support meets (a damaged or
-  // foreign database, a key, a catalog file, the journal) and is shown as
-  // "something went wrong (code)".
+  // The core's codes (`TerminalError::code` and the `code` of each error
+  // type it wraps, one per job of crates/terminal): each is worded here, or
+  // is one only support meets (a damaged or foreign database, a key, a
+  // catalog file, the journal) and is shown as "something went wrong (code)".
   const SUPPORT_ONLY = [
     'already_set_up',
     'database_missing',
@@ -47,11 +47,25 @@ describe('errors in the cashier’s language', () => {
     'database_error',
     'io_error',
   ];
-  const source = readFileSync(resolve(__dirname, '../../crates/terminal/src/error.rs'), 'utf8');
-  const body = source.slice(source.indexOf('pub fn code(&self)'), source.indexOf('pub fn params(&self)'));
-  const codes = [...new Set([...body.matchAll(/=>\s*(?:\{\s*)?"([a-z_]+)"/g)].map((m) => m[1]!))];
+  const ERROR_FILES = [
+    'error.rs', // TerminalError
+    'store.rs', // StorageError
+    'pos/session.rs', // SessionError
+    'terminal.rs', // SaleError
+    'catalog.rs', // CatalogError
+    'sync/receipt.rs', // ForeignSaleError
+  ];
+  // The body of each file's `pub fn code(&self)`, up to its closing brace.
+  const codeBodies = ERROR_FILES.map((file) => {
+    const source = readFileSync(resolve(__dirname, '../../crates/terminal/src', file), 'utf8');
+    const start = source.indexOf('pub fn code(&self)');
+    return { file, body: start < 0 ? '' : source.slice(start, source.indexOf('\n    }\n', start)) };
+  });
+  const codesOf = (body: string) => [...body.matchAll(/=>\s*(?:\{\s*)?"([a-z_]+)"/g)].map((m) => m[1]!);
+  const codes = [...new Set(codeBodies.flatMap(({ body }) => codesOf(body)))];
 
   it('reads the core’s codes', () => {
+    for (const { file, body } of codeBodies) expect(codesOf(body).length, file).toBeGreaterThan(0);
     expect(codes).toContain('unknown_item');
     expect(codes.length).toBeGreaterThan(25);
   });

@@ -7,7 +7,27 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sentra_ledger::catalog_csv::{self, CatalogRow};
 use serde::Serialize;
 
-use crate::error::{Result, TerminalError};
+use crate::error::Result;
+
+/// A catalog file that cannot be imported; nothing of it was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog file {file}, line {line}: {detail}")]
+    BadLine {
+        file: String,
+        line: u64,
+        detail: String,
+    },
+}
+
+impl CatalogError {
+    /// The stable code (see [`crate::error`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CatalogError::BadLine { .. } => "bad_catalog",
+        }
+    }
+}
 
 /// A product as the till sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -42,13 +62,14 @@ fn parse_csv(
     reader: impl Read,
     known_tax_categories: &[String],
 ) -> Result<Vec<CatalogRow>> {
-    catalog_csv::parse(file_name, reader, known_tax_categories).map_err(|e| {
-        TerminalError::BadCatalog {
+    let rows = catalog_csv::parse(file_name, reader, known_tax_categories).map_err(|e| {
+        CatalogError::BadLine {
             file: e.file,
             line: e.line,
             detail: e.detail,
         }
-    })
+    })?;
+    Ok(rows)
 }
 
 /// Import (insert or update) every product of a CSV in one transaction.
@@ -96,11 +117,12 @@ pub fn import_csv(
         for code in &row.barcodes {
             let owner: Option<String> = barcode_owner.query_row([code], |r| r.get(0)).optional()?;
             if let Some(owner) = owner {
-                return Err(TerminalError::BadCatalog {
+                return Err(CatalogError::BadLine {
                     file: file_name.to_owned(),
                     line: row.line,
                     detail: format!("barcode {code} already belongs to product {owner}"),
-                });
+                }
+                .into());
             }
             add_barcode.execute(params![code, row.sku])?;
             summary.barcodes += 1;

@@ -1,68 +1,66 @@
-//! One error type for the terminal core. Each variant's message is written for
-//! the person at the terminal or the support engineer: what is wrong and what
-//! to do. Nothing here is ever resolved by deleting or re-creating data.
+//! The terminal core's errors. Each job has its own type, next to the code
+//! that does the job:
+//!
+//! * [`StorageError`] (`store`): the data dir, its manifest and the
+//!   encrypted database — opening, reading, upgrading;
+//! * [`SessionError`] (`pos::session`): what the cashier session refuses
+//!   before an action — PINs, sign-in, the lock, approval, confirmation;
+//! * [`SaleError`] (`terminal`): selling, shifts, voids and refunds;
+//! * [`CatalogError`] (`catalog`): a catalog file that cannot be imported;
+//! * [`ForeignSaleError`] (`sync::receipt`): another till's sale fetched
+//!   for a return.
+//!
+//! [`TerminalError`] wraps them all, with the input checks every job makes
+//! and the errors of the crates below. Each variant's message is written for
+//! the person at the terminal or the support engineer: what is wrong and
+//! what to do. Nothing here is ever resolved by deleting or re-creating
+//! data.
+//!
+//! Every error has a stable snake_case `code()`: the app words it in the
+//! cashier's language (`ui/src/i18n.ts`, `err_<code>`, whose test reads the
+//! `code()` of each of these types), the CLI adds its own advice by code.
+//! The codes are a contract with the UI: never change one.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
 
 use sentra_domain::DomainError;
 use sentra_journal_store::StoreError;
 use sentra_keystore::KeyError;
 use sentra_protocol::{ChainError, ProtocolError};
 
+pub use crate::catalog::CatalogError;
+pub use crate::pos::session::SessionError;
+pub use crate::store::StorageError;
+pub use crate::sync::ForeignSaleError;
+pub use crate::terminal::SaleError;
+
+/// The values a worded message needs, by name, as text.
+pub type Params = BTreeMap<String, String>;
+
+/// One value of a worded message.
+pub(crate) fn param(name: &str, value: impl ToString) -> Params {
+    Params::from([(name.to_owned(), value.to_string())])
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TerminalError {
-    #[error("{0} is not initialised")]
-    NotInitialised(PathBuf),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 
-    #[error(
-        "{0} is already initialised; refusing to overwrite an existing terminal (move the data dir away first if you really mean to start again)"
-    )]
-    AlreadyInitialised(PathBuf),
+    #[error(transparent)]
+    Session(#[from] SessionError),
 
-    #[error(
-        "the database file {0} is missing although the manifest says this terminal was initialised; restore it from backup (nothing was created in its place)"
-    )]
-    DatabaseMissing(PathBuf),
+    #[error(transparent)]
+    Sale(#[from] SaleError),
 
-    #[error("the database key could not be loaded: {0}")]
-    Key(#[from] KeyError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
 
-    #[error(
-        "wrong database key for {path}: the key found in the {store} key store does not belong to this database (fingerprint {found}, expected {expected}); the file was not modified — restore the right key from backup"
-    )]
-    WrongKey {
-        path: PathBuf,
-        store: String,
-        found: String,
-        expected: String,
-    },
+    #[error(transparent)]
+    ForeignSale(#[from] ForeignSaleError),
 
-    #[error(
-        "the database {path} is damaged ({detail}); the key is right but the file cannot be read. It was left untouched for recovery: restore it from backup or have the relay/cloud resend this device's journal"
-    )]
-    Corrupted { path: PathBuf, detail: String },
-
-    #[error("the manifest {path} cannot be read: {detail}")]
-    BadManifest { path: PathBuf, detail: String },
-
-    /// The till's database was written by a newer version of the app; this
-    /// (older) one does not write to it.
-    #[error(
-        "the database {path} was written by a newer version of Sentra POS (schema {data}; this version knows schema {app} at most). Install that version or a newer one; nothing was written"
-    )]
-    NewerData {
-        path: PathBuf,
-        data: usize,
-        app: usize,
-    },
-
-    /// The copy made before a schema upgrade is not right: the database was
-    /// left at its old schema.
-    #[error(
-        "the copy of {path} made before upgrading its schema is not right ({detail}); the database was not upgraded. Free disk space or fix the folder's permissions, then start again"
-    )]
-    UpgradeCopy { path: PathBuf, detail: String },
-
+    /// Input that breaks a rule, from any job (a quantity, a PIN's format,
+    /// a setting, a stored value that does not parse).
     #[error("invalid {what}: {detail}")]
     InvalidInput { what: &'static str, detail: String },
 
@@ -72,81 +70,11 @@ pub enum TerminalError {
     #[error("{kind} not recorded: {detail}")]
     EntryRefused { kind: String, detail: String },
 
-    #[error("wrong PIN")]
-    PinRejected,
-
-    /// Too many wrong PINs: no PIN is checked for this long.
-    #[error("too many wrong PINs: try again in {seconds} s")]
-    PinLocked { seconds: u64 },
-
-    #[error("that is not a supervisor's PIN")]
-    SupervisorRejected,
-
-    #[error("a supervisor must approve this: {0}")]
-    SupervisorRequired(String),
-
-    #[error("no one is signed in at this till")]
-    NotSignedIn,
-
-    #[error("the till is locked: sign in again with your PIN")]
-    Locked,
-
-    #[error(
-        "{0} entries have not reached the cloud yet; they stay on this till and keep syncing (confirm to go on)"
-    )]
-    Undelivered(u64),
-
-    #[error("this till is not set up yet")]
-    NotSetUp,
-
-    #[error("unknown item {0:?}: no product has that SKU or barcode")]
-    UnknownItem(String),
-
-    #[error("item {0} is no longer sold: the cloud withdrew it from the catalog")]
-    NotSold(String),
-
-    /// No upstream could produce the sale of another till.
-    #[error("receipt {receipt} could not be looked up: {detail}")]
-    ReceiptLookup { receipt: String, detail: String },
-
-    /// An upstream served an entry that does not verify: never used.
-    #[error(
-        "the sale served for this return was refused: entry {seq} of device {device} is not usable because {why}; report it to head office"
-    )]
-    ForeignEntryRefused {
-        device: String,
-        seq: u64,
-        why: String,
-    },
-
-    /// An in-store scale label (prefix 20–29) that cannot be rung.
-    #[error("{0}")]
-    BadLabel(String),
+    #[error("the database key could not be loaded: {0}")]
+    Key(#[from] KeyError),
 
     #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
-
-    #[error("no shift is open")]
-    NoOpenShift,
-
-    #[error("shift {0} is already open; close it before opening another")]
-    ShiftAlreadyOpen(String),
-
-    #[error("receipt {0} not found on this terminal")]
-    UnknownReceipt(String),
-
-    #[error("receipt {receipt} cannot be voided: {reason}")]
-    CannotVoid { receipt: String, reason: String },
-
-    #[error("receipt {receipt} cannot be refunded: {reason}")]
-    CannotRefund { receipt: String, reason: String },
-
-    #[error("catalog file {file}, line {line}: {detail}")]
-    BadCatalog {
-        file: String,
-        line: u64,
-        detail: String,
-    },
 
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -156,21 +84,6 @@ pub enum TerminalError {
 
     #[error("journal verification failed at {0}")]
     Chain(#[from] ChainError),
-
-    #[error("journal row seq {seq} is unreadable: {detail}")]
-    BadJournalRow { seq: u64, detail: String },
-
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-
-    #[error("database migration failed: {0}")]
-    Migration(#[from] rusqlite_migration::Error),
-
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
 }
 
 impl TerminalError {
@@ -182,14 +95,13 @@ impl TerminalError {
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        TerminalError::Io {
+        StorageError::Io {
             context: context.into(),
             source,
         }
+        .into()
     }
-}
 
-impl TerminalError {
     /// A stable snake_case code per failure, as the server's `ApiError`
     /// has: the app words it in the cashier's language from this code and
     /// [`TerminalError::params`] (`ui/src/i18n.ts`, `err_<code>`), the CLI
@@ -197,67 +109,37 @@ impl TerminalError {
     /// support.
     pub fn code(&self) -> &'static str {
         match self {
-            TerminalError::NotSetUp | TerminalError::NotInitialised(_) => "not_set_up",
-            TerminalError::AlreadyInitialised(_) => "already_set_up",
-            TerminalError::DatabaseMissing(_) => "database_missing",
-            TerminalError::Key(_) => "key_unavailable",
-            TerminalError::WrongKey { .. } => "wrong_key",
-            TerminalError::Corrupted { .. } => "database_damaged",
-            TerminalError::BadManifest { .. } => "bad_manifest",
-            TerminalError::NewerData { .. } => "newer_data",
-            TerminalError::UpgradeCopy { .. } => "upgrade_copy_failed",
+            TerminalError::Storage(e) => e.code(),
+            TerminalError::Session(e) => e.code(),
+            TerminalError::Sale(e) => e.code(),
+            TerminalError::Catalog(e) => e.code(),
+            TerminalError::ForeignSale(e) => e.code(),
             TerminalError::InvalidInput { .. } | TerminalError::Domain(_) => "invalid",
             TerminalError::EntryRefused { .. } => "entry_refused",
-            TerminalError::PinRejected => "pin_rejected",
-            TerminalError::PinLocked { .. } => "pin_locked",
-            TerminalError::SupervisorRejected => "supervisor_rejected",
-            TerminalError::SupervisorRequired(_) => "supervisor_required",
-            TerminalError::NotSignedIn => "not_signed_in",
-            TerminalError::Locked => "locked",
-            TerminalError::Undelivered(_) => "undelivered",
-            TerminalError::UnknownItem(_) => "unknown_item",
-            TerminalError::NotSold(_) => "not_sold",
-            TerminalError::ReceiptLookup { .. } => "receipt_lookup",
-            TerminalError::ForeignEntryRefused { .. } => "foreign_entry_refused",
-            TerminalError::BadLabel(_) => "bad_label",
+            TerminalError::Key(_) => "key_unavailable",
             TerminalError::Sync(_) => "sync",
-            TerminalError::NoOpenShift => "no_open_shift",
-            TerminalError::ShiftAlreadyOpen(_) => "shift_already_open",
-            TerminalError::UnknownReceipt(_) => "unknown_receipt",
-            TerminalError::CannotVoid { .. } => "cannot_void",
-            TerminalError::CannotRefund { .. } => "cannot_refund",
-            TerminalError::BadCatalog { .. } => "bad_catalog",
-            TerminalError::Protocol(_)
-            | TerminalError::Chain(_)
-            | TerminalError::BadJournalRow { .. } => "journal_damaged",
-            TerminalError::Sqlite(_) | TerminalError::Migration(_) => "database_error",
-            TerminalError::Io { .. } => "io_error",
+            TerminalError::Protocol(_) | TerminalError::Chain(_) => "journal_damaged",
         }
     }
 
     /// The values a worded message needs (`receipt`, `item`, `seconds`,
     /// `count`, `what`), as text. Free-text detail is not among them: it
     /// is English, and stays in the message.
-    pub fn params(&self) -> std::collections::BTreeMap<String, String> {
-        let mut p = std::collections::BTreeMap::new();
-        let mut put = |k: &str, v: String| {
-            p.insert(k.to_owned(), v);
-        };
+    pub fn params(&self) -> Params {
         match self {
-            TerminalError::PinLocked { seconds } => put("seconds", seconds.to_string()),
-            TerminalError::Undelivered(n) => put("count", n.to_string()),
-            TerminalError::UnknownItem(code) => put("item", code.clone()),
-            TerminalError::NotSold(sku) => put("item", sku.clone()),
-            TerminalError::UnknownReceipt(no) => put("receipt", no.clone()),
-            TerminalError::ShiftAlreadyOpen(id) => put("shift", id.clone()),
-            TerminalError::ReceiptLookup { receipt, .. } => put("receipt", receipt.clone()),
-            TerminalError::CannotVoid { receipt, .. }
-            | TerminalError::CannotRefund { receipt, .. } => put("receipt", receipt.clone()),
-            TerminalError::InvalidInput { what, .. } => put("what", (*what).to_owned()),
-            TerminalError::EntryRefused { kind, .. } => put("what", kind.clone()),
-            _ => {}
+            TerminalError::Session(e) => e.params(),
+            TerminalError::Sale(e) => e.params(),
+            TerminalError::ForeignSale(e) => e.params(),
+            TerminalError::InvalidInput { what, .. } => param("what", what),
+            TerminalError::EntryRefused { kind, .. } => param("what", kind),
+            TerminalError::Storage(_)
+            | TerminalError::Catalog(_)
+            | TerminalError::Key(_)
+            | TerminalError::Sync(_)
+            | TerminalError::Domain(_)
+            | TerminalError::Protocol(_)
+            | TerminalError::Chain(_) => Params::new(),
         }
-        p
     }
 
     /// A read that failed with a corruption code, anywhere after open, is a
@@ -265,14 +147,23 @@ impl TerminalError {
     /// SQLite error.
     pub fn naming_damage(self, database: &std::path::Path) -> Self {
         match self {
-            TerminalError::Sqlite(e) if crate::store::is_corruption(&e) => {
-                TerminalError::Corrupted {
-                    path: database.to_owned(),
-                    detail: e.to_string(),
-                }
-            }
+            TerminalError::Storage(e) => e.naming_damage(database).into(),
             other => other,
         }
+    }
+}
+
+// SQLite and the schema migrations are reached with `?` from every job;
+// their failures are the storage's.
+impl From<rusqlite::Error> for TerminalError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError::Sqlite(e).into()
+    }
+}
+
+impl From<rusqlite_migration::Error> for TerminalError {
+    fn from(e: rusqlite_migration::Error) -> Self {
+        StorageError::Migration(e).into()
     }
 }
 
@@ -281,45 +172,279 @@ impl TerminalError {
 /// dir became a crate of its own.
 impl From<StoreError> for TerminalError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotSetUp(dir) => TerminalError::NotInitialised(dir),
-            StoreError::AlreadySetUp(path) => TerminalError::AlreadyInitialised(path),
-            StoreError::DatabaseMissing(path) => TerminalError::DatabaseMissing(path),
-            StoreError::Key(e) => TerminalError::Key(e),
-            StoreError::KeyFileInDataDir { file, data_dir } => TerminalError::invalid(
-                "key file",
-                format!(
-                    "{} is inside the data dir {}: the key would sit next to the database it protects; put it elsewhere (e.g. a systemd credential or a protected directory)",
-                    file.display(),
-                    data_dir.display()
-                ),
-            ),
+        let storage = match e {
+            StoreError::NotSetUp(dir) => StorageError::NotInitialised(dir),
+            StoreError::AlreadySetUp(path) => StorageError::AlreadyInitialised(path),
+            StoreError::DatabaseMissing(path) => StorageError::DatabaseMissing(path),
+            StoreError::Key(e) => return TerminalError::Key(e),
+            StoreError::KeyFileInDataDir { file, data_dir } => {
+                return TerminalError::invalid(
+                    "key file",
+                    format!(
+                        "{} is inside the data dir {}: the key would sit next to the database it protects; put it elsewhere (e.g. a systemd credential or a protected directory)",
+                        file.display(),
+                        data_dir.display()
+                    ),
+                );
+            }
             StoreError::WrongKey {
                 path,
                 store,
                 found,
                 expected,
-            } => TerminalError::WrongKey {
+            } => StorageError::WrongKey {
                 path,
                 store: store.to_string(),
                 found,
                 expected,
             },
-            StoreError::Corrupted { path, detail } => TerminalError::Corrupted { path, detail },
-            StoreError::BadManifest { path, detail } => TerminalError::BadManifest { path, detail },
+            StoreError::Corrupted { path, detail } => StorageError::Corrupted { path, detail },
+            StoreError::BadManifest { path, detail } => StorageError::BadManifest { path, detail },
             StoreError::BadJournalRow { seq, detail } => {
-                TerminalError::BadJournalRow { seq, detail }
+                StorageError::BadJournalRow { seq, detail }
             }
-            StoreError::Payload(e) => TerminalError::invalid("journal payload", e.to_string()),
-            StoreError::Sqlite(e) => TerminalError::Sqlite(e),
-            StoreError::Migration(e) => TerminalError::Migration(e),
+            StoreError::Payload(e) => {
+                return TerminalError::invalid("journal payload", e.to_string());
+            }
+            StoreError::Sqlite(e) => StorageError::Sqlite(e),
+            StoreError::Migration(e) => StorageError::Migration(e),
             StoreError::NewerData { path, data, app } => {
-                TerminalError::NewerData { path, data, app }
+                StorageError::NewerData { path, data, app }
             }
-            StoreError::UpgradeCopy { path, detail } => TerminalError::UpgradeCopy { path, detail },
-            StoreError::Io { context, source } => TerminalError::Io { context, source },
-        }
+            StoreError::UpgradeCopy { path, detail } => StorageError::UpgradeCopy { path, detail },
+            StoreError::Io { context, source } => StorageError::Io { context, source },
+        };
+        storage.into()
     }
 }
 
 pub type Result<T, E = TerminalError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// The params an error is expected to carry.
+    type WantedParams = &'static [(&'static str, &'static str)];
+
+    /// The codes and params are a contract with the UI (`ui/src/i18n.ts`):
+    /// they stayed as they were when the one error type was split by job.
+    #[test]
+    fn every_job_keeps_its_codes_and_params() {
+        let dir = || PathBuf::from("/data");
+        let text = || "x".to_owned();
+        let cases: Vec<(TerminalError, &str, WantedParams)> = vec![
+            (
+                StorageError::NotInitialised(dir()).into(),
+                "not_set_up",
+                &[],
+            ),
+            (
+                StorageError::AlreadyInitialised(dir()).into(),
+                "already_set_up",
+                &[],
+            ),
+            (
+                StorageError::DatabaseMissing(dir()).into(),
+                "database_missing",
+                &[],
+            ),
+            (
+                StorageError::WrongKey {
+                    path: dir(),
+                    store: text(),
+                    found: text(),
+                    expected: text(),
+                }
+                .into(),
+                "wrong_key",
+                &[],
+            ),
+            (
+                StorageError::Corrupted {
+                    path: dir(),
+                    detail: text(),
+                }
+                .into(),
+                "database_damaged",
+                &[],
+            ),
+            (
+                StorageError::BadManifest {
+                    path: dir(),
+                    detail: text(),
+                }
+                .into(),
+                "bad_manifest",
+                &[],
+            ),
+            (
+                StorageError::NewerData {
+                    path: dir(),
+                    data: 2,
+                    app: 1,
+                }
+                .into(),
+                "newer_data",
+                &[],
+            ),
+            (
+                StorageError::UpgradeCopy {
+                    path: dir(),
+                    detail: text(),
+                }
+                .into(),
+                "upgrade_copy_failed",
+                &[],
+            ),
+            (
+                StorageError::BadJournalRow {
+                    seq: 1,
+                    detail: text(),
+                }
+                .into(),
+                "journal_damaged",
+                &[],
+            ),
+            (
+                rusqlite::Error::QueryReturnedNoRows.into(),
+                "database_error",
+                &[],
+            ),
+            (
+                TerminalError::io("reading", std::io::Error::other("gone")),
+                "io_error",
+                &[],
+            ),
+            (SessionError::NotSetUp.into(), "not_set_up", &[]),
+            (SessionError::NotSignedIn.into(), "not_signed_in", &[]),
+            (SessionError::Locked.into(), "locked", &[]),
+            (SessionError::PinRejected.into(), "pin_rejected", &[]),
+            (
+                SessionError::PinLocked { seconds: 30 }.into(),
+                "pin_locked",
+                &[("seconds", "30")],
+            ),
+            (
+                SessionError::SupervisorRejected.into(),
+                "supervisor_rejected",
+                &[],
+            ),
+            (
+                SessionError::SupervisorRequired(text()).into(),
+                "supervisor_required",
+                &[],
+            ),
+            (
+                SessionError::Undelivered(3).into(),
+                "undelivered",
+                &[("count", "3")],
+            ),
+            (
+                SaleError::UnknownItem("A1".into()).into(),
+                "unknown_item",
+                &[("item", "A1")],
+            ),
+            (
+                SaleError::NotSold("A1".into()).into(),
+                "not_sold",
+                &[("item", "A1")],
+            ),
+            (SaleError::BadLabel(text()).into(), "bad_label", &[]),
+            (SaleError::NoOpenShift.into(), "no_open_shift", &[]),
+            (
+                SaleError::ShiftAlreadyOpen("S1".into()).into(),
+                "shift_already_open",
+                &[("shift", "S1")],
+            ),
+            (
+                SaleError::UnknownReceipt("R1".into()).into(),
+                "unknown_receipt",
+                &[("receipt", "R1")],
+            ),
+            (
+                SaleError::CannotVoid {
+                    receipt: "R1".into(),
+                    reason: text(),
+                }
+                .into(),
+                "cannot_void",
+                &[("receipt", "R1")],
+            ),
+            (
+                SaleError::CannotRefund {
+                    receipt: "R1".into(),
+                    reason: text(),
+                }
+                .into(),
+                "cannot_refund",
+                &[("receipt", "R1")],
+            ),
+            (
+                CatalogError::BadLine {
+                    file: text(),
+                    line: 2,
+                    detail: text(),
+                }
+                .into(),
+                "bad_catalog",
+                &[],
+            ),
+            (
+                ForeignSaleError::LookupFailed {
+                    receipt: "R1".into(),
+                    detail: text(),
+                }
+                .into(),
+                "receipt_lookup",
+                &[("receipt", "R1")],
+            ),
+            (
+                ForeignSaleError::EntryRefused {
+                    device: text(),
+                    seq: 1,
+                    why: text(),
+                }
+                .into(),
+                "foreign_entry_refused",
+                &[],
+            ),
+            (
+                TerminalError::invalid("quantity", text()),
+                "invalid",
+                &[("what", "quantity")],
+            ),
+            (
+                TerminalError::EntryRefused {
+                    kind: "sale_completed".into(),
+                    detail: text(),
+                },
+                "entry_refused",
+                &[("what", "sale_completed")],
+            ),
+        ];
+        for (e, code, params) in cases {
+            assert_eq!(e.code(), code, "{e}");
+            let want: Params = params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            assert_eq!(e.params(), want, "{e}");
+        }
+    }
+
+    /// A corruption code met after open names the damaged file.
+    #[test]
+    fn a_corrupt_read_names_the_damaged_file() {
+        let corrupt = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            None,
+        );
+        let e =
+            TerminalError::from(corrupt).naming_damage(std::path::Path::new("/data/journal.db"));
+        assert_eq!(e.code(), "database_damaged");
+        assert!(e.to_string().contains("/data/journal.db"), "{e}");
+    }
+}

@@ -14,7 +14,9 @@ pub mod store;
 pub mod sync;
 mod terminal;
 
-pub use error::{Result, TerminalError};
+pub use error::{
+    CatalogError, ForeignSaleError, Result, SaleError, SessionError, StorageError, TerminalError,
+};
 pub use terminal::{
     InitOptions, InitReport, ItemRequest, Recorded, RefundReceipt, SaleReceipt, SaleRequest,
     Terminal,

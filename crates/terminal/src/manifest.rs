@@ -56,7 +56,7 @@ impl Manifest {
         data_dir.join(&self.database)
     }
 
-    /// Read and check the manifest; none is [`crate::TerminalError::NotInitialised`].
+    /// Read and check the manifest; none is [`crate::StorageError::NotInitialised`].
     pub fn load(data_dir: &Path) -> Result<Manifest> {
         Ok(manifest::load(data_dir)?)
     }

@@ -14,7 +14,7 @@ use sentra_protocol::payload::{
 use sentra_protocol::{Entry, EntryKind};
 use uuid::Uuid;
 
-use crate::error::{Result, TerminalError};
+use crate::error::{Result, SaleError, TerminalError};
 
 /// Update the projections for one entry.
 pub fn apply(conn: &Connection, entry: &Entry) -> Result<()> {
@@ -103,10 +103,11 @@ fn sale_voided(conn: &Connection, entry: &Entry, p: SaleVoided) -> Result<()> {
         )?
         .execute(params![p.receipt_no, entry.seq as i64])?;
     if changed != 1 {
-        return Err(TerminalError::CannotVoid {
+        return Err(SaleError::CannotVoid {
             receipt: p.receipt_no,
             reason: "it is not a completed sale".into(),
-        });
+        }
+        .into());
     }
     for (i, l) in sale.lines.iter().enumerate() {
         move_stock(conn, entry.seq, i as i64, &l.sku, l.quantity_milli)?;
@@ -253,7 +254,7 @@ pub fn load_sale_payload(
         )?
         .query_row(params![receipt_no, device_id.to_string()], |r| r.get(0))
         .optional()?;
-    let payload = payload.ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+    let payload = payload.ok_or_else(|| SaleError::UnknownReceipt(receipt_no.to_owned()))?;
     serde_json::from_str(&payload)
         .map_err(|e| TerminalError::invalid("stored sale payload", e.to_string()))
 }

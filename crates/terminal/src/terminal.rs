@@ -23,7 +23,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::catalog::{self, ImportSummary, Product};
-use crate::error::{Result, TerminalError};
+use crate::error::{Params, Result, StorageError, TerminalError, param};
 use crate::journal::{self, Author, Clock, SystemClock, Verification};
 use crate::manifest::Manifest;
 use crate::projection::{self, ProjectionCheck};
@@ -33,6 +33,70 @@ use crate::store;
 /// A wall clock that reads this much less than at the previous entry was
 /// set back (the cloud's default clock-skew tolerance, 2 min).
 pub const CLOCK_STEP_TOLERANCE_MS: i64 = 120_000;
+
+/// What selling, shifts, voids and refunds refuse.
+#[derive(Debug, thiserror::Error)]
+pub enum SaleError {
+    #[error("unknown item {0:?}: no product has that SKU or barcode")]
+    UnknownItem(String),
+
+    #[error("item {0} is no longer sold: the cloud withdrew it from the catalog")]
+    NotSold(String),
+
+    /// An in-store scale label (prefix 20–29) that cannot be rung.
+    #[error("{0}")]
+    BadLabel(String),
+
+    #[error("no shift is open")]
+    NoOpenShift,
+
+    #[error("shift {0} is already open; close it before opening another")]
+    ShiftAlreadyOpen(String),
+
+    #[error("receipt {0} not found on this terminal")]
+    UnknownReceipt(String),
+
+    #[error("receipt {receipt} cannot be voided: {reason}")]
+    CannotVoid { receipt: String, reason: String },
+
+    #[error("receipt {receipt} cannot be refunded: {reason}")]
+    CannotRefund { receipt: String, reason: String },
+}
+
+impl SaleError {
+    /// The stable code (see [`crate::error`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SaleError::UnknownItem(_) => "unknown_item",
+            SaleError::NotSold(_) => "not_sold",
+            SaleError::BadLabel(_) => "bad_label",
+            SaleError::NoOpenShift => "no_open_shift",
+            SaleError::ShiftAlreadyOpen(_) => "shift_already_open",
+            SaleError::UnknownReceipt(_) => "unknown_receipt",
+            SaleError::CannotVoid { .. } => "cannot_void",
+            SaleError::CannotRefund { .. } => "cannot_refund",
+        }
+    }
+
+    /// The values its worded message needs.
+    pub fn params(&self) -> Params {
+        match self {
+            SaleError::UnknownItem(item) | SaleError::NotSold(item) => param("item", item),
+            SaleError::ShiftAlreadyOpen(shift) => param("shift", shift),
+            SaleError::UnknownReceipt(receipt)
+            | SaleError::CannotVoid { receipt, .. }
+            | SaleError::CannotRefund { receipt, .. } => param("receipt", receipt),
+            SaleError::BadLabel(_) | SaleError::NoOpenShift => Params::new(),
+        }
+    }
+
+    fn cannot_refund(receipt: &str, reason: impl Into<String>) -> Self {
+        SaleError::CannotRefund {
+            receipt: receipt.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
 
 /// Options of `init`.
 #[derive(Clone, Debug, Default)]
@@ -214,17 +278,18 @@ impl Terminal {
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
-            .map_err(|e| corrupted_or(path.clone(), e))?;
+            .map_err(|e| store::corrupted_or(&path, e))?;
         let device_id = Uuid::parse_str(&device_id)
             .map_err(|e| TerminalError::invalid("stored device id", e.to_string()))?;
         if device_id != manifest.device_id {
-            return Err(TerminalError::BadManifest {
+            return Err(StorageError::BadManifest {
                 path: Manifest::path(data_dir),
                 detail: format!(
                     "it names device {} but the database belongs to device {device_id}",
                     manifest.device_id
                 ),
-            });
+            }
+            .into());
         }
         let seed: [u8; 32] = seed
             .as_slice()
@@ -349,7 +414,7 @@ impl Terminal {
         }
         let tx = begin(&mut self.conn)?;
         if let Some(open) = open_shift_id(&tx)? {
-            return Err(TerminalError::ShiftAlreadyOpen(open.to_string()));
+            return Err(SaleError::ShiftAlreadyOpen(open.to_string()).into());
         }
         let payload = ShiftOpened {
             shift_id: Uuid::now_v7(),
@@ -372,7 +437,7 @@ impl Terminal {
             ));
         }
         let tx = begin(&mut self.conn)?;
-        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let shift_id = open_shift_id(&tx)?.ok_or(SaleError::NoOpenShift)?;
         if direction == CashDirection::Out {
             let expected = projection::load_summary(&tx, shift_id)?.expected_cash()?;
             if expected.minor() < amount {
@@ -410,7 +475,7 @@ impl Terminal {
             ));
         }
         let tx = begin(&mut self.conn)?;
-        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let shift_id = open_shift_id(&tx)?.ok_or(SaleError::NoOpenShift)?;
         let payload = DrawerOpened {
             shift_id,
             reason: reason.to_owned(),
@@ -423,13 +488,13 @@ impl Terminal {
     /// is known and the tender covers the total.
     pub fn sell(&mut self, request: &SaleRequest) -> Result<SaleReceipt> {
         let tx = begin(&mut self.conn)?;
-        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let shift_id = open_shift_id(&tx)?.ok_or(SaleError::NoOpenShift)?;
         let mut inputs = Vec::with_capacity(request.items.len());
         for item in &request.items {
             let product = catalog::find_by_code(&tx, &item.code)?
-                .ok_or_else(|| TerminalError::UnknownItem(item.code.clone()))?;
+                .ok_or_else(|| SaleError::UnknownItem(item.code.clone()))?;
             if !product.active {
-                return Err(TerminalError::NotSold(product.sku));
+                return Err(SaleError::NotSold(product.sku).into());
             }
             inputs.push(LineInput {
                 sku: product.sku,
@@ -462,7 +527,7 @@ impl Terminal {
         reason: Option<String>,
     ) -> Result<Recorded<SaleVoided>> {
         let tx = begin(&mut self.conn)?;
-        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let shift_id = open_shift_id(&tx)?.ok_or(SaleError::NoOpenShift)?;
         let (entry_id, sale_shift, status, refunded): (String, String, String, i64) = tx
             .query_row(
                 "SELECT entry_id, shift_id, status,
@@ -472,10 +537,13 @@ impl Terminal {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?
-            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
-        let cannot = |reason: &str| TerminalError::CannotVoid {
-            receipt: receipt_no.to_owned(),
-            reason: reason.to_owned(),
+            .ok_or_else(|| SaleError::UnknownReceipt(receipt_no.to_owned()))?;
+        let cannot = |reason: &str| -> TerminalError {
+            SaleError::CannotVoid {
+                receipt: receipt_no.to_owned(),
+                reason: reason.to_owned(),
+            }
+            .into()
         };
         if status == "voided" {
             return Err(cannot("it is already voided"));
@@ -523,7 +591,7 @@ impl Terminal {
             self.foreign_sale(receipt_no)?
         };
         let tx = begin(&mut self.conn)?;
-        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let shift_id = open_shift_id(&tx)?.ok_or(SaleError::NoOpenShift)?;
         let local: Option<(String, String)> = tx
             .query_row(
                 "SELECT entry_id, status FROM sales WHERE receipt_no = ?1",
@@ -543,7 +611,7 @@ impl Terminal {
             }
             None => {
                 let foreign =
-                    foreign.ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+                    foreign.ok_or_else(|| SaleError::UnknownReceipt(receipt_no.to_owned()))?;
                 for r in &foreign.refunds {
                     for l in &r.lines {
                         *refunded.entry(l.line_no).or_default() += l.quantity_milli;
@@ -553,10 +621,7 @@ impl Terminal {
             }
         };
         if voided {
-            return Err(TerminalError::CannotRefund {
-                receipt: receipt_no.to_owned(),
-                reason: "it was voided".into(),
-            });
+            return Err(SaleError::cannot_refund(receipt_no, "it was voided").into());
         }
         // What was already refunded here, from the refund projection.
         {
@@ -599,12 +664,8 @@ impl Terminal {
                 quantity: *quantity,
             });
         }
-        let plan = sentra_domain::plan_refund(&sold, &requests).map_err(|e| {
-            TerminalError::CannotRefund {
-                receipt: receipt_no.to_owned(),
-                reason: e.to_string(),
-            }
-        })?;
+        let plan = sentra_domain::plan_refund(&sold, &requests)
+            .map_err(|e| SaleError::cannot_refund(receipt_no, e.to_string()))?;
         let lines: Vec<RefundLine> = plan
             .iter()
             .map(|l| RefundLine {
@@ -663,17 +724,18 @@ impl Terminal {
             |r| r.get(0),
         )?;
         if known > 0 {
-            return Err(TerminalError::CannotRefund {
-                receipt: receipt_no.to_owned(),
-                reason: "its sale is known here: refund it against the sale".into(),
-            });
+            return Err(SaleError::cannot_refund(
+                receipt_no,
+                "its sale is known here: refund it against the sale",
+            )
+            .into());
         }
         let tx = begin(&mut self.conn)?;
-        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let shift_id = open_shift_id(&tx)?.ok_or(SaleError::NoOpenShift)?;
         let mut inputs = Vec::with_capacity(items.len());
         for (code, quantity) in items {
             let product = catalog::find_by_code(&tx, code)?
-                .ok_or_else(|| TerminalError::UnknownItem(code.clone()))?;
+                .ok_or_else(|| SaleError::UnknownItem(code.clone()))?;
             inputs.push(LineInput {
                 sku: product.sku,
                 name: product.name,
@@ -755,7 +817,7 @@ impl Terminal {
             ));
         }
         let tx = begin(&mut self.conn)?;
-        let shift_id = open_shift_id(&tx)?.ok_or(TerminalError::NoOpenShift)?;
+        let shift_id = open_shift_id(&tx)?.ok_or(SaleError::NoOpenShift)?;
         let summary = projection::load_summary(&tx, shift_id)?;
         let expected = summary.expected_cash()?;
         let variance = summary.variance(Money::idr(counted_cash))?;
@@ -776,7 +838,7 @@ impl Terminal {
 
     /// The running (X) report of the open shift.
     pub fn x_report(&self) -> Result<ShiftReport> {
-        let shift_id = open_shift_id(&self.conn)?.ok_or(TerminalError::NoOpenShift)?;
+        let shift_id = open_shift_id(&self.conn)?.ok_or(SaleError::NoOpenShift)?;
         crate::reports::shift_report(&self.conn, &self.ctx.manifest, shift_id)
     }
 
@@ -801,7 +863,7 @@ impl Terminal {
     pub fn count_stock(&mut self, code: &str, counted: Quantity) -> Result<Recorded<StockCounted>> {
         let tx = begin(&mut self.conn)?;
         let product = catalog::find_by_code(&tx, code)?
-            .ok_or_else(|| TerminalError::UnknownItem(code.to_owned()))?;
+            .ok_or_else(|| SaleError::UnknownItem(code.to_owned()))?;
         let payload = StockCounted {
             sku: product.sku,
             counted_milli: counted.milli(),
@@ -952,7 +1014,7 @@ impl Context {
             .prepare_cached(sql)?
             .query_row([], |r| r.get(0))
             .optional()?
-            .ok_or(TerminalError::NoOpenShift)?;
+            .ok_or(SaleError::NoOpenShift)?;
         let prefix = match kind {
             DocumentKind::Receipt => "",
             DocumentKind::Refund => "R",
@@ -1063,18 +1125,6 @@ fn sale_payload(
     }
 }
 
-/// A read that failed with a corruption code means a damaged file.
-fn corrupted_or(path: PathBuf, e: rusqlite::Error) -> TerminalError {
-    if store::is_corruption(&e) {
-        TerminalError::Corrupted {
-            path,
-            detail: e.to_string(),
-        }
-    } else {
-        TerminalError::Sqlite(e)
-    }
-}
-
 /// A cash refund cannot pay back more than the drawer is expected to hold.
 fn cash_to_pay_back(
     tx: &Transaction<'_>,
@@ -1084,13 +1134,14 @@ fn cash_to_pay_back(
 ) -> Result<()> {
     let expected = projection::load_summary(tx, shift_id)?.expected_cash()?;
     if expected.minor() < total {
-        return Err(TerminalError::CannotRefund {
-            receipt: receipt_no.to_owned(),
-            reason: format!(
+        return Err(SaleError::cannot_refund(
+            receipt_no,
+            format!(
                 "the drawer is expected to hold {expected}, less than the {} to pay back in cash",
                 Money::idr(total)
             ),
-        });
+        )
+        .into());
     }
     Ok(())
 }

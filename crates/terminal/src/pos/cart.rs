@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::catalog::Product;
-use crate::error::{Result, TerminalError};
+use crate::error::{Result, SaleError, TerminalError};
 
 /// A discount as the cashier enters it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -201,7 +201,7 @@ impl Cart {
         let mut inputs = Vec::with_capacity(self.items.len());
         for item in &self.items {
             let product =
-                lookup(&item.sku)?.ok_or_else(|| TerminalError::UnknownItem(item.sku.clone()))?;
+                lookup(&item.sku)?.ok_or_else(|| SaleError::UnknownItem(item.sku.clone()))?;
             inputs.push(LineInput {
                 sku: product.sku,
                 name: product.name,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
 
+use super::session::SessionError;
 use crate::error::{Result, TerminalError};
 
 /// Someone who can sign in at this till.
@@ -87,9 +88,10 @@ fn guard(conn: &Connection, key: &str, now: i64) -> Result<()> {
         )
         .optional()?;
     match until {
-        Some(t) if t > now => Err(TerminalError::PinLocked {
+        Some(t) if t > now => Err(SessionError::PinLocked {
             seconds: ((t - now) as u64).div_ceil(1000),
-        }),
+        }
+        .into()),
         _ => Ok(()),
     }
 }
@@ -159,7 +161,7 @@ pub fn verify(conn: &Connection, user_id: &str, pin: &str) -> Result<Operator> {
         .optional()?;
     match row {
         Some((op, hash)) if pin_matches(&hash, pin) => Ok(op),
-        _ => Err(TerminalError::PinRejected),
+        _ => Err(SessionError::PinRejected.into()),
     }
 }
 
@@ -186,7 +188,7 @@ pub fn verify_supervisor(conn: &Connection, pin: &str) -> Result<Operator> {
             return Ok(op);
         }
     }
-    Err(TerminalError::SupervisorRejected)
+    Err(SessionError::SupervisorRejected.into())
 }
 
 /// The Argon2id PHC string of `pin` with a fresh random salt.

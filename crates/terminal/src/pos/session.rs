@@ -15,8 +15,73 @@ use super::print_queue;
 use super::receipt;
 use super::settings::{self, PosSettings, SetupMode};
 use super::views::*;
-use crate::error::{Result, TerminalError};
+use crate::error::{Params, Result, SaleError, TerminalError, param};
 use crate::{ItemRequest, SaleRequest, Terminal, catalog, projection};
+
+/// What the session refuses before an action reaches the terminal: no till,
+/// no one signed in, the lock, a PIN, a supervisor's approval, or the
+/// cashier's confirmation.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("this till is not set up yet")]
+    NotSetUp,
+
+    #[error("no one is signed in at this till")]
+    NotSignedIn,
+
+    #[error("the till is locked: sign in again with your PIN")]
+    Locked,
+
+    #[error("wrong PIN")]
+    PinRejected,
+
+    /// Too many wrong PINs: no PIN is checked for this long.
+    #[error("too many wrong PINs: try again in {seconds} s")]
+    PinLocked { seconds: u64 },
+
+    #[error("that is not a supervisor's PIN")]
+    SupervisorRejected,
+
+    #[error("a supervisor must approve this: {0}")]
+    SupervisorRequired(String),
+
+    /// Signing out or closing the shift with entries the cloud does not
+    /// hold yet: the cashier confirms (they are kept and keep syncing).
+    #[error(
+        "{0} entries have not reached the cloud yet; they stay on this till and keep syncing (confirm to go on)"
+    )]
+    Undelivered(u64),
+}
+
+impl SessionError {
+    /// The stable code (see [`crate::error`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SessionError::NotSetUp => "not_set_up",
+            SessionError::NotSignedIn => "not_signed_in",
+            SessionError::Locked => "locked",
+            SessionError::PinRejected => "pin_rejected",
+            SessionError::PinLocked { .. } => "pin_locked",
+            SessionError::SupervisorRejected => "supervisor_rejected",
+            SessionError::SupervisorRequired(_) => "supervisor_required",
+            SessionError::Undelivered(_) => "undelivered",
+        }
+    }
+
+    /// The values its worded message needs.
+    pub fn params(&self) -> Params {
+        match self {
+            SessionError::PinLocked { seconds } => param("seconds", seconds),
+            SessionError::Undelivered(count) => param("count", count),
+            SessionError::NotSetUp
+            | SessionError::NotSignedIn
+            | SessionError::Locked
+            | SessionError::PinRejected
+            | SessionError::SupervisorRejected
+            | SessionError::SupervisorRequired(_) => Params::new(),
+        }
+    }
+}
 
 /// How many products a name search returns.
 const SEARCH_LIMIT: usize = 20;
@@ -125,7 +190,7 @@ impl PosSession {
                 expected_cash: r.expected_cash,
                 sales_count: r.totals.sales_count,
             }),
-            Err(TerminalError::NoOpenShift) => None,
+            Err(TerminalError::Sale(SaleError::NoOpenShift)) => None,
             Err(e) => return Err(e),
         };
         let parked: u32 = conn.query_row("SELECT count(*) FROM parked_sales", [], |r| r.get(0))?;
@@ -205,16 +270,16 @@ impl PosSession {
 
     /// Unlock with the signed-in cashier's PIN or a supervisor's.
     pub fn unlock(&mut self, pin: &str) -> Result<AppStatus> {
-        let op = self.operator.clone().ok_or(TerminalError::NotSignedIn)?;
+        let op = self.operator.clone().ok_or(SessionError::NotSignedIn)?;
         let checked = cashiers::verify_counted(self.terminal.connection(), &op.user_id, pin);
         self.terminal.journal_pin_lockouts()?;
         match checked {
             Ok(_) => {}
-            Err(e @ TerminalError::PinLocked { .. }) => return Err(e),
+            Err(e @ TerminalError::Session(SessionError::PinLocked { .. })) => return Err(e),
             // Bounded by the cashier's own lock-out, checked first.
             Err(_) => {
                 cashiers::verify_supervisor(self.terminal.connection(), pin)
-                    .map_err(|_| TerminalError::PinRejected)?;
+                    .map_err(|_| SessionError::PinRejected)?;
             }
         }
         self.locked = false;
@@ -244,15 +309,15 @@ impl PosSession {
         let s = self.terminal.sync_status()?;
         let undelivered = s.entries.local + s.entries.relay_only;
         if undelivered > 0 {
-            return Err(TerminalError::Undelivered(undelivered));
+            return Err(SessionError::Undelivered(undelivered).into());
         }
         Ok(())
     }
 
     fn operator(&self) -> Result<&Operator> {
-        let op = self.operator.as_ref().ok_or(TerminalError::NotSignedIn)?;
+        let op = self.operator.as_ref().ok_or(SessionError::NotSignedIn)?;
         if self.locked {
-            return Err(TerminalError::Locked);
+            return Err(SessionError::Locked.into());
         }
         Ok(op)
     }
@@ -263,7 +328,7 @@ impl PosSession {
             return Ok(op.clone());
         }
         match pin {
-            None => Err(TerminalError::SupervisorRequired(why.to_owned())),
+            None => Err(SessionError::SupervisorRequired(why.to_owned()).into()),
             Some(pin) => {
                 let checked = cashiers::verify_supervisor_counted(self.terminal.connection(), pin);
                 self.terminal.journal_pin_lockouts()?;
@@ -485,7 +550,7 @@ impl PosSession {
             return self.scan_label(&code, quantity);
         };
         if !product.active {
-            return Err(TerminalError::NotSold(product.sku));
+            return Err(SaleError::NotSold(product.sku).into());
         }
         self.changed = Some(self.cart.add(&product.sku, quantity)?);
         self.cart()
@@ -497,33 +562,34 @@ impl PosSession {
     fn scan_label(&mut self, code: &str, multiplier: Quantity) -> Result<CartView> {
         let rules = self.branch()?.scale_rules;
         let label = match scale_label::read_label(code, &rules) {
-            None => return Err(TerminalError::UnknownItem(code.to_owned())),
-            Some(Err(e)) => return Err(TerminalError::BadLabel(e.to_string())),
+            None => return Err(SaleError::UnknownItem(code.to_owned()).into()),
+            Some(Err(e)) => return Err(SaleError::BadLabel(e.to_string()).into()),
             Some(Ok(label)) => label,
         };
         if multiplier.milli() != 1000 {
-            return Err(TerminalError::BadLabel(format!(
+            return Err(SaleError::BadLabel(format!(
                 "the label {code} carries its own quantity: scan it without a multiplier"
-            )));
+            ))
+            .into());
         }
         let product = match self.terminal.find_product(&label.item_barcode)? {
             Some(p) => Some(p),
             None => self.terminal.find_product(&label.item_code)?,
         }
         .ok_or_else(|| {
-            TerminalError::BadLabel(format!(
+            SaleError::BadLabel(format!(
                 "no product has the scale item code {} (barcode {} or SKU {})",
                 label.item_code, label.item_barcode, label.item_code
             ))
         })?;
         if !product.active {
-            return Err(TerminalError::NotSold(product.sku));
+            return Err(SaleError::NotSold(product.sku).into());
         }
         let milli = match label.embeds {
             Embeds::Weight => label.value,
             Embeds::Price => scale_label::quantity_for_price(label.value, product.unit_price)
                 .ok_or_else(|| {
-                    TerminalError::BadLabel(format!(
+                    SaleError::BadLabel(format!(
                         "{} has no price here, so the label's Rp {} cannot be rung",
                         product.name, label.value
                     ))
@@ -807,7 +873,7 @@ impl PosSession {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?
-            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+            .ok_or_else(|| SaleError::UnknownReceipt(receipt_no.to_owned()))?;
         let sale = projection::load_sale_payload(conn, self.terminal.device_id(), receipt_no)?;
         let doc = receipt::sale_doc(&sale, sold_at_ms, &self.branch()?, true);
         let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;
@@ -826,7 +892,9 @@ impl PosSession {
     pub fn receipt(&self, receipt_no: &str) -> Result<ReceiptView> {
         self.operator()?;
         let copy = match self.sale_copy(receipt_no) {
-            Err(TerminalError::UnknownReceipt(_)) => self.foreign_copy(receipt_no)?,
+            Err(TerminalError::Sale(SaleError::UnknownReceipt(_))) => {
+                self.foreign_copy(receipt_no)?
+            }
             other => other?,
         };
         let other_till = copy.other_till.clone();
@@ -857,7 +925,7 @@ impl PosSession {
         let foreign = self
             .terminal
             .foreign_sale(receipt_no)?
-            .ok_or_else(|| TerminalError::UnknownReceipt(receipt_no.to_owned()))?;
+            .ok_or_else(|| SaleError::UnknownReceipt(receipt_no.to_owned()))?;
         let sold_at_ms = i64::try_from(foreign.entry.hlc.wall_ms).unwrap_or(i64::MAX);
         let doc = receipt::sale_doc(&foreign.sale, sold_at_ms, &self.branch()?, true);
         let (bytes, preview) = receipt::render(&doc, self.settings.paper)?;

@@ -26,7 +26,7 @@ pub use backoff::{Backoff, full_jitter};
 pub use client::Upstream;
 pub use client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 pub use pull::{branch_settings, price_in_force};
-pub use receipt::{ForeignSale, fetch_receipt};
+pub use receipt::{ForeignSale, ForeignSaleError, fetch_receipt};
 pub use round::{DEFAULT_RELAY_STALL_MS, Outcome, RoundOptions, RoundRefusal, RoundReport};
 pub use state::{EntryStates, LastError, Refusal};
 pub use worker::{LoopEvent, LoopOptions, SyncLoop};

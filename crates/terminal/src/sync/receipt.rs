@@ -17,13 +17,50 @@ use super::UpstreamKind;
 use super::client::{CallError, Upstream};
 use super::{SyncError, state};
 use crate::Terminal;
-use crate::error::{Result, TerminalError};
+use crate::error::{Params, Result, SaleError, TerminalError, param};
 
-/// What the upstreams said when none of them produced the sale.
-fn lookup_failed(receipt_no: &str, detail: String) -> TerminalError {
-    TerminalError::ReceiptLookup {
-        receipt: receipt_no.to_owned(),
-        detail,
+/// Why another till's sale could not be had for a return.
+#[derive(Debug, thiserror::Error)]
+pub enum ForeignSaleError {
+    /// No upstream could produce the sale of another till.
+    #[error("receipt {receipt} could not be looked up: {detail}")]
+    LookupFailed { receipt: String, detail: String },
+
+    /// An upstream served an entry that does not verify: never used.
+    #[error(
+        "the sale served for this return was refused: entry {seq} of device {device} is not usable because {why}; report it to head office"
+    )]
+    EntryRefused {
+        device: String,
+        seq: u64,
+        why: String,
+    },
+}
+
+impl ForeignSaleError {
+    /// The stable code (see [`crate::error`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ForeignSaleError::LookupFailed { .. } => "receipt_lookup",
+            ForeignSaleError::EntryRefused { .. } => "foreign_entry_refused",
+        }
+    }
+
+    /// The values its worded message needs.
+    pub fn params(&self) -> Params {
+        match self {
+            ForeignSaleError::LookupFailed { receipt, .. } => param("receipt", receipt),
+            ForeignSaleError::EntryRefused { .. } => Params::new(),
+        }
+    }
+
+    /// `entry` cannot be used, because `why`.
+    fn refused(entry: &Entry, why: impl Into<String>) -> Self {
+        ForeignSaleError::EntryRefused {
+            device: entry.device_id.to_string(),
+            seq: entry.seq,
+            why: why.into(),
+        }
     }
 }
 
@@ -35,7 +72,7 @@ pub async fn fetch_receipt(
 ) -> Result<(UpstreamKind, ReceiptResponse)> {
     // A till with nothing to ask (trial): the number is simply unknown.
     if sources.is_empty() {
-        return Err(TerminalError::UnknownReceipt(receipt_no.to_owned()));
+        return Err(SaleError::UnknownReceipt(receipt_no.to_owned()).into());
     }
     let mut unknown = false;
     let mut problems = Vec::new();
@@ -49,13 +86,17 @@ pub async fn fetch_receipt(
         }
     }
     if unknown && problems.is_empty() {
-        return Err(TerminalError::UnknownReceipt(receipt_no.to_owned()));
+        return Err(SaleError::UnknownReceipt(receipt_no.to_owned()).into());
     }
     let mut detail = problems.join("; ");
     if unknown {
         detail.push_str(" (the others do not hold it)");
     }
-    Err(lookup_failed(receipt_no, detail))
+    Err(ForeignSaleError::LookupFailed {
+        receipt: receipt_no.to_owned(),
+        detail,
+    }
+    .into())
 }
 
 /// A verified sale of another till, as kept for its return.
@@ -90,13 +131,9 @@ impl Terminal {
 
     /// The key the cloud published for `device` of this branch.
     fn device_key(&self, entry: &Entry) -> Result<VerifyingKey> {
-        let refuse = |why: String| TerminalError::ForeignEntryRefused {
-            device: entry.device_id.to_string(),
-            seq: entry.seq,
-            why,
-        };
+        let refuse = |why: String| ForeignSaleError::refused(entry, why);
         if entry.branch != self.ctx.author.branch {
-            return Err(refuse(format!("it is of branch {}", entry.branch)));
+            return Err(refuse(format!("it is of branch {}", entry.branch)).into());
         }
         let key: Option<(String, i64)> = self
             .conn
@@ -113,7 +150,9 @@ impl Terminal {
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| refuse("the stored key of its device is unreadable".into()))?;
-        VerifyingKey::from_bytes(&bytes).map_err(|e| refuse(format!("its device's key: {e}")))
+        let key = VerifyingKey::from_bytes(&bytes)
+            .map_err(|e| refuse(format!("its device's key: {e}")))?;
+        Ok(key)
     }
 
     /// Checks one served entry: this branch, a device the cloud published,
@@ -121,13 +160,10 @@ impl Terminal {
     /// entry before it: its place in the chain).
     fn verify_foreign(&self, entry: &Entry) -> Result<()> {
         let key = self.device_key(entry)?;
-        entry
-            .verify(&key)
-            .map_err(|e| TerminalError::ForeignEntryRefused {
-                device: entry.device_id.to_string(),
-                seq: entry.seq,
-                why: format!("it is not as its till signed it ({e})"),
-            })
+        entry.verify(&key).map_err(|e| {
+            ForeignSaleError::refused(entry, format!("it is not as its till signed it ({e})"))
+                .into()
+        })
     }
 
     /// Verifies what an upstream served for `receipt_no` and keeps it. Any
@@ -140,11 +176,8 @@ impl Terminal {
     ) -> Result<ForeignSale> {
         let receipt_no = receipt_no.trim();
         self.verify_foreign(&served.sale)?;
-        let wrong = |why: &str| TerminalError::ForeignEntryRefused {
-            device: served.sale.device_id.to_string(),
-            seq: served.sale.seq,
-            why: why.to_owned(),
-        };
+        let wrong =
+            |why: &str| -> TerminalError { ForeignSaleError::refused(&served.sale, why).into() };
         if served.sale.kind != EntryKind::SaleCompleted {
             return Err(wrong("it is not a sale"));
         }
