@@ -43,6 +43,12 @@ for code in 8998866200301 8886008101053 8993675020145 2*8998866200301; do
     xdotool type --delay 5 "$code"; xdotool key Return; sleep 0.4
 done
 shot sale
+# A search typed as a person types (a scanner's burst does not search): the
+# hits with their price and stock on hand.
+xdotool type --delay 180 "teh"
+shot search 1.5
+xdotool key Escape BackSpace BackSpace BackSpace
+sleep 0.5
 xdotool key F12
 shot tender
 xdotool key 4
