@@ -16,6 +16,10 @@ scripts/build-ui.sh --test
 step "head-office browser tests: playwright-core (drives Debian's chromium), from the lock file"
 (cd tests/office && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi)
 
+step "the cashier app's screens keep nothing per sale: 2,000 sales in Chromium, JS heap after GC, DOM nodes, listeners (and a planted leak is caught)"
+(cd ui && npx vite build --config vite.leak.config.ts --logLevel warn)
+(cd tests/office && node ui-memory.mjs && node ui-memory.mjs --sales 300 --plant)
+
 step "tauri-driver (WebDriver for the app's end-to-end tests), if missing"
 scripts/install-tauri-driver.sh
 

@@ -22,7 +22,17 @@ export function perf(): SentraPerf {
   return w.__sentraPerf;
 }
 
+/** Scan timings kept: the last 20,000 to 40,000 (a long, busy shift's worth),
+ * so the record never grows with the till's uptime. */
+export const MAX_SCAN_TIMINGS = 20_000;
+
 let scanStartedAt: number | null = null;
+
+export function recordScan(ms: number): void {
+  const scans = perf().scans;
+  scans.push(ms);
+  if (scans.length >= 2 * MAX_SCAN_TIMINGS) scans.splice(0, scans.length - MAX_SCAN_TIMINGS);
+}
 
 /** The scan's Enter was pressed. */
 export function scanStarted(): void {
@@ -34,7 +44,7 @@ export function cartPainted(): void {
   const t0 = scanStartedAt;
   if (t0 === null) return;
   scanStartedAt = null;
-  requestAnimationFrame(() => perf().scans.push(performance.now() - t0));
+  requestAnimationFrame(() => recordScan(performance.now() - t0));
 }
 
 export function scanFailed(): void {
