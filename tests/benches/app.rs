@@ -40,12 +40,18 @@ async fn main() -> Result<()> {
     let mut sample_every = 0u64;
     let mut probe_webdriver = 0u64;
     let mut probe_invoke = 0u64;
+    let mut probe_unique = 0u64;
+    let mut in_page = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--products" => products = args.next().context("--products N")?.parse()?,
             "--sales" => sales = args.next().context("--sales N")?.parse()?,
             "--sample-every" => sample_every = args.next().context("--sample-every N")?.parse()?,
+            "--in-page" => in_page = true,
+            "--probe-unique-scripts" => {
+                probe_unique = args.next().context("--probe-unique-scripts N")?.parse()?
+            }
             "--probe-invoke" => probe_invoke = args.next().context("--probe-invoke N")?.parse()?,
             "--probe-webdriver" => {
                 probe_webdriver = args.next().context("--probe-webdriver N")?.parse()?
@@ -122,6 +128,20 @@ async fn main() -> Result<()> {
             println!("after {probe_webdriver} WebDriver scripts and no sale:");
             print_rss_rows(0, pid);
         }
+        if probe_unique > 0 {
+            // What evaluating a new script costs the web view (Tauri's
+            // events reach the page as scripts with the payload inside):
+            // each one ~1 KiB and never seen before.
+            print_rss_rows(0, pid);
+            for i in 0..probe_unique {
+                let payload = format!("{{\"round\":{i},\"text\":\"{}\"}}", "x".repeat(1000));
+                app.client
+                    .execute(&format!("return JSON.stringify({payload}).length;"), vec![])
+                    .await?;
+            }
+            println!("after {probe_unique} unique scripts and no sale:");
+            print_rss_rows(0, pid);
+        }
         if probe_invoke > 0 {
             // What the IPC costs the web view: commands invoked from the
             // page with nothing drawn, 500 per script.
@@ -150,29 +170,57 @@ async fn main() -> Result<()> {
         let rss_before = pid.and_then(tree_rss_kib);
         let started = Instant::now();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for sale in 0..sales {
-            if sample_every > 0 && sale % sample_every == 0 {
-                print_rss_rows(sale, pid);
-            }
-            for n in 1..=3 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                app.type_into(
-                    "scan-input",
-                    &format!("{}{ENTER}", barcode(seed % products)),
-                )
-                .await?;
-                app.wait_count("cart-line", n, Duration::from_secs(10))
+        if in_page {
+            // The same sales driven from inside the page (DOM events, as a
+            // wedge scanner's keys arrive), in batches: WebDriver finds no
+            // element, so it keeps no reference to a screen the app has
+            // already thrown away.
+            let batch = if sample_every > 0 { sample_every.min(50) } else { 50 };
+            let mut done = 0;
+            while done < sales {
+                if sample_every > 0 && done % sample_every == 0 {
+                    print_rss_rows(done, pid);
+                }
+                let n = batch.min(sales - done);
+                let mut codes = Vec::new();
+                for _ in 0..n * 3 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    codes.push(Value::String(barcode(seed % products)));
+                }
+                let out = app
+                    .client
+                    .execute_async(IN_PAGE_SALES, vec![Value::from(n), Value::Array(codes)])
                     .await?;
+                ensure!(out.is_null(), "in-page sales stopped: {out}");
+                done += n;
             }
-            app.click("tender-button").await?;
-            app.click("tender-method-cash").await?;
-            app.fill("tender-amount", "2000000").await?;
-            app.click("tender-pay").await?;
-            app.el("receipt-no").await?;
-            app.click("next-sale").await?;
-            app.el("sale-screen").await?;
+        } else {
+            for sale in 0..sales {
+                if sample_every > 0 && sale % sample_every == 0 {
+                    print_rss_rows(sale, pid);
+                }
+                for n in 1..=3 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    app.type_into(
+                        "scan-input",
+                        &format!("{}{ENTER}", barcode(seed % products)),
+                    )
+                    .await?;
+                    app.wait_count("cart-line", n, Duration::from_secs(10))
+                        .await?;
+                }
+                app.click("tender-button").await?;
+                app.click("tender-method-cash").await?;
+                app.fill("tender-amount", "2000000").await?;
+                app.click("tender-pay").await?;
+                app.el("receipt-no").await?;
+                app.click("next-sale").await?;
+                app.el("sale-screen").await?;
+            }
         }
         let wall = started.elapsed();
         if sample_every > 0 {
@@ -231,3 +279,44 @@ fn print_rss_rows(sale: u64, pid: Option<u32>) {
         .collect();
     println!("rss after {sale} sales (MiB): {}", cells.join("  "));
 }
+
+/// `--in-page`: rings `arguments[0]` sales of the barcodes `arguments[1]`
+/// (three a sale) from inside the page, as the cashier's keys would.
+const IN_PAGE_SALES: &str = r#"
+const done = arguments[arguments.length - 1];
+const n = arguments[0];
+const codes = arguments[1];
+const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+const count = (id) => document.querySelectorAll(`[data-testid="${id}"]`).length;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(f, what) {
+  for (let i = 0; i < 10000; i++) {
+    const v = f();
+    if (v) return v;
+    await sleep(1);
+  }
+  throw new Error('timed out waiting for ' + what);
+}
+const setValue = (el, v) => {
+  Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(el, v);
+  el.dispatchEvent(new Event('input', { bubbles: true }));
+};
+(async () => {
+  for (let s = 0; s < n; s++) {
+    const input = await until(() => $('scan-input'), 'the scan input');
+    for (let i = 0; i < 3; i++) {
+      setValue(input, codes[s * 3 + i]);
+      await sleep(0);
+      input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
+      await until(() => count('cart-line') === i + 1, 'line ' + (i + 1));
+    }
+    $('tender-button').click();
+    (await until(() => $('tender-method-cash'), 'the tender panel')).click();
+    setValue(await until(() => $('tender-amount'), 'the amount'), '2000000');
+    await sleep(0);
+    $('tender-pay').click();
+    (await until(() => $('next-sale'), 'the receipt screen')).click();
+    await until(() => $('sale-screen') && count('cart-line') === 0 && $('scan-input'), 'the next sale');
+  }
+})().then(() => done(null), (e) => done(String(e)));
+"#;
