@@ -40,6 +40,7 @@ async fn main() -> Result<()> {
     let mut sample_every = 0u64;
     let mut probe_webdriver = 0u64;
     let mut probe_invoke = 0u64;
+    let mut probe_call = "'sync_state'".to_owned();
     let mut probe_unique = 0u64;
     let mut in_page = false;
     let mut args = std::env::args().skip(1);
@@ -52,6 +53,8 @@ async fn main() -> Result<()> {
             "--probe-unique-scripts" => {
                 probe_unique = args.next().context("--probe-unique-scripts N")?.parse()?
             }
+            // e.g. `--probe-call "'search', {text: 'Produk'}"`: the invoke's arguments.
+            "--probe-call" => probe_call = args.next().context("--probe-call ARGS")?,
             "--probe-invoke" => probe_invoke = args.next().context("--probe-invoke N")?.parse()?,
             "--probe-webdriver" => {
                 probe_webdriver = args.next().context("--probe-webdriver N")?.parse()?
@@ -155,7 +158,7 @@ async fn main() -> Result<()> {
                             "const done = arguments[arguments.length - 1];
                              (async () => {{
                                for (let i = 0; i < {n}; i++) {{
-                                 await window.__TAURI_INTERNALS__.invoke('sync_state');
+                                 await window.__TAURI_INTERNALS__.invoke({probe_call});
                                }}
                              }})().then(() => done(true), (e) => done(String(e)));"
                         ),
@@ -164,7 +167,7 @@ async fn main() -> Result<()> {
                     .await?;
                 left -= n;
             }
-            println!("after {probe_invoke} invokes of sync_state and no sale:");
+            println!("after {probe_invoke} invokes of {probe_call} and no sale:");
             print_rss_rows(0, pid);
         }
         let rss_before = pid.and_then(tree_rss_kib);

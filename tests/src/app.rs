@@ -153,9 +153,15 @@ impl App {
         let mut driver = cmd
             .spawn()
             .context("starting tauri-driver (scripts/install-tauri-driver.sh installs it)")?;
-        if let Err(e) = wait_for_port(port, Duration::from_secs(20)) {
-            terminate(&mut driver, Duration::from_secs(1));
-            return Err(e);
+        // Both ports: tauri-driver listens at once, but passes the session
+        // request on to the WebKitWebDriver it started, which on a busy
+        // machine may not listen yet (the request then fails outright:
+        // "webdriver server did not respond … SendRequest").
+        for p in [port, native_port] {
+            if let Err(e) = wait_for_port(p, Duration::from_secs(20)) {
+                terminate(&mut driver, Duration::from_secs(1));
+                return Err(e);
+            }
         }
         let app = binary("sentra-pos")?;
         let mut caps = serde_json::Map::new();
