@@ -43,6 +43,9 @@ async fn main() -> Result<()> {
     let mut probe_call = "'sync_state'".to_owned();
     let mut probe_unique = 0u64;
     let mut in_page = false;
+    // `--in-page-scans-only`: scan three, then delete the lines (no tender,
+    // no receipt): which screens the web view's memory goes with.
+    let mut scans_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -50,6 +53,10 @@ async fn main() -> Result<()> {
             "--sales" => sales = args.next().context("--sales N")?.parse()?,
             "--sample-every" => sample_every = args.next().context("--sample-every N")?.parse()?,
             "--in-page" => in_page = true,
+            "--in-page-scans-only" => {
+                in_page = true;
+                scans_only = true;
+            }
             "--probe-unique-scripts" => {
                 probe_unique = args.next().context("--probe-unique-scripts N")?.parse()?
             }
@@ -194,7 +201,10 @@ async fn main() -> Result<()> {
                 }
                 let out = app
                     .client
-                    .execute_async(IN_PAGE_SALES, vec![Value::from(n), Value::Array(codes)])
+                    .execute_async(
+                        IN_PAGE_SALES,
+                        vec![Value::from(n), Value::Array(codes), Value::from(scans_only)],
+                    )
                     .await?;
                 ensure!(out.is_null(), "in-page sales stopped: {out}");
                 done += n;
@@ -289,6 +299,7 @@ const IN_PAGE_SALES: &str = r#"
 const done = arguments[arguments.length - 1];
 const n = arguments[0];
 const codes = arguments[1];
+const scansOnly = arguments[2];
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const count = (id) => document.querySelectorAll(`[data-testid="${id}"]`).length;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -312,6 +323,13 @@ const setValue = (el, v) => {
       await sleep(0);
       input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
       await until(() => count('cart-line') === i + 1, 'line ' + (i + 1));
+    }
+    if (scansOnly) {
+      for (let i = 3; i > 0; i--) {
+        input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Delete', bubbles: true, cancelable: true }));
+        await until(() => count('cart-line') === i - 1, 'line removed');
+      }
+      continue;
     }
     $('tender-button').click();
     (await until(() => $('tender-method-cash'), 'the tender panel')).click();

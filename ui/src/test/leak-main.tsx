@@ -62,6 +62,21 @@ async function setUp(): Promise<void> {
   await until(() => $('sale-screen'), 'the sale screen');
 }
 
+// `?mode=scans`: scan three and delete them; `?mode=tender`: also open the
+// tender and cancel it; otherwise a whole sale. Which screens memory goes with.
+const mode = new URLSearchParams(location.search).get('mode') ?? 'sale';
+
+function keydown(target: HTMLElement, k: string) {
+  target.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true, cancelable: true }));
+}
+
+async function clearCart(input: HTMLElement): Promise<void> {
+  for (let i = count('cart-line'); i > 0; i--) {
+    keydown(input, 'Delete');
+    await until(() => count('cart-line') === i - 1, 'a line deleted');
+  }
+}
+
 /** One sale of three scans, paid in cash, then the next sale. */
 async function sale(): Promise<void> {
   const input = await until(() => $('scan-input'), 'the scan input');
@@ -71,8 +86,14 @@ async function sale(): Promise<void> {
     enter(input);
     await until(() => count('cart-line') === i + 1, `line ${i + 1}`);
   }
+  if (mode === 'scans') return clearCart(input);
   $('tender-button')!.click();
   await until(() => $('tender-pay'), 'the tender screen');
+  if (mode === 'tender') {
+    keydown(document.activeElement as HTMLElement, 'Escape');
+    await until(() => !$('tender-pay') && $('scan-input'), 'the tender closed');
+    return clearCart($('scan-input')!);
+  }
   $('tender-pay')!.click();
   await until(() => $('next-sale'), 'the receipt screen');
   $('next-sale')!.click();
@@ -103,3 +124,18 @@ window.__memoryWalk = {
     return n;
   },
 };
+
+// `?auto=N`: ring N sales on its own, posting the count to /progress every
+// 100 (for a browser driven by nothing but its own page, e.g. WebKitGTK's
+// MiniBrowser, whose web process is then measured from outside).
+const auto = Number(new URLSearchParams(location.search).get('auto') ?? 0);
+if (auto > 0) {
+  void (async () => {
+    await setUp();
+    for (let done = 0; done < auto; done += 100) {
+      await fetch(`/progress?n=${done}`, { method: 'POST' }).catch(() => undefined);
+      for (let i = 0; i < 100; i++) await sale();
+    }
+    await fetch(`/progress?n=${auto}&done=1`, { method: 'POST' }).catch(() => undefined);
+  })();
+}
