@@ -351,19 +351,18 @@ export function Sale() {
     if (c) apply(c, cs.emptyUi);
   }
 
-  if (mode.kind === 'done') {
-    return (
-      <main class="screen sale" data-testid="sale-screen">
-        <Done sale={mode.sale} onNext={nextSale} />
-      </main>
-    );
-  }
+  // The change screen covers the sale screen rather than replacing it:
+  // tearing the whole screen down and building it again for every sale
+  // cost WebKit's web process ~40 KiB a sale it never gave back
+  // (docs/benchmarks.md, "The cashier app under a scanner").
+  const done = mode.kind === 'done' ? mode.sale : null;
 
   const items = lines.reduce((n, l) => n + (l.quantity_milli % 1000 === 0 ? l.quantity_milli / 1000 : 1), 0);
 
   return (
     <main class="screen sale" data-testid="sale-screen">
-      <section class="cart-col">
+      {done && <Done sale={done} onNext={nextSale} />}
+      <section class="cart-col" hidden={!!done}>
         <div class="scan-wrap">
           <input
             ref={input}
@@ -460,7 +459,7 @@ export function Sale() {
           {cartEmpty && <p class="cart-empty">{t('cart_empty')}</p>}
         </div>
       </section>
-      <aside class="side-col">
+      <aside class="side-col" hidden={!!done}>
         {mode.kind === 'tender' && cart ? (
           <Tender
             cart={cart}
