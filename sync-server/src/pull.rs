@@ -148,6 +148,23 @@ pub async fn pull(
     Ok(Json(page))
 }
 
+/// The current snapshot's `xmin` (the oldest transaction still running
+/// anywhere on the server: every one below it has ended) and `xmax` (the
+/// next transaction id to be handed out).
+pub async fn snapshot_bounds<'e, E: sqlx::PgExecutor<'e>>(ex: E) -> Result<(u64, u64), ApiError> {
+    let (xmin, xmax): (String, String) = sqlx::query_as(
+        "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text
+         FROM pg_current_snapshot() AS s",
+    )
+    .fetch_one(ex)
+    .await?;
+    let number = |what: &str, text: &str| -> Result<u64, ApiError> {
+        text.parse()
+            .map_err(|_| ApiError::Internal(format!("snapshot {what} {text:?} is not a number")))
+    };
+    Ok((number("xmin", &xmin)?, number("xmax", &xmax)?))
+}
+
 /// txid, change id, entity, key, data, deleted, branch code (NULL: every
 /// branch).
 type ChangeRow = (
@@ -172,18 +189,7 @@ pub async fn changes_since(
 ) -> Result<PullResponse, ApiError> {
     // The horizon, in its own statement: the snapshot of the next statement
     // is taken later, so it sees every transaction below the horizon.
-    let (xmin, xmax): (String, String) = sqlx::query_as(
-        "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text
-         FROM pg_current_snapshot() AS s",
-    )
-    .fetch_one(pool)
-    .await?;
-    let xmin: u64 = xmin
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("snapshot xmin {xmin:?} is not a number")))?;
-    let xmax: u64 = xmax
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("snapshot xmax {xmax:?} is not a number")))?;
+    let (xmin, xmax) = snapshot_bounds(pool).await?;
     if cursor.txid >= xmax {
         // Only a cursor from another database (or a restore to an earlier
         // point) can be ahead of every transaction this server has run.

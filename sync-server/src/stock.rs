@@ -160,18 +160,8 @@ pub async fn levels_since(
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let (xmin, xmax): (String, String) = sqlx::query_as(
-        "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text
-         FROM pg_current_snapshot() AS s",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let number = |what: &str, text: &str| -> Result<u64, ApiError> {
-        text.parse()
-            .map_err(|_| ApiError::Internal(format!("{what} {text:?} is not a number")))
-    };
-    let xmin = number("snapshot xmin", &xmin)?;
-    if cursor.txid >= number("snapshot xmax", &xmax)? {
+    let (xmin, xmax) = crate::pull::snapshot_bounds(&mut *tx).await?;
+    if cursor.txid >= xmax {
         return Err(ApiError::Malformed(format!(
             "stock cursor {cursor} is ahead of this server; start over (no cursor)"
         )));
@@ -204,7 +194,9 @@ pub async fn levels_since(
     let mut levels = Vec::with_capacity(rows.len().min(limit as usize));
     for (txid, sku, on_hand_milli, tracked) in rows.into_iter().take(limit as usize) {
         next = StockCursor {
-            txid: number("txid", &txid)?,
+            txid: txid
+                .parse()
+                .map_err(|_| ApiError::Internal(format!("txid {txid:?} is not a number")))?,
             sku: sku.clone(),
         };
         // A level beyond ±(2^53 − 1) has no canonical form and could not be
