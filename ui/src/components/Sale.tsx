@@ -394,15 +394,7 @@ export function Sale() {
                 >
                   <span class="hit-name">{h.name}</span>
                   <span class="hit-code">{h.barcode ?? h.sku}</span>
-                  {h.on_hand_milli !== null && (
-                    <span
-                      class={`hit-stock${h.on_hand_milli <= 0 ? ' out' : ''}`}
-                      data-testid="hit-stock"
-                      data-milli={h.on_hand_milli}
-                    >
-                      {t('stock_on_hand')} {quantity(h.on_hand_milli)}
-                    </span>
-                  )}
+                  <OnHand milli={h.on_hand_milli} kind="hit" />
                   <b>{rupiah(h.unit_price)}</b>
                 </li>
               ))}
@@ -435,15 +427,7 @@ export function Sale() {
                   <td class="num">{i + 1}</td>
                   <td class="name">
                     {l.name}
-                    {l.on_hand_milli !== null && (
-                      <small
-                        class={`line-stock${l.on_hand_milli <= 0 ? ' out' : ''}`}
-                        data-testid="line-stock"
-                        data-milli={l.on_hand_milli}
-                      >
-                        {t('stock_on_hand')} {quantity(l.on_hand_milli)}
-                      </small>
-                    )}
+                    <OnHand milli={l.on_hand_milli} kind="line" />
                   </td>
                   <td class="r qty">{quantity(l.quantity_milli)}</td>
                   <td class="r">{rupiah(l.unit_price)}</td>
@@ -634,5 +618,18 @@ function ParkedDialog({ onResume, onClose }: { onResume: (p: ParkedSale) => void
         ))}
       </ul>
     </Modal>
+  );
+}
+
+/** Stock on hand as the till knows it ("Stok 12"); nothing when it has no
+ * figure. Red at or below zero. */
+function OnHand({ milli, kind }: { milli: number | null; kind: 'hit' | 'line' }) {
+  const { t } = useApp();
+  if (milli === null) return null;
+  const Tag = kind === 'hit' ? 'span' : 'small';
+  return (
+    <Tag class={`${kind}-stock${milli <= 0 ? ' out' : ''}`} data-testid={`${kind}-stock`} data-milli={milli}>
+      {t('stock_on_hand')} {quantity(milli)}
+    </Tag>
   );
 }

@@ -6,6 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use sentra_domain::scale_label::{self, Embeds};
 use sentra_domain::{Money, PaymentMethod, Quantity, Tender};
 use sentra_protocol::payload::{CashCount, CashDirection};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::branch::BranchProfile;
@@ -505,29 +506,34 @@ impl PosSession {
             });
         }
         let conn = self.terminal.connection();
+        // Pricing looks every product up, stock on hand included: keep that
+        // figure for the lines rather than work it out a second time.
+        let mut on_hand: HashMap<String, Option<i64>> = HashMap::new();
         let priced = self.cart.price(self.terminal.tax_config(), |sku| {
-            catalog::find_by_code(conn, sku)
+            let product = catalog::find_by_code(conn, sku)?;
+            if let Some(p) = &product {
+                on_hand.insert(p.sku.clone(), p.on_hand_milli);
+            }
+            Ok(product)
         })?;
         let lines = priced
             .lines
             .iter()
             .zip(&self.cart.items)
             .enumerate()
-            .map(|(i, (p, item))| {
-                Ok(CartLineView {
-                    index: i as u32,
-                    sku: p.sku.clone(),
-                    name: p.name.clone(),
-                    quantity_milli: p.quantity.milli(),
-                    unit_price: p.unit_price.minor(),
-                    discount: item.discount.clone(),
-                    gross: p.gross.minor(),
-                    discount_amount: p.line_discount.minor(),
-                    total: p.total.minor(),
-                    on_hand_milli: crate::stock::on_hand(conn, &p.sku)?,
-                })
+            .map(|(i, (p, item))| CartLineView {
+                index: i as u32,
+                sku: p.sku.clone(),
+                name: p.name.clone(),
+                quantity_milli: p.quantity.milli(),
+                unit_price: p.unit_price.minor(),
+                discount: item.discount.clone(),
+                gross: p.gross.minor(),
+                discount_amount: p.line_discount.minor(),
+                total: p.total.minor(),
+                on_hand_milli: on_hand.get(&p.sku).copied().flatten(),
             })
-            .collect::<Result<_>>()?;
+            .collect();
         Ok(CartView {
             lines,
             discount: self.cart.discount.clone(),
