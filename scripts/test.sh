@@ -46,6 +46,10 @@ fi
 step "Windows cross-build (the app, the relay, the sentra-term CLI) and the installers: the app's .msi, the relay's .msi and .deb (scripts/build-installers.sh)"
 scripts/build-installers.sh --ui-built
 
+step "the data dir's file handling under Windows' rules: sentra-journal-store and sentra-keystore tests cross-compiled and run under Wine"
+CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/scripts/wine-run.sh" \
+    cargo test --release --target x86_64-pc-windows-gnu --locked -p sentra-journal-store -p sentra-keystore
+
 step "installers, read back with msiinfo/msiextract/objdump, signed and verified with osslsigncode, the .deb installed, upgraded and removed with dpkg, both .msi under Wine (the relay's as a running service)"
 cargo test -p sentra-e2e --test installers --locked -- --ignored
 

@@ -63,9 +63,19 @@ pub fn binary(name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// `tests/`, this package's directory: where cargo says it is when it runs
+/// the test, else where it was when this was compiled. Clones share one build
+/// dir (`scripts/env.sh`), so a library built in another clone must not send
+/// a test to that clone's files.
+pub fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// The catalog CSV shared with the terminal's own tests.
 pub fn catalog_csv() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/terminal/tests/catalog.csv")
+    package_dir().join("../crates/terminal/tests/catalog.csv")
 }
 
 /// Send SIGKILL: the process gets no chance to clean up (crash tests).

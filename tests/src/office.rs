@@ -2,7 +2,7 @@
 //! file, and office users made through the admin CLI (password on stdin).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ pub const PASSWORD: &str = "kata-sandi-demo-1";
 
 /// `tests/office`: the scripts and their `node_modules`.
 pub fn office_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("office")
+    crate::package_dir().join("office")
 }
 
 /// playwright-core from the lock file, installed when missing.

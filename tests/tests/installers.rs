@@ -750,11 +750,25 @@ impl Wine {
         let text = std::fs::read(&log)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
+        // No log at all: msiexec never ran (Wine could not start it), which
+        // is neither a success nor the installer's refusal.
+        ensure!(
+            !text.is_empty(),
+            "wine could not start msiexec ({status}); no log was written"
+        );
         Ok(if status.success() {
             Ok(text)
         } else {
             Err(text)
         })
+    }
+
+    /// Waits until every program of this prefix has ended and its
+    /// wineserver has exited, so the next `wine` starts a server of its own
+    /// instead of meeting one on its way out. For a prefix without services.
+    fn settle(&self) -> Result<()> {
+        output(self.command("wineserver").arg("-w"))?;
+        Ok(())
     }
 
     fn c(&self) -> PathBuf {
@@ -829,6 +843,7 @@ fn the_app_msi_installs_upgrades_and_uninstalls_under_wine_keeping_the_till_s_da
     let app = wine.c().join("Program Files/Sentra POS");
 
     // No WebView2 runtime: refused by the launch condition, nothing installed.
+    wine.settle()?;
     let refused = wine.msiexec(&["/i", &msi])?;
     let log = refused.err().context("installed without WebView2")?;
     assert!(
@@ -852,6 +867,7 @@ fn the_app_msi_installs_upgrades_and_uninstalls_under_wine_keeping_the_till_s_da
         "/f",
         "/reg:32",
     ]))?;
+    wine.settle()?;
     wine.msiexec(&[
         "/i",
         &msi,
@@ -898,6 +914,7 @@ fn the_app_msi_installs_upgrades_and_uninstalls_under_wine_keeping_the_till_s_da
             .current_dir(root()),
     )?;
     let newer = built_in(out, &format!("SentraPOS-{next}-x64.msi"))?;
+    wine.settle()?;
     wine.msiexec(&["/i", &newer.to_string_lossy()])?
         .map_err(|log| anyhow::anyhow!("upgrade failed:\n{log}"))?;
     assert_eq!(
@@ -910,6 +927,7 @@ fn the_app_msi_installs_upgrades_and_uninstalls_under_wine_keeping_the_till_s_da
     assert_eq!(std::fs::read(data.join("till.db"))?, b"the till's journal");
 
     // Back to N: refused, N+1 stays.
+    wine.settle()?;
     let log = wine
         .msiexec(&["/i", &msi])?
         .err()
@@ -918,6 +936,7 @@ fn the_app_msi_installs_upgrades_and_uninstalls_under_wine_keeping_the_till_s_da
     assert_eq!(wine.install_setting("ProductVersion")?, next);
 
     // Uninstall: the program goes, the till's data stays.
+    wine.settle()?;
     wine.msiexec(&["/x", &newer.to_string_lossy()])?
         .map_err(|log| anyhow::anyhow!("uninstall failed:\n{log}"))?;
     assert!(!app.join("sentra-pos.exe").exists());
@@ -1048,8 +1067,12 @@ fn the_relay_msi_runs_the_relay_as_a_windows_service_under_wine_and_keeps_its_jo
     )?;
     let newer = built_in(out, &format!("SentraRelay-{next}-x64.msi"))?;
     let newer = newer.to_string_lossy();
-    wine.msiexec(&["/i", &newer])?
-        .map_err(|log| anyhow::anyhow!("upgrade failed:\n{log}"))?;
+    wine.msiexec(&["/i", &newer])?.map_err(|log| {
+        anyhow::anyhow!(
+            "upgrade failed:\n{log}\nthe relay's logs:\n{}",
+            log_tails(&data.join("logs"))
+        )
+    })?;
     wait_health(addr, true, "after the upgrade")?;
     assert_eq!(wine.installed("Sentra POS Relay")?.len(), 1, "one product");
     assert_eq!(wine.reg_value(RELAY_SETTINGS, "ProductVersion")?, next);
@@ -1098,6 +1121,20 @@ impl Drop for Wine {
         let _ = self.command("wineserver").arg("-k").status();
         let _ = self.command("wineserver").arg("-w").status();
     }
+}
+
+/// The last lines of every log under `dir`, for a failure message.
+fn log_tails(dir: &Path) -> String {
+    walk(dir, 0)
+        .iter()
+        .map(|l| {
+            let text = std::fs::read_to_string(l).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+            format!("== {}\n{tail}", l.display())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Every file under `dir`, following Wine's links to its home, `depth`

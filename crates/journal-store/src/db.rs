@@ -246,7 +246,12 @@ pub fn verified_copy(
     let tmp = path.with_file_name(format!("{name}.schema-{version}.bak.tmp"));
     let write = || -> std::io::Result<()> {
         std::fs::copy(path, &tmp)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
+        // Opened for writing: Windows refuses to flush a read-only handle
+        // (FlushFileBuffers needs write access), where Linux allows it.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&tmp)?
+            .sync_all()?;
         std::fs::rename(&tmp, &copy)?;
         if let Some(dir) = copy.parent() {
             // The rename is durable once the directory is (not on Windows,

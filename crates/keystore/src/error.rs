@@ -96,7 +96,9 @@ pub(crate) fn describe(location: &KeyLocation) -> String {
 }
 
 pub(crate) fn show(path: &std::path::Path) -> String {
-    format!("{:?}", path.display().to_string())
+    // Quoted as written, not Debug-escaped: a Windows path shows its
+    // backslashes once (`C:\ProgramData\…`), as shop IT would type it.
+    format!("\"{}\"", path.display())
 }
 
 pub(crate) fn os_store_name() -> &'static str {
