@@ -535,6 +535,45 @@ async fn expired_used_and_unknown_enrollment_codes_are_refused() {
     s.stop().await;
 }
 
+/// "Case, spaces, `O`/`0` and `I`/`L`/`1` are forgiven" (docs/sync-protocol.md,
+/// "Enrollment"): shop IT reads codes over the phone and types them as heard.
+#[tokio::test]
+async fn an_enroll_code_is_read_however_shop_it_types_it() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let spellings: [(&str, fn(&str) -> String); 5] = [
+        ("lower case", |c| c.to_lowercase()),
+        ("without its hyphens", |c| c.replace('-', "")),
+        ("spaces for hyphens", |c| c.replace('-', " ")),
+        ("spaced out", |c| {
+            c.replace('-', "")
+                .chars()
+                .map(String::from)
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+        ("look-alikes, no hyphens", |c| {
+            c.replace('-', "").replace('0', "o").replace('1', "l")
+        }),
+    ];
+    for (seed, (how, spell)) in (10u8..).zip(spellings) {
+        let code = s.code("JKT01", DeviceKind::Terminal).await;
+        // A wrong code first (one character off): refused, and the real one
+        // is still good afterwards.
+        let mut wrong: Vec<char> = code.chars().collect();
+        wrong[0] = if wrong[0] == 'A' { 'B' } else { 'A' };
+        let wrong: String = wrong.into_iter().collect();
+        let (status, body) = s
+            .post("/v1/enroll", None, enroll_body(&spell(&wrong), seed))
+            .await;
+        refused_request(status, body, 404, "enroll_code_invalid");
+        let typed = spell(&code);
+        let (status, body) = s.post("/v1/enroll", None, enroll_body(&typed, seed)).await;
+        assert_eq!(status, 200, "{how}: {code} typed as {typed:?}: {body}");
+    }
+    s.stop().await;
+}
+
 // ---- sizes ------------------------------------------------------------------
 
 #[tokio::test]
