@@ -541,7 +541,8 @@ async fn expired_used_and_unknown_enrollment_codes_are_refused() {
 async fn an_enroll_code_is_read_however_shop_it_types_it() {
     let s = Server::start().await;
     s.branch("JKT01").await;
-    let spellings: [(&str, fn(&str) -> String); 5] = [
+    type Spelling = (&'static str, fn(&str) -> String);
+    let spellings: [Spelling; 5] = [
         ("lower case", |c| c.to_lowercase()),
         ("without its hyphens", |c| c.replace('-', "")),
         ("spaces for hyphens", |c| c.replace('-', " ")),
