@@ -89,6 +89,41 @@ async fn a_genuine_entry_over_the_size_limit_is_quarantined_and_the_queue_moves_
     s.stop().await;
 }
 
+/// "Text fields 200 bytes" (the limits table): a cashier's name of 300
+/// bytes is quarantined `text_too_long` with its field named, and the shift
+/// is not opened; one of exactly 200 bytes is taken.
+#[tokio::test]
+async fn a_text_over_200_bytes_is_quarantined_and_one_at_200_is_taken() {
+    let s = Server::start().await;
+    s.branch("JKT01").await;
+    let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let (long, at_limit) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut too_long = opened(long);
+    too_long.cashier = Some("S".repeat(300));
+    let mut just = opened(at_limit);
+    just.cashier = Some("é".repeat(100)); // 200 bytes, 100 characters
+    let batch = vec![t.entry(&too_long), t.entry(&just)];
+    let (status, body) = s.push(&t.credential, &batch, None).await;
+    let r = accepted(status, body);
+    assert!(r.refused.is_empty(), "{r:?}");
+    assert_eq!((r.stored, r.acks[0].acked_seq), (2, 2), "{r:?}");
+    let q: Vec<(u64, String)> = r
+        .quarantined
+        .iter()
+        .map(|q| (q.seq, q.reason.clone()))
+        .collect();
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!(q[0].0, 1);
+    assert!(q[0].1.starts_with("text_too_long"), "{q:?}");
+    assert!(q[0].1.contains("payload.cashier"), "{q:?}");
+    let shifts: Vec<Uuid> = sqlx::query_scalar("SELECT shift_id FROM shifts")
+        .fetch_all(&s.pool)
+        .await
+        .expect("shifts");
+    assert_eq!(shifts, vec![at_limit]);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn a_nul_in_a_payload_or_a_kind_is_quarantined_kept_verbatim_and_the_batch_lands() {
     let s = Server::start().await;

@@ -74,6 +74,38 @@ fn a_sale_over_the_line_limit_is_refused_before_it_is_signed() {
     assert_eq!(till.export(), before, "nothing written");
 }
 
+/// "Text fields 200 bytes": a cashier's name of 300 bytes never opens a
+/// shift (the cloud would quarantine it `text_too_long`); one of 200 bytes does.
+#[test]
+fn a_text_over_200_bytes_is_refused_before_it_is_signed() {
+    let till = Till::new();
+    let before = till.export();
+    let err = till.fails(&[
+        "shift",
+        "open",
+        "--float",
+        "500000",
+        "--cashier",
+        &"S".repeat(300),
+    ]);
+    assert!(err.contains("not recorded"), "{err}");
+    assert!(err.contains("300 bytes") && err.contains("at most 200"), "{err}");
+    assert_eq!(till.export(), before, "nothing written");
+    till.ok(&[
+        "shift",
+        "open",
+        "--float",
+        "500000",
+        "--cashier",
+        &"é".repeat(100),
+    ]);
+    let opened = till.export();
+    assert_eq!(
+        opened.last().unwrap()["payload"]["cashier"],
+        "é".repeat(100)
+    );
+}
+
 #[test]
 fn control_characters_from_the_command_line_never_reach_the_journal() {
     let till = Till::ready();
