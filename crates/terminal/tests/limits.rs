@@ -89,7 +89,10 @@ fn a_text_over_200_bytes_is_refused_before_it_is_signed() {
         &"S".repeat(300),
     ]);
     assert!(err.contains("not recorded"), "{err}");
-    assert!(err.contains("300 bytes") && err.contains("at most 200"), "{err}");
+    assert!(
+        err.contains("300 bytes") && err.contains("at most 200"),
+        "{err}"
+    );
     assert_eq!(till.export(), before, "nothing written");
     till.ok(&[
         "shift",
