@@ -16,13 +16,15 @@ export WINEPREFIX="$prefix" WINEARCH=win64 WINEDEBUG=-all \
 # bcryptprimitives.dll (Windows 10+), which Wine 8 lacks: the stand-in the
 # installer tests use goes into the prefix's system32.
 dll="$prefix/drive_c/windows/system32/bcryptprimitives.dll"
-if [ ! -f "$dll" ] || [ "$here/tests/wine/bcryptprimitives.c" -nt "$dll" ]; then
+src="$here/tests/wine/bcryptprimitives.c"
+stale() { [ ! -f "$dll" ] || [ "$src" -nt "$dll" ]; }
+if stale; then
     exec 9>"$CARGO_TARGET_DIR/wine-test-prefix.lock"
     flock 9
-    if [ ! -f "$dll" ]; then
-        wineboot --init >/dev/null 2>&1
-        x86_64-w64-mingw32-gcc -shared -O2 -o "$dll" \
-            "$here/tests/wine/bcryptprimitives.c" "$here/tests/wine/bcryptprimitives.def" -ladvapi32
+    if stale; then  # not made meanwhile by another run
+        [ -d "$prefix/drive_c/windows/system32" ] || wineboot --init >/dev/null 2>&1
+        x86_64-w64-mingw32-gcc -shared -O2 -o "$dll" "$src" \
+            "$here/tests/wine/bcryptprimitives.def" -ladvapi32
     fi
     exec 9>&-
 fi

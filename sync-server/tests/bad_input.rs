@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Device, Server, sale};
+use common::{Device, Server, quarantined_in, sale};
 use ed25519_dalek::SigningKey;
 use reqwest::header::HeaderMap;
 use sentra_protocol::payload::ShiftOpened;
@@ -770,11 +770,7 @@ async fn unknown_kinds_and_invalid_payloads_are_quarantined_and_later_entries_st
     assert_eq!(r.stored, 5, "quarantined entries are stored too");
     assert_eq!(r.acks[0].acked_seq, 5, "and acknowledged");
     assert_eq!(r.acks[0].expected_seq, None);
-    let q: Vec<(u64, &str)> = r
-        .quarantined
-        .iter()
-        .map(|q| (q.seq, q.reason.as_str()))
-        .collect();
+    let q = quarantined_in(&r);
     assert_eq!(q.len(), 2, "{r:?}");
     assert_eq!(q[0].0, 3);
     assert!(q[0].1.starts_with("unknown_kind"), "{q:?}");

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Server, sale};
+use common::{Server, quarantined_in, sale};
 use sentra_ledger::validate::{MAX_LINES, MAX_PAYLOAD_BYTES};
 use sentra_protocol::payload::ShiftOpened;
 use sentra_protocol::wire::{DeviceKind, MAX_BODY_BYTES, PushResponse};
@@ -107,11 +107,7 @@ async fn a_text_over_200_bytes_is_quarantined_and_one_at_200_is_taken() {
     let r = accepted(status, body);
     assert!(r.refused.is_empty(), "{r:?}");
     assert_eq!((r.stored, r.acks[0].acked_seq), (2, 2), "{r:?}");
-    let q: Vec<(u64, String)> = r
-        .quarantined
-        .iter()
-        .map(|q| (q.seq, q.reason.clone()))
-        .collect();
+    let q = quarantined_in(&r);
     assert_eq!(q.len(), 1, "{q:?}");
     assert_eq!(q[0].0, 1);
     assert!(q[0].1.starts_with("text_too_long"), "{q:?}");
@@ -142,11 +138,7 @@ async fn a_nul_in_a_payload_or_a_kind_is_quarantined_kept_verbatim_and_the_batch
     let r = accepted(status, body);
     assert!(r.refused.is_empty(), "{r:?}");
     assert_eq!((r.stored, r.acks[0].acked_seq), (4, 4), "{r:?}");
-    let q: Vec<(u64, String)> = r
-        .quarantined
-        .iter()
-        .map(|q| (q.seq, q.reason.clone()))
-        .collect();
+    let q = quarantined_in(&r);
     assert_eq!(q.len(), 2, "{q:?}");
     assert_eq!(q[0].0, 2);
     assert!(q[0].1.starts_with("control_character"), "{q:?}");

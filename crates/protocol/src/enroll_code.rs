@@ -15,6 +15,11 @@ pub fn from_random(bytes: [u8; 12]) -> String {
         .iter()
         .map(|b| ALPHABET[usize::from(b % 32)] as char)
         .collect();
+    grouped(&chars)
+}
+
+/// `K7QD-2M9X-PR4T`: the characters in groups of four, as a code is printed.
+fn grouped(chars: &[char]) -> String {
     chars
         .chunks(4)
         .map(|c| c.iter().collect::<String>())
@@ -40,11 +45,7 @@ pub fn normalise(code: &str) -> String {
     if chars.len() != 12 {
         return chars.into_iter().collect();
     }
-    chars
-        .chunks(4)
-        .map(|g| g.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join("-")
+    grouped(&chars)
 }
 
 /// SHA-256 of a secret (a code or a credential), as the cloud stores it.

@@ -26,6 +26,14 @@ pub struct Server {
     _db: sentra_pg_harness::TestDatabase,
 }
 
+/// `(seq, reason)` of each quarantined entry of a push, in order.
+pub fn quarantined_in(r: &sentra_protocol::wire::PushResponse) -> Vec<(u64, String)> {
+    r.quarantined
+        .iter()
+        .map(|q| (q.seq, q.reason.clone()))
+        .collect()
+}
+
 pub fn default_rules() -> RulesConfig {
     RulesConfig {
         skew_tolerance: Duration::from_secs(120),
