@@ -162,6 +162,10 @@ impl From<sqlx::Error> for ApiError {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::Unavailable
             }
+            sqlx::Error::Database(db) if is_unavailable(db.code().as_deref()) => {
+                tracing::warn!(error = %e, "database unavailable (failing over or restarting)");
+                ApiError::Unavailable
+            }
             sqlx::Error::Database(db) if is_data_refusal(db.code().as_deref()) => {
                 tracing::error!(error = %e, "database refused the data");
                 ApiError::InternalPermanent(e.to_string())
@@ -172,6 +176,15 @@ impl From<sqlx::Error> for ApiError {
             }
         }
     }
+}
+
+/// SQLSTATEs of a database that cannot take the work now but will: a lost
+/// connection (class 08), a server shutting down or starting up (57P01–03),
+/// or a standby not yet promoted during a failover (25006, read-only
+/// transaction). The request is answered `503 unavailable`, retryable.
+pub fn is_unavailable(sqlstate: Option<&str>) -> bool {
+    sqlstate
+        .is_some_and(|c| c.starts_with("08") || matches!(c, "25006" | "57P01" | "57P02" | "57P03"))
 }
 
 /// SQLSTATE classes in which the database refuses the data itself (data
@@ -197,3 +210,20 @@ impl IntoResponse for ApiError {
 /// Marks an error response with its code, for the refusal metrics.
 #[derive(Clone, Copy, Debug)]
 pub struct ErrorCode(pub &'static str);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_failing_over_is_unavailable_not_a_refusal() {
+        for code in ["08006", "08001", "25006", "57P01", "57P02", "57P03"] {
+            assert!(is_unavailable(Some(code)), "{code}");
+            assert!(!is_data_refusal(Some(code)), "{code}");
+        }
+        for code in ["23505", "22003", "42P01", "40001"] {
+            assert!(!is_unavailable(Some(code)), "{code}");
+        }
+        assert!(!is_unavailable(None));
+    }
+}

@@ -22,6 +22,13 @@ pub struct ReasonLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabel {
+    pub job: String,
+    /// `ran`, or `skipped` (another server held the job's lock).
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DeviceLabel {
     pub device_id: String,
     pub branch: String,
@@ -43,6 +50,8 @@ pub struct Metrics {
     pub refusals: Family<ReasonLabel, Counter>,
     /// Unix time a device last pushed to this server.
     pub device_last_seen: Family<DeviceLabel, Gauge>,
+    /// Runs of a background job on this server, by job and outcome.
+    pub job_runs: Family<JobLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -63,6 +72,7 @@ impl Metrics {
         let conflicts = Family::<KindLabel, Counter>::default();
         let refusals = Family::<ReasonLabel, Counter>::default();
         let device_last_seen = Family::<DeviceLabel, Gauge>::default();
+        let job_runs = Family::<JobLabel, Counter>::default();
         registry.register(
             "entries_ingested",
             "Journal entries newly stored, by kind",
@@ -98,6 +108,11 @@ impl Metrics {
             "Unix time a device last pushed to this server",
             device_last_seen.clone(),
         );
+        registry.register(
+            "background_job_runs",
+            "Ticks of a background job: ran here, or skipped while another server ran it",
+            job_runs.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             entries_ingested,
@@ -107,6 +122,7 @@ impl Metrics {
             conflicts,
             refusals,
             device_last_seen,
+            job_runs,
         }
     }
 

@@ -276,6 +276,106 @@ async fn orphan_reference_is_raised_after_the_grace_and_resolved_later() {
     s.stop().await;
 }
 
+/// Several servers run the same sweep timer; a tick does the work only
+/// where the job's advisory lock is taken. While something else holds it
+/// (here the test, standing in for another server), this server skips its
+/// ticks and raises nothing; once it is free, the sweep runs here.
+#[tokio::test]
+async fn the_orphan_sweep_runs_where_its_lock_is_free_and_skips_while_another_holds_it() {
+    let rules = sentra_sync::config::RulesConfig {
+        orphan_grace: Duration::from_millis(0),
+        ..common::default_rules()
+    };
+    let s = Server::start_with(rules, Duration::from_millis(50)).await;
+    s.branch("JKT01").await;
+    let mut seller = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut refunder = s.enroll("JKT01", DeviceKind::Terminal, 2).await;
+    let (shift, _o) = open(&mut seller);
+    let sold = sale("R-8", shift, &[("A", 1000, 5000)]);
+    let sale_entry = seller.entry(&sold);
+    let (r_shift, r_open) = open(&mut refunder);
+    let refund = refunder.entry(&full_refund("RF-8", &sold, sale_entry.id, r_shift));
+
+    let mut other = s.pool.acquire().await.expect("connection");
+    let key = sentra_sync::ingest::every::job_lock_key("orphan_sweep");
+    // The server's own tick may hold it at this instant: try until free.
+    let mut held = false;
+    for _ in 0..200 {
+        held = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+            .bind(&key)
+            .fetch_one(&mut *other)
+            .await
+            .expect("lock");
+        if held {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(held, "the test never got the sweep's lock");
+    push_ok(&s, &refunder, &[r_open, refund.clone()]).await;
+
+    let skipped_before = job_runs(&s, "skipped").await;
+    let mut skipped = skipped_before;
+    for _ in 0..200 {
+        skipped = job_runs(&s, "skipped").await;
+        if skipped >= skipped_before + 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        skipped >= skipped_before + 3,
+        "the server never skipped a tick"
+    );
+    assert!(
+        s.conflicts("orphan_reference").await.is_empty(),
+        "the sweep ran although another server held its lock"
+    );
+
+    let _: bool = sqlx::query_scalar("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+        .bind(&key)
+        .fetch_one(&mut *other)
+        .await
+        .expect("unlock");
+    let mut raised = Vec::new();
+    for _ in 0..200 {
+        raised = s.conflicts("orphan_reference").await;
+        if !raised.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        raised.len(),
+        1,
+        "the sweep never ran once the lock was free"
+    );
+    assert!(job_runs(&s, "ran").await >= 1);
+    drop(other);
+    s.stop().await;
+}
+
+/// `sentra_background_job_runs_total{job="orphan_sweep", outcome}` from `/metrics`.
+async fn job_runs(s: &Server, outcome: &str) -> u64 {
+    let text = s
+        .http
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    text.lines()
+        .filter(|l| {
+            l.starts_with("sentra_background_job_runs_total{")
+                && l.contains("job=\"orphan_sweep\"")
+                && l.contains(&format!("outcome=\"{outcome}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 #[tokio::test]
 async fn voucher_double_spend_flags_the_second_redemption() {
     let s = Server::start().await;

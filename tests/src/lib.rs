@@ -11,6 +11,7 @@
 //! handle is dropped, also when a test panics.
 
 pub mod app;
+pub mod balancer;
 pub mod office;
 pub mod soak;
 
@@ -314,6 +315,42 @@ impl Cloud {
             restarts: 0,
             extra,
         })
+    }
+
+    /// As [`Cloud::start_with`], on a database the caller made (e.g. behind
+    /// a balancer in front of a primary and its standby).
+    pub fn on_database(db: sentra_pg_harness::TestDatabase, extra: &[&str]) -> Result<Cloud> {
+        let dir = tempfile::tempdir()?;
+        let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        let server = Self::serve(&db.url, "127.0.0.1:0", dir.path(), 0, &extra)?;
+        Ok(Cloud {
+            db,
+            server,
+            dir,
+            restarts: 0,
+            extra,
+        })
+    }
+
+    /// One more `sentra-sync serve` on the same database, on a port of its
+    /// own (servers share nothing but the database).
+    pub fn serve_another(&mut self) -> Result<Service> {
+        self.restarts += 1;
+        Self::serve(
+            &self.db.url,
+            "127.0.0.1:0",
+            self.dir.path(),
+            self.restarts,
+            &self.extra,
+        )
+    }
+
+    /// Point the cloud at another database (a restored one): the server
+    /// restarts on the same address, as an operator does after a restore.
+    pub fn switch_database(&mut self, db: sentra_pg_harness::TestDatabase) -> Result<()> {
+        self.server.stop();
+        self.db = db;
+        self.restart()
     }
 
     fn serve(db_url: &str, listen: &str, dir: &Path, n: u32, extra: &[String]) -> Result<Service> {

@@ -71,6 +71,10 @@ pub struct ClusterOptions {
     /// has 1 GiB free). Off by default, so benchmarks measure real
     /// durability on a real disk; on for [`Cluster::shared`].
     pub fast: bool,
+    /// Archive every WAL segment into [`Cluster::archive_dir`]
+    /// (`archive_mode = on`), as point-in-time recovery needs. Off by
+    /// default.
+    pub archive: bool,
 }
 
 impl ClusterOptions {
@@ -80,7 +84,10 @@ impl ClusterOptions {
         let durable = std::env::var("SENTRA_PG_FAST")
             .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "no"))
             .unwrap_or(false);
-        Self { fast: !durable }
+        Self {
+            fast: !durable,
+            archive: false,
+        }
     }
 }
 
@@ -113,53 +120,160 @@ impl Cluster {
     /// accepts connections (at most 30 s).
     pub fn start_with(options: ClusterOptions) -> Result<Cluster, HarnessError> {
         let bin = tools::bin_dir()?;
-        let server_ids = if tools::running_as_root() {
-            Some(tools::server_user_ids()?)
-        } else {
-            None
-        };
-        let parent = parent_dir(options);
-        let dir = tempfile::Builder::new()
-            .prefix("sentra-pg-")
-            .tempdir_in(&parent)
-            .map_err(io_error(format!(
-                "creating a temporary directory for PostgreSQL in {}",
-                parent.display()
-            )))?;
-        let root = dir.path().to_path_buf();
-        let data_dir = root.join("data");
-        let socket_dir = root.join("sock");
-        let log_path = root.join("server.log");
-        fs::create_dir(&socket_dir).map_err(io_error(format!(
-            "creating socket directory {}",
-            socket_dir.display()
-        )))?;
-        if let Some((uid, gid)) = server_ids {
-            for path in [&root, &socket_dir] {
-                std::os::unix::fs::chown(path, Some(uid), Some(gid))
-                    .map_err(io_error(format!("chown {} to postgres", path.display())))?;
-            }
-        }
-
+        let dir = Layout::new(options)?;
         run(server_command(&bin.join("initdb"))
             .arg("-D")
-            .arg(&data_dir)
+            .arg(&dir.data_dir)
             .args(["-A", "trust", "-U", "postgres", "-E", "UTF8"])
             .args(["--locale=C", "--no-sync", "--no-instructions"])
-            .current_dir(&root))?;
-        let conf = data_dir.join("postgresql.conf");
+            .current_dir(&dir.root))?;
+        let conf = dir.data_dir.join("postgresql.conf");
         fs::OpenOptions::new()
             .append(true)
             .open(&conf)
             .and_then(|mut f| writeln!(f, "\ninclude '{HARNESS_CONF}'"))
             .map_err(io_error(format!("appending to {}", conf.display())))?;
+        Self::launch(dir, options, Recovery::None)
+    }
+
+    /// A streaming-replication standby of `primary`: `pg_basebackup -R`
+    /// from it (a hot standby that follows it), on a port of its own.
+    pub fn standby_of(primary: &Cluster) -> Result<Cluster, HarnessError> {
+        let options = ClusterOptions {
+            archive: false,
+            ..primary.options
+        };
+        let dir = Layout::new(options)?;
+        primary.base_backup_into(&dir.data_dir, true)?;
+        Self::launch(dir, options, Recovery::None)
+    }
+
+    /// A new cluster restored from `backup` (a [`Cluster::base_backup`]) as
+    /// a restore drill does it: archive recovery with `restore_command`
+    /// reading `archive`, stopping as soon as the backup is consistent
+    /// (`recovery_target = 'immediate'`), then promoted — a new timeline,
+    /// and nothing written after the backup ended.
+    pub fn restore_from(
+        backup: &Path,
+        archive: &Path,
+        options: ClusterOptions,
+    ) -> Result<Cluster, HarnessError> {
+        let dir = Layout::new(options)?;
+        run(server_command(Path::new("cp"))
+            .arg("-a")
+            .arg(backup)
+            .arg(&dir.data_dir))?;
+        Self::launch(dir, options, Recovery::Immediate(archive.to_path_buf()))
+    }
+
+    /// Takes a base backup (`pg_basebackup -X stream -c fast`, its WAL
+    /// included) into `dest`, a directory that must not exist yet.
+    pub fn base_backup(&self, dest: &Path) -> Result<(), HarnessError> {
+        self.base_backup_into(dest, false)
+    }
+
+    fn base_backup_into(&self, dest: &Path, standby: bool) -> Result<(), HarnessError> {
+        let bin = tools::bin_dir()?;
+        if let Some(parent) = dest.parent()
+            && tools::running_as_root()
+        {
+            let (uid, gid) = tools::server_user_ids()?;
+            std::os::unix::fs::chown(parent, Some(uid), Some(gid))
+                .map_err(io_error(format!("chown {} to postgres", parent.display())))?;
+        }
+        let port = self.port.to_string();
+        let mut cmd = server_command(&bin.join("pg_basebackup"));
+        cmd.arg("-D")
+            .arg(dest)
+            .args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres"])
+            .args(["-X", "stream", "-c", "fast", "--no-sync"]);
+        if standby {
+            cmd.arg("-R");
+        }
+        run(&mut cmd)?;
+        Ok(())
+    }
+
+    /// Where archived WAL goes, when the cluster archives
+    /// ([`ClusterOptions::archive`]).
+    pub fn archive_dir(&self) -> Option<PathBuf> {
+        self.options.archive.then(|| self.root.join("archive"))
+    }
+
+    /// Kills the postmaster with SIGKILL, as a crash of the database host
+    /// would (its backends notice and exit), and waits until the port no
+    /// longer answers. The directory stays until the cluster is dropped.
+    pub fn kill(&self) -> Result<(), HarnessError> {
+        let pid_file = self.data_dir.join("postmaster.pid");
+        let pid = fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
+            .ok_or_else(|| HarnessError::Io {
+                context: format!("reading {}", pid_file.display()),
+                source: std::io::Error::other("no postmaster pid"),
+            })?;
+        run(Command::new("kill").args(["-KILL", &pid.to_string()]))?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if Instant::now() > deadline {
+                return Err(HarnessError::StartFailed {
+                    reason: format!("port {} still answers after SIGKILL", self.port),
+                    log_tail: tail(&self.log_path, LOG_TAIL_LINES),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// Promotes a standby to primary (`pg_ctl promote -w`).
+    pub fn promote(&self) -> Result<(), HarnessError> {
+        let bin = tools::bin_dir()?;
+        run(server_command(&bin.join("pg_ctl"))
+            .args(["promote", "-w", "-t", "30", "-D"])
+            .arg(&self.data_dir))?;
+        Ok(())
+    }
+
+    /// Starts the server on a prepared data directory (fresh from initdb, a
+    /// base backup, or a backup to restore) and waits until it accepts
+    /// connections.
+    fn launch(
+        dir: Layout,
+        options: ClusterOptions,
+        recovery: Recovery,
+    ) -> Result<Cluster, HarnessError> {
+        let bin = tools::bin_dir()?;
+        let Layout {
+            tempdir,
+            root,
+            data_dir,
+            socket_dir,
+            log_path,
+            server_ids,
+        } = dir;
+        if options.archive {
+            make_server_dir(&root.join("archive"), server_ids)?;
+        }
+        if let Recovery::Immediate(_) = &recovery {
+            let signal = data_dir.join("recovery.signal");
+            fs::write(&signal, "").map_err(io_error(format!("writing {}", signal.display())))?;
+            chown_to_server(&signal, server_ids)?;
+        }
 
         let deadline = Instant::now() + START_TIMEOUT;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let port = free_port()?;
-            write_settings(&data_dir, &socket_dir, port, options, server_ids)?;
+            let settings = Settings {
+                root: &root,
+                socket_dir: &socket_dir,
+                port,
+                options,
+                recovery: &recovery,
+            };
+            write_settings(&data_dir, &settings, server_ids)?;
             let log_len_before = fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
             let mut supervisor =
                 spawn_supervisor(&root, &data_dir, &log_path, &bin.join("pg_ctl"))?;
@@ -171,7 +285,7 @@ impl Cluster {
             match status.as_deref().map(str::trim) {
                 Some("ready") => {
                     // The supervisor owns the directory from here on.
-                    let _ = dir.keep();
+                    let _ = tempdir.keep();
                     let cluster = Cluster {
                         port,
                         root,
@@ -404,14 +518,76 @@ fn free_port() -> Result<u16, HarnessError> {
         .map_err(io_error("binding 127.0.0.1:0 to find a free port"))
 }
 
-fn write_settings(
-    data_dir: &Path,
-    socket_dir: &Path,
+/// A cluster's directory before its server starts: `root` holds `data`,
+/// `sock` and the log.
+struct Layout {
+    tempdir: tempfile::TempDir,
+    root: PathBuf,
+    data_dir: PathBuf,
+    socket_dir: PathBuf,
+    log_path: PathBuf,
+    server_ids: Option<(u32, u32)>,
+}
+
+impl Layout {
+    fn new(options: ClusterOptions) -> Result<Layout, HarnessError> {
+        let server_ids = if tools::running_as_root() {
+            Some(tools::server_user_ids()?)
+        } else {
+            None
+        };
+        let parent = parent_dir(options);
+        let tempdir = tempfile::Builder::new()
+            .prefix("sentra-pg-")
+            .tempdir_in(&parent)
+            .map_err(io_error(format!(
+                "creating a temporary directory for PostgreSQL in {}",
+                parent.display()
+            )))?;
+        let root = tempdir.path().to_path_buf();
+        chown_to_server(&root, server_ids)?;
+        let socket_dir = root.join("sock");
+        make_server_dir(&socket_dir, server_ids)?;
+        Ok(Layout {
+            data_dir: root.join("data"),
+            log_path: root.join("server.log"),
+            socket_dir,
+            root,
+            tempdir,
+            server_ids,
+        })
+    }
+}
+
+/// How the server starts on its data directory.
+enum Recovery {
+    /// As it is (fresh, after a crash, or a standby following its primary).
+    None,
+    /// Archive recovery from this WAL archive up to the end of the backup,
+    /// then promoted.
+    Immediate(PathBuf),
+}
+
+struct Settings<'a> {
+    root: &'a Path,
+    socket_dir: &'a Path,
     port: u16,
     options: ClusterOptions,
+    recovery: &'a Recovery,
+}
+
+/// A path inside a single-quoted setting value.
+fn quoted(path: &Path) -> String {
+    path.to_string_lossy().replace('\'', "''")
+}
+
+fn write_settings(
+    data_dir: &Path,
+    s: &Settings<'_>,
     server_ids: Option<(u32, u32)>,
 ) -> Result<(), HarnessError> {
-    let socket_dir = socket_dir.to_string_lossy().replace('\'', "''");
+    let socket_dir = quoted(s.socket_dir);
+    let port = s.port;
     let mut settings = format!(
         "# Written by sentra-pg-harness before each start.\n\
          port = {port}\n\
@@ -420,13 +596,37 @@ fn write_settings(
          max_connections = 200\n\
          shared_buffers = '256MB'\n"
     );
-    if options.fast {
+    if s.options.fast {
         settings.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+    }
+    if s.options.archive {
+        let archive = quoted(&s.root.join("archive"));
+        settings.push_str(&format!(
+            "archive_mode = on\n\
+             archive_command = 'test ! -f ''{archive}/%f'' && cp %p ''{archive}/%f'''\n"
+        ));
+    }
+    if let Recovery::Immediate(archive) = s.recovery {
+        let archive = quoted(archive);
+        settings.push_str(&format!(
+            "restore_command = 'cp ''{archive}/%f'' %p'\n\
+             recovery_target = 'immediate'\n\
+             recovery_target_action = 'promote'\n"
+        ));
     }
     let path = data_dir.join(HARNESS_CONF);
     fs::write(&path, settings).map_err(io_error(format!("writing {}", path.display())))?;
+    chown_to_server(&path, server_ids)
+}
+
+fn make_server_dir(path: &Path, server_ids: Option<(u32, u32)>) -> Result<(), HarnessError> {
+    fs::create_dir_all(path).map_err(io_error(format!("creating {}", path.display())))?;
+    chown_to_server(path, server_ids)
+}
+
+fn chown_to_server(path: &Path, server_ids: Option<(u32, u32)>) -> Result<(), HarnessError> {
     if let Some((uid, gid)) = server_ids {
-        std::os::unix::fs::chown(&path, Some(uid), Some(gid))
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))
             .map_err(io_error(format!("chown {} to postgres", path.display())))?;
     }
     Ok(())

@@ -25,6 +25,18 @@ pub struct TestDatabase {
     drop_via: Option<String>,
 }
 
+impl TestDatabase {
+    /// A database that already exists at `url` (made by the caller, e.g. on
+    /// a cluster of its own); dropping this value leaves it in place.
+    pub fn existing(url: String, name: String) -> TestDatabase {
+        TestDatabase {
+            url,
+            name,
+            drop_via: None,
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some(admin_url) = &self.drop_via {

@@ -108,7 +108,10 @@ fn durable_by_default_fast_on_request_and_drop_tears_down() -> TestResult {
     let durable = Cluster::start()?;
     eprintln!("durable cluster ready in {:?}", started.elapsed());
     let started = Instant::now();
-    let fast = Cluster::start_with(ClusterOptions { fast: true })?;
+    let fast = Cluster::start_with(ClusterOptions {
+        fast: true,
+        ..ClusterOptions::default()
+    })?;
     eprintln!("fast cluster ready in {:?}", started.elapsed());
 
     let show = |c: &Cluster, setting: &str| psql(&c.admin_url(), &format!("SHOW {setting}"));
@@ -201,7 +204,10 @@ fn supervisor_tears_down_when_the_owner_is_killed() {
 
 #[test]
 fn database_url_mode_creates_and_drops_databases_on_that_server() -> TestResult {
-    let server = Cluster::start_with(ClusterOptions { fast: true })?;
+    let server = Cluster::start_with(ClusterOptions {
+        fast: true,
+        ..ClusterOptions::default()
+    })?;
     let out = Command::new(std::env::current_exe().expect("current_exe"))
         .args([
             "--exact",
@@ -247,7 +253,10 @@ fn child_process_owning_a_cluster() -> TestResult {
     };
     match mode.as_str() {
         "exit" | "kill" => {
-            let cluster = Cluster::start_with(ClusterOptions { fast: true })?;
+            let cluster = Cluster::start_with(ClusterOptions {
+                fast: true,
+                ..ClusterOptions::default()
+            })?;
             println!(
                 "CLUSTER {} {}",
                 cluster.port(),
@@ -281,4 +290,63 @@ fn child_process_owning_a_cluster() -> TestResult {
 
 fn accepts(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
+}
+
+/// What the cloud's failover and restore tests rely on: a standby follows
+/// its primary and takes over when promoted; a cluster restored from a
+/// base backup holds what was committed before the backup and nothing
+/// after it, and accepts writes.
+#[test]
+fn a_standby_takes_over_and_a_backup_restores_to_its_moment() -> TestResult {
+    let options = ClusterOptions {
+        archive: true,
+        ..ClusterOptions::default()
+    };
+    let primary = Cluster::start_with(options)?;
+    let url = primary.url_for("postgres");
+    psql(&url, "CREATE TABLE t (id int); INSERT INTO t VALUES (1)")?;
+
+    let backups = tempfile::tempdir().map_err(|e| HarnessError::Io {
+        context: "backup dir".into(),
+        source: e,
+    })?;
+    let backup = backups.path().join("base");
+    primary.base_backup(&backup)?;
+    psql(&url, "INSERT INTO t VALUES (2)")?;
+
+    let standby = Cluster::standby_of(&primary)?;
+    let standby_url = standby.url_for("postgres");
+    psql(&url, "INSERT INTO t VALUES (3)")?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while psql(&standby_url, "SELECT count(*) FROM t")? != "3" {
+        assert!(Instant::now() < deadline, "the standby never caught up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(psql(&standby_url, "SELECT pg_is_in_recovery()")?, "t");
+
+    primary.kill()?;
+    standby.promote()?;
+    assert_eq!(psql(&standby_url, "SELECT pg_is_in_recovery()")?, "f");
+    psql(&standby_url, "INSERT INTO t VALUES (4)")?;
+    assert_eq!(
+        psql(
+            &standby_url,
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"
+        )?,
+        "1,2,3,4"
+    );
+
+    let archive = primary.archive_dir().expect("the primary archives");
+    let restored = Cluster::restore_from(&backup, &archive, options)?;
+    let restored_url = restored.url_for("postgres");
+    assert_eq!(
+        psql(
+            &restored_url,
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"
+        )?,
+        "1"
+    );
+    assert_eq!(psql(&restored_url, "SELECT pg_is_in_recovery()")?, "f");
+    psql(&restored_url, "INSERT INTO t VALUES (5)")?;
+    Ok(())
 }

@@ -13,7 +13,7 @@
 //! A transaction that fails on a deadlock or serialisation error is retried.
 
 pub mod apply;
-mod every;
+pub mod every;
 pub mod orphans;
 pub mod summaries;
 

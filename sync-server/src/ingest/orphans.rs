@@ -87,13 +87,15 @@ pub async fn apply_arrived(state: &AppState) -> Result<u64, super::apply::ApplyE
     Ok(done)
 }
 
-/// Runs [`apply_arrived`] and [`sweep`] every `every` until `stop` turns true.
+/// Runs [`apply_arrived`] and [`sweep`] every `every` until `stop` turns
+/// true — on one server at a time (job `orphan_sweep`).
 pub fn spawn_sweeper(
     state: AppState,
     every: Duration,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    super::every::spawn_every(every, stop, move || {
+    let (pool, metrics) = (state.pool.clone(), state.metrics.clone());
+    super::every::spawn_singleton("orphan_sweep", pool, metrics, every, stop, move || {
         let state = state.clone();
         async move {
             if let Err(e) = apply_arrived(&state).await {
