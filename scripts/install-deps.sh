@@ -47,6 +47,7 @@ msitools
 osslsigncode
 file
 wine
+haproxy
 "
 # xvfb              a display for the cashier app in tests and screenshots
 # webkit2gtk-driver WebKitWebDriver, which tauri-driver drives the app through
@@ -66,6 +67,8 @@ wine
 # file            the installer tests check what the shipped binaries are
 # wine            installs, upgrades and uninstalls the .msi in the tests (it
 #                 cannot run the app itself)
+# haproxy         the load balancer in front of the sync servers and of
+#                 PostgreSQL's primary and standby (tests/tests/cloud_ha.rs)
 
 # rustup targets (test only).
 RUST_TARGETS="

@@ -45,9 +45,15 @@ pub struct PullQuery {
     pub limit: Option<String>,
 }
 
-/// A position in the change log: the last change handed out.
+/// A position in the change log: the last change handed out, and the
+/// timeline of the database that handed it out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cursor {
+    /// PostgreSQL's timeline when the cursor was issued (`None`: a `v1`
+    /// cursor, issued before cursors carried it). A failover or a restore
+    /// starts a new timeline, and transaction ids of the old one may be
+    /// handed out again on the new one.
+    pub timeline: Option<u32>,
     pub txid: u64,
     pub change_id: i64,
 }
@@ -55,12 +61,14 @@ pub struct Cursor {
 impl Cursor {
     /// Before every change.
     pub const START: Cursor = Cursor {
+        timeline: None,
         txid: 0,
         change_id: 0,
     };
 
     /// Parses a cursor exactly as [`Cursor`]'s `Display` writes it
-    /// (`v1.<txid>.<change_id>`, decimal, no sign, no leading zeros); the
+    /// (`v2.<timeline>.<txid>.<change_id>`, or the older
+    /// `v1.<txid>.<change_id>`; decimal, no sign, no leading zeros); the
     /// empty string is [`Cursor::START`].
     pub fn parse(text: &str) -> Result<Cursor, ApiError> {
         if text.is_empty() {
@@ -73,23 +81,35 @@ impl Cursor {
                  unchanged, or no cursor to pull from the start"
             ))
         };
-        let mut parts = text.split('.');
-        let (Some("v1"), Some(txid), Some(change_id), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad());
+        let parts: Vec<&str> = text.split('.').collect();
+        let (timeline, txid, change_id) = match parts.as_slice() {
+            ["v1", txid, change_id] => (None, txid, change_id),
+            ["v2", timeline, txid, change_id] => {
+                let timeline = decimal(timeline)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(bad)?;
+                (Some(timeline), txid, change_id)
+            }
+            _ => return Err(bad()),
         };
         let txid = decimal(txid).ok_or_else(bad)?;
         let change_id = decimal(change_id)
             .and_then(|n| i64::try_from(n).ok())
             .ok_or_else(bad)?;
-        Ok(Cursor { txid, change_id })
+        Ok(Cursor {
+            timeline,
+            txid,
+            change_id,
+        })
     }
 }
 
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "v1.{}.{}", self.txid, self.change_id)
+        match self.timeline {
+            Some(t) => write!(f, "v2.{t}.{}.{}", self.txid, self.change_id),
+            None => write!(f, "v1.{}.{}", self.txid, self.change_id),
+        }
     }
 }
 
@@ -148,12 +168,49 @@ pub async fn pull(
     Ok(Json(page))
 }
 
-/// The current snapshot's `xmin` (the oldest transaction still running
-/// anywhere on the server: every one below it has ended) and `xmax` (the
-/// next transaction id to be handed out).
-pub async fn snapshot_bounds<'e, E: sqlx::PgExecutor<'e>>(ex: E) -> Result<(u64, u64), ApiError> {
-    let (xmin, xmax): (String, String) = sqlx::query_as(
-        "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text
+/// Where the database stands for a reader: the current snapshot's `xmin`
+/// (the oldest transaction still running anywhere on the server: every one
+/// below it has ended), its `xmax` (the next transaction id to be handed
+/// out), and the timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Horizon {
+    pub xmin: u64,
+    pub xmax: u64,
+    pub timeline: u32,
+}
+
+impl Horizon {
+    /// Refuses a cursor this database cannot continue from: one of another
+    /// timeline (issued before a failover or a restore: its transaction ids
+    /// may have been handed out again), or one ahead of every transaction
+    /// run here (another database, or a restore to an earlier point).
+    /// `what` names the cursor in the message.
+    pub fn check(&self, what: &str, timeline: Option<u32>, txid: u64) -> Result<(), ApiError> {
+        if let Some(t) = timeline
+            && t != self.timeline
+        {
+            return Err(ApiError::Malformed(format!(
+                "{what} is from timeline {t} of the cloud's database, which is now on timeline \
+                 {} (it failed over or was restored); start from the beginning (no cursor)",
+                self.timeline
+            )));
+        }
+        if txid >= self.xmax {
+            return Err(ApiError::Malformed(format!(
+                "{what} is ahead of this server's change log; start from the beginning (no cursor)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The [`Horizon`] now. A standby not yet promoted has no timeline of its
+/// own to hand out: `503 unavailable` (a failover is under way).
+pub async fn horizon<'e, E: sqlx::PgExecutor<'e>>(ex: E) -> Result<Horizon, ApiError> {
+    let (xmin, xmax, wal_file): (String, String, Option<String>) = sqlx::query_as(
+        "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text,
+                CASE WHEN pg_is_in_recovery() THEN NULL
+                     ELSE pg_walfile_name(pg_current_wal_lsn()) END
          FROM pg_current_snapshot() AS s",
     )
     .fetch_one(ex)
@@ -162,7 +219,17 @@ pub async fn snapshot_bounds<'e, E: sqlx::PgExecutor<'e>>(ex: E) -> Result<(u64,
         text.parse()
             .map_err(|_| ApiError::Internal(format!("snapshot {what} {text:?} is not a number")))
     };
-    Ok((number("xmin", &xmin)?, number("xmax", &xmax)?))
+    let wal_file = wal_file.ok_or(ApiError::Unavailable)?;
+    // A WAL file name starts with the timeline, 8 hex digits.
+    let timeline = wal_file
+        .get(..8)
+        .and_then(|t| u32::from_str_radix(t, 16).ok())
+        .ok_or_else(|| ApiError::Internal(format!("WAL file name {wal_file:?}")))?;
+    Ok(Horizon {
+        xmin: number("xmin", &xmin)?,
+        xmax: number("xmax", &xmax)?,
+        timeline,
+    })
 }
 
 /// txid, change id, entity, key, data, deleted, branch code (NULL: every
@@ -189,15 +256,9 @@ pub async fn changes_since(
 ) -> Result<PullResponse, ApiError> {
     // The horizon, in its own statement: the snapshot of the next statement
     // is taken later, so it sees every transaction below the horizon.
-    let (xmin, xmax) = snapshot_bounds(pool).await?;
-    if cursor.txid >= xmax {
-        // Only a cursor from another database (or a restore to an earlier
-        // point) can be ahead of every transaction this server has run.
-        return Err(ApiError::Malformed(format!(
-            "cursor {cursor} is ahead of this server's change log; pull from the start \
-             (no cursor)"
-        )));
-    }
+    let horizon = horizon(pool).await?;
+    horizon.check(&format!("cursor {cursor}"), cursor.timeline, cursor.txid)?;
+    let xmin = horizon.xmin;
     let rows: Vec<ChangeRow> = sqlx::query_as(
         "SELECT c.txid::text, c.change_id, c.entity, c.key, c.data, c.deleted, b.code
          FROM pull_changes c LEFT JOIN branches b USING (branch_id)
@@ -215,12 +276,16 @@ pub async fn changes_since(
     .fetch_all(pool)
     .await?;
     let more = rows.len() > limit as usize;
-    let mut next = cursor;
+    let mut next = Cursor {
+        timeline: Some(horizon.timeline),
+        ..cursor
+    };
     let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
     for (txid, change_id, entity, change_key, data, deleted, scope) in
         rows.into_iter().take(limit as usize)
     {
         next = Cursor {
+            timeline: Some(horizon.timeline),
             txid: txid
                 .parse()
                 .map_err(|_| ApiError::Internal(format!("txid {txid:?} is not a number")))?,
@@ -268,10 +333,17 @@ mod tests {
         for c in [
             Cursor::START,
             Cursor {
+                timeline: None,
                 txid: 738,
                 change_id: 12,
             },
             Cursor {
+                timeline: Some(1),
+                txid: 738,
+                change_id: 12,
+            },
+            Cursor {
+                timeline: Some(u32::MAX),
                 txid: u64::MAX,
                 change_id: i64::MAX,
             },
@@ -290,6 +362,10 @@ mod tests {
             "v1.1.",
             "v1..1",
             "v2.1.1",
+            "v2.1.1.1.1",
+            "v2.01.1.1",
+            "v2.4294967296.1.1",
+            "v3.1.1.1",
             "V1.1.1",
             "v1.1.1.1",
             "v1.01.1",

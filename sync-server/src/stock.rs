@@ -33,17 +33,22 @@ use crate::pull::PullQuery;
 /// A position among a branch's stock levels: the last one handed out.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StockCursor {
+    /// The database's timeline when issued (`None`: an `s1` cursor); see
+    /// [`crate::pull::Cursor::timeline`].
+    pub timeline: Option<u32>,
     pub txid: u64,
     pub sku: String,
 }
 
 impl StockCursor {
-    /// Parses a cursor as `Display` writes it: `s1.<txid>` (before every
-    /// level of that transaction) or `s1.<txid>.<sku as lowercase hex>`;
-    /// the empty string is the start.
+    /// Parses a cursor as `Display` writes it: `s2.<timeline>.<txid>`
+    /// (before every level of that transaction) or
+    /// `s2.<timeline>.<txid>.<sku as lowercase hex>`, or the older `s1.…`
+    /// without the timeline; the empty string is the start.
     pub fn parse(text: &str) -> Result<StockCursor, ApiError> {
         if text.is_empty() {
             return Ok(StockCursor {
+                timeline: None,
                 txid: 0,
                 sku: String::new(),
             });
@@ -55,21 +60,30 @@ impl StockCursor {
                  unchanged, or no cursor to start over"
             ))
         };
-        let mut parts = text.split('.');
-        let (Some("s1"), Some(txid), sku, None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad());
+        let decimal = |t: &str| -> Result<u64, ApiError> {
+            let canonical = !t.is_empty()
+                && t.len() <= 20
+                && t.bytes().all(|b| b.is_ascii_digit())
+                && (t == "0" || !t.starts_with('0'));
+            if canonical {
+                t.parse().map_err(|_| bad())
+            } else {
+                Err(bad())
+            }
         };
-        let canonical = !txid.is_empty()
-            && txid.len() <= 20
-            && txid.bytes().all(|b| b.is_ascii_digit())
-            && (txid == "0" || !txid.starts_with('0'));
-        let txid: u64 = if canonical {
-            txid.parse().map_err(|_| bad())?
-        } else {
-            return Err(bad());
+        let parts: Vec<&str> = text.split('.').collect();
+        let (timeline, txid, sku) = match parts.as_slice() {
+            ["s1", txid] => (None, *txid, None),
+            ["s1", txid, sku] => (None, *txid, Some(*sku)),
+            ["s2", timeline, txid] => (Some(*timeline), *txid, None),
+            ["s2", timeline, txid, sku] => (Some(*timeline), *txid, Some(*sku)),
+            _ => return Err(bad()),
         };
+        let timeline = match timeline {
+            Some(t) => Some(u32::try_from(decimal(t)?).map_err(|_| bad())?),
+            None => None,
+        };
+        let txid = decimal(txid)?;
         let sku = match sku {
             None => String::new(),
             Some(h)
@@ -82,17 +96,24 @@ impl StockCursor {
             }
             Some(_) => return Err(bad()),
         };
-        Ok(StockCursor { txid, sku })
+        Ok(StockCursor {
+            timeline,
+            txid,
+            sku,
+        })
     }
 }
 
 impl fmt::Display for StockCursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.sku.is_empty() {
-            write!(f, "s1.{}", self.txid)
-        } else {
-            write!(f, "s1.{}.{}", self.txid, hex::encode(self.sku.as_bytes()))
+        match self.timeline {
+            Some(t) => write!(f, "s2.{t}.{}", self.txid)?,
+            None => write!(f, "s1.{}", self.txid)?,
         }
+        if !self.sku.is_empty() {
+            write!(f, ".{}", hex::encode(self.sku.as_bytes()))?;
+        }
+        Ok(())
     }
 }
 
@@ -160,12 +181,13 @@ pub async fn levels_since(
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let (xmin, xmax) = crate::pull::snapshot_bounds(&mut *tx).await?;
-    if cursor.txid >= xmax {
-        return Err(ApiError::Malformed(format!(
-            "stock cursor {cursor} is ahead of this server; start over (no cursor)"
-        )));
-    }
+    let horizon = crate::pull::horizon(&mut *tx).await?;
+    horizon.check(
+        &format!("stock cursor {cursor}"),
+        cursor.timeline,
+        cursor.txid,
+    )?;
+    let xmin = horizon.xmin;
     let rows: Vec<(String, String, i64, bool)> = sqlx::query_as(
         "SELECT changed_txid::text, sku, on_hand_milli, count_generation > 0 FROM stock_levels
          WHERE branch_id = $1
@@ -190,10 +212,14 @@ pub async fn levels_since(
     tx.commit().await?;
 
     let more = rows.len() > limit as usize;
-    let mut next = cursor.clone();
+    let mut next = StockCursor {
+        timeline: Some(horizon.timeline),
+        ..cursor.clone()
+    };
     let mut levels = Vec::with_capacity(rows.len().min(limit as usize));
     for (txid, sku, on_hand_milli, tracked) in rows.into_iter().take(limit as usize) {
         next = StockCursor {
+            timeline: Some(horizon.timeline),
             txid: txid
                 .parse()
                 .map_err(|_| ApiError::Internal(format!("txid {txid:?} is not a number")))?,
@@ -241,14 +267,22 @@ mod tests {
     fn cursors_round_trip() {
         for c in [
             StockCursor {
+                timeline: None,
                 txid: 0,
                 sku: String::new(),
             },
             StockCursor {
+                timeline: None,
                 txid: 812,
                 sku: "TEH.1 botol".into(),
             },
             StockCursor {
+                timeline: Some(3),
+                txid: 812,
+                sku: String::new(),
+            },
+            StockCursor {
+                timeline: Some(u32::MAX),
                 txid: u64::MAX,
                 sku: "Ä".into(),
             },
@@ -264,6 +298,9 @@ mod tests {
             "s1",
             "s1.",
             "s2.1",
+            "s2.01.1",
+            "s2.1.1.61.62",
+            "s3.1.1",
             "s1.01",
             "s1.1.",
             "s1.1.ZZ",
@@ -286,16 +323,17 @@ mod tests {
             format!("`1` to `{MAX_STOCK_LIMIT}` (`MAX_STOCK_LIMIT`)"),
             format!("absent or empty: `{DEFAULT_STOCK_LIMIT}`"),
             "ASCII tag `sentra.stock`".to_owned(),
-            "`s1.<txid>` or\n  `s1.<txid>.<sku as lowercase hex>`".to_owned(),
+            "`s2.<timeline>.<txid>` or\n  `s2.<timeline>.<txid>.<sku as lowercase hex>`".to_owned(),
         ] {
             assert!(doc.contains(&rule), "the document says {rule:?}");
         }
         assert_eq!(sentra_protocol::master::STOCK_DOMAIN_TAG, b"sentra.stock");
         let c = StockCursor {
+            timeline: Some(2),
             txid: 7,
             sku: "AB".into(),
         };
-        assert_eq!(c.to_string(), "s1.7.4142");
+        assert_eq!(c.to_string(), "s2.2.7.4142");
     }
 
     #[test]

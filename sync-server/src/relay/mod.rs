@@ -146,9 +146,19 @@ impl Relay {
         }
         let mut cursor = self.store.pull_cursor().await?;
         let mut devices_changed = false;
+        let mut restarted = false;
         loop {
             let page = match self.upstream.pull(&cursor, MAX_PULL_LIMIT).await {
                 Ok(p) => p,
+                // The cloud no longer knows our cursor (it failed over or was
+                // restored): start over from the beginning, once; the cache
+                // takes every change again (an upsert per key).
+                Err(e) if e.refuses_cursor() && !cursor.is_empty() && !restarted => {
+                    tracing::warn!(error = %e, "relay: the cloud refused our pull cursor; pulling from the start");
+                    restarted = true;
+                    cursor.clear();
+                    continue;
+                }
                 Err(e) => {
                     if e.is_link_down() {
                         self.uplink(false);

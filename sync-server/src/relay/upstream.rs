@@ -34,6 +34,15 @@ impl UpstreamError {
         }
     }
 
+    /// Whether the cloud refused a request as malformed (`400
+    /// malformed_request`): for a pull, a cursor it cannot continue from.
+    pub fn refuses_cursor(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::Refused { status: 400, code, .. } if code == "malformed_request"
+        )
+    }
+
     /// Whether the cloud refuses the relay itself (401 or 403).
     pub fn refuses_caller(&self) -> bool {
         matches!(
