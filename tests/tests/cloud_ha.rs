@@ -89,6 +89,58 @@ fn count_sales(url: &str) -> Result<i64> {
     n.trim().parse().with_context(|| format!("count: {n:?}"))
 }
 
+/// The retention commands of `docs/operations.md` 9.3: the first WAL file
+/// a base backup needs, read from its `backup_label` with the document's
+/// `sed`, is one `pg_archivecleanup` keeps (a dry run lists only older ones).
+fn retention_keeps_what_the_backup_needs(
+    backup: &std::path::Path,
+    primary: &Cluster,
+) -> Result<()> {
+    let doc = std::fs::read_to_string(sentra_e2e::package_dir().join("../docs/operations.md"))?;
+    let sed = r#"sed -n 's/^START WAL LOCATION: .*(file \(.*\))$/\1/p' "$oldest/backup_label""#;
+    ensure!(
+        doc.contains(sed),
+        "docs/operations.md names the backup's first WAL file with: {sed}"
+    );
+    let script = sed.replace("\"$oldest/backup_label\"", "\"$1\"");
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script, "sh"])
+        .arg(backup.join("backup_label"))
+        .output()?;
+    let first_wal = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    ensure!(
+        first_wal.len() == 24,
+        "no WAL file in backup_label: {first_wal:?}"
+    );
+    let archive = primary.archive_dir().context("the primary archives")?;
+    // Archiving is asynchronous: wait for the backup's first segment.
+    wait_until(
+        "the backup's first WAL segment archived",
+        Duration::from_secs(60),
+        || Ok(archive.join(&first_wal).exists()),
+    )?;
+    let dry = std::process::Command::new(
+        sentra_pg_harness::server_program("pg_archivecleanup").map_err(|e| anyhow!("{e}"))?,
+    )
+    .arg("-n")
+    .arg(&archive)
+    .arg(&first_wal)
+    .output()?;
+    ensure!(
+        dry.status.success(),
+        "pg_archivecleanup: {}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let would_remove = String::from_utf8_lossy(&dry.stdout);
+    ensure!(
+        would_remove
+            .lines()
+            .all(|l| !l.ends_with(&first_wal) && l < &*archive.join(&first_wal).to_string_lossy()),
+        "pg_archivecleanup would remove WAL the backup needs: {would_remove}"
+    );
+    Ok(())
+}
+
 /// Uses up `n` transaction ids, as that many pushes would.
 fn burn_transaction_ids(cloud: &Cloud, n: u32) -> Result<()> {
     cloud.sql(&format!(
@@ -333,6 +385,8 @@ fn a_restore_to_a_backup_taken_before_the_sales_gets_every_sale_back_once() -> R
         .base_backup(&backup)
         .map_err(|e| anyhow!("base backup: {e}"))?;
 
+    retention_keeps_what_the_backup_needs(&backup, &primary)?;
+
     let sold = sell_while(&tills, 8, || Ok(()))?;
     // Head office changes a price after the backup (a change the restore
     // will lose), well after the backup's transactions.
@@ -353,6 +407,7 @@ fn a_restore_to_a_backup_taken_before_the_sales_gets_every_sale_back_once() -> R
 
     // The database is lost; it is restored to the backup.
     primary.kill().map_err(|e| anyhow!("kill: {e}"))?;
+    let restore_began = Instant::now();
     let archive = primary.archive_dir().context("the primary archives")?;
     let restored =
         Cluster::restore_from(&backup, &archive, options).map_err(|e| anyhow!("restore: {e}"))?;
@@ -360,10 +415,15 @@ fn a_restore_to_a_backup_taken_before_the_sales_gets_every_sale_back_once() -> R
         restored.url_for("sentra"),
         "sentra".into(),
     ))?;
+    println!(
+        "restored and serving again {:.1} s after the database was lost",
+        restore_began.elapsed().as_secs_f64()
+    );
     ensure!(
         sales_in_cloud(&cloud)?.is_empty(),
         "the restored cloud holds none of the day's sales"
     );
+    let caught_up = Instant::now();
 
     // Head office re-enters a price at once; then the cloud runs more
     // transactions than it had lost (the tills' pushes would), so the
@@ -374,6 +434,10 @@ fn a_restore_to_a_backup_taken_before_the_sales_gets_every_sale_back_once() -> R
     // The tills' and the relay's next rounds bring them all back.
     let n = check_exactly_once(&cloud, &tills, &sold)?;
     ensure!(n == 16, "16 sales made, {n} checked");
+    println!(
+        "every sale back {:.1} s after the restored cloud came up (tills' and relay's rounds, Z reports included)",
+        caught_up.elapsed().as_secs_f64()
+    );
 
     // Master data flows again, and nothing the restored cloud wrote is
     // skipped: the price re-entered right after the restore (a transaction

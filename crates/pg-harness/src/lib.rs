@@ -34,6 +34,12 @@ pub use database::{
 };
 pub use tools::psql;
 
+/// A PostgreSQL server program (`pg_archivecleanup`, `pg_ctl`, …) of the
+/// installation the harness uses.
+pub fn server_program(name: &str) -> Result<std::path::PathBuf, HarnessError> {
+    Ok(tools::bin_dir()?.join(name))
+}
+
 /// Everything that can go wrong while providing a test database.
 ///
 /// `Debug` prints the same text as `Display`, so a test that returns
