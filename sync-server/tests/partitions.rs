@@ -392,3 +392,106 @@ async fn every_key_of_every_ledger_table_starts_with_branch_id() {
     }
     s.stop().await;
 }
+
+/// Every table's rows as text, only branch `branch_id`'s where the table
+/// has a `branch_id` column: table → (has branch_id, rows).
+async fn rows_of_branch(s: &Server, branch_id: i32) -> BTreeMap<String, (bool, Vec<String>)> {
+    let tables: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT c.relname::text,
+                EXISTS (SELECT 1 FROM pg_attribute a
+                        WHERE a.attrelid = c.oid AND a.attname = 'branch_id' AND NOT a.attisdropped)
+         FROM pg_class c
+         WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
+           AND NOT c.relispartition AND c.relname <> '_sqlx_migrations'
+         ORDER BY 1",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .expect("tables");
+    let mut out = BTreeMap::new();
+    for (t, by_branch) in tables {
+        let sql = if by_branch {
+            format!("SELECT t::text FROM {t} t WHERE branch_id = {branch_id}")
+        } else {
+            format!("SELECT t::text FROM {t} t")
+        };
+        let mut rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_all(&s.pool)
+            .await
+            .expect("rows");
+        rows.sort();
+        out.insert(t, (by_branch, rows));
+    }
+    out
+}
+
+/// Ready for a distributed PostgreSQL (`docs/operations.md`, 9.5): a
+/// branch's ingest writes no row of another branch and no row of a table
+/// shared by all branches, except the ones named here; and every foreign
+/// key between ledger tables carries `branch_id`, while none points from a
+/// shared table into the ledger — so ledger tables can be distributed by
+/// `branch_id`, co-located, and the shared ones made reference tables.
+#[tokio::test]
+async fn a_branchs_ingest_stays_in_its_branch_and_the_keys_co_locate() {
+    let s = Server::start().await;
+    let jkt = s.branch("JKT01").await;
+    let bdg = s.branch("BDG01").await;
+    let mut till_j = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut till_b = s.enroll("BDG01", DeviceKind::Terminal, 2).await;
+    a_day_of_trading(&s, &mut till_b).await;
+    let before = rows_of_branch(&s, bdg).await;
+    a_day_of_trading(&s, &mut till_j).await;
+    let after = rows_of_branch(&s, bdg).await;
+    let jkt_rows = rows_of_branch(&s, jkt).await;
+
+    let mut shared_written = Vec::new();
+    for (table, (by_branch, rows)) in &after {
+        let was = &before[table].1;
+        if *by_branch {
+            assert_eq!(rows, was, "JKT01's ingest changed BDG01's rows of {table}");
+        } else if rows != was {
+            shared_written.push(table.clone());
+        }
+    }
+    assert!(
+        shared_written.is_empty(),
+        "JKT01's ingest wrote tables shared by every branch: {shared_written:?}"
+    );
+    assert!(
+        jkt_rows
+            .values()
+            .filter(|(b, _)| *b)
+            .any(|(_, r)| !r.is_empty()),
+        "JKT01 traded"
+    );
+
+    let ledger = ledger_tables(&s).await;
+    let fks: Vec<(String, String, String, Vec<String>, Vec<String>)> = sqlx::query_as(
+        "SELECT c.conname::text, c.conrelid::regclass::text, c.confrelid::regclass::text,
+                ARRAY(SELECT a.attname::text FROM unnest(c.conkey) k(n)
+                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n),
+                ARRAY(SELECT a.attname::text FROM unnest(c.confkey) k(n)
+                      JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n)
+         FROM pg_constraint c
+         WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace
+           AND NOT EXISTS (SELECT 1 FROM pg_class r WHERE r.oid = c.conrelid AND r.relispartition)",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .expect("foreign keys");
+    for (name, from, to, cols, ref_cols) in &fks {
+        let (from_ledger, to_ledger) = (ledger.contains(from), ledger.contains(to));
+        if from_ledger && to_ledger {
+            assert!(
+                cols.contains(&"branch_id".to_owned())
+                    && ref_cols.contains(&"branch_id".to_owned()),
+                "{from}.{name} -> {to} does not carry branch_id: {cols:?} -> {ref_cols:?}"
+            );
+        }
+        assert!(
+            from_ledger || !to_ledger,
+            "{from}.{name} points from a shared table into the ledger table {to}"
+        );
+    }
+    s.stop().await;
+}
