@@ -47,8 +47,9 @@ pub enum ApiError {
     UnknownReceipt(String),
     #[error("the database is unavailable; retry later")]
     Unavailable,
-    #[error("the server is busy; retry later")]
-    Busy,
+    /// Too much work queued: answered `429 busy` with `Retry-After`.
+    #[error("the server is busy; retry after {0} s")]
+    Busy(u64),
     /// A relay asked for something only the cloud has, and the cloud did
     /// not answer.
     #[error("the relay cannot get this from the cloud now ({0}); retry later")]
@@ -79,10 +80,10 @@ impl ApiError {
             ApiError::EnrollCodeInvalid | ApiError::UnknownReceipt(_) => StatusCode::NOT_FOUND,
             ApiError::EnrollCodeExpired(_) => StatusCode::GONE,
             ApiError::EnrollCodeUsed(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Unavailable
-            | ApiError::Busy
-            | ApiError::Timeout(_)
-            | ApiError::UpstreamUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable | ApiError::Timeout(_) | ApiError::UpstreamUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) | ApiError::InternalPermanent(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -106,9 +107,8 @@ impl ApiError {
             ApiError::EnrollCodeUsed(_) => "enroll_code_used",
             ApiError::Conflict(_) => "conflict",
             ApiError::UnknownReceipt(_) => "unknown_receipt",
-            ApiError::Unavailable | ApiError::Busy | ApiError::UpstreamUnavailable(_) => {
-                "unavailable"
-            }
+            ApiError::Unavailable | ApiError::UpstreamUnavailable(_) => "unavailable",
+            ApiError::Busy(_) => "busy",
             ApiError::Timeout(_) => "timeout",
             ApiError::Internal(_) | ApiError::InternalPermanent(_) => "internal",
         }
@@ -119,7 +119,7 @@ impl ApiError {
         matches!(
             self,
             ApiError::Unavailable
-                | ApiError::Busy
+                | ApiError::Busy(_)
                 | ApiError::Timeout(_)
                 | ApiError::Internal(_)
                 | ApiError::UpstreamUnavailable(_)
@@ -201,7 +201,17 @@ impl IntoResponse for ApiError {
         }
         // The request id travels in the `x-request-id` response header.
         let status = self.status();
+        let retry_after = match &self {
+            ApiError::Busy(secs) => Some(*secs),
+            _ => None,
+        };
         let mut resp = (status, axum::Json(self.body())).into_response();
+        if let Some(secs) = retry_after {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
         resp.extensions_mut().insert(ErrorCode(self.code()));
         resp
     }

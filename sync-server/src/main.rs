@@ -661,9 +661,18 @@ struct LimitArgs {
     /// seconds (connected and silent, or idle between requests) is disconnected.
     #[arg(long, default_value_t = 10)]
     header_read_timeout_secs: u64,
-    /// Requests in flight at once; past it a request gets 503 at once.
+    /// Requests in flight at once; past it a request gets 429 busy at once
+    /// (with Retry-After).
     #[arg(long, default_value_t = 512)]
     max_in_flight: usize,
+    /// Pushes working on the database at once; keep it below
+    /// --max-connections so pulls still get a connection.
+    #[arg(long, default_value_t = 12)]
+    max_concurrent_pushes: usize,
+    /// Pushes waiting, in order, for their turn; past it a push gets 429
+    /// busy at once (with Retry-After).
+    #[arg(long, default_value_t = 256)]
+    max_queued_pushes: usize,
     /// A request still running after this many seconds gets 503 timeout.
     #[arg(long, default_value_t = 60)]
     request_timeout_secs: u64,
@@ -676,6 +685,8 @@ impl LimitArgs {
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
             max_in_flight: self.max_in_flight.max(1),
             request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            max_concurrent_pushes: self.max_concurrent_pushes.max(1),
+            max_queued_pushes: self.max_queued_pushes,
         }
     }
 }

@@ -409,3 +409,92 @@ async fn fifty_devices_pushing_at_once_store_every_entry_exactly_once() {
         .stop()
         .await;
 }
+
+/// Back-pressure a till can act on (docs/sync-protocol.md, "Transport,
+/// versions, errors"): with every push slot taken and no room in the push
+/// queue, a push is answered at once `429 busy`, retryable, with
+/// `Retry-After`, and changes nothing; once the slot frees, it is taken.
+#[tokio::test]
+async fn a_push_past_the_queue_is_told_busy_with_retry_after_and_changes_nothing() {
+    let limits = sentra_sync::http::listen::Limits {
+        max_concurrent_pushes: 1,
+        max_queued_pushes: 0,
+        ..Default::default()
+    };
+    let s = Arc::new(Server::start_limited(limits).await);
+    s.branch("JKT01").await;
+    let mut slow = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
+    let mut turned_away = s.enroll("JKT01", DeviceKind::Terminal, 2).await;
+    let open = |d: &mut common::Device| {
+        d.entry(&ShiftOpened {
+            shift_id: Uuid::now_v7(),
+            opening_float: 0,
+            cashier: None,
+        })
+    };
+    let slow_entry = open(&mut slow);
+    let other_entry = open(&mut turned_away);
+
+    // Hold the slow device's chain lock (as the ingest takes it), so its
+    // push holds the one slot until we let go.
+    let mut holder = s.pool.begin().await.expect("tx");
+    let key = i64::from_be_bytes(slow.device_id.as_bytes()[..8].try_into().expect("8 bytes"));
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key ^ 0x5E47_7A00)
+        .execute(&mut *holder)
+        .await
+        .expect("lock");
+    let pushing = {
+        let s = s.clone();
+        let credential = slow.credential.clone();
+        tokio::spawn(async move { s.push(&credential, &[slow_entry], None).await })
+    };
+    let mut waiting = 0;
+    for _ in 0..500 {
+        waiting = s
+            .count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            .await;
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(waiting, 1, "the slow push never reached the database");
+
+    let before = s.snapshot().await;
+    let resp = s
+        .http
+        .post(format!("{}/v1/push", s.url))
+        .header(sentra_protocol::wire::PROTOCOL_HEADER, "1")
+        .header("content-type", "application/json")
+        .bearer_auth(&turned_away.credential)
+        .body(serde_json::json!({ "entries": [other_entry.clone()] }).to_string())
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(
+        retry_after.as_deref(),
+        Some(
+            sentra_sync::http::listen::RETRY_AFTER_PUSH_QUEUE_SECS
+                .to_string()
+                .as_str()
+        )
+    );
+    let body: serde_json::Value = resp.json().await.expect("error body");
+    assert_eq!(body["error"], "busy");
+    assert_eq!(body["retryable"], true);
+    assert_eq!(s.snapshot().await, before, "a refused push changed a table");
+
+    holder.commit().await.expect("release");
+    let (status, body) = pushing.await.expect("join");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s.push(&turned_away.credential, &[other_entry], None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stored"], 1);
+}

@@ -733,11 +733,14 @@ async fn fuzz(
                     history.extend(es.into_iter().take(5));
                 }
             }
-            503 => {
+            429 | 503 => {
                 let e: ErrorBody = serde_json::from_value(body).unwrap();
                 assert!(
-                    e.error == "unavailable" && e.retryable,
-                    "{context}: 503 that is not a retryable busy: {shown}"
+                    matches!(
+                        (status, e.error.as_str()),
+                        (429, "busy") | (503, "unavailable")
+                    ) && e.retryable,
+                    "{context}: {status} that is not a retryable busy: {shown}"
                 );
                 tally.busy += 1;
                 assert_eq!(

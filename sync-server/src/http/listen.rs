@@ -9,8 +9,13 @@
 //!   does not send a whole request head in time — connected and silent, or
 //!   idle between keep-alive requests — is disconnected.
 //! * **Requests in flight** are capped ([`Limits::max_in_flight`]): past it a
-//!   request is answered at once with `503 unavailable` (retryable) rather
-//!   than queued behind the others.
+//!   request is answered at once with `429 busy` and `Retry-After: 1`
+//!   (retryable) rather than queued behind the others.
+//! * **Pushes** reach the database at most [`Limits::max_concurrent_pushes`]
+//!   at a time; the next [`Limits::max_queued_pushes`] wait their turn in
+//!   order, and one more is answered `429 busy` with `Retry-After: 2` at
+//!   once — back-pressure a client can act on, instead of a connection pool
+//!   timing out under a thousand tills reconnecting together.
 //! * **Request timeout** ([`Limits::request_timeout`]): a request still
 //!   running after it is answered `503 timeout` (retryable; a push cut off
 //!   this way rolls back whole).
@@ -38,6 +43,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     pub max_in_flight: usize,
     pub request_timeout: Duration,
+    pub max_concurrent_pushes: usize,
+    pub max_queued_pushes: usize,
 }
 
 impl Default for Limits {
@@ -49,22 +56,76 @@ impl Default for Limits {
             // Above the longest legitimate request: a relay's head waits up
             // to 10 s, a push of 1,000 entries takes well under that.
             request_timeout: Duration::from_secs(60),
+            // Below the default pool (16), so pulls and heads still get a
+            // connection while pushes queue.
+            max_concurrent_pushes: 12,
+            max_queued_pushes: 256,
         }
     }
 }
 
-/// Adds the in-flight cap and the request timeout to a router.
+/// `Retry-After` of a request refused because too many are in flight.
+pub const RETRY_AFTER_IN_FLIGHT_SECS: u64 = 1;
+/// `Retry-After` of a push refused because the push queue is full.
+pub const RETRY_AFTER_PUSH_QUEUE_SECS: u64 = 2;
+
+/// Admission of pushes to the database: a few at a time, a bounded queue
+/// in order behind them, and a clear refusal past it.
+struct PushGate {
+    running: Semaphore,
+    queued: std::sync::atomic::AtomicUsize,
+    max_queued: usize,
+}
+
+impl PushGate {
+    /// A permit to run, after waiting in the queue; `Busy` when the queue
+    /// is full.
+    async fn enter(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        use std::sync::atomic::Ordering;
+        if let Ok(p) = self.running.try_acquire() {
+            return Ok(p);
+        }
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::Busy(RETRY_AFTER_PUSH_QUEUE_SECS));
+        }
+        let permit = self.running.acquire().await;
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        permit.map_err(|_| ApiError::Unavailable)
+    }
+}
+
+/// Adds the in-flight cap, the push gate and the request timeout to a
+/// router.
 pub fn limit_requests(router: Router, limits: Limits) -> Router {
     let permits = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
+    let pushes = Arc::new(PushGate {
+        running: Semaphore::new(limits.max_concurrent_pushes.max(1)),
+        queued: std::sync::atomic::AtomicUsize::new(0),
+        max_queued: limits.max_queued_pushes,
+    });
     let timeout = limits.request_timeout;
     router.layer(axum::middleware::from_fn(
         move |req: Request, next: Next| {
             let permits = permits.clone();
+            let pushes = pushes.clone();
             async move {
                 let Ok(_permit) = permits.try_acquire() else {
-                    return ApiError::Busy.into_response();
+                    return ApiError::Busy(RETRY_AFTER_IN_FLIGHT_SECS).into_response();
                 };
-                match tokio::time::timeout(timeout, next.run(req)).await {
+                let is_push = req.uri().path() == "/v1/push";
+                let work = async {
+                    let _turn = if is_push {
+                        match pushes.enter().await {
+                            Ok(p) => Some(p),
+                            Err(e) => return e.into_response(),
+                        }
+                    } else {
+                        None
+                    };
+                    next.run(req).await
+                };
+                match tokio::time::timeout(timeout, work).await {
                     Ok(r) => r,
                     Err(_) => ApiError::Timeout(timeout).into_response(),
                 }

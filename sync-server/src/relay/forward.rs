@@ -54,9 +54,15 @@ pub async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
                 }
             }
             Ok(_) => backoff = Duration::ZERO,
-            Err(()) => {
+            Err(asked) => {
                 backoff = next_backoff(backoff);
-                let pause = jitter(backoff).max(Duration::from_millis(50));
+                let mut pause = jitter(backoff).max(Duration::from_millis(50));
+                // The cloud said when to come back (429 busy): not before,
+                // and spread over as long again so the branch's relays
+                // do not return together.
+                if let Some(asked) = asked {
+                    pause = pause.max(asked + jitter(asked));
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}
                     _ = stop.changed() => return,
@@ -66,14 +72,15 @@ pub async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Sends one batch. `Ok(n)`: n entries were sent (0: nothing to send).
-async fn forward_once(relay: &Relay) -> Result<usize, ()> {
+/// Sends one batch. `Ok(n)`: n entries were sent (0: nothing to send);
+/// `Err(retry_after)`: back off, at least as long as the cloud asked.
+async fn forward_once(relay: &Relay) -> Result<usize, Option<Duration>> {
     let now = crate::ingest::now_ms();
     let entries = match relay.store.unforwarded(relay.forward_batch, now).await {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %e, "relay: cannot read entries to forward");
-            return Err(());
+            return Err(None);
         }
     };
     if entries.is_empty() {
@@ -123,7 +130,7 @@ async fn forward_once(relay: &Relay) -> Result<usize, ()> {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "relay: cannot record the cloud's acks");
-                    return Err(());
+                    return Err(None);
                 }
             }
             relay.acks_changed.send_modify(|v| *v += 1);
@@ -140,7 +147,7 @@ async fn forward_once(relay: &Relay) -> Result<usize, ()> {
             // Refused and nothing taken (a gap the next batch resends from,
             // say): back off instead of spinning. Anything taken: go on.
             if refused > 0 && !progressed {
-                Err(())
+                Err(None)
             } else {
                 Ok(n)
             }
@@ -154,7 +161,7 @@ async fn forward_once(relay: &Relay) -> Result<usize, ()> {
             relay.cloud_refusing(e.refuses_caller());
             relay.metrics.forward_failures.inc();
             tracing::info!(error = %e, "relay: forwarding failed; will retry");
-            Err(())
+            Err(e.retry_after())
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum UpstreamError {
         code: String,
         message: String,
         retryable: bool,
+        /// The cloud's `Retry-After` (whole seconds), when it sent one.
+        retry_after: Option<u64>,
     },
 }
 
@@ -41,6 +43,18 @@ impl UpstreamError {
             self,
             UpstreamError::Refused { status: 400, code, .. } if code == "malformed_request"
         )
+    }
+
+    /// How long the cloud asked to be left alone (`Retry-After` of a `429
+    /// busy` or a `503`), at most 5 minutes.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            UpstreamError::Refused {
+                retry_after: Some(s),
+                ..
+            } => Some(Duration::from_secs((*s).min(300))),
+            _ => None,
+        }
     }
 
     /// Whether the cloud refuses the relay itself (401 or 403).
@@ -99,6 +113,11 @@ impl Upstream {
             .await
             .map_err(|e| UpstreamError::Unreachable(error_chain(&e)))?;
         let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let bytes = resp
             .bytes()
             .await
@@ -109,6 +128,7 @@ impl Upstream {
                 code: "bad_response".into(),
                 message: format!("the answer is not the expected JSON: {e}"),
                 retryable: true,
+                retry_after: None,
             });
         }
         let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
@@ -118,12 +138,14 @@ impl Upstream {
                 code: b.error,
                 message: b.message,
                 retryable: b.retryable,
+                retry_after,
             },
             None => UpstreamError::Refused {
                 status: status.as_u16(),
                 code: "http_error".into(),
                 message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-                retryable: status.is_server_error(),
+                retryable: status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS,
+                retry_after,
             },
         })
     }

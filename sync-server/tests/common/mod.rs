@@ -102,6 +102,35 @@ impl Server {
         office: sentra_office::OfficeConfig,
         fold_interval: Duration,
     ) -> Server {
+        Server::start_config(
+            rules,
+            sweep_interval,
+            office,
+            fold_interval,
+            Default::default(),
+        )
+        .await
+    }
+
+    /// A server with these request limits.
+    pub async fn start_limited(limits: sentra_sync::http::listen::Limits) -> Server {
+        Server::start_config(
+            default_rules(),
+            Duration::from_secs(3600),
+            Default::default(),
+            Duration::from_secs(3600),
+            limits,
+        )
+        .await
+    }
+
+    async fn start_config(
+        rules: RulesConfig,
+        sweep_interval: Duration,
+        office: sentra_office::OfficeConfig,
+        fold_interval: Duration,
+        limits: sentra_sync::http::listen::Limits,
+    ) -> Server {
         let db = tokio::task::spawn_blocking(|| {
             sentra_pg_harness::database_for_test_from_template("sync", &migrated_template()?)
         })
@@ -116,7 +145,7 @@ impl Server {
             sweep_interval,
             fold_interval,
             shutdown_grace: Duration::from_secs(10),
-            limits: Default::default(),
+            limits,
             office,
         };
         let running = sentra_sync::http::start(&config)

@@ -44,6 +44,12 @@ impl Backoff {
     }
 }
 
+/// The wait after a `Retry-After` of `asked`: uniform in `[asked, 2·asked]`,
+/// so tills told the same number do not all come back in the same second.
+pub fn after_retry_after(asked: Duration) -> Duration {
+    asked + full_jitter(asked, random_u64())
+}
+
 /// Uniform in `[0, ceiling]` (millisecond steps) from a random number.
 pub fn full_jitter(ceiling: Duration, random: u64) -> Duration {
     let ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
@@ -62,6 +68,17 @@ fn random_u64() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_after_is_waited_at_least_and_at_most_twice() {
+        for _ in 0..200 {
+            let wait = after_retry_after(Duration::from_secs(2));
+            assert!(
+                wait >= Duration::from_secs(2) && wait <= Duration::from_secs(4),
+                "{wait:?}"
+            );
+        }
+    }
 
     #[test]
     fn ceilings_double_up_to_the_cap() {

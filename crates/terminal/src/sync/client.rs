@@ -63,6 +63,19 @@ impl CallError {
         }
     }
 
+    /// How long the upstream asked us to wait before trying again
+    /// (`Retry-After` of a `429` or `503`), at most [`MAX_RETRY_AFTER`].
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Refused { body, .. } => body
+                .details
+                .get(RETRY_AFTER_DETAIL)
+                .and_then(serde_json::Value::as_u64)
+                .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER)),
+            _ => None,
+        }
+    }
+
     pub fn message(&self) -> String {
         match self {
             CallError::Unreachable(detail) => format!("no answer: {detail}"),
@@ -107,6 +120,7 @@ async fn send<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, CallErr
         .await
         .map_err(|e| CallError::Unreachable(describe(&e)))?;
     let status = resp.status();
+    let retry_after = retry_after_secs(resp.headers());
     // A body cut off mid-way is a broken link, not a refusal.
     let bytes = resp
         .bytes()
@@ -132,10 +146,37 @@ async fn send<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, CallErr
             details: Default::default(),
         }
     });
+    let mut body = body;
+    if let Some(secs) = retry_after {
+        body.details
+            .entry(RETRY_AFTER_DETAIL.to_owned())
+            .or_insert(secs.into());
+    }
     Err(CallError::Refused {
         status: status.as_u16(),
         body,
     })
+}
+
+/// Where [`send`] keeps a refusal's `Retry-After` (whole seconds) in its
+/// error body.
+pub const RETRY_AFTER_DETAIL: &str = "retry_after_secs";
+
+/// The longest `Retry-After` honoured: a larger one (a misconfigured
+/// proxy) must not silence a till for hours.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// `Retry-After` as delta-seconds (the form our servers and proxies send;
+/// an HTTP date is ignored and the usual backoff applies).
+fn retry_after_secs(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| s.min(MAX_RETRY_AFTER.as_secs()))
 }
 
 /// `POST /v1/enroll` (no credential yet).
@@ -266,6 +307,67 @@ pub fn normalise_url(text: &str) -> Result<String, String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A server that answers every request with `head` and an error body.
+    async fn answering(head: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let body = r#"{"error":"busy","message":"the server is busy","retryable":true}"#;
+                let reply = format!(
+                    "{head}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    /// `Retry-After` of a `429` reaches the round (capped), an HTTP date
+    /// does not (the usual backoff applies).
+    #[test]
+    fn retry_after_is_read_from_a_refusal_and_capped() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let http = http_client().unwrap();
+            let request = EnrollRequest {
+                code: "X".into(),
+                name: "T".into(),
+                public_key: "00".into(),
+                device_id: None,
+            };
+            for (head, want) in [
+                ("HTTP/1.1 429 Too Many Requests\r\nretry-after: 2", Some(2)),
+                (
+                    "HTTP/1.1 503 Service Unavailable\r\nretry-after: 7",
+                    Some(7),
+                ),
+                (
+                    "HTTP/1.1 429 Too Many Requests\r\nretry-after: 86400",
+                    Some(300),
+                ),
+                (
+                    "HTTP/1.1 429 Too Many Requests\r\nretry-after: Wed, 21 Oct 2026 07:28:00 GMT",
+                    None,
+                ),
+                ("HTTP/1.1 429 Too Many Requests", None),
+            ] {
+                let base = answering(head).await;
+                let e = enroll(&http, &base, &request).await.unwrap_err();
+                assert!(e.retryable(), "{head}");
+                assert_eq!(e.code(), "busy");
+                assert_eq!(e.retry_after(), want.map(Duration::from_secs), "{head}");
+            }
+        });
+    }
 
     #[test]
     fn urls_are_checked_and_normalised() {

@@ -144,6 +144,9 @@ pub struct RoundReport {
     pub entries: EntryStates,
     pub started_at_ms: u64,
     pub duration_ms: u64,
+    /// The cloud asked to be left alone this long (`429 busy` with
+    /// `Retry-After`): the background loop waits at least this much.
+    pub retry_after_ms: Option<u64>,
 }
 
 /// How a leg (all the calls to one upstream) ended, short of a database
@@ -230,6 +233,7 @@ impl Terminal {
             entries: EntryStates::default(),
             started_at_ms: started,
             duration_ms: 0,
+            retry_after_ms: None,
         };
         let options = RoundOptions {
             push_batch: options.push_batch.clamp(1, MAX_PUSH_ENTRIES),
@@ -388,6 +392,9 @@ impl Terminal {
                 Leg::Failed(e) if e.retryable() => {
                     report.outcome = Outcome::CloudUnreachable;
                     report.error_code = Some(e.code());
+                    report.retry_after_ms = e
+                        .retry_after()
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
                     // No answer at all, or an answer that says "try later"
                     // (a 503, a proxy's 502): both are retried, but only the
                     // first is "unreachable".

@@ -156,7 +156,13 @@ async fn run<O, F>(
                     backoff.reset();
                     options.interval
                 } else {
-                    backoff.next_delay()
+                    let drawn = backoff.next_delay();
+                    match report.retry_after_ms {
+                        Some(ms) => {
+                            drawn.max(super::backoff::after_retry_after(Duration::from_millis(ms)))
+                        }
+                        None => drawn,
+                    }
                 };
                 LoopEvent::Round {
                     report: Box::new(report),
