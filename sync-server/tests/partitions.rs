@@ -425,6 +425,9 @@ async fn rows_of_branch(s: &Server, branch_id: i32) -> BTreeMap<String, (bool, V
     out
 }
 
+/// A foreign key: name, table, referenced table, columns, referenced columns.
+type ForeignKey = (String, String, String, Vec<String>, Vec<String>);
+
 /// Ready for a distributed PostgreSQL (`docs/operations.md`, 9.5): a
 /// branch's ingest writes no row of another branch and no row of a table
 /// shared by all branches, except the ones named here; and every foreign
@@ -466,7 +469,7 @@ async fn a_branchs_ingest_stays_in_its_branch_and_the_keys_co_locate() {
     );
 
     let ledger = ledger_tables(&s).await;
-    let fks: Vec<(String, String, String, Vec<String>, Vec<String>)> = sqlx::query_as(
+    let fks: Vec<ForeignKey> = sqlx::query_as(
         "SELECT c.conname::text, c.conrelid::regclass::text, c.confrelid::regclass::text,
                 ARRAY(SELECT a.attname::text FROM unnest(c.conkey) k(n)
                       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n),
