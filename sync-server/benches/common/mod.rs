@@ -350,6 +350,9 @@ pub fn http_client() -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(1)
+        // The server closes a connection idle for 10 s: never reuse one
+        // that may be closing as we send.
+        .pool_idle_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(120))
         .build()?)
 }
@@ -404,8 +407,20 @@ pub async fn enroll(pool: &PgPool, url: &str, branch: &str, n: usize) -> Result<
 }
 
 pub fn sale(rng: &mut Rng, items: &[Item], receipt_no: String, shift_id: Uuid) -> SaleCompleted {
-    let mut picked: Vec<usize> = Vec::with_capacity(3);
-    while picked.len() < 3 {
+    basket(rng, items, receipt_no, shift_id, 3)
+}
+
+/// A cash sale of `lines` distinct items (at most the catalog's size).
+pub fn basket(
+    rng: &mut Rng,
+    items: &[Item],
+    receipt_no: String,
+    shift_id: Uuid,
+    lines: usize,
+) -> SaleCompleted {
+    let lines_wanted = lines.clamp(1, items.len().max(1));
+    let mut picked: Vec<usize> = Vec::with_capacity(lines_wanted);
+    while picked.len() < lines_wanted {
         let i = rng.below(items.len());
         if !picked.contains(&i) {
             picked.push(i);

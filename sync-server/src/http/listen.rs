@@ -13,9 +13,10 @@
 //!   (retryable) rather than queued behind the others.
 //! * **Pushes** reach the database at most [`Limits::max_concurrent_pushes`]
 //!   at a time; the next [`Limits::max_queued_pushes`] wait their turn in
-//!   order, and one more is answered `429 busy` with `Retry-After: 2` at
-//!   once — back-pressure a client can act on, instead of a connection pool
-//!   timing out under a thousand tills reconnecting together.
+//!   order, and one more is answered `429 busy` at once, told in
+//!   `Retry-After` how long the queue ahead takes to drain (2
+//!   to 60 s) — back-pressure a client can act on, instead of a connection
+//!   pool timing out under a thousand tills reconnecting together.
 //! * **Request timeout** ([`Limits::request_timeout`]): a request still
 //!   running after it is answered `503 timeout` (retryable; a push cut off
 //!   this way rolls back whole).
@@ -66,32 +67,78 @@ impl Default for Limits {
 
 /// `Retry-After` of a request refused because too many are in flight.
 pub const RETRY_AFTER_IN_FLIGHT_SECS: u64 = 1;
-/// `Retry-After` of a push refused because the push queue is full.
-pub const RETRY_AFTER_PUSH_QUEUE_SECS: u64 = 2;
+/// The least and the most `Retry-After` a push refused for a full queue is
+/// told; in between, how long the queue ahead of it takes to drain.
+pub const RETRY_AFTER_PUSH_QUEUE_SECS: (u64, u64) = (2, 60);
 
 /// Admission of pushes to the database: a few at a time, a bounded queue
 /// in order behind them, and a clear refusal past it.
 struct PushGate {
     running: Semaphore,
+    concurrent: usize,
     queued: std::sync::atomic::AtomicUsize,
     max_queued: usize,
+    /// Recent time a push held its turn, in microseconds (moving average).
+    turn_micros: std::sync::atomic::AtomicU64,
 }
 
 impl PushGate {
-    /// A permit to run, after waiting in the queue; `Busy` when the queue
-    /// is full.
-    async fn enter(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    /// A turn to run, after waiting in the queue; `Busy` when the queue is
+    /// full, with the time the queue ahead takes to drain.
+    async fn enter(&self) -> Result<Turn<'_>, ApiError> {
         use std::sync::atomic::Ordering;
         if let Ok(p) = self.running.try_acquire() {
-            return Ok(p);
+            return Ok(self.turn(p));
         }
         if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
             self.queued.fetch_sub(1, Ordering::AcqRel);
-            return Err(ApiError::Busy(RETRY_AFTER_PUSH_QUEUE_SECS));
+            return Err(ApiError::Busy(self.retry_after_secs()));
         }
         let permit = self.running.acquire().await;
         self.queued.fetch_sub(1, Ordering::AcqRel);
-        permit.map_err(|_| ApiError::Unavailable)
+        permit
+            .map(|p| self.turn(p))
+            .map_err(|_| ApiError::Unavailable)
+    }
+
+    fn turn<'a>(&'a self, permit: tokio::sync::SemaphorePermit<'a>) -> Turn<'a> {
+        Turn {
+            gate: self,
+            _permit: permit,
+            began: std::time::Instant::now(),
+        }
+    }
+
+    /// The queue's length times the recent time of a turn, shared by the
+    /// turns running at once: when a push sent then would find room.
+    fn retry_after_secs(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        let turn = self.turn_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let queued = self.queued.load(Ordering::Relaxed) as f64;
+        let drain = queued * turn / self.concurrent.max(1) as f64;
+        let (least, most) = RETRY_AFTER_PUSH_QUEUE_SECS;
+        (drain.ceil() as u64).clamp(least, most)
+    }
+}
+
+/// A push's turn at the database; ending it records how long it took.
+struct Turn<'a> {
+    gate: &'a PushGate,
+    _permit: tokio::sync::SemaphorePermit<'a>,
+    began: std::time::Instant,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering;
+        let took = u64::try_from(self.began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        // A moving average over about the last eight turns.
+        let _ = self
+            .gate
+            .turn_micros
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
+                Some(if avg == 0 { took } else { (avg * 7 + took) / 8 })
+            });
     }
 }
 
@@ -101,8 +148,10 @@ pub fn limit_requests(router: Router, limits: Limits) -> Router {
     let permits = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
     let pushes = Arc::new(PushGate {
         running: Semaphore::new(limits.max_concurrent_pushes.max(1)),
+        concurrent: limits.max_concurrent_pushes.max(1),
         queued: std::sync::atomic::AtomicUsize::new(0),
         max_queued: limits.max_queued_pushes,
+        turn_micros: std::sync::atomic::AtomicU64::new(0),
     });
     let timeout = limits.request_timeout;
     router.layer(axum::middleware::from_fn(
@@ -111,14 +160,15 @@ pub fn limit_requests(router: Router, limits: Limits) -> Router {
             let pushes = pushes.clone();
             async move {
                 let Ok(_permit) = permits.try_acquire() else {
-                    return ApiError::Busy(RETRY_AFTER_IN_FLIGHT_SECS).into_response();
+                    return refuse_after_reading(req, ApiError::Busy(RETRY_AFTER_IN_FLIGHT_SECS))
+                        .await;
                 };
                 let is_push = req.uri().path() == "/v1/push";
                 let work = async {
                     let _turn = if is_push {
                         match pushes.enter().await {
                             Ok(p) => Some(p),
-                            Err(e) => return e.into_response(),
+                            Err(e) => return refuse_after_reading(req, e).await,
                         }
                     } else {
                         None
@@ -132,6 +182,17 @@ pub fn limit_requests(router: Router, limits: Limits) -> Router {
             }
         },
     ))
+}
+
+/// Answers `refusal` once the request's body has been read (at most
+/// `MAX_BODY_BYTES`, within 30 s). Answering before the body is
+/// in would make the server close the connection on a client still
+/// sending, which then sees a reset instead of the `429` and its
+/// `Retry-After`.
+async fn refuse_after_reading(req: Request, refusal: ApiError) -> axum::response::Response {
+    let read = axum::body::to_bytes(req.into_body(), sentra_protocol::wire::MAX_BODY_BYTES);
+    let _ = tokio::time::timeout(Duration::from_secs(30), read).await;
+    refusal.into_response()
 }
 
 /// Raises this process's open-file limit to its hard limit, so the

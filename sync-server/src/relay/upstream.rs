@@ -80,6 +80,10 @@ impl Upstream {
     pub fn new(base: &str, credential: Option<String>, timeout: Duration) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
+            // The cloud (and a balancer in front of it) closes idle
+            // connections, ours after 10 s: never reuse one that may be
+            // closing as a push goes out.
+            .pool_idle_timeout(Duration::from_secs(5))
             .timeout(timeout)
             .build()?;
         Ok(Upstream {
