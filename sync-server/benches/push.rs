@@ -290,9 +290,6 @@ fn bytea(b: &[u8]) -> String {
     format!("\\x{}", hex::encode(b))
 }
 
-/// A consistent 3-line cash sale at the current prices (tax inclusive at
-/// 11 %), paid with notes rounded up to the next Rp 50.000.
-
 /// Signs one client's batches and writes the COPY rows of the same entries
 /// (for branch `copy_branch`).
 fn sign_batches(

@@ -406,6 +406,8 @@ pub async fn enroll(pool: &PgPool, url: &str, branch: &str, n: usize) -> Result<
     })
 }
 
+/// A consistent 3-line cash sale at the current prices (tax inclusive at
+/// 11 %), paid with notes rounded up to the next Rp 50.000.
 pub fn sale(rng: &mut Rng, items: &[Item], receipt_no: String, shift_id: Uuid) -> SaleCompleted {
     basket(rng, items, receipt_no, shift_id, 3)
 }
