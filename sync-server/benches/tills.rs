@@ -34,7 +34,7 @@ use common::{Item, Rng, Terminal, basket, catalog, enroll, load_catalog, ms, now
 use sentra_pg_harness::BenchDatabase;
 use sentra_protocol::Entry;
 use sentra_protocol::payload::ShiftOpened;
-use sentra_protocol::wire::{PROTOCOL_HEADER, PushRequest, PushResponse};
+use sentra_protocol::wire::{PROTOCOL_HEADER, PushResponse};
 use tokio::sync::Mutex;
 
 const TARGET_STEADY_P99: Duration = Duration::from_millis(250);
@@ -113,7 +113,16 @@ impl Server {
                 "--max-connections",
                 &pool.to_string(),
             ])
-            .env("RUST_LOG", "error")
+            // More `serve` arguments, to try its limits.
+            .args(
+                std::env::var("SENTRA_BENCH_SERVER_ARGS")
+                    .unwrap_or_default()
+                    .split_whitespace(),
+            )
+            .env(
+                "RUST_LOG",
+                std::env::var("SENTRA_BENCH_SERVER_LOG").unwrap_or_else(|_| "error".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -253,6 +262,26 @@ struct Till {
     t: Terminal,
     outbox: Vec<Entry>,
     rng: Rng,
+    /// The next batch's `entries` JSON, made once (before the storm, as a
+    /// till has its journal ready) and sent again as it is after a `429`:
+    /// its first seq, its length, the bytes.
+    prepared: Option<(u64, usize, Vec<u8>)>,
+}
+
+impl Till {
+    /// The `entries` JSON of the next batch of at most `BATCH` entries.
+    fn next_batch(&mut self) -> Result<(usize, &[u8])> {
+        let n = self.outbox.len().min(BATCH);
+        let first = self.outbox.first().map_or(0, |e| e.seq);
+        if !matches!(&self.prepared, Some((f, m, _)) if *f == first && *m == n) {
+            self.prepared = Some((first, n, serde_json::to_vec(&self.outbox[..n])?));
+        }
+        let body = self
+            .prepared
+            .as_ref()
+            .map_or(&[][..], |(_, _, b)| b.as_slice());
+        Ok((n, body))
+    }
 }
 
 /// Pushes the outbox in batches until the cloud holds all of it, as the
@@ -262,12 +291,11 @@ struct Till {
 async fn drain(till: &mut Till, url: &str, tally: &Tally) -> Result<()> {
     let mut backoff = Duration::from_secs(1);
     while !till.outbox.is_empty() {
-        let n = till.outbox.len().min(BATCH);
-        let req = PushRequest {
-            sent_at_ms: Some(now_ms()),
-            entries: till.outbox[..n].to_vec(),
-        };
-        let body = serde_json::to_vec(&req)?;
+        let (_, entries) = till.next_batch()?;
+        // The push as the terminal sends it: its clock, then the entries.
+        let mut body = format!("{{\"sent_at_ms\":{},\"entries\":", now_ms()).into_bytes();
+        body.extend_from_slice(entries);
+        body.push(b'}');
         let started = Instant::now();
         let sent = till
             .t
@@ -418,6 +446,7 @@ async fn run(cfg: &Config, db: &BenchDatabase) -> Result<()> {
             t,
             outbox: vec![open],
             rng: Rng(0x7111_0000 + i as u64),
+            prepared: None,
         });
     }
     println!(
@@ -516,6 +545,7 @@ async fn run(cfg: &Config, db: &BenchDatabase) -> Result<()> {
                 let e = next_sale(till, &items_for_sign, &mut n)?;
                 till.outbox.push(e);
             }
+            till.next_batch()?;
         }
         Ok(tills)
     })

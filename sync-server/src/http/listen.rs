@@ -13,7 +13,8 @@
 //!   (retryable) rather than queued behind the others.
 //! * **Pushes** reach the database at most [`Limits::max_concurrent_pushes`]
 //!   at a time; the next [`Limits::max_queued_pushes`] wait their turn in
-//!   order, and one more is answered `429 busy` at once, told in
+//!   order (while their expected wait stays under a quarter of the request
+//!   timeout), and one more is answered `429 busy` at once, told in
 //!   `Retry-After` how long the queue ahead takes to drain (2
 //!   to 60 s) — back-pressure a client can act on, instead of a connection
 //!   pool timing out under a thousand tills reconnecting together.
@@ -78,6 +79,9 @@ struct PushGate {
     concurrent: usize,
     queued: std::sync::atomic::AtomicUsize,
     max_queued: usize,
+    /// The longest a push is let wait for its turn: a quarter of the
+    /// request timeout, so a queued push still has time to run.
+    max_wait: Duration,
     /// Recent time a push held its turn, in microseconds (moving average).
     turn_micros: std::sync::atomic::AtomicU64,
 }
@@ -90,7 +94,8 @@ impl PushGate {
         if let Ok(p) = self.running.try_acquire() {
             return Ok(self.turn(p));
         }
-        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
+        let ahead = self.queued.fetch_add(1, Ordering::AcqRel);
+        if ahead >= self.max_queued || self.wait_for(ahead) > self.max_wait {
             self.queued.fetch_sub(1, Ordering::AcqRel);
             return Err(ApiError::Busy(self.retry_after_secs()));
         }
@@ -109,15 +114,22 @@ impl PushGate {
         }
     }
 
-    /// The queue's length times the recent time of a turn, shared by the
-    /// turns running at once: when a push sent then would find room.
-    fn retry_after_secs(&self) -> u64 {
+    /// How long a push behind `ahead` others waits for its turn: their
+    /// number times the recent time of a turn, shared by the turns running
+    /// at once.
+    fn wait_for(&self, ahead: usize) -> Duration {
         use std::sync::atomic::Ordering;
         let turn = self.turn_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let queued = self.queued.load(Ordering::Relaxed) as f64;
-        let drain = queued * turn / self.concurrent.max(1) as f64;
+        Duration::from_secs_f64(ahead as f64 * turn / self.concurrent.max(1) as f64)
+    }
+
+    /// When a push sent again would find room: the queue's wait now, less
+    /// what it may wait in the queue.
+    fn retry_after_secs(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        let wait = self.wait_for(self.queued.load(Ordering::Relaxed));
         let (least, most) = RETRY_AFTER_PUSH_QUEUE_SECS;
-        (drain.ceil() as u64).clamp(least, most)
+        (wait.saturating_sub(self.max_wait).as_secs_f64().ceil() as u64).clamp(least, most)
     }
 }
 
@@ -151,6 +163,7 @@ pub fn limit_requests(router: Router, limits: Limits) -> Router {
         concurrent: limits.max_concurrent_pushes.max(1),
         queued: std::sync::atomic::AtomicUsize::new(0),
         max_queued: limits.max_queued_pushes,
+        max_wait: limits.request_timeout / 4,
         turn_micros: std::sync::atomic::AtomicU64::new(0),
     });
     let timeout = limits.request_timeout;
@@ -177,7 +190,10 @@ pub fn limit_requests(router: Router, limits: Limits) -> Router {
                 };
                 match tokio::time::timeout(timeout, work).await {
                     Ok(r) => r,
-                    Err(_) => ApiError::Timeout(timeout).into_response(),
+                    Err(_) => {
+                        tracing::warn!(?timeout, "request timed out");
+                        ApiError::Timeout(timeout).into_response()
+                    }
                 }
             }
         },
@@ -191,7 +207,11 @@ pub fn limit_requests(router: Router, limits: Limits) -> Router {
 /// `Retry-After`.
 async fn refuse_after_reading(req: Request, refusal: ApiError) -> axum::response::Response {
     let read = axum::body::to_bytes(req.into_body(), sentra_protocol::wire::MAX_BODY_BYTES);
-    let _ = tokio::time::timeout(Duration::from_secs(30), read).await;
+    match tokio::time::timeout(Duration::from_secs(30), read).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "refusing a request whose body could not be read"),
+        Err(_) => tracing::warn!("refusing a request whose body did not come within 30 s"),
+    }
     refusal.into_response()
 }
 
