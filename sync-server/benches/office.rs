@@ -27,6 +27,8 @@
 //! Target (printed, not asserted): p95 ≤ 200 ms for every page. What each
 //! case means is in `docs/benchmarks.md`, "Head-office pages at 5 M sales".
 
+mod common;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,6 +43,8 @@ use sentra_sync::config::{RulesConfig, ServeConfig};
 use sha2::Digest as _;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
 use uuid::Uuid;
+
+use common::{Stats, stats};
 
 // ------------------------------------------------------------------ config
 
@@ -173,31 +177,6 @@ impl Config {
 }
 
 // --------------------------------------------------------------- utilities
-
-#[derive(Clone, Copy)]
-struct Stats {
-    p50: Duration,
-    p95: Duration,
-    max: Duration,
-}
-
-fn stats(samples: &[Duration]) -> Stats {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    // Nearest-rank percentile.
-    let pct = |q: f64| -> Duration {
-        if sorted.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-        sorted[rank - 1]
-    };
-    Stats {
-        p50: pct(0.50),
-        p95: pct(0.95),
-        max: sorted.last().copied().unwrap_or_default(),
-    }
-}
 
 fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e3)

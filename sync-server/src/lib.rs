@@ -23,6 +23,7 @@ pub mod pull;
 pub mod receive;
 pub mod relay;
 pub mod stock;
+pub mod telemetry;
 
 pub use config::ServeConfig;
 pub use error::ApiError;

@@ -348,21 +348,32 @@ fn password_from_stdin() -> anyhow::Result<String> {
     Ok(pw)
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs to stderr (text or JSON, filtered by `RUST_LOG`, `info` by
+/// default), and traces to OpenTelemetry when `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// is set (spans at `info` and above). Keep the guard until exit: dropping
+/// it flushes the traces.
+fn init_logging(format: LogFormat, service: &'static str) -> sentra_sync::telemetry::Guard {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == LogFormat::Json {
-        builder
-            .json()
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = if format == LogFormat::Json {
+        logs.json()
             .flatten_event(true)
             .with_current_span(true)
-            .init();
+            .with_filter(filter)
+            .boxed()
     } else {
-        builder.init();
-    }
+        logs.with_filter(filter).boxed()
+    };
+    let (traces, guard) = sentra_sync::telemetry::layer(service);
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(traces.map(|t| t.with_filter(tracing_subscriber::filter::LevelFilter::INFO)))
+        .init();
+    guard
 }
 
 async fn shutdown_signal() {
@@ -389,7 +400,7 @@ async fn shutdown_signal() {
 }
 
 async fn run_relay(args: Box<RelayArgs>) -> anyhow::Result<()> {
-    init_logging(args.log_format);
+    let _traces = init_logging(args.log_format, "sentra-relay");
     let config = args.config();
     let running = sentra_sync::relay::start(&config).await?;
     tracing::info!(addr = %running.addr, branch = %running.relay.branch, "sentra-sync relay listening");
@@ -426,7 +437,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             office,
             log_format,
         } => {
-            init_logging(log_format);
+            let _traces = init_logging(log_format, "sentra-sync");
             let config = ServeConfig {
                 database_url: cli
                     .database_url

@@ -143,18 +143,23 @@ pub fn parse_limit(text: Option<&str>) -> Result<u32, ApiError> {
 pub async fn pull(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     query: Result<Query<PullQuery>, QueryRejection>,
 ) -> Result<Json<PullResponse>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::Malformed(e.body_text()))?;
     let limit = parse_limit(q.limit.as_deref())?;
     let cursor = Cursor::parse(q.cursor.as_deref().unwrap_or(""))?;
     crate::activity::record(&state.pool, &caller, &Default::default()).await;
-    let page = changes_since(
-        &state.pool,
-        &state.master_key,
-        caller.branch_id,
-        cursor,
-        limit,
+    let span = crate::telemetry::pull_span(&headers, limit);
+    let page = tracing::Instrument::instrument(
+        changes_since(
+            &state.pool,
+            &state.master_key,
+            caller.branch_id,
+            cursor,
+            limit,
+        ),
+        span,
     )
     .await?;
     tracing::debug!(

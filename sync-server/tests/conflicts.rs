@@ -357,15 +357,7 @@ async fn the_orphan_sweep_runs_where_its_lock_is_free_and_skips_while_another_ho
 
 /// `sentra_background_job_runs_total{job="orphan_sweep", outcome}` from `/metrics`.
 async fn job_runs(s: &Server, outcome: &str) -> u64 {
-    let text = s
-        .http
-        .get(format!("{}/metrics", s.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics body");
+    let text = s.metrics_text().await;
     text.lines()
         .filter(|l| {
             l.starts_with("sentra_background_job_runs_total{")

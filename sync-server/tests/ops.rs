@@ -297,15 +297,7 @@ async fn metrics_count_entries_refusals_conflicts_and_devices() {
     assert_eq!(status, 200);
     let (status, _) = s.post("/v1/push", Some("bogus"), "{}".into()).await;
     assert_eq!(status, 401);
-    let text = s
-        .http
-        .get(format!("{}/metrics", s.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = s.metrics_text().await;
     for needle in [
         "sentra_entries_ingested_total{kind=\"sale_completed\"} 1",
         "sentra_entries_ingested_total{kind=\"shift_opened\"} 1",

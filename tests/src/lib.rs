@@ -291,6 +291,8 @@ pub struct Cloud {
     dir: tempfile::TempDir,
     restarts: u32,
     extra: Vec<String>,
+    /// Extra environment of every server process (kept for restarts).
+    env: Vec<(String, String)>,
 }
 
 impl Cloud {
@@ -305,31 +307,44 @@ impl Cloud {
     pub fn start_with(extra: &[&str]) -> Result<Cloud> {
         let db = sentra_pg_harness::database_for_test("e2e")
             .map_err(|e| anyhow!("test database: {e}"))?;
-        let dir = tempfile::tempdir()?;
-        let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
-        let server = Self::serve(&db.url, "127.0.0.1:0", dir.path(), 0, &extra)?;
-        Ok(Cloud {
-            db,
-            server,
-            dir,
-            restarts: 0,
-            extra,
-        })
+        Self::on_database(db, extra)
     }
 
     /// As [`Cloud::start_with`], on a database the caller made (e.g. behind
     /// a balancer in front of a primary and its standby).
     pub fn on_database(db: sentra_pg_harness::TestDatabase, extra: &[&str]) -> Result<Cloud> {
+        Self::on_database_with_env(db, extra, &[])
+    }
+
+    /// As [`Cloud::on_database`], the server processes with extra
+    /// environment variables (e.g. `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub fn on_database_with_env(
+        db: sentra_pg_harness::TestDatabase,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Cloud> {
         let dir = tempfile::tempdir()?;
         let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
-        let server = Self::serve(&db.url, "127.0.0.1:0", dir.path(), 0, &extra)?;
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let server = Self::serve(&db.url, "127.0.0.1:0", dir.path(), 0, &extra, &env)?;
         Ok(Cloud {
             db,
             server,
             dir,
             restarts: 0,
             extra,
+            env,
         })
+    }
+
+    /// A fresh database, the server processes with extra environment.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Result<Cloud> {
+        let db = sentra_pg_harness::database_for_test("e2e")
+            .map_err(|e| anyhow!("test database: {e}"))?;
+        Self::on_database_with_env(db, &[], env)
     }
 
     /// One more `sentra-sync serve` on the same database, on a port of its
@@ -342,6 +357,7 @@ impl Cloud {
             self.dir.path(),
             self.restarts,
             &self.extra,
+            &self.env,
         )
     }
 
@@ -353,12 +369,20 @@ impl Cloud {
         self.restart()
     }
 
-    fn serve(db_url: &str, listen: &str, dir: &Path, n: u32, extra: &[String]) -> Result<Service> {
+    fn serve(
+        db_url: &str,
+        listen: &str,
+        dir: &Path,
+        n: u32,
+        extra: &[String],
+        env: &[(String, String)],
+    ) -> Result<Service> {
         let mut cmd = Command::new(binary("sentra-sync")?);
         cmd.args(["serve", "--database-url", db_url, "--listen", listen])
             .args(["--log-format", "text"])
             .args(extra)
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)));
         Service::start(cmd, dir.join(format!("serve-{n}.log")))
     }
 
@@ -383,6 +407,7 @@ impl Cloud {
             self.dir.path(),
             self.restarts,
             &self.extra,
+            &self.env,
         )?;
         Ok(())
     }
@@ -448,6 +473,21 @@ impl Cloud {
         serde_json::from_str(&out).with_context(|| format!("ledger JSON: {out}"))
     }
 
+    /// The branch's ledger (`sentra-sync ledger`) equals the Z reports'
+    /// sum, net and count, to the rupiah.
+    pub fn ensure_ledger_equals(&self, branch: &str, z_net: i64, z_count: i64) -> Result<()> {
+        let ledger = self.ledger(branch)?;
+        let net = ledger["net"].as_i64().context("ledger: net")?;
+        let count = ledger["sales_count"]
+            .as_i64()
+            .context("ledger: sales_count")?;
+        ensure!(
+            (net, count) == (z_net, z_count),
+            "ledger net {net} over {count} sales, Z reports {z_net} over {z_count}: {ledger}"
+        );
+        Ok(())
+    }
+
     /// One SQL statement through psql; unaligned rows, `|` between columns.
     pub fn sql(&self, sql: &str) -> Result<String> {
         sentra_pg_harness::psql(&self.db.url, sql).map_err(|e| anyhow!("psql: {e}"))
@@ -472,6 +512,8 @@ pub struct Relay {
     pub key_file: PathBuf,
     pub upstream: String,
     extra: Vec<String>,
+    /// Extra environment of the relay process (kept for restarts).
+    env: Vec<(String, String)>,
     restarts: u32,
     _root: tempfile::TempDir,
 }
@@ -496,6 +538,26 @@ impl Relay {
         extra: &[&str],
         prepare: impl FnOnce(&Path) -> Result<()>,
     ) -> Result<Relay> {
+        Self::start_full(upstream, enroll_code, extra, &[], prepare)
+    }
+
+    /// As [`Relay::start`], the relay process with extra environment
+    /// variables (e.g. `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub fn start_with_env(
+        upstream: &str,
+        enroll_code: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Result<Relay> {
+        Self::start_full(upstream, enroll_code, &[], env, |_| Ok(()))
+    }
+
+    fn start_full(
+        upstream: &str,
+        enroll_code: Option<&str>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<Relay> {
         let root = tempfile::tempdir()?;
         let data_dir = root.path().join("relay");
         let key_file = root.path().join("keys").join("relay.key");
@@ -507,6 +569,10 @@ impl Relay {
             key_file,
             upstream: upstream.to_owned(),
             extra,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             restarts: 0,
             _root: root,
         };
@@ -525,7 +591,8 @@ impl Relay {
             .args(["--key-store", "file", "--key-file"])
             .arg(&self.key_file)
             .args(["--log-format", "text"])
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(code) = enroll_code {
             cmd.args(["--enroll-code", code]);
         }

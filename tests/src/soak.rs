@@ -434,15 +434,7 @@ impl Soak {
         }
 
         // The ledger equals the Z reports to the rupiah.
-        let ledger = cloud.ledger(branch)?;
-        let net = ledger["net"].as_i64().context("ledger: net")?;
-        let count = ledger["sales_count"]
-            .as_i64()
-            .context("ledger: sales_count")?;
-        ensure!(
-            (net, count) == (z_net, z_count),
-            "ledger net {net} over {count} sales, Z reports {z_net} over {z_count}: {ledger}"
-        );
+        cloud.ensure_ledger_equals(branch, z_net, z_count)?;
         // The poison entry is forwarded and quarantined (acked, so it
         // wedges nothing); nothing else is.
         let quarantined = || {

@@ -222,17 +222,9 @@ fn check_exactly_once(cloud: &Cloud, tills: &[Till], sold: &[Sold]) -> Result<us
         "the ledger's sales are not one per receipt: {projected} of {}",
         all.len()
     );
-    let ledger = cloud.ledger(BRANCH)?;
-    let net = ledger["net"].as_i64().context("ledger: net")?;
-    let count = ledger["sales_count"]
-        .as_i64()
-        .context("ledger: sales_count")?;
-    ensure!(
-        (net, count) == (z_net, z_count),
-        "ledger net {net} over {count} sales, Z reports {z_net} over {z_count}"
-    );
+    cloud.ensure_ledger_equals(BRANCH, z_net, z_count)?;
     println!(
-        "{} sales, each in the cloud once; ledger {net} over {count} sales = the Z reports",
+        "{} sales, each in the cloud once; ledger {z_net} over {z_count} sales = the Z reports",
         all.len()
     );
     Ok(all.len())
@@ -257,27 +249,31 @@ fn branch(cloud: &Cloud) -> Result<()> {
     cloud.catalog_import(&catalog_csv(), None)
 }
 
-/// A database of its own on `cluster`, seen through `url_host` (the
-/// cluster itself or a balancer in front of it).
-fn database(cluster: &Cluster, via: Option<&Balancer>) -> Result<TestDatabase> {
+/// A database of its own on `cluster`.
+fn database(cluster: &Cluster) -> Result<TestDatabase> {
     let name = "sentra";
-    cluster
+    let url = cluster
         .create_database(name, None)
         .map_err(|e| anyhow!("create database: {e}"))?;
-    let url = match via {
-        Some(b) => format!("postgres://postgres@{}/{name}", b.addr),
-        None => cluster.url_for(name),
-    };
     Ok(TestDatabase::existing(url, name.to_owned()))
+}
+
+/// A second server on the cloud's database, HAProxy in front of both, the
+/// branch, and three tills enrolled through the balancer.
+fn two_servers_behind_a_balancer(
+    cloud: &mut Cloud,
+) -> Result<(sentra_e2e::Service, Balancer, Vec<Till>)> {
+    let second = cloud.serve_another()?;
+    let balancer = Balancer::start(&Backends::Http(vec![cloud.server.addr, second.addr]))?;
+    branch(cloud)?;
+    let tills = tills_at(cloud, &balancer.url(), 3, None)?;
+    Ok((second, balancer, tills))
 }
 
 #[test]
 fn a_server_killed_behind_the_balancer_loses_and_doubles_nothing() -> Result<()> {
     let mut cloud = Cloud::start()?;
-    let second = cloud.serve_another()?;
-    let balancer = Balancer::start(&Backends::Http(vec![cloud.server.addr, second.addr]))?;
-    branch(&cloud)?;
-    let tills = tills_at(&cloud, &balancer.url(), 3, None)?;
+    let (_second, _balancer, tills) = two_servers_behind_a_balancer(&mut cloud)?;
 
     let sold = sell_while(&tills, 16, || {
         // Mid-run, with pushes going to both servers: SIGKILL one.
@@ -293,7 +289,6 @@ fn a_server_killed_behind_the_balancer_loses_and_doubles_nothing() -> Result<()>
     })?;
     let n = check_exactly_once(&cloud, &tills, &sold)?;
     ensure!(n == 48, "48 sales made, {n} checked");
-    drop(second);
     Ok(())
 }
 
@@ -305,23 +300,19 @@ fn the_primary_killed_and_the_standby_promoted_during_pushes_loses_and_doubles_n
         archive: false,
     })
     .map_err(|e| anyhow!("primary: {e}"))?;
-    primary
-        .create_database("sentra", None)
-        .map_err(|e| anyhow!("create database: {e}"))?;
+    // The database first, so the standby's copy has it.
+    let db = database(&primary)?;
     let standby = Cluster::standby_of(&primary).map_err(|e| anyhow!("standby: {e}"))?;
     let pg = Balancer::start(&Backends::Postgres {
         primary: ([127, 0, 0, 1], primary.port()).into(),
         standby: ([127, 0, 0, 1], standby.port()).into(),
     })?;
     let db = TestDatabase::existing(
-        format!("postgres://postgres@{}/sentra", pg.addr),
-        "sentra".into(),
+        format!("postgres://postgres@{}/{}", pg.addr, db.name),
+        db.name.clone(),
     );
     let mut cloud = Cloud::on_database(db, &[])?;
-    let second = cloud.serve_another()?;
-    let balancer = Balancer::start(&Backends::Http(vec![cloud.server.addr, second.addr]))?;
-    branch(&cloud)?;
-    let tills = tills_at(&cloud, &balancer.url(), 3, None)?;
+    let (_second, _balancer, tills) = two_servers_behind_a_balancer(&mut cloud)?;
 
     let sold = sell_while(&tills, 16, || {
         wait_until("10 sales in the cloud", Duration::from_secs(120), || {
@@ -362,7 +353,6 @@ fn the_primary_killed_and_the_standby_promoted_during_pushes_loses_and_doubles_n
     ensure!(in_recovery == "f", "the standby is not the primary");
     let n = check_exactly_once(&cloud, &tills, &sold)?;
     ensure!(n == 48, "48 sales made, {n} checked");
-    drop(second);
     Ok(())
 }
 
@@ -373,7 +363,7 @@ fn a_restore_to_a_backup_taken_before_the_sales_gets_every_sale_back_once() -> R
         archive: true,
     };
     let primary = Cluster::start_with(options).map_err(|e| anyhow!("primary: {e}"))?;
-    let mut cloud = Cloud::on_database(database(&primary, None)?, &[])?;
+    let mut cloud = Cloud::on_database(database(&primary)?, &[])?;
     branch(&cloud)?;
     let relay = Relay::start(&cloud.url(), Some(&cloud.enroll_code(BRANCH, "relay")?))?;
     let tills = tills_at(&cloud, &cloud.url(), 2, Some(&relay.url()))?;

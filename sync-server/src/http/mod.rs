@@ -49,7 +49,7 @@ pub struct AppState {
     pub master_key: Arc<ed25519_dalek::SigningKey>,
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Request ids are UUIDv7, so they sort by time in the logs.
 #[derive(Clone, Copy, Default)]
@@ -140,7 +140,10 @@ pub fn router(state: AppState, office: sentra_office::OfficeConfig) -> Router {
                     .get(REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+                // A relay's forward carries its trace: continue it.
+                crate::telemetry::continue_from(&span, req.headers());
+                span
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeUuidV7))

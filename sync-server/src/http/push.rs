@@ -21,12 +21,15 @@ pub fn check_batch_size(req: &PushRequest) -> Result<(), ApiError> {
 pub async fn push(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     JsonBody(req): JsonBody<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
     check_batch_size(&req)?;
     let started = std::time::Instant::now();
     let reported = crate::activity::reported_seqs(&req.entries);
-    let resp = crate::ingest::ingest(&state, &caller, req).await?;
+    let span = crate::telemetry::ingest_span(&headers, req.entries.len());
+    let resp =
+        tracing::Instrument::instrument(crate::ingest::ingest(&state, &caller, req), span).await?;
     crate::activity::record(&state.pool, &caller, &reported).await;
     state
         .metrics

@@ -93,7 +93,12 @@ async fn forward_once(relay: &Relay) -> Result<usize, Option<Duration>> {
         entries,
     };
     let started = std::time::Instant::now();
-    match relay.upstream.push(&req).await {
+    // One span per forward, with the request id the cloud logs it under.
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let span = tracing::info_span!("relay.forward", entries = n, request_id = %request_id);
+    let pushed =
+        tracing::Instrument::instrument(relay.upstream.push(&req, &request_id), span).await;
+    match pushed {
         Ok(resp) => {
             relay.uplink(true);
             relay

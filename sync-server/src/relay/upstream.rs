@@ -159,9 +159,21 @@ impl Upstream {
             .await
     }
 
-    pub async fn push(&self, req: &PushRequest) -> Result<PushResponse, UpstreamError> {
-        self.send(self.request(reqwest::Method::POST, "/push").json(req))
-            .await
+    /// `POST /v1/push` with `request_id` as its `x-request-id` and the
+    /// current trace's context (`traceparent`), so the cloud's logs and
+    /// spans of it join the relay's.
+    pub async fn push(
+        &self,
+        req: &PushRequest,
+        request_id: &str,
+    ) -> Result<PushResponse, UpstreamError> {
+        self.send(
+            self.request(reqwest::Method::POST, "/push")
+                .headers(crate::telemetry::outgoing())
+                .header("x-request-id", request_id)
+                .json(req),
+        )
+        .await
     }
 
     pub async fn pull(&self, cursor: &str, limit: u32) -> Result<PullResponse, UpstreamError> {
