@@ -163,7 +163,20 @@ impl Cluster {
             .arg("-a")
             .arg(backup)
             .arg(&dir.data_dir))?;
-        Self::launch(dir, options, Recovery::Immediate(archive.to_path_buf()))
+        let cluster = Self::launch(dir, options, Recovery::Immediate(archive.to_path_buf()))?;
+        // It accepts (read-only) connections while it still replays; it is
+        // restored once the promotion at the end of recovery is done.
+        let deadline = Instant::now() + START_TIMEOUT;
+        while tools::psql(&cluster.admin_url(), "SELECT pg_is_in_recovery()")?.trim() != "f" {
+            if Instant::now() > deadline {
+                return Err(HarnessError::StartFailed {
+                    reason: format!("still in recovery after {START_TIMEOUT:?}"),
+                    log_tail: tail(&cluster.log_path, LOG_TAIL_LINES),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(cluster)
     }
 
     /// Takes a base backup (`pg_basebackup -X stream -c fast`, its WAL
