@@ -68,10 +68,17 @@ fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
             // Re-parse through i64 so that the text never carries a sign,
             // exponent or leading zeros that an arbitrary-precision build
             // of serde_json might have preserved.
-            integer_text(n)?;
+            // Written without an allocation: payloads are mostly numbers.
             match n.as_i64() {
-                Some(i) => out.extend_from_slice(i.to_string().as_bytes()),
-                None => return Err(ProtocolError::FloatInPayload),
+                Some(i) if (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&i) => {
+                    use std::io::Write as _;
+                    // Writing to a Vec cannot fail.
+                    let _ = write!(out, "{i}");
+                }
+                _ => {
+                    integer_text(n)?;
+                    return Err(ProtocolError::FloatInPayload);
+                }
             }
         }
         Value::String(s) => write_string(s, out),
@@ -86,8 +93,15 @@ fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
             out.push(b']');
         }
         Value::Object(map) => {
+            // For ASCII keys (every key the protocol names) UTF-16 order is
+            // byte order, much cheaper to compare (and linear on a map that
+            // is already sorted).
             let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+            if map.keys().all(|k| k.is_ascii()) {
+                members.sort_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
+            } else {
+                members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+            }
             out.push(b'{');
             for (i, (key, item)) in members.into_iter().enumerate() {
                 if i > 0 {
@@ -106,6 +120,12 @@ fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
 fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
+    // Most strings need no escape: copied whole.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),
