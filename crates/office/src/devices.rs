@@ -233,8 +233,8 @@ pub async fn enroll_code(State(office): State<Office>, s: Session, form: Form) -
         p.code #code { (code) }
         img #qr src=(qr) alt=(code) width="240" height="240";
         p { (l.t("Berlaku sampai", "Valid until")) " " (ui::datetime(l, expires, b.tz)) ". "
-            (l.t("Kode ini hanya ditampilkan sekali; huruf besar/kecil, spasi, O/0 dan I/L/1 dimaafkan saat diketik.",
-                 "This code is shown only once; case, spaces, O/0 and I/L/1 are forgiven when typed.")) }
+            (l.t("Kode ini hanya ditampilkan sekali; huruf besar/kecil, spasi, tanda hubung (boleh dilewati), O/0 dan I/L/1 dimaafkan saat diketik.",
+                 "This code is shown only once; case, spaces, hyphens (or none), O/0 and I/L/1 are forgiven when typed.")) }
         p.mono { "sentra-term enroll --server URL --code " (code) }
         p { a href="/office/devices" { (l.t("Kembali ke perangkat", "Back to devices")) } }
     };
