@@ -29,6 +29,12 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "dependencies: cargo deny check licenses bans sources (deny.toml), cargo machete (none declared and unused)"
+scripts/install-cargo-tools.sh
+tools="${SENTRA_TOOLS_DIR:-$HOME/.cache/sentra-pos/tools}"
+PATH="$tools/bin:$PATH" cargo deny --log-level error check licenses bans sources
+PATH="$tools/bin:$PATH" cargo machete
+
 step "cargo build --workspace --bins (the end-to-end tests in tests/ run them)"
 cargo build --workspace --bins --locked
 
