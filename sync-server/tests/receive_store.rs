@@ -13,7 +13,6 @@ use ed25519_dalek::SigningKey;
 use sentra_keystore::DbKey;
 use sentra_protocol::wire::{DeviceKind, PushRequest, PushResponse, RefusalReason, RelayDevice};
 use sentra_protocol::{Entry, EntryKind};
-use sentra_sync::http::AppState;
 use sentra_sync::ingest::CloudStore;
 use sentra_sync::metrics::Metrics;
 use sentra_sync::receive::{Arrival, ReceiveStore, Sender, receive};
@@ -34,60 +33,30 @@ trait Fixture {
     async fn reopen(&mut self);
 }
 
-struct Cloud {
-    server: Server,
-    state: AppState,
-    branch_id: i32,
-}
-
-impl Cloud {
-    async fn new() -> Cloud {
-        let server = Server::start().await;
-        let branch_id = server.branch(BRANCH).await;
-        server.branch(OTHER).await;
-        let state = AppState {
-            pool: server.pool.clone(),
-            metrics: Arc::new(Metrics::new()),
-            rules: default_rules(),
-            master_key: Arc::new(
-                sentra_sync::master_key::load_or_create(&server.pool)
-                    .await
-                    .expect("master key"),
-            ),
-        };
-        Cloud {
-            server,
-            state,
-            branch_id,
-        }
-    }
-}
-
-/// The cloud store borrows the server state; a leaked state lives for the
-/// test, which is what a `'static` store needs.
+/// The cloud store of branch `BRANCH`, on the test server's database.
 struct CloudHandle {
     server: Server,
-    store: CloudStore<'static>,
+    store: CloudStore,
 }
 
 impl CloudHandle {
     async fn new() -> CloudHandle {
-        let cloud = Cloud::new().await;
-        let state: &'static AppState = Box::leak(Box::new(cloud.state.clone()));
-        let store = CloudStore {
-            state,
-            branch_id: cloud.branch_id,
-            tz: "Asia/Jakarta".parse().unwrap(),
-        };
-        CloudHandle {
-            server: cloud.server,
-            store,
-        }
+        let server = Server::start().await;
+        let branch_id = server.branch(BRANCH).await;
+        server.branch(OTHER).await;
+        let store = CloudStore::new(
+            server.pool.clone(),
+            Arc::new(Metrics::new()),
+            default_rules().skew_tolerance,
+            branch_id,
+            "Asia/Jakarta".parse().unwrap(),
+        );
+        CloudHandle { server, store }
     }
 }
 
 impl Fixture for CloudHandle {
-    type Store = CloudStore<'static>;
+    type Store = CloudStore;
     fn store(&self) -> &Self::Store {
         &self.store
     }
@@ -103,11 +72,13 @@ impl Fixture for CloudHandle {
     }
     async fn reopen(&mut self) {
         // The store is stateless over its pool: a new one sees the same data.
-        self.store = CloudStore {
-            state: self.store.state,
-            branch_id: self.store.branch_id,
-            tz: self.store.tz,
-        };
+        self.store = CloudStore::new(
+            self.store.pool.clone(),
+            self.store.metrics.clone(),
+            self.store.skew_tolerance,
+            self.store.branch_id,
+            self.store.tz,
+        );
     }
 }
 

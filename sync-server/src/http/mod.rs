@@ -184,8 +184,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (tx, mut rx) = tokio::sync::watch::channel(false);
-    let sweeper =
-        crate::ingest::orphans::spawn_sweeper(state.clone(), config.sweep_interval, tx.subscribe());
+    let sweeper = crate::ingest::orphans::spawn_sweeper(
+        state.pool.clone(),
+        state.metrics.clone(),
+        state.rules.orphan_grace,
+        config.sweep_interval,
+        tx.subscribe(),
+    );
     let folder = crate::ingest::summaries::spawn_folder(
         state.pool.clone(),
         config.fold_interval,

@@ -6,6 +6,8 @@ use sentra_protocol::wire::{MAX_PUSH_ENTRIES, PushRequest, PushResponse};
 
 use super::{AppState, Caller, JsonBody};
 use crate::error::ApiError;
+use crate::ingest::CloudStore;
+use crate::receive::Sender;
 
 /// Refuses a batch of more than `MAX_PUSH_ENTRIES` entries (cloud and relay).
 pub fn check_batch_size(req: &PushRequest) -> Result<(), ApiError> {
@@ -18,6 +20,20 @@ pub fn check_batch_size(req: &PushRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The store for pushes of `caller`'s branch.
+fn store_for(state: &AppState, caller: &Caller) -> Result<CloudStore, ApiError> {
+    let tz = caller.branch_timezone.parse().map_err(|_| {
+        ApiError::Internal(format!("branch {} has a bad time zone", caller.branch_code))
+    })?;
+    Ok(CloudStore::new(
+        state.pool.clone(),
+        state.metrics.clone(),
+        state.rules.skew_tolerance,
+        caller.branch_id,
+        tz,
+    ))
+}
+
 pub async fn push(
     State(state): State<AppState>,
     caller: Caller,
@@ -28,8 +44,16 @@ pub async fn push(
     let started = std::time::Instant::now();
     let reported = crate::activity::reported_seqs(&req.entries);
     let span = crate::telemetry::ingest_span(&headers, req.entries.len());
-    let resp =
-        tracing::Instrument::instrument(crate::ingest::ingest(&state, &caller, req), span).await?;
+    let sender = Sender {
+        device_id: caller.device_id,
+        kind: caller.kind,
+        branch_code: caller.branch_code.clone(),
+    };
+    let ingest = async {
+        let store = store_for(&state, &caller)?;
+        crate::ingest::ingest(&store, &sender, req).await
+    };
+    let resp = tracing::Instrument::instrument(ingest, span).await?;
     crate::activity::record(&state.pool, &caller, &reported).await;
     state
         .metrics

@@ -3,16 +3,18 @@
 //! arrives, and raised here only if the sale has not come within the grace
 //! period. Raising is idempotent (one conflict per parked entry).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::http::AppState;
+use crate::metrics::Metrics;
 
-/// Raises `orphan_reference` for every void/refund parked longer than the
-/// grace; returns how many were newly raised.
-pub async fn sweep(state: &AppState) -> Result<u64, sqlx::Error> {
-    let grace_ms = state.rules.orphan_grace.as_millis() as f64;
+/// Raises `orphan_reference` for every void/refund parked longer than
+/// `grace` (`RulesConfig::orphan_grace`); returns how many were newly raised.
+pub async fn sweep(pool: &PgPool, metrics: &Metrics, grace: Duration) -> Result<u64, sqlx::Error> {
+    let grace_ms = grace.as_millis() as f64;
     let raised = sqlx::query(
         "INSERT INTO conflicts (branch_id, conflict_id, kind, dedup_key, device_id, seq, entry_id, details)
          SELECT branch_id, gen_random_uuid(), 'orphan_reference', 'orphan:' || entry_id,
@@ -32,12 +34,11 @@ pub async fn sweep(state: &AppState) -> Result<u64, sqlx::Error> {
          ON CONFLICT (branch_id, dedup_key) DO NOTHING",
     )
     .bind(grace_ms)
-    .execute(&state.pool)
+    .execute(pool)
     .await?;
     let n = raised.rows_affected();
     if n > 0 {
-        state
-            .metrics
+        metrics
             .conflicts
             .get_or_create(&crate::metrics::KindLabel {
                 kind: "orphan_reference".into(),
@@ -52,7 +53,7 @@ pub async fn sweep(state: &AppState) -> Result<u64, sqlx::Error> {
 /// ledger (a race that the receipt locks now prevent, or a server stopped
 /// between the two): one transaction per branch. Returns how many of them
 /// are no longer parked.
-pub async fn apply_arrived(state: &AppState) -> Result<u64, super::apply::ApplyError> {
+pub async fn apply_arrived(pool: &PgPool) -> Result<u64, super::apply::ApplyError> {
     let rows: Vec<(i32, String, Vec<Uuid>, Vec<String>)> = sqlx::query_as(
         "SELECT p.branch_id, b.timezone, array_agg(s.entry_id), array_agg(s.receipt_no)
          FROM (SELECT branch_id, sale_entry_id, receipt_no FROM voids WHERE status = 'parked'
@@ -63,7 +64,7 @@ pub async fn apply_arrived(state: &AppState) -> Result<u64, super::apply::ApplyE
          JOIN branches b ON b.branch_id = p.branch_id
          GROUP BY p.branch_id, b.timezone",
     )
-    .fetch_all(&state.pool)
+    .fetch_all(pool)
     .await?;
     let mut done = 0;
     for (branch_id, tz, sale_ids, receipts) in rows {
@@ -71,11 +72,11 @@ pub async fn apply_arrived(state: &AppState) -> Result<u64, super::apply::ApplyE
             tracing::error!(branch_id, %tz, "branch has an unknown time zone; parked entries left");
             continue;
         };
-        let mut tx = state.pool.begin().await?;
+        let mut tx = pool.begin().await?;
         let mut applier = super::apply::Applier::new(branch_id, tz);
         applier.apply_arrived(&mut tx, &sale_ids, &receipts).await?;
         let conflicts = std::mem::take(&mut applier.conflicts);
-        super::insert_conflicts(&mut tx, branch_id, conflicts).await?;
+        super::batch::insert_conflicts(&mut tx, branch_id, conflicts).await?;
         tx.commit().await?;
         done += sale_ids.len() as u64;
         tracing::warn!(
@@ -87,21 +88,23 @@ pub async fn apply_arrived(state: &AppState) -> Result<u64, super::apply::ApplyE
     Ok(done)
 }
 
-/// Runs [`apply_arrived`] and [`sweep`] every `every` until `stop` turns
-/// true — on one server at a time (job `orphan_sweep`).
+/// Runs [`apply_arrived`] and [`sweep`] (with `grace`) every `every` until
+/// `stop` turns true — on one server at a time (job `orphan_sweep`).
 pub fn spawn_sweeper(
-    state: AppState,
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+    grace: Duration,
     every: Duration,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let (pool, metrics) = (state.pool.clone(), state.metrics.clone());
+    let (job_pool, job_metrics) = (pool.clone(), metrics.clone());
     super::every::spawn_singleton("orphan_sweep", pool, metrics, every, stop, move || {
-        let state = state.clone();
+        let (pool, metrics) = (job_pool.clone(), job_metrics.clone());
         async move {
-            if let Err(e) = apply_arrived(&state).await {
+            if let Err(e) = apply_arrived(&pool).await {
                 tracing::warn!(error = %e, "applying parked entries failed");
             }
-            if let Err(e) = sweep(&state).await {
+            if let Err(e) = sweep(&pool, &metrics, grace).await {
                 tracing::warn!(error = %e, "orphan sweep failed");
             }
         }
