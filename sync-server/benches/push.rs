@@ -68,9 +68,9 @@ struct Config {
     /// The server's pool connects through the cluster's Unix socket (own
     /// cluster only); TCP by default.
     server_socket: bool,
-    /// The COPY baseline connects over TCP even when the Unix socket is
-    /// there.
-    copy_tcp: bool,
+    /// The COPY baseline connects through the cluster's Unix socket (own
+    /// cluster only); TCP by default, as the server.
+    copy_socket: bool,
     /// Offered load of the paced phase, sales per second (0: no paced phase).
     rate: f64,
     /// Batches per client in the paced phase.
@@ -81,7 +81,7 @@ struct Config {
 
 const USAGE: &str = "push bench: [--quick] [--full] [--strict] [--clients N] [--batches N] \
 [--batch-size N] [--skus N] [--rate N] [--paced-batches N] [--pool N] [--fold-ms N] [--server-socket] \
-[--copy-tcp]
+[--copy-socket]
   --quick        16 clients x 3 batches (smoke); the default when run without `--bench`
                  (as by `cargo test --benches`)
   --full         full mode even without `--bench` (running the binary directly)
@@ -95,9 +95,8 @@ const USAGE: &str = "push bench: [--quick] [--full] [--strict] [--clients N] [--
   --pool N       the server's PostgreSQL pool size (default 24)
   --fold-ms N    how often the server folds the report summaries, ms (default 5000, as `serve`)
   --server-socket  the server's pool connects through the cluster's Unix socket (default TCP)
-  --copy-tcp     the COPY baseline connects over TCP (default: the Unix socket when the
-                 cluster is the bench's own; sqlx 0.9.0 sets no TCP_NODELAY, so over TCP
-                 each COPY ends with a ~40 ms delayed-ACK stall)
+  --copy-socket  the COPY baseline connects through the cluster's Unix socket (default TCP,
+                 as the server)
 Environment: DATABASE_URL (use that server: a fresh database is made on it)";
 
 impl Config {
@@ -111,7 +110,7 @@ impl Config {
             skus: 10_000,
             pool: 24,
             server_socket: false,
-            copy_tcp: false,
+            copy_socket: false,
             rate: 2_500.0,
             paced_batches: 25,
             fold_ms: 5_000,
@@ -125,7 +124,7 @@ impl Config {
                 "--quick" => cfg.quick = true,
                 "--strict" => cfg.strict = true,
                 "--server-socket" => cfg.server_socket = true,
-                "--copy-tcp" => cfg.copy_tcp = true,
+                "--copy-socket" => cfg.copy_socket = true,
                 "--clients" | "--batches" | "--batch-size" | "--skus" | "--pool" | "--rate"
                 | "--paced-batches" | "--fold-ms" => {
                     let n = args
@@ -648,9 +647,12 @@ async fn run(cfg: &Config, db: &BenchDatabase) -> Result<bool> {
         }
         (false, _) => db.url().to_owned(),
     };
-    let copy_url = match (cfg.copy_tcp, socket_url(db)) {
-        (false, Some(u)) => u,
-        _ => db.url().to_owned(),
+    let copy_url = match (cfg.copy_socket, socket_url(db)) {
+        (true, Some(u)) => u,
+        (true, None) => {
+            bail!("--copy-socket needs the bench's own cluster (DATABASE_URL is set)")
+        }
+        (false, _) => db.url().to_owned(),
     };
     let via = |u: &str| {
         if u.contains("host=/") {

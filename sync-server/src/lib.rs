@@ -11,6 +11,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod binary_copy;
 pub mod config;
 pub mod credentials;
 pub mod db;

@@ -81,7 +81,11 @@ pub fn ms(d: Duration) -> String {
 }
 
 pub fn thousands(n: f64) -> String {
-    let n = n.round() as i64;
+    thousands_int(n.round() as i64)
+}
+
+/// An integer with thousands separators.
+pub fn thousands_int(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -1,8 +1,10 @@
-//! The column buffers of a sales flush: one vector per column of `sales`,
-//! `sale_lines`, `sale_payments` and the sales' `stock_movements`, each
-//! written with one `INSERT … SELECT … FROM UNNEST(…)`. Every `insert` binds
-//! the fields in the order of its statement's column list, so a column and
-//! its bind can be checked by name.
+//! The rows of a sales flush. `sales` is one vector per column, written
+//! with one `INSERT … SELECT … FROM UNNEST(…) ON CONFLICT DO NOTHING` (a
+//! reused entry id must be found); its `insert` binds the fields in the
+//! order of the statement's column list. `sale_lines`, `sale_payments` and
+//! the sales' `stock_movements` are plain inserts, written by binary `COPY`
+//! (`crate::binary_copy`) from the lines and tenders borrowed from the batch,
+//! each field next to its column's name.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -11,6 +13,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{Accepted, R, date_of, ms_to_time};
+use crate::binary_copy::BinaryCopy;
 
 /// Rows of `sales`.
 pub(super) struct SaleColumns {
@@ -104,145 +107,128 @@ impl SaleColumns {
     }
 }
 
-/// Rows of `sale_lines`, and the time of each line's sale (not a column of
-/// `sale_lines`: for the stock movements and the price in force).
+/// The lines of the applied sales, borrowed from the batch: copied into
+/// `sale_lines` and, as the quantity that left, into `stock_movements`;
+/// their SKUs and times feed the stale-price look-up.
 #[derive(Default)]
-pub(super) struct LineColumns {
-    sale_entry_id: Vec<Uuid>,
-    line_no: Vec<i32>,
-    pub(super) sku: Vec<String>,
-    name: Vec<String>,
-    quantity_milli: Vec<i64>,
-    unit_price: Vec<i64>,
-    tax_rate: Vec<String>,
-    gross: Vec<i64>,
-    line_discount: Vec<i64>,
-    cart_discount_share: Vec<i64>,
-    net: Vec<i64>,
-    tax: Vec<i64>,
-    total: Vec<i64>,
-    pub(super) occurred_at: Vec<DateTime<Utc>>,
+pub(super) struct SaleLines<'a> {
+    rows: Vec<LineRow<'a>>,
 }
 
-impl LineColumns {
+struct LineRow<'a> {
+    sale_entry_id: Uuid,
+    line: &'a SaleLine,
+    occurred_at: DateTime<Utc>,
+}
+
+const COPY_SALE_LINES: &str = "COPY sale_lines (branch_id, sale_entry_id, line_no, sku, name,
+    quantity_milli, unit_price, tax_rate, gross, line_discount, cart_discount_share, net, tax,
+    total) FROM STDIN (FORMAT binary)";
+
+const COPY_SALE_MOVEMENTS: &str = "COPY stock_movements (branch_id, entry_id, line_index, sku,
+    delta_milli, reason, occurred_at) FROM STDIN (FORMAT binary)";
+
+impl<'a> SaleLines<'a> {
     /// Line `l` of the sale of entry `a`.
-    pub(super) fn push(&mut self, a: &Accepted<'_>, l: &SaleLine) {
-        self.sale_entry_id.push(a.entry.id);
-        self.line_no.push(l.line_no as i32);
-        self.sku.push(l.sku.clone());
-        self.name.push(l.name.clone());
-        self.quantity_milli.push(l.quantity_milli);
-        self.unit_price.push(l.unit_price);
-        self.tax_rate.push(l.tax_rate.clone());
-        self.gross.push(l.gross);
-        self.line_discount.push(l.line_discount);
-        self.cart_discount_share.push(l.cart_discount_share);
-        self.net.push(l.net);
-        self.tax.push(l.tax);
-        self.total.push(l.total);
-        self.occurred_at.push(ms_to_time(a.occurred_ms));
+    pub(super) fn push(&mut self, a: &Accepted<'_>, l: &'a SaleLine) {
+        self.rows.push(LineRow {
+            sale_entry_id: a.entry.id,
+            line: l,
+            occurred_at: ms_to_time(a.occurred_ms),
+        });
     }
 
-    pub(super) async fn insert(&self, tx: &mut Transaction<'_, Postgres>, branch_id: i32) -> R<()> {
-        sqlx::query(
-            "INSERT INTO sale_lines (branch_id, sale_entry_id, line_no, sku, name, quantity_milli,
-                 unit_price, tax_rate, gross, line_discount, cart_discount_share, net, tax, total)
-             SELECT $1, * FROM UNNEST($2::uuid[], $3::int[], $4::text[], $5::text[],
-                 $6::bigint[], $7::bigint[], $8::text[], $9::bigint[], $10::bigint[],
-                 $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])",
-        )
-        .bind(branch_id)
-        .bind(&self.sale_entry_id)
-        .bind(&self.line_no)
-        .bind(&self.sku)
-        .bind(&self.name)
-        .bind(&self.quantity_milli)
-        .bind(&self.unit_price)
-        .bind(&self.tax_rate)
-        .bind(&self.gross)
-        .bind(&self.line_discount)
-        .bind(&self.cart_discount_share)
-        .bind(&self.net)
-        .bind(&self.tax)
-        .bind(&self.total)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-}
-
-/// Rows of `sale_payments`.
-#[derive(Default)]
-pub(super) struct PaymentColumns {
-    sale_entry_id: Vec<Uuid>,
-    tender_no: Vec<i32>,
-    method: Vec<String>,
-    amount: Vec<i64>,
-    reference: Vec<Option<String>>,
-}
-
-impl PaymentColumns {
-    /// Tender `t` (number `tender_no`, from 0) of the sale of entry `a`.
-    pub(super) fn push(&mut self, a: &Accepted<'_>, tender_no: usize, t: &TenderRecord) {
-        self.sale_entry_id.push(a.entry.id);
-        self.tender_no.push(tender_no as i32);
-        self.method.push(t.method.clone());
-        self.amount.push(t.amount);
-        self.reference.push(t.reference.clone());
+    pub(super) fn skus(&self) -> Vec<&'a str> {
+        self.rows.iter().map(|r| r.line.sku.as_str()).collect()
     }
 
-    pub(super) async fn insert(&self, tx: &mut Transaction<'_, Postgres>, branch_id: i32) -> R<()> {
-        sqlx::query(
-            "INSERT INTO sale_payments (branch_id, sale_entry_id, tender_no, method, amount, reference)
-             SELECT $1, * FROM UNNEST($2::uuid[], $3::int[], $4::text[], $5::bigint[], $6::text[])",
-        )
-        .bind(branch_id)
-        .bind(&self.sale_entry_id)
-        .bind(&self.tender_no)
-        .bind(&self.method)
-        .bind(&self.amount)
-        .bind(&self.reference)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+    pub(super) fn times(&self) -> Vec<DateTime<Utc>> {
+        self.rows.iter().map(|r| r.occurred_at).collect()
     }
-}
 
-/// Rows of `stock_movements` for the lines of the sales (reason `sale`):
-/// line `line_no` is index `line_no − 1`, and the quantity sold leaves.
-pub(super) struct SaleMovementColumns<'a> {
-    entry_id: &'a [Uuid],
-    line_index: Vec<i32>,
-    sku: &'a [String],
-    delta_milli: Vec<i64>,
-    occurred_at: &'a [DateTime<Utc>],
-}
-
-impl<'a> SaleMovementColumns<'a> {
-    pub(super) fn of(lines: &'a LineColumns) -> Self {
-        SaleMovementColumns {
-            entry_id: &lines.sale_entry_id,
-            line_index: lines.line_no.iter().map(|n| n - 1).collect(),
-            sku: &lines.sku,
-            delta_milli: lines.quantity_milli.iter().map(|q| -q).collect(),
-            occurred_at: &lines.occurred_at,
+    /// The `sale_lines` rows, fields in the order of [`COPY_SALE_LINES`].
+    pub(super) async fn copy_lines(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        branch_id: i32,
+    ) -> R<()> {
+        let mut rows = BinaryCopy::new(14);
+        for r in &self.rows {
+            let l = r.line;
+            rows.row()
+                .int4(branch_id)
+                .uuid(r.sale_entry_id)
+                .int4(l.line_no as i32)
+                .text(&l.sku)
+                .text(&l.name)
+                .int8(l.quantity_milli)
+                .int8(l.unit_price)
+                .text(&l.tax_rate)
+                .int8(l.gross)
+                .int8(l.line_discount)
+                .int8(l.cart_discount_share)
+                .int8(l.net)
+                .int8(l.tax)
+                .int8(l.total);
         }
+        rows.send(tx, COPY_SALE_LINES).await?;
+        Ok(())
     }
 
-    pub(super) async fn insert(&self, tx: &mut Transaction<'_, Postgres>, branch_id: i32) -> R<()> {
-        sqlx::query(
-            "INSERT INTO stock_movements (branch_id, entry_id, line_index, sku, delta_milli, reason, occurred_at)
-             SELECT $1, e, i, s, d, 'sale', t
-             FROM UNNEST($2::uuid[], $3::int[], $4::text[], $5::bigint[], $6::timestamptz[]) AS u(e, i, s, d, t)",
-        )
-        .bind(branch_id)
-        .bind(self.entry_id)
-        .bind(&self.line_index)
-        .bind(self.sku)
-        .bind(&self.delta_milli)
-        .bind(self.occurred_at)
-        .execute(&mut **tx)
-        .await?;
+    /// The sales' `stock_movements` (reason `sale`): line `line_no` is index
+    /// `line_no − 1`, and the quantity sold leaves. Fields in the order of
+    /// [`COPY_SALE_MOVEMENTS`].
+    pub(super) async fn copy_movements(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        branch_id: i32,
+    ) -> R<()> {
+        let mut rows = BinaryCopy::new(7);
+        for r in &self.rows {
+            let l = r.line;
+            rows.row()
+                .int4(branch_id)
+                .uuid(r.sale_entry_id)
+                .int4(l.line_no as i32 - 1)
+                .text(&l.sku)
+                .int8(-l.quantity_milli)
+                .text("sale")
+                .timestamptz(r.occurred_at);
+        }
+        rows.send(tx, COPY_SALE_MOVEMENTS).await?;
+        Ok(())
+    }
+}
+
+/// The tenders of the applied sales, borrowed from the batch, for
+/// `sale_payments`.
+#[derive(Default)]
+pub(super) struct SalePayments<'a> {
+    rows: Vec<(Uuid, i32, &'a TenderRecord)>,
+}
+
+const COPY_SALE_PAYMENTS: &str = "COPY sale_payments (branch_id, sale_entry_id, tender_no, method,
+    amount, reference) FROM STDIN (FORMAT binary)";
+
+impl<'a> SalePayments<'a> {
+    /// Tender `t` (number `tender_no`, from 0) of the sale of entry `a`.
+    pub(super) fn push(&mut self, a: &Accepted<'_>, tender_no: usize, t: &'a TenderRecord) {
+        self.rows.push((a.entry.id, tender_no as i32, t));
+    }
+
+    /// Fields in the order of [`COPY_SALE_PAYMENTS`].
+    pub(super) async fn copy(&self, tx: &mut Transaction<'_, Postgres>, branch_id: i32) -> R<()> {
+        let mut rows = BinaryCopy::new(6);
+        for (sale_entry_id, tender_no, t) in &self.rows {
+            rows.row()
+                .int4(branch_id)
+                .uuid(*sale_entry_id)
+                .int4(*tender_no)
+                .text(&t.method)
+                .int8(t.amount)
+                .opt_text(t.reference.as_deref());
+        }
+        rows.send(tx, COPY_SALE_PAYMENTS).await?;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Sales (`sale_completed`), the bulk of every batch: buffered while they
-//! come in a row and written by [`Applier::flush_sales`] with one `UNNEST`
-//! insert per table (`sales`, `sale_lines`, `sale_payments`,
-//! `stock_movements`; the column buffers are in `sale_columns.rs`).
+//! come in a row and written by [`Applier::flush_sales`] with one statement
+//! per table (`sales`, `sale_lines`, `sale_payments`, `stock_movements`; the
+//! rows are built in `sale_columns.rs`).
 //! Rules: a reused entry id is quarantined, `stale_price` (the price in
 //! force at the sale's time), `voucher_double_spend` (chain-wide, in HLC
 //! order), `foreign_shift`; `oversold` runs when the batch's stock moves
@@ -18,7 +18,7 @@ use serde_json::json;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::sale_columns::{LineColumns, PaymentColumns, SaleColumns, SaleMovementColumns};
+use super::sale_columns::{SaleColumns, SaleLines, SalePayments};
 use super::stock::{SaleRef, StockEvent};
 use super::{Accepted, Applier, NewConflict, R, date_of, ms_to_time};
 
@@ -68,8 +68,8 @@ impl Applier {
         // 2. Lines, payments, stock movements: plain inserts (no ON CONFLICT),
         // since only sales newly inserted above get here and validation makes
         // line numbers unique within a sale.
-        let mut lines = LineColumns::default();
-        let mut payments = PaymentColumns::default();
+        let mut lines = SaleLines::default();
+        let mut payments = SalePayments::default();
         for (i, s) in &applied {
             let a = &batch[*i];
             for l in &s.lines {
@@ -79,9 +79,9 @@ impl Applier {
                 payments.push(a, t_no, t);
             }
         }
-        lines.insert(tx, b).await?;
-        payments.insert(tx, b).await?;
-        SaleMovementColumns::of(&lines).insert(tx, b).await?;
+        lines.copy_lines(tx, b).await?;
+        payments.copy(tx, b).await?;
+        lines.copy_movements(tx, b).await?;
 
         // 3. stale_price: the price in force at each line's time.
         let in_force: Vec<(i64, i64)> = sqlx::query_as(
@@ -94,8 +94,8 @@ impl Applier {
                  LIMIT 1) p",
         )
         .bind(b)
-        .bind(&lines.sku)
-        .bind(&lines.occurred_at)
+        .bind(lines.skus())
+        .bind(lines.times())
         .fetch_all(&mut **tx)
         .await?;
         let in_force: HashMap<usize, i64> = in_force
