@@ -5,7 +5,7 @@
 //! well-placed entry is, so the checks live here once and the storage sits
 //! behind [`ReceiveStore`]: the cloud's PostgreSQL ([`crate::ingest`]) and
 //! the relay's SQLCipher journal ([`crate::relay::store`]). One test suite
-//! (`tests/receive_store.rs`) runs against both.
+//! (`tests/server/receive_store.rs`) runs against both.
 //!
 //! 1. Group the entries by device, in seq order.
 //! 2. Who may push which device's entries ([`check::may_push`]).

@@ -6,7 +6,7 @@
 //! goods), a manager cannot report on another branch, and every export is
 //! in the audit log.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

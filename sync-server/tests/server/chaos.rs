@@ -2,7 +2,7 @@
 //! the batch committed, resends it, and every entry is still stored exactly
 //! once (a real TCP proxy between client and server cuts the connection).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! Every case below runs against both.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! One test per kind of the conflict catalogue: each is raised with the right
 //! details, and the sale is kept (a `fork` is refused).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@
 //! The run is driven by a seeded RNG; the seed is printed, and
 //! `SENTRA_TEST_SEED=<seed>` replays the same plan.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

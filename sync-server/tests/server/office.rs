@@ -4,7 +4,7 @@
 //! append-only audit log. (The browser tests in `tests/` drive the same
 //! pages in Chromium.)
 
-mod common;
+use crate::common;
 
 use common::office::{OfficeClient, add_user};
 use common::{Device, Server, sale};

@@ -3,7 +3,7 @@
 //! its own READ COMMITTED snapshot, and when both committed at once neither
 //! saw the other. Both now serialise on the sale's receipt number.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

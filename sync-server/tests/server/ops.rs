@@ -2,7 +2,7 @@
 //! `serve` as a separate process (health, metrics, JSON logs with request
 //! ids) and a graceful shutdown that finishes the batch in flight.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

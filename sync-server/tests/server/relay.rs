@@ -4,7 +4,7 @@
 //! `tests/` package.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

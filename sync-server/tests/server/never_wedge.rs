@@ -4,7 +4,7 @@
 //! the rest of the batch lands (`docs/sync-protocol.md`, "Limits" and
 //! "Quarantine").
 
-mod common;
+use crate::common;
 
 use common::{Server, quarantined_in, sale};
 use sentra_ledger::validate::{MAX_LINES, MAX_PAYLOAD_BYTES};

@@ -3,7 +3,7 @@
 //! that breaks them is kept, not applied to someone else's shift or sale,
 //! and raised as a conflict (`foreign_shift`, `void_not_allowed`).
 
-mod common;
+use crate::common;
 
 use common::{Server, sale};
 use sentra_protocol::payload::{

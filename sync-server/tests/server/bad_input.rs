@@ -2,7 +2,7 @@
 //! or the per-entry refusal reason) and that it changed nothing it should not
 //! have.
 
-mod common;
+use crate::common;
 
 use common::{Device, Server, quarantined_in, sale};
 use ed25519_dalek::SigningKey;

@@ -21,7 +21,7 @@
 //! `SENTRA_FUZZ_HTTP_SEED` change the run.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 
 use pull_common::{Env, by_entity};
 
-mod common;
+use crate::common;
 
-/// Helpers of this file, over the shared server of `tests/common`.
+/// Helpers of this file, over the shared server of `tests/server/common`.
 mod pull_common {
     use super::common::Server;
     use std::path::PathBuf;

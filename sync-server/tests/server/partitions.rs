@@ -3,7 +3,7 @@
 //! branch is, a branch's rows live only in its own partition, and every
 //! primary and unique key starts with `branch_id`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

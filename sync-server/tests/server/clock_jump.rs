@@ -2,7 +2,7 @@
 //! good clock days before the push keep their time (and business date);
 //! only those made after the clock jumped ahead are corrected.
 
-mod common;
+use crate::common;
 
 use common::{Server, now_ms, sale};
 use sentra_protocol::payload::ShiftOpened;

@@ -13,7 +13,7 @@
 //! `sentra_rebuild_report_rollups`, which the migrations used to fill them
 //! from an existing ledger, rebuilds the same summaries.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 //! Push: the happy path, replays, and what is stored.
 
-mod common;
+use crate::common;
 
 use common::{Server, sale};
 use sentra_protocol::payload::ShiftOpened;
