@@ -132,6 +132,9 @@ const WINDOWS_DLLS: &[&str] = &[
     "oleaut32.dll",
     "propsys.dll",
     "rpcrt4.dll",
+    // The SSPI DLL, in every Windows: sqlx's PostgreSQL driver asks it for
+    // the user name (whoami 2, since sqlx 0.9.1).
+    "secur32.dll",
     "shell32.dll",
     "shlwapi.dll",
     "user32.dll",
