@@ -10,6 +10,11 @@ step() { printf '\n==> %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
 step "installing missing system packages"
 scripts/install-deps.sh test
 
+step "cargo-deny and cargo-machete, if missing: built in the background while the UI steps run"
+tools_log=$(mktemp)
+scripts/install-cargo-tools.sh > "$tools_log" 2>&1 &
+tools_pid=$!
+
 step "UI: npm packages, type check, Vitest unit tests, build (ui/dist is embedded in the app)"
 scripts/build-ui.sh --test
 
@@ -30,7 +35,12 @@ step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "dependencies: cargo deny check licenses bans sources (deny.toml), cargo machete (none declared and unused)"
-scripts/install-cargo-tools.sh
+if ! wait "$tools_pid"; then
+    cat "$tools_log" >&2
+    echo "installing cargo-deny / cargo-machete failed" >&2
+    exit 1
+fi
+tail -n 2 "$tools_log"
 tools="${SENTRA_TOOLS_DIR:-$HOME/.cache/sentra-pos/tools}"
 PATH="$tools/bin:$PATH" cargo deny --log-level error check licenses bans sources
 PATH="$tools/bin:$PATH" cargo machete
