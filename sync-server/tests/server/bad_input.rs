@@ -460,6 +460,7 @@ async fn a_forged_signature_is_refused_unacknowledged_and_the_genuine_entry_stil
     s.stop().await;
 }
 
+// protocol: error device_revoked
 #[tokio::test]
 async fn a_revoked_device_is_refused_directly_and_through_a_relay() {
     let s = Server::start().await;
@@ -498,6 +499,9 @@ async fn a_revoked_device_is_refused_directly_and_through_a_relay() {
 
 // ---- enrollment codes -------------------------------------------------------
 
+// protocol: error enroll_code_invalid
+// protocol: error enroll_code_used
+// protocol: error enroll_code_expired
 #[tokio::test]
 async fn expired_used_and_unknown_enrollment_codes_are_refused() {
     let s = Server::start().await;
@@ -577,6 +581,7 @@ async fn an_enroll_code_is_read_however_shop_it_types_it() {
 
 // ---- sizes ------------------------------------------------------------------
 
+// protocol: error batch_too_large
 #[tokio::test]
 async fn a_batch_over_the_entry_limit_is_refused_and_one_at_the_limit_is_taken() {
     let s = Server::start().await;
@@ -608,6 +613,7 @@ async fn a_batch_over_the_entry_limit_is_refused_and_one_at_the_limit_is_taken()
     s.stop().await;
 }
 
+// protocol: error body_too_large
 #[tokio::test]
 async fn a_body_over_the_byte_limit_is_refused_and_one_at_the_limit_is_taken() {
     let s = Server::start().await;
@@ -637,6 +643,7 @@ async fn a_body_over_the_byte_limit_is_refused_and_one_at_the_limit_is_taken() {
 
 // ---- request-level refusals -------------------------------------------------
 
+// protocol: error malformed_request
 #[tokio::test]
 async fn malformed_and_wrongly_shaped_json_is_refused_malformed_request() {
     let s = Server::start().await;
@@ -669,6 +676,8 @@ async fn malformed_and_wrongly_shaped_json_is_refused_malformed_request() {
     s.stop().await;
 }
 
+// protocol: error missing_protocol_version
+// protocol: error unsupported_protocol_version
 #[tokio::test]
 async fn a_missing_or_unsupported_protocol_version_is_refused() {
     let s = Server::start().await;
@@ -708,6 +717,7 @@ async fn a_missing_or_unsupported_protocol_version_is_refused() {
     s.stop().await;
 }
 
+// protocol: error unauthorized
 #[tokio::test]
 async fn no_or_an_invalid_credential_is_unauthorized() {
     let s = Server::start().await;
@@ -736,6 +746,9 @@ async fn no_or_an_invalid_credential_is_unauthorized() {
 
 // ---- quarantine -------------------------------------------------------------
 
+// protocol: quarantine unknown_kind
+// protocol: quarantine invalid_payload
+// protocol: quarantine invalid_figures
 #[tokio::test]
 async fn unknown_kinds_and_invalid_payloads_are_quarantined_and_later_entries_still_apply() {
     let s = Server::start().await;

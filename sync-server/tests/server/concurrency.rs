@@ -410,6 +410,7 @@ async fn fifty_devices_pushing_at_once_store_every_entry_exactly_once() {
         .await;
 }
 
+// protocol: error busy
 /// Back-pressure a till can act on (docs/sync-protocol.md, "Transport,
 /// versions, errors"): with every push slot taken and no room in the push
 /// queue, a push is answered at once `429 busy`, retryable, with

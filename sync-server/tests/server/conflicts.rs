@@ -42,6 +42,7 @@ fn full_refund(no: &str, sale: &SaleCompleted, sale_id: Uuid, shift: Uuid) -> Re
     common::full_refund(no, sale, sale_id, shift, "cash")
 }
 
+// protocol: conflict oversold
 #[tokio::test]
 async fn oversold_is_raised_once_per_item_and_day_until_counted() {
     let s = Server::start().await;
@@ -121,6 +122,7 @@ async fn oversold_is_raised_for_stock_set_by_the_first_import() {
     s.stop().await;
 }
 
+// protocol: conflict stale_price
 #[tokio::test]
 async fn stale_price_names_both_prices() {
     let s = Server::start().await;
@@ -157,6 +159,7 @@ async fn stale_price_names_both_prices() {
     s.stop().await;
 }
 
+// protocol: conflict over_refund
 #[tokio::test]
 async fn over_refund_flags_the_later_refund_by_hlc_whatever_the_arrival_order() {
     let s = Server::start().await;
@@ -203,6 +206,7 @@ async fn over_refund_flags_the_later_refund_by_hlc_whatever_the_arrival_order() 
     s.stop().await;
 }
 
+// protocol: conflict orphan_reference
 #[tokio::test]
 async fn orphan_reference_is_parked_then_resolved_when_the_sale_arrives() {
     let s = Server::start().await;
@@ -368,6 +372,7 @@ async fn job_runs(s: &Server, outcome: &str) -> u64 {
         .sum()
 }
 
+// protocol: conflict voucher_double_spend
 #[tokio::test]
 async fn voucher_double_spend_flags_the_second_redemption() {
     let s = Server::start().await;
@@ -405,6 +410,7 @@ async fn voucher_double_spend_flags_the_second_redemption() {
     s.stop().await;
 }
 
+// protocol: conflict clock_skew
 #[tokio::test]
 async fn clock_skew_is_flagged_and_reports_use_the_corrected_time() {
     let s = Server::start().await;
@@ -454,6 +460,7 @@ fn closing(shift: Uuid, float: i64, sales: &[&SaleCompleted], counted: i64) -> S
     }
 }
 
+// protocol: conflict shift_mismatch
 #[tokio::test]
 async fn no_sale_drawer_opens_count_in_the_shift_and_a_cash_count_must_add_up() {
     let s = Server::start().await;
@@ -558,6 +565,7 @@ async fn shift_mismatch_names_both_figures_and_a_true_close_raises_nothing() {
     s.stop().await;
 }
 
+// protocol: conflict fork
 #[tokio::test]
 async fn fork_is_refused_and_the_device_flagged() {
     let s = Server::start().await;
@@ -596,6 +604,7 @@ async fn fork_is_refused_and_the_device_flagged() {
     s.stop().await;
 }
 
+// protocol: conflict unverified_return
 #[tokio::test]
 async fn a_return_without_the_original_counts_and_is_flagged_never_linked() {
     let s = Server::start().await;

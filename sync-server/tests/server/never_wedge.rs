@@ -59,6 +59,7 @@ async fn a_thousand_line_sale_is_stored_and_applied() {
     s.stop().await;
 }
 
+// protocol: quarantine too_large
 #[tokio::test]
 async fn a_genuine_entry_over_the_size_limit_is_quarantined_and_the_queue_moves_on() {
     let s = Server::start().await;
@@ -89,6 +90,7 @@ async fn a_genuine_entry_over_the_size_limit_is_quarantined_and_the_queue_moves_
     s.stop().await;
 }
 
+// protocol: quarantine text_too_long
 /// "Text fields 200 bytes" (the limits table): a cashier's name of 300
 /// bytes is quarantined `text_too_long` with its field named, and the shift
 /// is not opened; one of exactly 200 bytes is taken.
@@ -120,6 +122,7 @@ async fn a_text_over_200_bytes_is_quarantined_and_one_at_200_is_taken() {
     s.stop().await;
 }
 
+// protocol: quarantine control_character
 #[tokio::test]
 async fn a_nul_in_a_payload_or_a_kind_is_quarantined_kept_verbatim_and_the_batch_lands() {
     let s = Server::start().await;
@@ -181,6 +184,7 @@ async fn a_nul_in_a_payload_or_a_kind_is_quarantined_kept_verbatim_and_the_batch
     s.stop().await;
 }
 
+// protocol: quarantine cannot_apply
 #[tokio::test]
 async fn a_running_sum_that_would_overflow_quarantines_that_entry_only() {
     let s = Server::start().await;

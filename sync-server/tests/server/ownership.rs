@@ -41,6 +41,8 @@ async fn push_ok(s: &Server, credential: &str, entries: &[sentra_protocol::Entry
     r
 }
 
+// protocol: conflict foreign_shift
+// protocol: conflict void_not_allowed
 #[tokio::test]
 async fn another_tills_shift_and_sale_are_not_touched_and_each_attempt_is_raised() {
     let s = Server::start().await;

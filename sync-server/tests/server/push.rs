@@ -98,6 +98,7 @@ async fn an_absurd_sender_clock_is_flagged_not_fatal() {
     s.stop().await;
 }
 
+// protocol: error unknown_receipt
 /// `GET /v1/receipt`: another till of the branch gets a sale with its
 /// refunds exactly as signed (they verify with the selling till's key);
 /// another branch, an unknown number or a bad one are refused.

@@ -146,6 +146,7 @@ async fn entries_pushed_to_the_relay_reach_the_cloud_and_the_acks_come_back() {
     relay.running.stop().await.unwrap();
 }
 
+// protocol: error unknown_to_relay
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminal_of_another_branch_is_refused_and_pull_serves_the_branch_data() {
     let cloud = Server::start().await;

@@ -58,7 +58,7 @@ impl Applier {
                 self.quarantine.insert(
                     *i,
                     format!(
-                        "entry id {} is already used by another sale",
+                        "duplicate_entry_id: entry id {} is already used by another sale",
                         batch[*i].entry.id
                     ),
                 );

@@ -381,10 +381,15 @@ impl Device {
 
     /// The next entry of this device's chain, with a raw kind and payload.
     pub fn raw(&mut self, kind: EntryKind, payload: Value) -> Entry {
+        self.raw_with_id(Uuid::now_v7(), kind, payload)
+    }
+
+    /// The next entry of this device's chain, under entry id `id`.
+    pub fn raw_with_id(&mut self, id: Uuid, kind: EntryKind, payload: Value) -> Entry {
         self.counter += 1;
         self.seq += 1;
         let e = UnsignedEntry {
-            id: Uuid::now_v7(),
+            id,
             branch: self.branch.clone(),
             device_id: self.device_id,
             seq: self.seq,
