@@ -25,6 +25,15 @@ fn refused(status: u16, body: &Value, want_status: u16, want_code: &str, retryab
     );
 }
 
+/// A shift opened with no float, the first entry of a till's day.
+fn shift_opened(shift_id: Uuid) -> ShiftOpened {
+    ShiftOpened {
+        shift_id,
+        opening_float: 0,
+        cashier: None,
+    }
+}
+
 fn enroll_body(code: &str, key: &SigningKey, device_id: Uuid) -> String {
     json!({
         "code": code,
@@ -103,11 +112,7 @@ async fn a_push_past_the_request_timeout_is_a_retryable_timeout_and_rolls_back()
     let s = Server::start_limited(limits).await;
     s.branch("JKT01").await;
     let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
-    let entries = vec![t.entry(&ShiftOpened {
-        shift_id: Uuid::now_v7(),
-        opening_float: 0,
-        cashier: None,
-    })];
+    let entries = vec![t.entry(&shift_opened(Uuid::now_v7()))];
 
     let mut blocker = s.pool.begin().await.expect("begin");
     sqlx::query("LOCK TABLE device_heads IN ACCESS EXCLUSIVE MODE")
@@ -136,11 +141,7 @@ async fn a_read_only_database_is_unavailable_and_the_push_lands_afterwards() {
     let s = Server::start().await;
     s.branch("JKT01").await;
     let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
-    let entries = vec![t.entry(&ShiftOpened {
-        shift_id: Uuid::now_v7(),
-        opening_float: 0,
-        cashier: None,
-    })];
+    let entries = vec![t.entry(&shift_opened(Uuid::now_v7()))];
 
     // One session of our own, opened before and never ended, to turn the
     // database read-only and back (a read-only session could not).
@@ -204,11 +205,7 @@ async fn a_server_side_fault_is_a_retryable_internal_error_that_changes_nothing(
     let s = Server::start().await;
     s.branch("JKT01").await;
     let mut t = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
-    let entries = vec![t.entry(&ShiftOpened {
-        shift_id: Uuid::now_v7(),
-        opening_float: 0,
-        cashier: None,
-    })];
+    let entries = vec![t.entry(&shift_opened(Uuid::now_v7()))];
     sqlx::query("UPDATE branches SET timezone = 'Mars/Olympus_Mons' WHERE code = 'JKT01'")
         .execute(&s.pool)
         .await
@@ -237,14 +234,9 @@ async fn a_sale_reusing_another_sales_entry_id_is_quarantined_duplicate_entry_id
     let mut a = s.enroll("JKT01", DeviceKind::Terminal, 1).await;
     let mut b = s.enroll("JKT01", DeviceKind::Terminal, 2).await;
     let (shift_a, shift_b) = (Uuid::now_v7(), Uuid::now_v7());
-    let open = |shift_id| ShiftOpened {
-        shift_id,
-        opening_float: 0,
-        cashier: None,
-    };
 
     let first = vec![
-        a.entry(&open(shift_a)),
+        a.entry(&shift_opened(shift_a)),
         a.entry(&sale(
             "JKT01-T01-000001",
             shift_a,
@@ -259,7 +251,7 @@ async fn a_sale_reusing_another_sales_entry_id_is_quarantined_duplicate_entry_id
         .await
         .expect("sales");
 
-    let open_b = b.entry(&open(shift_b));
+    let open_b = b.entry(&shift_opened(shift_b));
     let reused = b.raw_with_id(
         held_id,
         EntryKind::SaleCompleted,
