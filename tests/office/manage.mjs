@@ -54,9 +54,13 @@ function priceOnTill(till, sku) {
   return (Array.isArray(p) ? p[0] : p).unit_price;
 }
 
-// `YYYY-MM-DDTHH:MM:SS` in Asia/Jakarta (UTC+7, no DST) for a datetime-local field.
+// The value a datetime-local field holds for `ms` in Asia/Jakarta (UTC+7, no
+// DST): `YYYY-MM-DDTHH:MM:SS`, or `YYYY-MM-DDTHH:MM` on a whole minute — the
+// browser drops `:00` seconds, and Playwright's fill refuses a value the field
+// does not keep as typed (this failed CI once a minute's turn fell on it).
 function wib(ms) {
-  return new Date(ms + 7 * 3600 * 1000).toISOString().slice(0, 19);
+  const s = new Date(ms + 7 * 3600 * 1000).toISOString().slice(0, 19);
+  return s.endsWith(":00") ? s.slice(0, 16) : s;
 }
 
 const browser = await chromium.launch({
