@@ -13,7 +13,6 @@ mod chaos;
 mod clock_jump;
 mod concurrency;
 mod conflicts;
-mod doc_tables;
 mod fuzz_http;
 mod installer;
 mod never_wedge;

@@ -1,7 +1,7 @@
 //! `docs/sync-protocol.md` is a contract (issue 18): every row of its
-//! checked tables names a test that exercises it, and every code the server
-//! can emit is a row — so a rule added without a row, or a row without a
-//! test, fails the test command.
+//! checked tables names a test or a vector that exercises it, and every code
+//! the server can emit is a row — so a rule added without a row, or a row
+//! without a test, fails the test command.
 //!
 //! A test says which rows it exercises with comments just above it:
 //!
@@ -11,11 +11,15 @@
 //! async fn a_push_past_the_queue_is_told_busy() { … }
 //! ```
 //!
-//! Checked so far: the error codes ("Transport, versions, errors"), against
-//! the codes of `ApiError::code` in `sync-server/src/error.rs`; the conflict
-//! kinds ("Conflicts"), against every `kind: "…"` in the server's sources;
-//! the quarantine reasons ("What the server checks, in order"), against the
-//! ledger's validation codes and the ingest's `"<code>: …"` reasons.
+//! and a vector of `docs/vectors/` by its `covers` list. Checked: the error
+//! codes ("Transport, versions, errors"), against `ApiError::code` in
+//! `sync-server/src/error.rs`; the refusal reasons ("Answer"), against
+//! `RefusalReason::code`; the quarantine reasons ("What the server checks,
+//! in order"), against the ledger's validation codes and the ingest's
+//! `"<code>: …"` reasons; the limits; the kinds and their fields; the
+//! conflict kinds ("Conflicts"), against every `kind: "…"` in the server's
+//! sources, and their `details`, against the details the vectors recorded
+//! from the real server; the pull entities.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -42,6 +46,26 @@ const TABLES: &[Table] = &[
     Table {
         name: "conflict",
         header: "| kind | raised when | `details` |",
+        key_column: 0,
+    },
+    Table {
+        name: "refusal",
+        header: "| reason | meaning | what the client does |",
+        key_column: 0,
+    },
+    Table {
+        name: "limit",
+        header: "| name | limit | value |",
+        key_column: 0,
+    },
+    Table {
+        name: "kind",
+        header: "| kind | fields (`?`: optional) |",
+        key_column: 0,
+    },
+    Table {
+        name: "entity",
+        header: "| `entity` | `key` | `data` fields |",
         key_column: 0,
     },
 ];
@@ -94,10 +118,37 @@ fn markers(sources: &[(String, String)]) -> BTreeMap<(String, String), Vec<Strin
                     .and_then(|r| r.split('(').next())
                 && !pending.is_empty()
             {
+                let at = if name == "vector" {
+                    file.clone()
+                } else {
+                    format!("{file}::{name}")
+                };
                 for k in pending.drain(..) {
-                    out.entry(k).or_default().push(format!("{file}::{name}"));
+                    out.entry(k).or_default().push(at.clone());
                 }
             }
+        }
+    }
+    out
+}
+
+/// The `covers` of every vector file, as markers: `(table, key)` → the
+/// vector's path.
+fn vector_markers(vectors: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (file, text) in vectors {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+            continue;
+        };
+        let lines: String = v["covers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str())
+            .map(|c| format!("// protocol: {c}\n"))
+            .collect();
+        if !lines.is_empty() {
+            out.push((file.clone(), format!("{lines}fn vector()\n")));
         }
     }
     out
@@ -107,7 +158,7 @@ fn markers(sources: &[(String, String)]) -> BTreeMap<(String, String), Vec<Strin
 /// type: every code a refused request can carry).
 fn server_error_codes(error_rs: &str) -> BTreeSet<String> {
     let body = error_rs
-        .split("fn code(&self)")
+        .split("fn code(")
         .nth(1)
         .and_then(|b| b.split("\n    }\n").next())
         .unwrap_or("");
@@ -198,8 +249,27 @@ fn check(
     }
 }
 
+/// Every `.json` file under `dir`, as (path from the repository, text).
+fn json_files(dir: &Path, out: &mut Vec<(String, String)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            json_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "json")
+            && let Ok(text) = std::fs::read_to_string(&p)
+        {
+            let name = p.strip_prefix(repo()).unwrap_or(&p).display().to_string();
+            out.push((name, text));
+        }
+    }
+}
+
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    crate::doc::repo()
 }
 
 /// Every `.rs` file under `dir`, as (path from the repository, text).
@@ -231,6 +301,10 @@ fn every_row_of_the_protocol_tables_has_a_test_and_every_server_code_a_row() {
     let mut sources = Vec::new();
     rust_files(&repo().join("sync-server/tests"), &mut sources);
     rust_files(&repo().join("tests/tests"), &mut sources);
+    rust_files(&repo().join("conformance/tests"), &mut sources);
+    let mut vectors = Vec::new();
+    json_files(&repo().join("docs/vectors"), &mut vectors);
+    sources.extend(vector_markers(&vectors));
     let mut server_sources = Vec::new();
     rust_files(&repo().join("sync-server/src"), &mut server_sources);
     let emitted = BTreeMap::from([
@@ -239,6 +313,10 @@ fn every_row_of_the_protocol_tables_has_a_test_and_every_server_code_a_row() {
             server_error_codes(&read("sync-server/src/error.rs")),
         ),
         ("conflict", server_conflict_kinds(&server_sources)),
+        (
+            "refusal",
+            server_error_codes(&read("crates/protocol/src/wire.rs")),
+        ),
         (
             "quarantine",
             server_quarantine_reasons(&read("crates/ledger/src/validate.rs"), &server_sources),
@@ -350,4 +428,49 @@ fn the_server_s_codes_are_read_from_its_error_type() {
     for k in ["oversold", "fork", "clock_skew"] {
         assert!(kinds.contains(k), "{k} not found in {kinds:?}");
     }
+}
+
+/// Every conflict kind has a vector that raised it against the real server,
+/// and the `details` it recorded have exactly the top-level fields the
+/// document's `details` column names (asides in parentheses aside).
+#[test]
+fn every_conflict_kind_s_details_are_the_documented_ones() {
+    let doc = read("docs/sync-protocol.md");
+    let rows = crate::doc::table(&doc, TABLES[2].header).expect("the conflict table");
+    let mut vectors = Vec::new();
+    json_files(&repo().join("docs/vectors"), &mut vectors);
+    let mut recorded: BTreeMap<String, (BTreeSet<String>, String)> = BTreeMap::new();
+    for (file, text) in &vectors {
+        let v: serde_json::Value =
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for step in v["steps"].as_array().into_iter().flatten() {
+            for row in step["rows"].as_array().into_iter().flatten() {
+                let kind = row["kind"].as_str().unwrap_or_default().to_owned();
+                let keys = row["details"]
+                    .as_object()
+                    .map(|d| d.keys().cloned().collect())
+                    .unwrap_or_default();
+                recorded.entry(kind).or_insert((keys, file.clone()));
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for row in rows {
+        let kind = crate::doc::names(&row[0])
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let documented: BTreeSet<String> =
+            crate::doc::names(&crate::doc::outside_parentheses(&row[2]))
+                .into_iter()
+                .collect();
+        match recorded.get(&kind) {
+            None => problems.push(format!("{kind}: no vector records its details")),
+            Some((keys, file)) if *keys != documented => problems.push(format!(
+                "{kind}: the server's details ({file}) are {keys:?}, the document names {documented:?}"
+            )),
+            Some((_, file)) => println!("conflict {kind} details: {file}"),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
