@@ -317,19 +317,27 @@ vector_test!(
 
 vector_test!(
     too_many_lines,
-    quarantine_vector(
+    Vector::new(
         "quarantine/too_many_lines",
         &["quarantine invalid_figures", "limit max_lines"],
-        "A sale of 2,001 lines.",
-        "sale_completed",
-        {
-            let lines: Vec<(String, i64, i64)> =
-                (0..2001).map(|i| (format!("SKU{i}"), 1000, 100)).collect();
-            let borrowed: Vec<(&str, i64, i64)> =
-                lines.iter().map(|(s, q, p)| (s.as_str(), *q, *p)).collect();
-            sale("JKT01-T01-000001", &shift_id(1), &borrowed)
-        }
+        "A sale of 2,001 lines (one line of Rp 100 repeated: `{\"<repeat>\": X, \"count\": N}` \
+         is N copies of X, and the hash and signature are over the expanded payload)."
     )
+    .enrolled(&["till_a"])
+    .step(push("till_a", &{
+        let mut c = Chain::new("till_a");
+        let first = opened(&mut c);
+        let mut payload = sale("JKT01-T01-000001", &shift_id(1), &[("SKU1", 1000, 100)]);
+        let line = payload["lines"][0].clone();
+        for field in ["gross", "tax", "total", "paid"] {
+            payload[field] = json!(payload[field].as_i64().unwrap_or(0) * 2001);
+        }
+        payload["tenders"][0]["amount"] = payload["total"].clone();
+        payload["lines"] = json!(vec![line.clone(); 2001]);
+        let mut e = c.next("sale_completed", payload);
+        e["payload"]["lines"] = repeat(line, 2001);
+        vec![first, e]
+    }))
 );
 
 vector_test!(
