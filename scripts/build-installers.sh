@@ -12,9 +12,14 @@
 # they are unsigned. SENTRA_SIGN_TIMESTAMP=URL adds a timestamp (needs the
 # network). Installation for shop IT: docs/operations.md §7.
 #
-# Usage: scripts/build-installers.sh [--version X.Y.Z] [--no-build] [--ui-built] [--out DIR]
+# Usage: scripts/build-installers.sh [--version X.Y.Z] [--no-build] [--ui-built] [--out DIR] [--profile NAME]
 #   --version   package the build as another version (the tests make an
 #               upgrade of the same code this way)
+#   --profile   the cargo profile of the binaries (default: release, or
+#               SENTRA_INSTALLER_PROFILE when set). The test command uses
+#               installer-test: the same sources, targets and packaging at
+#               opt-level 1 without line tables, so a machine that never built
+#               the project gets through it in time; what ships is release.
 #   --no-build  package what the last run built, without building again
 #   --ui-built  ui/dist is fresh already (the test command built it): do not
 #               build the UI again
@@ -29,13 +34,15 @@ version=$(cargo metadata --no-deps --format-version 1 --locked \
 build=yes
 ui=yes
 out=target-installers
+profile="${SENTRA_INSTALLER_PROFILE:-release}"
 while [ $# -gt 0 ]; do
     case "$1" in
         --version) version="$2"; shift 2 ;;
         --no-build) build=no; shift ;;
         --ui-built) ui=no; shift ;;
         --out) out="$2"; shift 2 ;;
-        *) echo "usage: $0 [--version X.Y.Z] [--no-build] [--ui-built] [--out DIR]" >&2; exit 2 ;;
+        --profile) profile="$2"; shift 2 ;;
+        *) echo "usage: $0 [--version X.Y.Z] [--no-build] [--ui-built] [--out DIR] [--profile NAME]" >&2; exit 2 ;;
     esac
 done
 case "$out" in
@@ -71,13 +78,13 @@ sign() {
 # promises it cross-compiles, and here that costs seconds).
 if [ "$build" = yes ]; then
     if [ "$ui" = yes ]; then scripts/build-ui.sh; fi
-    cargo build --release --target "$win" --locked \
+    cargo build --profile "$profile" --target "$win" --locked \
         -p sentra-pos -p sentra-sync -p sentra-terminal \
         --bin sentra-pos --bin sentra-sync --bin sentra-term
 fi
 
 # ---------------------------------------------------------------- the .msi files
-built="$CARGO_TARGET_DIR/$win/release"
+built="$CARGO_TARGET_DIR/$win/$profile"
 
 # msi NAME WXS TITLE EXE [FILE…]: stages EXE (stripped, signed), the other
 # files and the icon in $out/NAME, then builds and signs $out/<WXS name>-<version>-x64.msi.
@@ -106,12 +113,12 @@ msi relay installer/SentraRelay.wxs "Sentra POS Relay" sentra-sync.exe
 
 # ---------------------------------------------------------------- the relay, Linux
 if [ "$build" = yes ]; then
-    cargo build -p sentra-sync --release --bin sentra-sync --locked
+    cargo build -p sentra-sync --profile "$profile" --bin sentra-sync --locked
 fi
 pkg="$out/deb/sentra-relay"
 rm -rf "$pkg" && mkdir -p "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/lib/systemd/system" \
     "$pkg/usr/share/doc/sentra-relay"
-install -m 0755 "$CARGO_TARGET_DIR/release/sentra-sync" "$pkg/usr/bin/sentra-sync"
+install -m 0755 "$CARGO_TARGET_DIR/$profile/sentra-sync" "$pkg/usr/bin/sentra-sync"
 strip "$pkg/usr/bin/sentra-sync"
 sed 's|/usr/local/bin/sentra-sync|/usr/bin/sentra-sync|' installer/sentra-relay.service \
     > "$pkg/lib/systemd/system/sentra-relay.service"

@@ -59,12 +59,17 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
     fi
 fi
 
-step "Windows cross-build (the app, the relay, the sentra-term CLI) and the installers: the app's .msi, the relay's .msi and .deb (scripts/build-installers.sh)"
+# The installers' binaries at the installer-test profile (opt-level 1, no
+# line tables; Cargo.toml): the same sources, targets and packaging as the
+# release ones that ship, a third cheaper to build on a machine that never
+# built the project. The installers test packages the same build again.
+export SENTRA_INSTALLER_PROFILE=installer-test
+step "Windows cross-build (the app, the relay, the sentra-term CLI) and the installers: the app's .msi, the relay's .msi and .deb (scripts/build-installers.sh, profile $SENTRA_INSTALLER_PROFILE)"
 scripts/build-installers.sh --ui-built
 
 step "the data dir's file handling under Windows' rules: sentra-journal-store and sentra-keystore tests cross-compiled and run under Wine"
 CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/scripts/wine-run.sh" \
-    cargo test --release --target x86_64-pc-windows-gnu --locked -p sentra-journal-store -p sentra-keystore
+    cargo test --profile "$SENTRA_INSTALLER_PROFILE" --target x86_64-pc-windows-gnu --locked -p sentra-journal-store -p sentra-keystore
 
 step "installers, read back with msiinfo/msiextract/objdump, signed and verified with osslsigncode, the .deb installed, upgraded and removed with dpkg, both .msi under Wine (the relay's as a running service)"
 cargo test -p sentra-e2e --test installers --locked -- --ignored
