@@ -36,6 +36,12 @@ pub async fn ensure_branch_partitions(
     Ok(())
 }
 
+/// A deadlock or a serialisation failure: the transaction was ended by
+/// PostgreSQL and may succeed if run again.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001") | Some("40P01")))
+}
+
 /// The ledger (partitioned) tables, by name.
 pub async fn ledger_tables(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(

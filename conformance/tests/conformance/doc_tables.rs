@@ -340,6 +340,31 @@ fn every_row_of_the_protocol_tables_has_a_test_and_every_server_code_a_row() {
     }
 }
 
+/// Tables whose every row a third party gets as a vector: a request and the
+/// response it gets (errors, refusals, quarantine reasons), a sequence and
+/// the details it raises (conflicts).
+const VECTOR_TABLES: &[&str] = &["error", "refusal", "quarantine", "conflict"];
+
+#[test]
+fn every_error_refusal_quarantine_and_conflict_row_has_a_vector() {
+    let doc = read("docs/sync-protocol.md");
+    let mut vectors = Vec::new();
+    json_files(&repo().join("docs/vectors"), &mut vectors);
+    let marks = markers(&vector_markers(&vectors));
+    let mut missing = Vec::new();
+    for t in TABLES.iter().filter(|t| VECTOR_TABLES.contains(&t.name)) {
+        for key in table_keys(&doc, t.header, t.key_column).unwrap_or_default() {
+            if !marks.contains_key(&(t.name.to_owned(), key.clone())) {
+                missing.push(format!("{} {key}", t.name));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "rows no vector of docs/vectors/ covers: {missing:?}"
+    );
+}
+
 #[test]
 fn the_check_fails_on_a_row_without_a_test_and_on_a_code_without_a_row() {
     let doc = "intro\n\n| status | `error` | when | retryable |\n|---|---|---|---|\n\

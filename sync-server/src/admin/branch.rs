@@ -35,6 +35,29 @@ pub async fn create(pool: &PgPool, code: &str, name: &str, timezone: &str) -> Re
             "unknown time zone {timezone:?}; use an IANA name such as Asia/Jakarta"
         )));
     }
+    // Making the partitions takes each ledger table's lock in turn, so a
+    // reader of several of them (a report, the sweeper) can deadlock with
+    // it; PostgreSQL then ends one side, and this side tries again.
+    let mut attempt = 0;
+    let branch_id = loop {
+        attempt += 1;
+        match insert(pool, code, name, timezone).await {
+            Err(AdminError::Database(e)) if attempt < 5 && crate::db::is_transient(&e) => {
+                tracing::info!(attempt, error = %e, "branch create retried");
+            }
+            other => break other?,
+        }
+    };
+    Ok(Branch {
+        branch_id,
+        code: code.to_owned(),
+        name: name.to_owned(),
+        timezone: timezone.to_owned(),
+    })
+}
+
+/// The branch row and its partitions, in one transaction: its id.
+async fn insert(pool: &PgPool, code: &str, name: &str, timezone: &str) -> Result<i32> {
     let mut tx = pool.begin().await?;
     let exists: Option<i32> = sqlx::query_scalar("SELECT branch_id FROM branches WHERE code = $1")
         .bind(code)
@@ -53,12 +76,7 @@ pub async fn create(pool: &PgPool, code: &str, name: &str, timezone: &str) -> Re
     .await?;
     crate::db::ensure_branch_partitions(&mut tx, branch_id).await?;
     tx.commit().await?;
-    Ok(Branch {
-        branch_id,
-        code: code.to_owned(),
-        name: name.to_owned(),
-        timezone: timezone.to_owned(),
-    })
+    Ok(branch_id)
 }
 
 /// Every branch, by code.

@@ -195,12 +195,7 @@ pub async fn ingest(
 }
 
 fn is_retryable(e: &ApplyError) -> bool {
-    match e {
-        ApplyError::Db(sqlx::Error::Database(db)) => {
-            matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
-        }
-        _ => false,
-    }
+    matches!(e, ApplyError::Db(e) if crate::db::is_transient(e))
 }
 
 /// An error that one entry's data causes, and would cause again.

@@ -498,3 +498,63 @@ async fn a_branchs_ingest_stays_in_its_branch_and_the_keys_co_locate() {
     }
     s.stop().await;
 }
+
+/// Making a branch takes each ledger table's lock in turn. A reader that
+/// holds some of them and then asks for one the maker already took
+/// deadlocks with it, and PostgreSQL ends the maker's transaction (it waited
+/// first, so its deadlock check runs first). The branch is made anyway: the
+/// maker's transaction is retried once the reader is done. (Seen in a full
+/// run: a head-office page's query and a branch made at the same moment.)
+#[tokio::test]
+async fn a_branch_made_while_a_reader_holds_ledger_tables_survives_the_deadlock() {
+    let s = Server::start().await;
+    // The first table the maker locks: the function walks them in this order.
+    let order: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_partitioned_table p
+         JOIN pg_class c ON c.oid = p.partrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema()",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .expect("ledger tables");
+    let (first, rest) = order.split_first().expect("ledger tables");
+
+    let mut reader = s.pool.begin().await.expect("reader");
+    sqlx::query(AssertSqlSafe(format!(
+        "LOCK TABLE {} IN ACCESS SHARE MODE",
+        rest.join(", ")
+    )))
+    .execute(&mut *reader)
+    .await
+    .expect("the reader holds every table but the first");
+
+    let pool = s.pool.clone();
+    let maker = tokio::spawn(async move {
+        sentra_sync::admin::branch::create(&pool, "BDG01", "Bandung", "Asia/Jakarta").await
+    });
+    // The maker holds the first table and waits for the reader's.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while s
+        .count("SELECT count(*) FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+        .await
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "the maker never waited");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The reader asks for the first table: a deadlock. Whichever side
+    // PostgreSQL ends, the reader's answer is taken and it finishes.
+    let _ = sqlx::query(AssertSqlSafe(format!("SELECT 1 FROM {first} LIMIT 0")))
+        .execute(&mut *reader)
+        .await;
+    let _ = reader.rollback().await;
+
+    let made = maker.await.expect("maker task");
+    assert!(made.is_ok(), "the branch was not made: {made:?}");
+    assert_eq!(
+        s.count("SELECT count(*) FROM branches WHERE code = 'BDG01'")
+            .await,
+        1
+    );
+}
