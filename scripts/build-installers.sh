@@ -112,13 +112,18 @@ msi app installer/SentraPOS.wxs "Sentra POS" sentra-pos.exe WebView2Loader.dll
 msi relay installer/SentraRelay.wxs "Sentra POS Relay" sentra-sync.exe
 
 # ---------------------------------------------------------------- the relay, Linux
+# SENTRA_DEB_PROFILE: the .deb's own profile (default: --profile's). The
+# test command packages the dev build its end-to-end tests already made.
+deb_profile="${SENTRA_DEB_PROFILE:-$profile}"
+deb_dir="$deb_profile"
+[ "$deb_profile" = dev ] && deb_dir=debug
 if [ "$build" = yes ]; then
-    cargo build -p sentra-sync --profile "$profile" --bin sentra-sync --locked
+    cargo build -p sentra-sync --profile "$deb_profile" --bin sentra-sync --locked
 fi
 pkg="$out/deb/sentra-relay"
 rm -rf "$pkg" && mkdir -p "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/lib/systemd/system" \
     "$pkg/usr/share/doc/sentra-relay"
-install -m 0755 "$CARGO_TARGET_DIR/$profile/sentra-sync" "$pkg/usr/bin/sentra-sync"
+install -m 0755 "$CARGO_TARGET_DIR/$deb_dir/sentra-sync" "$pkg/usr/bin/sentra-sync"
 strip "$pkg/usr/bin/sentra-sync"
 sed 's|/usr/local/bin/sentra-sync|/usr/bin/sentra-sync|' installer/sentra-relay.service \
     > "$pkg/lib/systemd/system/sentra-relay.service"

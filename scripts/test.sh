@@ -61,9 +61,11 @@ fi
 
 # The installers' binaries at the installer-test profile (opt-level 1, no
 # line tables; Cargo.toml): the same sources, targets and packaging as the
-# release ones that ship, a third cheaper to build on a machine that never
-# built the project. The installers test packages the same build again.
+# release ones that ship, cheaper to build on a machine that never built the
+# project. The installers test packages the same build again.
 export SENTRA_INSTALLER_PROFILE=installer-test
+# The relay's .deb packages the dev build the end-to-end tests already ran.
+export SENTRA_DEB_PROFILE=dev
 step "Windows cross-build (the app, the relay, the sentra-term CLI) and the installers: the app's .msi, the relay's .msi and .deb (scripts/build-installers.sh, profile $SENTRA_INSTALLER_PROFILE)"
 scripts/build-installers.sh --ui-built
 
