@@ -193,6 +193,35 @@ pub fn seal(entry: &mut Value, seed: [u8; 32]) -> Result<String, EncodeError> {
     Ok(hash)
 }
 
+/// Checks a signature of the cloud's master-data key ("Master data is
+/// signed by the cloud", "Stock levels"): strict Ed25519 over `tag` followed
+/// by the canonical JSON of `value`; the key and signature in lowercase hex.
+pub fn verify_cloud_signature(
+    master_key_hex: &str,
+    tag: &[u8],
+    value: &Value,
+    signature_hex: &str,
+) -> Result<(), String> {
+    let key: [u8; 32] = hex::decode(master_key_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("the master key is not 32 bytes of hex")?;
+    let signature: [u8; 64] = hex::decode(signature_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("the signature is not 64 bytes of hex")?;
+    let mut message = tag.to_vec();
+    message.extend(
+        canonical_json(value)
+            .map_err(|e| e.to_string())?
+            .into_bytes(),
+    );
+    ed25519_dalek::VerifyingKey::from_bytes(&key)
+        .map_err(|e| format!("the master key: {e}"))?
+        .verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&signature))
+        .map_err(|e| format!("does not verify under the master key: {e}"))
+}
+
 /// The `prev_hash` of a device's first entry: 32 zero bytes.
 pub fn genesis_hash() -> String {
     "0".repeat(64)

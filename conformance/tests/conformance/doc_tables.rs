@@ -249,31 +249,13 @@ fn check(
     }
 }
 
-/// Every `.json` file under `dir`, as (path from the repository, text).
-fn json_files(dir: &Path, out: &mut Vec<(String, String)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            json_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "json")
-            && let Ok(text) = std::fs::read_to_string(&p)
-        {
-            let name = p.strip_prefix(repo()).unwrap_or(&p).display().to_string();
-            out.push((name, text));
-        }
-    }
-}
-
 fn repo() -> PathBuf {
     crate::doc::repo()
 }
 
-/// Every `.rs` file under `dir`, as (path from the repository, text).
-fn rust_files(dir: &Path, out: &mut Vec<(String, String)>) {
+/// Every file under `dir` whose name ends in `.{ext}`, as (path from the
+/// repository, text), in path order.
+fn files(dir: &Path, ext: &str, out: &mut Vec<(String, String)>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -281,8 +263,8 @@ fn rust_files(dir: &Path, out: &mut Vec<(String, String)>) {
     paths.sort();
     for p in paths {
         if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs")
+            files(&p, ext, out);
+        } else if p.extension().is_some_and(|e| e == ext)
             && let Ok(text) = std::fs::read_to_string(&p)
         {
             let name = p.strip_prefix(repo()).unwrap_or(&p).display().to_string();
@@ -299,14 +281,14 @@ fn read(path: &str) -> String {
 fn every_row_of_the_protocol_tables_has_a_test_and_every_server_code_a_row() {
     let doc = read("docs/sync-protocol.md");
     let mut sources = Vec::new();
-    rust_files(&repo().join("sync-server/tests"), &mut sources);
-    rust_files(&repo().join("tests/tests"), &mut sources);
-    rust_files(&repo().join("conformance/tests"), &mut sources);
+    files(&repo().join("sync-server/tests"), "rs", &mut sources);
+    files(&repo().join("tests/tests"), "rs", &mut sources);
+    files(&repo().join("conformance/tests"), "rs", &mut sources);
     let mut vectors = Vec::new();
-    json_files(&repo().join("docs/vectors"), &mut vectors);
+    files(&repo().join("docs/vectors"), "json", &mut vectors);
     sources.extend(vector_markers(&vectors));
     let mut server_sources = Vec::new();
-    rust_files(&repo().join("sync-server/src"), &mut server_sources);
+    files(&repo().join("sync-server/src"), "rs", &mut server_sources);
     let emitted = BTreeMap::from([
         (
             "error",
@@ -349,7 +331,7 @@ const VECTOR_TABLES: &[&str] = &["error", "refusal", "quarantine", "conflict"];
 fn every_error_refusal_quarantine_and_conflict_row_has_a_vector() {
     let doc = read("docs/sync-protocol.md");
     let mut vectors = Vec::new();
-    json_files(&repo().join("docs/vectors"), &mut vectors);
+    files(&repo().join("docs/vectors"), "json", &mut vectors);
     let marks = markers(&vector_markers(&vectors));
     let mut missing = Vec::new();
     for t in TABLES.iter().filter(|t| VECTOR_TABLES.contains(&t.name)) {
@@ -448,7 +430,7 @@ fn the_server_s_codes_are_read_from_its_error_type() {
         assert!(codes.contains(c), "{c} not found in {codes:?}");
     }
     let mut sources = Vec::new();
-    rust_files(&repo().join("sync-server/src"), &mut sources);
+    files(&repo().join("sync-server/src"), "rs", &mut sources);
     let kinds = server_conflict_kinds(&sources);
     for k in ["oversold", "fork", "clock_skew"] {
         assert!(kinds.contains(k), "{k} not found in {kinds:?}");
@@ -463,7 +445,7 @@ fn every_conflict_kind_s_details_are_the_documented_ones() {
     let doc = read("docs/sync-protocol.md");
     let rows = crate::doc::table(&doc, TABLES[2].header).expect("the conflict table");
     let mut vectors = Vec::new();
-    json_files(&repo().join("docs/vectors"), &mut vectors);
+    files(&repo().join("docs/vectors"), "json", &mut vectors);
     let mut recorded: BTreeMap<String, (BTreeSet<String>, String)> = BTreeMap::new();
     for (file, text) in &vectors {
         let v: serde_json::Value =

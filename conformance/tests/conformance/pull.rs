@@ -6,13 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, ensure};
-use ed25519_dalek::{Signature, VerifyingKey};
 use sentra_conformance as enc;
 use sentra_e2e::Cloud;
 use serde_json::{Value, json};
 
 use crate::doc;
-use crate::vectors::enroll;
+use crate::vectors::{enroll, settle};
 
 /// `entity` → the `data` fields the document's table lists.
 fn documented_entities() -> Result<BTreeMap<String, BTreeSet<String>>> {
@@ -57,10 +56,7 @@ async fn every_entity_is_pulled_with_its_documented_fields_and_signed() -> Resul
     })?;
     let till = enroll(&cloud, &http, "till_a").await?;
     let credential = till["credential"].as_str().context("credential")?;
-    let master: [u8; 32] = hex::decode(till["master_key"].as_str().context("master_key")?)?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("master_key is not 32 bytes"))?;
-    let master = VerifyingKey::from_bytes(&master)?;
+    let master = till["master_key"].as_str().context("master_key")?;
 
     let pull = |query: &'static str| {
         http.get(format!("{}/v1/pull{query}", cloud.url()))
@@ -78,21 +74,17 @@ async fn every_entity_is_pulled_with_its_documented_fields_and_signed() -> Resul
     // on the whole PostgreSQL server ("The cursor…"): another test's open
     // transaction delays it (never loses it), so pull from the start until
     // every entity is there.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let changes = loop {
+    let changes = settle(async || {
         let page: Value = pull("?limit=1000").await?.json().await?;
         let changes = page["changes"].as_array().context("changes")?.clone();
         let entities: BTreeSet<&str> = changes
             .iter()
             .filter_map(|c| c["entity"].as_str())
             .collect();
-        if documented.keys().all(|e| entities.contains(e.as_str()))
-            || std::time::Instant::now() > deadline
-        {
-            break changes;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+        let all = documented.keys().all(|e| entities.contains(e.as_str()));
+        Ok((changes, all))
+    })
+    .await?;
 
     let mut seen = BTreeSet::new();
     for c in &changes {
@@ -116,14 +108,9 @@ async fn every_entity_is_pulled_with_its_documented_fields_and_signed() -> Resul
         );
         let signed = json!({"data": c["data"], "deleted": c["deleted"], "entity": c["entity"],
                             "key": c["key"], "scope": c["scope"], "version": c["version"]});
-        let mut bytes = b"sentra.master".to_vec();
-        bytes.extend(enc::canonical_json(&signed)?.into_bytes());
-        let sig: [u8; 64] = hex::decode(c["signature"].as_str().context("signature")?)?
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("signature is not 64 bytes"))?;
-        master
-            .verify_strict(&bytes, &Signature::from_bytes(&sig))
-            .with_context(|| format!("change {c} does not verify under master_key"))?;
+        let signature = c["signature"].as_str().context("signature")?;
+        enc::verify_cloud_signature(master, b"sentra.master", &signed, signature)
+            .map_err(|e| anyhow::anyhow!("change {c}: {e}"))?;
 
         let entity = c["entity"].as_str().context("entity")?;
         let fields = documented

@@ -3,12 +3,11 @@
 //! page without its signature, and holds the level the ledger has.
 
 use anyhow::{Context, Result, ensure};
-use ed25519_dalek::{Signature, VerifyingKey};
 use sentra_conformance as enc;
 use sentra_e2e::Cloud;
 use serde_json::{Value, json};
 
-use crate::vectors::{Chain, enroll, sale, shift_id, shift_opened};
+use crate::vectors::{Chain, enroll, sale, settle, shift_id, shift_opened};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stock_page_is_signed_over_its_canonical_json_and_counts_the_sales() -> Result<()> {
@@ -49,8 +48,7 @@ async fn a_stock_page_is_signed_over_its_canonical_json_and_counts_the_sales() -
     // A level is handed out once every transaction older than its write has
     // ended, on the whole PostgreSQL server: another test's open transaction
     // delays it (never loses it), so ask from the start until it is there.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let mut page = loop {
+    let mut page = settle(async || {
         let page: Value = http
             .get(format!("{}/v1/stock", cloud.url()))
             .header("sentra-protocol", "1")
@@ -59,26 +57,18 @@ async fn a_stock_page_is_signed_over_its_canonical_json_and_counts_the_sales() -
             .await?
             .json()
             .await?;
-        if page["levels"] != json!([]) || std::time::Instant::now() > deadline {
-            break page;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+        let there = page["levels"] != json!([]);
+        Ok((page, there))
+    })
+    .await?;
     let signature = page
         .as_object_mut()
         .and_then(|p| p.remove("signature"))
         .context("signature")?;
-    let mut bytes = b"sentra.stock".to_vec();
-    bytes.extend(enc::canonical_json(&page)?.into_bytes());
-    let master: [u8; 32] = hex::decode(till["master_key"].as_str().context("master_key")?)?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("master_key is not 32 bytes"))?;
-    let sig: [u8; 64] = hex::decode(signature.as_str().context("signature")?)?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("signature is not 64 bytes"))?;
-    VerifyingKey::from_bytes(&master)?
-        .verify_strict(&bytes, &Signature::from_bytes(&sig))
-        .context("the stock page does not verify under master_key")?;
+    let master = till["master_key"].as_str().context("master_key")?;
+    let signature = signature.as_str().context("signature")?;
+    enc::verify_cloud_signature(master, b"sentra.stock", &page, signature)
+        .map_err(|e| anyhow::anyhow!("the stock page: {e}"))?;
     ensure!(page["branch"] == "JKT01", "{page}");
     ensure!(
         page["levels"] == json!([{"sku": "RICE5", "on_hand_milli": 18000, "tracked": true}]),

@@ -492,18 +492,17 @@ impl Run {
 
     /// Polls `sql` until it answers `want` (30 s at most).
     async fn until(&self, sql: &str, want: &str) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let got = settle(async || {
             let got = tokio::task::block_in_place(|| self.cloud.sql(sql))?;
-            if got.trim() == want {
-                return Ok(());
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "{sql} still answers {got:?}, not {want:?}, after 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            let done = got.trim() == want;
+            Ok((got, done))
+        })
+        .await?;
+        ensure!(
+            got.trim() == want,
+            "{sql} still answers {got:?}, not {want:?}, after 30 s"
+        );
+        Ok(())
     }
 
     /// Another session takes `table`'s lock and keeps it `ms`; returns once
@@ -589,6 +588,20 @@ impl Run {
             Vec::new()
         };
         Ok((method, url, headers, body))
+    }
+}
+
+/// Asks `attempt` again every 50 ms until it says it is done, 30 s at most:
+/// its last answer, done or not (for the caller's check to show). For what
+/// the server makes visible only once other sessions' transactions end.
+pub async fn settle<T>(mut attempt: impl AsyncFnMut() -> Result<(T, bool)>) -> Result<T> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (answer, done) = attempt().await?;
+        if done || Instant::now() > deadline {
+            return Ok(answer);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
